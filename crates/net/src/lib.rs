@@ -1,0 +1,1 @@
+//! swapmesh-net: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+//! swapmesh-store: placeholder until its issue lands.

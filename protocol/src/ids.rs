@@ -1,0 +1,162 @@
+//! Identifiers and their text forms (DESIGN §7): an author is its 32-byte public key
+//! in lower-case hex, a record or agreement id is a blake3 hash in lower-case hex, and
+//! a listing's stable id is `<author-hex>.<d>`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A text form that does not parse.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseIdError {
+    /// Not 64 lower-case hex characters.
+    #[error("expected 64 lower-case hex characters, got {0:?}")]
+    NotHex64(String),
+    /// A listing id is `<author-hex>.<d>`.
+    #[error("expected a listing id of the form <author-hex>.<name>, got {0:?}")]
+    NotListingId(String),
+    /// The name part of a listing id breaks the name rule.
+    #[error("invalid listing name {0:?}: use 1-64 of a-z, 0-9, '_' and '-'")]
+    BadName(String),
+}
+
+fn parse_hex32(s: &str) -> Result<[u8; 32], ParseIdError> {
+    let err = || ParseIdError::NotHex64(s.to_owned());
+    if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(err());
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).map_err(|_| err())?;
+    Ok(out)
+}
+
+macro_rules! hex32_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub struct $name(pub [u8; 32]);
+
+        impl $name {
+            /// The raw 32 bytes.
+            pub fn as_bytes(&self) -> &[u8; 32] {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&hex::encode(self.0))
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), &hex::encode(self.0)[..12])
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseIdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_hex32(s).map(Self)
+            }
+        }
+    };
+}
+
+hex32_id!(
+    /// An author: the 32-byte ed25519 public key of a node.
+    AuthorKey
+);
+hex32_id!(
+    /// The id of a record version: blake3 of its body bytes.
+    RecordId
+);
+hex32_id!(
+    /// The id of an agreement: the hash of its first proposal.
+    AgreementId
+);
+hex32_id!(
+    /// The blake3 hash of a blob (a photo).
+    BlobHash
+);
+
+impl RecordId {
+    /// The id of a record body.
+    pub fn of_body(body: &[u8]) -> Self {
+        Self(*blake3::hash(body).as_bytes())
+    }
+}
+
+/// Is `d` a valid listing name: `[a-z0-9_-]{1,64}`.
+pub fn is_valid_name(d: &str) -> bool {
+    (1..=64).contains(&d.len())
+        && d
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// A listing's stable id across versions: `<author-hex>.<d>`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct ListingId {
+    /// Who published it.
+    pub author: AuthorKey,
+    /// The author's name for it.
+    pub d: String,
+}
+
+impl fmt::Display for ListingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.author, self.d)
+    }
+}
+
+impl FromStr for ListingId {
+    type Err = ParseIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (author, d) = s
+            .split_once('.')
+            .ok_or_else(|| ParseIdError::NotListingId(s.to_owned()))?;
+        let author = author.parse()?;
+        if !is_valid_name(d) {
+            return Err(ParseIdError::BadName(d.to_owned()));
+        }
+        Ok(Self {
+            author,
+            d: d.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_ids_round_trip_and_refuse_upper_case() {
+        let id = RecordId([0xab; 32]);
+        let text = id.to_string();
+        assert_eq!(text.len(), 64);
+        assert_eq!(text.parse::<RecordId>(), Ok(id));
+        assert!(text.to_uppercase().parse::<RecordId>().is_err());
+        assert!(text[..63].parse::<RecordId>().is_err());
+    }
+
+    #[test]
+    fn listing_id_round_trips() {
+        let id = ListingId {
+            author: AuthorKey([7; 32]),
+            d: "cargo-bike_2".into(),
+        };
+        assert_eq!(id.to_string().parse::<ListingId>(), Ok(id));
+        let bad = format!("{}.Drill", AuthorKey([7; 32]));
+        assert_eq!(
+            bad.parse::<ListingId>(),
+            Err(ParseIdError::BadName("Drill".into()))
+        );
+        assert!("nodot".parse::<ListingId>().is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! Gossip topics and mesh ids. [`topics`] is the one function that says which
+//! topics a record travels on.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::geo::Geohash;
+use crate::record::RecordBody;
+
+/// The built-in mesh of LAN neighbours found with zero configuration.
+pub const LOCAL_MESH: &str = "local";
+
+/// A mesh id: `[a-z0-9]{1,32}` (32 hex characters for a created mesh, or `local`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MeshId(String);
+
+impl MeshId {
+    /// Parses a mesh id.
+    pub fn parse(s: &str) -> Option<Self> {
+        let m = Self(s.to_owned());
+        m.is_valid().then_some(m)
+    }
+
+    /// The built-in `local` mesh.
+    pub fn local() -> Self {
+        Self(LOCAL_MESH.to_owned())
+    }
+
+    /// A fresh random mesh id (32 hex characters).
+    pub fn random() -> Self {
+        Self(hex::encode(rand::random::<[u8; 16]>()))
+    }
+
+    /// `[a-z0-9]{1,32}`.
+    pub fn is_valid(&self) -> bool {
+        (1..=32).contains(&self.0.len())
+            && self
+                .0
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MeshId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for MeshId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MeshId({})", self.0)
+    }
+}
+
+/// A gossip topic name: `swapmesh/1/area/<geohash5>` or `swapmesh/1/mesh/<mesh-id>`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Topic(String);
+
+const AREA_PREFIX: &str = "swapmesh/1/area/";
+const MESH_PREFIX: &str = "swapmesh/1/mesh/";
+
+impl Topic {
+    /// The topic of an area's 5-character cell.
+    pub fn area(area: &Geohash) -> Self {
+        Self(format!("{AREA_PREFIX}{}", area.cell()))
+    }
+
+    /// The topic of a mesh.
+    pub fn mesh(mesh: &MeshId) -> Self {
+        Self(format!("{MESH_PREFIX}{mesh}"))
+    }
+
+    /// Parses a topic name, accepting only the two well-formed kinds.
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Some(cell) = s.strip_prefix(AREA_PREFIX) {
+            Geohash::parse_cell(cell).map(|g| Self::area(&g))
+        } else if let Some(mesh) = s.strip_prefix(MESH_PREFIX) {
+            MeshId::parse(mesh).map(|m| Self::mesh(&m))
+        } else {
+            None
+        }
+    }
+
+    /// The topic name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The topics a record travels on: its 5-character area cell, if any, and each of
+/// its meshes.
+pub fn topics(body: &RecordBody) -> Vec<Topic> {
+    body.area
+        .iter()
+        .map(Topic::area)
+        .chain(body.meshes.iter().map(Topic::mesh))
+        .collect()
+}
+
+/// The topics a node listens to for an area: its cell and the 8 around it.
+pub fn area_topics(area: &Geohash) -> Vec<Topic> {
+    area.cell().with_neighbours().iter().map(Topic::area).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mesh_ids() {
+        assert!(MeshId::parse("local").is_some());
+        assert!(MeshId::random().is_valid());
+        assert_eq!(MeshId::random().as_str().len(), 32);
+        assert!(MeshId::parse("").is_none());
+        assert!(MeshId::parse("Local").is_none());
+        assert!(MeshId::parse(&"a".repeat(33)).is_none());
+    }
+
+    #[test]
+    fn topic_names() {
+        let g = Geohash::parse_area("u4pruy").unwrap();
+        assert_eq!(Topic::area(&g).as_str(), "swapmesh/1/area/u4pru");
+        assert_eq!(Topic::mesh(&MeshId::local()).as_str(), "swapmesh/1/mesh/local");
+        assert_eq!(Topic::parse("swapmesh/1/area/u4pru"), Some(Topic::area(&g)));
+        assert!(Topic::parse("swapmesh/1/area/u4pruy").is_none());
+        assert!(Topic::parse("swapmesh/2/mesh/local").is_none());
+        assert_eq!(area_topics(&g).len(), 9);
+    }
+}
