@@ -1,0 +1,7 @@
+//! The protocol's promises, one module per area.
+
+mod decode;
+mod roundtrip;
+mod rules;
+mod strategies;
+mod supersedes;
