@@ -1,1 +1,99 @@
-//! swapmesh-net: placeholder until its issue lands.
+//! swapmesh-net: the network layer of a swapmesh node. It moves bytes and knows
+//! nothing of records or storage; the node gives the bytes meaning (DESIGN §2, §4).
+//!
+//! # Layout
+//!
+//! - [`config`]: [`NetworkConfig`] and its parts, with the defaults and why.
+//! - `behaviour`: the libp2p behaviour, its fields in a deliberate order, and the
+//!   gossipsub configuration (anonymous, content-addressed ids, app validation).
+//! - [`scoring`]: gossipsub peer-scoring parameters, each explained.
+//! - [`codec`]: size-capped length-prefixed frames for `/swapmesh/sync/1` and
+//!   `/swapmesh/agree/1`.
+//! - `misbehaviour`: [`Misbehaviour`], its penalties, the decaying per-peer count,
+//!   and the flood rate limits.
+//! - `event_loop`: [`EventLoop`], the one task that owns the swarm.
+//! - `handle`: [`NetworkHandle`], the cloneable command sender.
+//! - `types`: [`NetworkEvent`] and the other values the app sees.
+//! - `transport`: builds the swarm on the configured [`Transport`].
+//!
+//! # Use
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), swapmesh_net::NetworkError> {
+//! use swapmesh_net::{Keypair, NetworkConfig, NetworkEvent, Validation};
+//!
+//! let (handle, mut events, event_loop) = swapmesh_net::new(NetworkConfig::new(
+//!     Keypair::generate_ed25519(),
+//! ))?;
+//! tokio::spawn(event_loop.run());
+//! handle.subscribe("swapmesh/1/mesh/local").await?;
+//! while let Some(event) = events.recv().await {
+//!     if let NetworkEvent::Gossip { message_id, propagation_source, .. } = event {
+//!         // decode and validate the record, then:
+//!         handle
+//!             .report_validation(message_id, propagation_source, Validation::Accept)
+//!             .await?;
+//!     }
+//! }
+//! handle.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod behaviour;
+pub mod codec;
+pub mod config;
+mod error;
+mod event_loop;
+mod handle;
+mod misbehaviour;
+pub mod scoring;
+mod transport;
+mod types;
+
+pub use config::{
+    ConnectionLimitsConfig, FloodLimits, FrameLimits, GossipConfig, MisbehaviourConfig,
+    NetworkConfig, Transport,
+};
+pub use error::{NetworkError, PublishError, RequestError};
+pub use event_loop::EventLoop;
+pub use handle::NetworkHandle;
+pub use libp2p::{Multiaddr, PeerId, identity::Keypair};
+pub use misbehaviour::Misbehaviour;
+pub use types::{
+    BlockReason, MessageId, NetworkEvent, PeerScore, Protocol, ResponseHandle, UnblockReason,
+    Validation,
+};
+
+use tokio::sync::mpsc;
+
+/// Builds the network of `config` and starts listening on its addresses.
+///
+/// Returns the handle (clone it freely), the receiver of [`NetworkEvent`]s (read
+/// it steadily: when it is full the loop stops reading from the network), and the
+/// [`EventLoop`], which does nothing until [`EventLoop::run`] is spawned.
+pub fn new(
+    config: NetworkConfig,
+) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>, EventLoop), NetworkError> {
+    let mut swarm = transport::build_swarm(&config)?;
+    for address in &config.listen_addresses {
+        swarm
+            .listen_on(address.clone())
+            .map_err(|e| NetworkError::Listen {
+                address: address.to_string(),
+                reason: e.to_string(),
+            })?;
+    }
+    let (command_tx, command_rx) = mpsc::channel(config.command_channel_capacity.max(1));
+    let (event_tx, event_rx) = mpsc::channel(config.event_channel_capacity.max(1));
+    let handle = NetworkHandle::new(command_tx.clone(), *swarm.local_peer_id());
+    let event_loop = EventLoop::new(
+        swarm,
+        command_rx,
+        command_tx.downgrade(),
+        event_tx,
+        config.frame_limits,
+        config.gossip.max_transmit_size,
+        config.misbehaviour,
+    );
+    Ok((handle, event_rx, event_loop))
+}

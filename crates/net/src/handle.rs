@@ -1,0 +1,181 @@
+//! The cloneable way to talk to the event loop.
+
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    Misbehaviour,
+    error::{NetworkError, PublishError, RequestError},
+    event_loop::Command,
+    types::{MessageId, PeerScore, Protocol, Validation},
+};
+
+/// Sends commands to the [`EventLoop`](crate::EventLoop); every method waits for
+/// the loop's answer. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct NetworkHandle {
+    commands: mpsc::Sender<Command>,
+    local_peer_id: PeerId,
+}
+
+impl NetworkHandle {
+    pub(crate) fn new(commands: mpsc::Sender<Command>, local_peer_id: PeerId) -> Self {
+        Self {
+            commands,
+            local_peer_id,
+        }
+    }
+
+    /// This node's peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    /// Sends a command built around a reply slot and waits for the reply.
+    async fn call<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NetworkError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| NetworkError::Stopped)?;
+        rx.await.map_err(|_| NetworkError::Stopped)
+    }
+
+    /// Publishes `data` on `topic` (e.g. `"swapmesh/1/area/u4pru"`); returns its
+    /// id, sha256(topic ‖ 0x00 ‖ data).
+    pub async fn publish(
+        &self,
+        topic: impl Into<String>,
+        data: Vec<u8>,
+    ) -> Result<MessageId, PublishError> {
+        let topic = topic.into();
+        self.call(|reply| Command::Publish { topic, data, reply })
+            .await
+            .map_err(|_| PublishError::Stopped)?
+    }
+
+    /// Joins `topic` (with its score parameters); `Ok(false)` if already joined.
+    pub async fn subscribe(&self, topic: impl Into<String>) -> Result<bool, NetworkError> {
+        let topic = topic.into();
+        self.call(|reply| Command::Subscribe { topic, reply })
+            .await?
+    }
+
+    /// Leaves `topic`; `Ok(false)` if it was not joined.
+    pub async fn unsubscribe(&self, topic: impl Into<String>) -> Result<bool, NetworkError> {
+        let topic = topic.into();
+        self.call(|reply| Command::Unsubscribe { topic, reply })
+            .await
+    }
+
+    /// Starts dialing `address` (add `/p2p/<peer>` to check who answers).
+    /// Returns once the dial has started; [`NetworkEvent::PeerConnected`]
+    /// (crate::NetworkEvent::PeerConnected) says when it succeeded.
+    pub async fn dial(&self, address: Multiaddr) -> Result<(), NetworkError> {
+        self.call(|reply| Command::Dial { address, reply }).await?
+    }
+
+    /// Remembers an address of `peer`, used when a request needs to dial it.
+    pub async fn add_address(&self, peer: PeerId, address: Multiaddr) -> Result<(), NetworkError> {
+        self.call(|reply| Command::AddAddress {
+            peer,
+            address,
+            reply,
+        })
+        .await
+    }
+
+    /// Sends `data` to `peer` on `protocol` and waits for the response (dialing
+    /// the peer first if it has a known address).
+    pub async fn send_request(
+        &self,
+        protocol: Protocol,
+        peer: PeerId,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, RequestError> {
+        self.call(|reply| Command::SendRequest {
+            protocol,
+            peer,
+            data,
+            reply,
+        })
+        .await
+        .map_err(|_| RequestError::Stopped)?
+        // A reply slot dropped by a stopping loop also reads as `Stopped`.
+    }
+
+    /// Gives the app's verdict on a gossip message. `Reject` also charges the
+    /// propagation source [`Misbehaviour::InvalidRecord`] (no need to report it
+    /// separately). Returns `false` if the message had already left the cache.
+    pub async fn report_validation(
+        &self,
+        message_id: MessageId,
+        propagation_source: PeerId,
+        validation: Validation,
+    ) -> Result<bool, NetworkError> {
+        self.call(|reply| Command::ReportValidation {
+            message_id,
+            propagation_source,
+            validation,
+            reply,
+        })
+        .await
+    }
+
+    /// Charges `peer` for misbehaviour the app found (e.g. an invalid record in
+    /// a sync or agreement response).
+    pub async fn report_misbehaviour(
+        &self,
+        peer: PeerId,
+        misbehaviour: Misbehaviour,
+    ) -> Result<(), NetworkError> {
+        self.call(|reply| Command::ReportMisbehaviour {
+            peer,
+            misbehaviour,
+            reply,
+        })
+        .await
+    }
+
+    /// Blocks `peer` until [`unblock_peer`](Self::unblock_peer) and closes its
+    /// connections; `Ok(false)` if it was blocked already.
+    pub async fn block_peer(&self, peer: PeerId) -> Result<bool, NetworkError> {
+        self.call(|reply| Command::BlockPeer { peer, reply }).await
+    }
+
+    /// Unblocks `peer`; `Ok(false)` if it was not blocked.
+    pub async fn unblock_peer(&self, peer: PeerId) -> Result<bool, NetworkError> {
+        self.call(|reply| Command::UnblockPeer { peer, reply })
+            .await
+    }
+
+    /// The peers with at least one open connection.
+    pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetworkError> {
+        self.call(|reply| Command::ConnectedPeers { reply }).await
+    }
+
+    /// The addresses we listen on.
+    pub async fn listen_addresses(&self) -> Result<Vec<Multiaddr>, NetworkError> {
+        self.call(|reply| Command::ListenAddresses { reply }).await
+    }
+
+    /// The gossip score and misbehaviour points of each connected peer.
+    pub async fn peer_scores(&self) -> Result<Vec<PeerScore>, NetworkError> {
+        self.call(|reply| Command::PeerScores { reply }).await
+    }
+
+    /// The peers in our gossip mesh for `topic` (diagnostics and tests).
+    pub async fn mesh_peers(&self, topic: impl Into<String>) -> Result<Vec<PeerId>, NetworkError> {
+        let topic = topic.into();
+        self.call(|reply| Command::MeshPeers { topic, reply }).await
+    }
+
+    /// Stops the event loop and waits until it has ended (every connection
+    /// closed, pending requests failed). Returns at once if it already has.
+    pub async fn shutdown(&self) {
+        let _ = self.call(|reply| Command::Shutdown { reply }).await;
+    }
+}

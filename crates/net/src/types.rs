@@ -1,0 +1,253 @@
+//! The values that cross the boundary between the app and the network.
+
+use std::fmt;
+
+use libp2p::{Multiaddr, PeerId, StreamProtocol, gossipsub};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Misbehaviour, error::NetworkError, event_loop::Command};
+
+/// The id of a gossip message: sha256(topic ‖ 0x00 ‖ data).
+///
+/// Content-addressed, so the copies of one message on one topic are
+/// deduplicated however they travel, while the same bytes on another topic are
+/// a different message (a record travels on each of its topics). The 0x00 keeps
+/// topic and data apart (topics never contain a NUL).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(pub [u8; 32]);
+
+impl MessageId {
+    /// The id of `data` published on `topic`.
+    pub fn new(topic: &str, data: &[u8]) -> Self {
+        let mut h = Sha256::new();
+        h.update(topic.as_bytes());
+        h.update([0u8]);
+        h.update(data);
+        Self(h.finalize().into())
+    }
+
+    pub(crate) fn to_gossipsub(self) -> gossipsub::MessageId {
+        gossipsub::MessageId::new(&self.0)
+    }
+
+    pub(crate) fn from_gossipsub(id: &gossipsub::MessageId) -> Option<Self> {
+        id.0.as_slice().try_into().ok().map(Self)
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MessageId({self})")
+    }
+}
+
+/// The app's verdict on a gossip message (DESIGN §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validation {
+    /// Valid and new (or a copy on another of its topics): forward it.
+    Accept,
+    /// Invalid: drop it, lower the sender's gossip score and charge it
+    /// [`Misbehaviour::InvalidRecord`].
+    Reject,
+    /// Not for us (stale, from the future, unknown version): drop it, blame nobody.
+    Ignore,
+}
+
+impl From<Validation> for gossipsub::MessageAcceptance {
+    fn from(v: Validation) -> Self {
+        match v {
+            Validation::Accept => gossipsub::MessageAcceptance::Accept,
+            Validation::Reject => gossipsub::MessageAcceptance::Reject,
+            Validation::Ignore => gossipsub::MessageAcceptance::Ignore,
+        }
+    }
+}
+
+/// A request-response protocol of swapmesh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// `/swapmesh/sync/1`: set reconciliation.
+    Sync,
+    /// `/swapmesh/agree/1`: agreement events between two parties.
+    Agree,
+}
+
+impl Protocol {
+    /// The protocol name negotiated on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Sync => "/swapmesh/sync/1",
+            Protocol::Agree => "/swapmesh/agree/1",
+        }
+    }
+
+    pub(crate) fn stream_protocol(self) -> StreamProtocol {
+        StreamProtocol::new(self.name())
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a peer was blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BlockReason {
+    /// Its misbehaviour score crossed the threshold; this was the last straw.
+    Misbehaviour(Misbehaviour),
+    /// The app asked for it ([`NetworkHandle::block_peer`](crate::NetworkHandle::block_peer)).
+    Requested,
+}
+
+/// Why a peer was unblocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnblockReason {
+    /// Its block duration ran out.
+    Expired,
+    /// The app asked for it ([`NetworkHandle::unblock_peer`](crate::NetworkHandle::unblock_peer)).
+    Requested,
+}
+
+/// A connected peer's standing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeerScore {
+    /// The peer.
+    pub peer: PeerId,
+    /// Its gossipsub score (see [`crate::scoring`]); below
+    /// [`GRAYLIST_THRESHOLD`](crate::scoring::GRAYLIST_THRESHOLD) it is ignored.
+    pub gossip: f64,
+    /// Its decayed misbehaviour points; at the block threshold it is blocked.
+    pub misbehaviour: f64,
+}
+
+/// Something the network tells the app.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NetworkEvent {
+    /// A gossip message on a joined topic, awaiting the app's verdict
+    /// ([`NetworkHandle::report_validation`](crate::NetworkHandle::report_validation)).
+    Gossip {
+        /// Its id, to report the verdict with.
+        message_id: MessageId,
+        /// The topic it arrived on.
+        topic: String,
+        /// Its bytes.
+        data: Vec<u8>,
+        /// The peer it came from (not necessarily its author).
+        propagation_source: PeerId,
+    },
+    /// A peer asks something; answer with [`ResponseHandle::respond`].
+    InboundRequest {
+        /// Which protocol.
+        protocol: Protocol,
+        /// Who asks.
+        peer: PeerId,
+        /// The request frame.
+        data: Vec<u8>,
+        /// Where the answer goes.
+        reply: ResponseHandle,
+    },
+    /// The first connection to a peer was established.
+    PeerConnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// The last connection to a peer closed.
+    PeerDisconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A connected peer joined a topic.
+    PeerSubscribed {
+        /// The peer.
+        peer: PeerId,
+        /// The topic.
+        topic: String,
+    },
+    /// A connected peer left a topic.
+    PeerUnsubscribed {
+        /// The peer.
+        peer: PeerId,
+        /// The topic.
+        topic: String,
+    },
+    /// We listen on a new address.
+    NewListenAddr {
+        /// The address, with no `/p2p` suffix.
+        address: Multiaddr,
+    },
+    /// A peer was charged for misbehaviour.
+    PeerMisbehaved {
+        /// The peer.
+        peer: PeerId,
+        /// What it did.
+        misbehaviour: Misbehaviour,
+        /// Its points after the charge.
+        score: f64,
+    },
+    /// A peer was blocked and disconnected.
+    PeerBlocked {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: BlockReason,
+    },
+    /// A peer was unblocked; it may connect again.
+    PeerUnblocked {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: UnblockReason,
+    },
+}
+
+/// Identifies one pending inbound request inside the event loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct InboundKey {
+    pub(crate) protocol: Protocol,
+    pub(crate) id: libp2p::request_response::InboundRequestId,
+}
+
+/// The way back to a peer that sent a request.
+///
+/// Dropping it without responding leaves the request to time out (the peer sees
+/// a failure).
+#[derive(Debug)]
+pub struct ResponseHandle {
+    pub(crate) key: InboundKey,
+    pub(crate) commands: mpsc::Sender<Command>,
+}
+
+impl ResponseHandle {
+    /// Sends `data` as the response. Fails if it is over the protocol's frame
+    /// limit, if the request is no longer pending (it timed out or the
+    /// connection closed), or if the event loop has stopped.
+    pub async fn respond(self, data: Vec<u8>) -> Result<(), NetworkError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Respond {
+                key: self.key,
+                data,
+                reply,
+            })
+            .await
+            .map_err(|_| NetworkError::Stopped)?;
+        rx.await.map_err(|_| NetworkError::Stopped)?
+    }
+
+    /// The protocol of the request this answers.
+    pub fn protocol(&self) -> Protocol {
+        self.key.protocol
+    }
+}
