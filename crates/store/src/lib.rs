@@ -1,1 +1,35 @@
-//! swapmesh-store: placeholder until its issue lands.
+//! swapmesh-store: the node's sled database — verified records under the replace,
+//! tombstone and expiry rules, their search and sync indexes, the peer address book
+//! and the node's small state.
+//!
+//! # Layout
+//! - [`store`]: [`Store`] — open, schema and migrations, [`Store::insert`] under the
+//!   `supersedes` rule in one transaction, [`Store::sweep_expired`], reads, flushing.
+//! - [`query`]: [`Query`] search over live listings, newest first with a
+//!   [`Cursor`]; [`Store::topic_items`], a topic's `(created_at, id)` items in sync
+//!   order.
+//! - [`peers`]: the peer address book and `get_state`/`put_state`.
+//! - [`check`]: [`Store::check_consistency`], every index against the records.
+//! - `keys` (private): the key layout of every tree, documented there; `body`
+//!   (private): decoding stored records; [`words`]: the word index's tokenizer.
+//!
+//! # Durability
+//! Every write is atomic; none is durable when it returns unless its name ends in
+//! `_durable` (or the caller awaits [`Store::flush`] before acknowledging). See
+//! [`Store`].
+
+pub mod body;
+pub mod check;
+pub mod error;
+mod keys;
+pub mod peers;
+pub mod query;
+pub mod store;
+pub mod words;
+
+pub use body::StoredRecord;
+pub use check::Consistency;
+pub use error::StoreError;
+pub use peers::PeerEntry;
+pub use query::{Cursor, MAX_LIMIT, Page, Query, TopicItem};
+pub use store::{InsertOutcome, SCHEMA_VERSION, Store, StoreOptions};

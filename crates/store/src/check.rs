@@ -1,0 +1,145 @@
+//! Cross-checking every index against the records: for tests, after a crash, and
+//! for a node that wants to verify its database (`swapmesh` could offer it as a
+//! command).
+
+use std::collections::BTreeMap;
+
+use swapmesh_protocol::RecordId;
+
+use crate::body::decode_stored;
+use crate::error::Result;
+use crate::keys::{AddressEntry, Index, address_key, expiry_key, index_entries, sweep_time};
+use crate::store::Store;
+
+/// Most problems a check lists.
+const MAX_PROBLEMS: usize = 100;
+
+/// What [`Store::check_consistency`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Consistency {
+    /// Stored records (tombstones included).
+    pub records: usize,
+    /// Stored tombstones.
+    pub tombstones: usize,
+    /// Address entries.
+    pub addresses: usize,
+    /// Addresses whose current record expired but that still block older versions.
+    pub fences: usize,
+    /// Entries in the index trees (`by_*`, `words`, `expiry`).
+    pub index_entries: usize,
+    /// Each disagreement found (at most 100); empty when consistent.
+    pub problems: Vec<String>,
+}
+
+impl Consistency {
+    /// No problem found.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn problem(&mut self, p: String) {
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(p);
+        }
+    }
+}
+
+impl Store {
+    /// Reads the whole database and checks that every record decodes and hashes to
+    /// its key, is the current version of its address, and has exactly its index
+    /// entries; that no index entry is left over; and that every address is backed
+    /// by a record or an expiry fence. Reads everything: for tests and repair
+    /// tools, not for a hot path. `Err` only when reading fails.
+    pub fn check_consistency(&self) -> Result<Consistency> {
+        let t = &self.trees;
+        let mut report = Consistency::default();
+        let mut expected: BTreeMap<Index, BTreeMap<Vec<u8>, Vec<u8>>> = BTreeMap::new();
+        let mut expected_expiry: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+
+        for kv in t.records.iter() {
+            let (k, v) = kv?;
+            report.records += 1;
+            let Ok(id) = <[u8; 32]>::try_from(k.as_ref()).map(RecordId) else {
+                report.problem(format!("record key of {} bytes", k.len()));
+                continue;
+            };
+            let record = match decode_stored(id, &v) {
+                Ok(r) => r,
+                Err(e) => {
+                    report.problem(format!("record {id}: {e}"));
+                    continue;
+                }
+            };
+            if record.signed.id() != id {
+                report.problem(format!("record {id} hashes to {}", record.signed.id()));
+            }
+            let body = &record.body;
+            if body.is_tombstone() {
+                report.tombstones += 1;
+            }
+            let akey = address_key(&body.address());
+            let address = t.addresses.get(&akey)?.and_then(|a| AddressEntry::decode(&a));
+            let fence = match address {
+                Some(a) if a.id == id && a.seq == body.seq && a.fence >= body.expires_at => {
+                    a.fence
+                }
+                other => {
+                    report.problem(format!("record {id} is not current at its address: {other:?}"));
+                    body.expires_at
+                }
+            };
+            for e in index_entries(body, &id) {
+                expected.entry(e.index).or_default().insert(e.key, e.value);
+            }
+            expected_expiry.insert(expiry_key(sweep_time(body, fence), &id).to_vec(), Vec::new());
+        }
+
+        for kv in t.addresses.iter() {
+            let (k, v) = kv?;
+            report.addresses += 1;
+            let Some(a) = AddressEntry::decode(&v) else {
+                report.problem(format!("undecodable address entry {}", hex::encode(&k)));
+                continue;
+            };
+            if !t.records.contains_key(a.id.0)? {
+                report.fences += 1;
+                expected_expiry.insert(expiry_key(a.fence, &a.id).to_vec(), k.to_vec());
+            }
+        }
+
+        for index in Index::ALL {
+            let want = expected.remove(&index).unwrap_or_default();
+            let tree = t.index(index);
+            report.index_entries += compare(&mut report, &format!("{index:?}"), tree, &want)?;
+        }
+        report.index_entries += compare(&mut report, "expiry", &t.expiry, &expected_expiry)?;
+        Ok(report)
+    }
+}
+
+/// Compares a tree with the entries it should hold exactly; returns its length.
+fn compare(
+    report: &mut Consistency,
+    name: &str,
+    tree: &sled::Tree,
+    want: &BTreeMap<Vec<u8>, Vec<u8>>,
+) -> Result<usize> {
+    let mut seen = 0;
+    for kv in tree.iter() {
+        let (k, v) = kv?;
+        seen += 1;
+        match want.get(k.as_ref()) {
+            None => report.problem(format!("{name}: stray entry {}", hex::encode(&k))),
+            Some(w) if w.as_slice() != v.as_ref() => {
+                report.problem(format!("{name}: wrong value at {}", hex::encode(&k)))
+            }
+            Some(_) => {}
+        }
+    }
+    for k in want.keys() {
+        if !tree.contains_key(k)? {
+            report.problem(format!("{name}: missing entry {}", hex::encode(k)));
+        }
+    }
+    Ok(seen)
+}

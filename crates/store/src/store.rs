@@ -1,0 +1,548 @@
+//! The [`Store`]: opening, schema, inserting under the replace/tombstone rules, the
+//! expiry sweep, reads by id and address, flushing and closing.
+
+use std::path::Path;
+
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree,
+};
+use sled::{IVec, Transactional};
+use swapmesh_protocol::{
+    Address, RecordBody, RecordId, Timestamp, Verified, Version, supersedes,
+};
+
+use crate::body::{StoredRecord, decode_stored};
+use crate::error::{Result, StoreError};
+use crate::keys::{
+    AddressEntry, Entry, Index, address_key, expiry_key, index_entries, parse_stamp, sweep_time,
+};
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Key of the schema version in the `meta` tree.
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+/// How to open a store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// sled's page cache in bytes. Default 16 MiB (sled's own default is 1 GiB).
+    pub cache_capacity: u64,
+    /// zstd-compress pages on disk. Needs this crate's `compression` feature; it
+    /// cannot be changed for an existing database.
+    pub compression: bool,
+    /// How often sled flushes in the background, in milliseconds (`None`: only on
+    /// explicit flushes). This bounds what an unacknowledged write can lose; it does
+    /// not replace [`Store::flush`] before acknowledging.
+    pub flush_every_ms: Option<u64>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            cache_capacity: 16 * 1024 * 1024,
+            compression: false,
+            flush_every_ms: Some(500),
+        }
+    }
+}
+
+/// What [`Store::insert`] did with a record.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum InsertOutcome {
+    /// Stored; nothing was stored at its address before.
+    Inserted,
+    /// Stored, replacing the older version that was stored at its address.
+    Replaced,
+    /// A withdrawal (tombstone) became the current version of its address.
+    Tombstoned,
+    /// An older or losing version: nothing changed (except that the address now
+    /// remembers the version's expiry, see [`Store::insert`]).
+    Stale,
+    /// This exact record is already the current version.
+    Duplicate,
+    /// Already expired at `now`: not stored, nothing changed.
+    Expired,
+}
+
+impl InsertOutcome {
+    /// Did the store take the record as the new current version (gossip: accept and
+    /// forward)?
+    pub fn is_new(self) -> bool {
+        matches!(self, Self::Inserted | Self::Replaced | Self::Tombstoned)
+    }
+}
+
+/// Handles of every tree. Cheap to clone (sled trees are reference counted).
+#[derive(Clone)]
+pub(crate) struct Trees {
+    pub(crate) meta: sled::Tree,
+    pub(crate) records: sled::Tree,
+    pub(crate) addresses: sled::Tree,
+    pub(crate) by_topic: sled::Tree,
+    pub(crate) by_area: sled::Tree,
+    pub(crate) by_author: sled::Tree,
+    pub(crate) by_kind: sled::Tree,
+    pub(crate) words: sled::Tree,
+    pub(crate) expiry: sled::Tree,
+    pub(crate) peers: sled::Tree,
+    pub(crate) state: sled::Tree,
+}
+
+impl Trees {
+    fn open(db: &sled::Db) -> Result<Self> {
+        Ok(Self {
+            meta: db.open_tree("meta")?,
+            records: db.open_tree("records")?,
+            addresses: db.open_tree("addresses")?,
+            by_topic: db.open_tree("by_topic")?,
+            by_area: db.open_tree("by_area")?,
+            by_author: db.open_tree("by_author")?,
+            by_kind: db.open_tree("by_kind")?,
+            words: db.open_tree("words")?,
+            expiry: db.open_tree("expiry")?,
+            peers: db.open_tree("peers")?,
+            state: db.open_tree("state")?,
+        })
+    }
+
+    pub(crate) fn index(&self, index: Index) -> &sled::Tree {
+        match index {
+            Index::Topic => &self.by_topic,
+            Index::Area => &self.by_area,
+            Index::Author => &self.by_author,
+            Index::Kind => &self.by_kind,
+            Index::Words => &self.words,
+        }
+    }
+
+    /// Runs `f` in one transaction over every record tree.
+    fn transaction<T>(
+        &self,
+        f: impl Fn(&Tx<'_>) -> ConflictableTransactionResult<T, StoreError>,
+    ) -> Result<T> {
+        let trees = (
+            &self.records,
+            &self.addresses,
+            &self.by_topic,
+            &self.by_area,
+            &self.by_author,
+            &self.by_kind,
+            &self.words,
+            &self.expiry,
+        );
+        Ok(trees.transaction(|(records, addresses, topic, area, author, kind, words, expiry)| {
+            f(&Tx {
+                records,
+                addresses,
+                topic,
+                area,
+                author,
+                kind,
+                words,
+                expiry,
+            })
+        })?)
+    }
+}
+
+/// The record trees inside one transaction.
+struct Tx<'a> {
+    records: &'a TransactionalTree,
+    addresses: &'a TransactionalTree,
+    topic: &'a TransactionalTree,
+    area: &'a TransactionalTree,
+    author: &'a TransactionalTree,
+    kind: &'a TransactionalTree,
+    words: &'a TransactionalTree,
+    expiry: &'a TransactionalTree,
+}
+
+type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
+
+fn abort<T>(e: StoreError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+impl Tx<'_> {
+    fn index(&self, index: Index) -> &TransactionalTree {
+        match index {
+            Index::Topic => self.topic,
+            Index::Area => self.area,
+            Index::Author => self.author,
+            Index::Kind => self.kind,
+            Index::Words => self.words,
+        }
+    }
+
+    fn address(&self, key: &[u8]) -> TxResult<Option<AddressEntry>> {
+        match self.addresses.get(key)? {
+            None => Ok(None),
+            Some(v) => match AddressEntry::decode(&v) {
+                Some(a) => Ok(Some(a)),
+                None => abort(StoreError::corrupt("undecodable address entry")),
+            },
+        }
+    }
+
+    fn stored_body(&self, id: &RecordId) -> TxResult<Option<RecordBody>> {
+        let Some(bytes) = self.records.get(id.0)? else {
+            return Ok(None);
+        };
+        match decode_stored(*id, &bytes) {
+            Ok(r) => Ok(Some(r.body)),
+            Err(e) => abort(e),
+        }
+    }
+
+    /// Writes a record with its index entries and its expiry entry.
+    fn put_record(
+        &self,
+        id: &RecordId,
+        bytes: &[u8],
+        entries: &[Entry],
+        sweep_at: Timestamp,
+    ) -> TxResult<()> {
+        self.records.insert(&id.0[..], bytes)?;
+        for e in entries {
+            self.index(e.index).insert(&e.key[..], &e.value[..])?;
+        }
+        self.expiry.insert(&expiry_key(sweep_at, id)[..], &[][..])?;
+        Ok(())
+    }
+
+    /// Removes a stored record with its index entries and its expiry entry.
+    fn remove_record(&self, id: &RecordId, body: &RecordBody, sweep_at: Timestamp) -> TxResult<()> {
+        self.records.remove(&id.0[..])?;
+        for e in index_entries(body, id) {
+            self.index(e.index).remove(&e.key[..])?;
+        }
+        self.expiry.remove(&expiry_key(sweep_at, id)[..])?;
+        Ok(())
+    }
+}
+
+/// The node's database: records and their indexes, the peer address book and the
+/// node's own small state. Cheap to clone; clones share one database.
+///
+/// # Durability
+///
+/// Writes are atomic (a record and all its index entries land together or not at
+/// all) but not durable when they return: sled writes them to disk in the
+/// background every [`StoreOptions::flush_every_ms`]. A caller that acknowledges a
+/// write to someone (the API answering "created", an agreement event being
+/// confirmed) must first make it durable with [`Store::flush`], or use the
+/// `_durable` variants which do exactly that.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    pub(crate) trees: Trees,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database in directory `path`, checking its schema
+    /// version and running migrations. Refuses a database of a newer schema with
+    /// [`StoreError::NewerSchema`] without changing it.
+    pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        Self::open_config(sled_config(&options)?.path(path.as_ref()))
+    }
+
+    /// A store in a temporary directory that is deleted when the last clone is
+    /// dropped: for tests.
+    pub fn temporary() -> Result<Self> {
+        let options = StoreOptions::default();
+        Self::open_config(sled_config(&options)?.temporary(true))
+    }
+
+    fn open_config(config: sled::Config) -> Result<Self> {
+        let db = config.open()?;
+        let trees = Trees::open(&db)?;
+        let store = Self { db, trees };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The schema version on disk, if one was written.
+    pub fn schema_version(&self) -> Result<Option<u32>> {
+        match self.trees.meta.get(SCHEMA_KEY)? {
+            None => Ok(None),
+            Some(v) => {
+                let bytes: [u8; 4] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::corrupt("schema version is not 4 bytes"))?;
+                Ok(Some(u32::from_be_bytes(bytes)))
+            }
+        }
+    }
+
+    /// The migration hook: brings an older schema up to [`SCHEMA_VERSION`] one step
+    /// at a time and refuses a newer one.
+    fn migrate(&self) -> Result<()> {
+        let found = match self.schema_version()? {
+            Some(v) => v,
+            None if self.trees.records.is_empty() && self.trees.addresses.is_empty() => {
+                self.set_schema_version(SCHEMA_VERSION)?;
+                self.db.flush()?;
+                return Ok(());
+            }
+            // Records but no version: never written by any build of this crate.
+            None => return Err(StoreError::UnknownSchema { found: 0 }),
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let mut version = found;
+        while version < SCHEMA_VERSION {
+            // Each step is recorded, so an interrupted migration resumes where it
+            // stopped.
+            version = self.migration_step(version)?;
+            self.set_schema_version(version)?;
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Upgrades the database from schema `from` to the next version and returns it.
+    /// No step exists yet: schema 1 is the first.
+    fn migration_step(&self, from: u32) -> Result<u32> {
+        Err(StoreError::UnknownSchema { found: from })
+    }
+
+    /// Writes the schema version. Public only so tests can fake a database from
+    /// another build; never call it otherwise.
+    #[doc(hidden)]
+    pub fn set_schema_version(&self, version: u32) -> Result<()> {
+        self.trees.meta.insert(SCHEMA_KEY, &version.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Inserts a verified record under the replace and tombstone rules, atomically
+    /// with all its index entries. Not durable on return (see [`Store`]).
+    ///
+    /// - A record already expired at `now` is never stored ([`InsertOutcome::Expired`]).
+    /// - At its address `(author, kind, d)` the version that [`supersedes`] the
+    ///   others is kept: a winner replaces the current version and its index
+    ///   entries; a loser changes nothing ([`InsertOutcome::Stale`]).
+    /// - The address remembers the latest expiry of every version it has seen (its
+    ///   fence) and keeps blocking older versions until then, even after the
+    ///   current record expired; a tombstone is kept and synced until the fence,
+    ///   which is at least [`tombstone_expiry`] of the version it replaced.
+    ///
+    /// [`tombstone_expiry`]: swapmesh_protocol::record::tombstone_expiry
+    pub fn insert(&self, record: &Verified, now: Timestamp) -> Result<InsertOutcome> {
+        let body = record.body();
+        if body.expires_at <= now {
+            return Ok(InsertOutcome::Expired);
+        }
+        let id = record.id();
+        let bytes = record.signed().encode();
+        let entries = index_entries(body, &id);
+        let akey = address_key(&body.address());
+        let new = Version { seq: body.seq, id };
+        self.trees.transaction(|tx| {
+            let Some(cur) = tx.address(&akey)? else {
+                let fence = body.expires_at;
+                tx.put_record(&id, &bytes, &entries, sweep_time(body, fence))?;
+                let entry = AddressEntry {
+                    id,
+                    seq: body.seq,
+                    fence,
+                };
+                tx.addresses.insert(&akey[..], &entry.encode()[..])?;
+                return Ok(if body.is_tombstone() {
+                    InsertOutcome::Tombstoned
+                } else {
+                    InsertOutcome::Inserted
+                });
+            };
+            if cur.id == id {
+                return Ok(InsertOutcome::Duplicate);
+            }
+            let fence = cur.fence.max(body.expires_at);
+            let current = tx.stored_body(&cur.id)?;
+            if supersedes(new, Version { seq: cur.seq, id: cur.id }) {
+                match &current {
+                    Some(old) => tx.remove_record(&cur.id, old, sweep_time(old, cur.fence))?,
+                    // The current version expired before its fence: drop the
+                    // entry that would have ended the address.
+                    None => tx.expiry.remove(&expiry_key(cur.fence, &cur.id)[..]).map(drop)?,
+                }
+                tx.put_record(&id, &bytes, &entries, sweep_time(body, fence))?;
+                let entry = AddressEntry {
+                    id,
+                    seq: body.seq,
+                    fence,
+                };
+                tx.addresses.insert(&akey[..], &entry.encode()[..])?;
+                return Ok(if body.is_tombstone() {
+                    InsertOutcome::Tombstoned
+                } else if current.is_some() {
+                    InsertOutcome::Replaced
+                } else {
+                    InsertOutcome::Inserted
+                });
+            }
+            if fence > cur.fence {
+                // A losing version that lives longer: the address must block it
+                // (and anything older) until it expires too.
+                let moved = AddressEntry { fence, ..cur };
+                tx.addresses.insert(&akey[..], &moved.encode()[..])?;
+                match &current {
+                    Some(old) => {
+                        let (was, now_at) = (sweep_time(old, cur.fence), sweep_time(old, fence));
+                        if was != now_at {
+                            tx.expiry.remove(&expiry_key(was, &cur.id)[..])?;
+                            tx.expiry.insert(&expiry_key(now_at, &cur.id)[..], &[][..])?;
+                        }
+                    }
+                    None => {
+                        tx.expiry.remove(&expiry_key(cur.fence, &cur.id)[..])?;
+                        tx.expiry.insert(&expiry_key(fence, &cur.id)[..], &akey[..])?;
+                    }
+                }
+            }
+            Ok(InsertOutcome::Stale)
+        })
+    }
+
+    /// [`Store::insert`], then [`Store::flush`]: durable when it returns.
+    pub async fn insert_durable(&self, record: &Verified, now: Timestamp) -> Result<InsertOutcome> {
+        let outcome = self.insert(record, now)?;
+        self.flush().await?;
+        Ok(outcome)
+    }
+
+    /// Drops every record (tombstones included) whose time has come at `now`, with
+    /// all its index entries, and forgets addresses whose fence has passed, so a
+    /// later version can be accepted again. Returns how many records were dropped.
+    /// Not durable on return.
+    pub fn sweep_expired(&self, now: Timestamp) -> Result<usize> {
+        let end = now.0.checked_add(1).map(u64::to_be_bytes);
+        let mut dropped = 0;
+        loop {
+            let batch: std::result::Result<Vec<IVec>, sled::Error> = match end {
+                Some(end) => self.trees.expiry.range(..&end[..]).keys().take(256).collect(),
+                None => self.trees.expiry.iter().keys().take(256).collect(),
+            }
+            ;
+            let batch = batch?;
+            if batch.is_empty() {
+                return Ok(dropped);
+            }
+            for key in batch {
+                dropped += self.sweep_one(&key, now)?;
+            }
+        }
+    }
+
+    fn sweep_one(&self, key: &[u8], now: Timestamp) -> Result<usize> {
+        let Some((_, id)) = parse_stamp(key).filter(|_| key.len() == 40) else {
+            return Err(StoreError::corrupt("expiry key is not 40 bytes"));
+        };
+        self.trees.transaction(|tx| {
+            let Some(value) = tx.expiry.get(key)? else {
+                return Ok(0);
+            };
+            tx.expiry.remove(key)?;
+            if !value.is_empty() {
+                // The fence of an address whose current record already expired.
+                if tx.address(&value)?.is_some_and(|a| a.id == id) {
+                    tx.addresses.remove(&value[..])?;
+                }
+                return Ok(0);
+            }
+            let Some(body) = tx.stored_body(&id)? else {
+                return Ok(0);
+            };
+            let akey = address_key(&body.address());
+            let address = tx.address(&akey)?;
+            let fence = address.map_or(body.expires_at, |a| a.fence);
+            tx.remove_record(&id, &body, sweep_time(&body, fence))?;
+            if let Some(a) = address.filter(|a| a.id == id) {
+                if a.fence <= now {
+                    tx.addresses.remove(&akey[..])?;
+                } else {
+                    tx.expiry.insert(&expiry_key(a.fence, &id)[..], &akey[..])?;
+                }
+            }
+            Ok(1)
+        })
+    }
+
+    /// The stored record with this id (current versions and tombstones).
+    pub fn get(&self, id: &RecordId) -> Result<Option<StoredRecord>> {
+        match self.trees.records.get(id.0)? {
+            None => Ok(None),
+            Some(bytes) => decode_stored(*id, &bytes).map(Some),
+        }
+    }
+
+    /// The current stored version at an address (a tombstone if it was withdrawn),
+    /// or `None` if none is stored.
+    pub fn get_current(&self, address: &Address) -> Result<Option<StoredRecord>> {
+        match self.current_version(address)? {
+            None => Ok(None),
+            Some(v) => self.get(&v.id),
+        }
+    }
+
+    /// The version an address is at, even if that record has expired since: a new
+    /// version of one's own record must supersede it.
+    pub fn current_version(&self, address: &Address) -> Result<Option<Version>> {
+        match self.trees.addresses.get(address_key(address))? {
+            None => Ok(None),
+            Some(v) => {
+                let a = AddressEntry::decode(&v)
+                    .ok_or_else(|| StoreError::corrupt("undecodable address entry"))?;
+                Ok(Some(Version { seq: a.seq, id: a.id }))
+            }
+        }
+    }
+
+    /// Makes every write so far durable (sled's `flush_async`).
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// [`Store::flush`] for callers without an async runtime; blocks the thread.
+    pub fn flush_blocking(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Flushes and closes this handle. The database closes when the last clone is
+    /// dropped; every write made through any clone before this call is durable
+    /// when it returns.
+    pub async fn close(self) -> Result<()> {
+        self.flush().await
+    }
+
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+fn sled_config(options: &StoreOptions) -> Result<sled::Config> {
+    if options.compression && !cfg!(feature = "compression") {
+        return Err(StoreError::Database(
+            "compression needs swapmesh-store's `compression` feature".into(),
+        ));
+    }
+    Ok(sled::Config::new()
+        .cache_capacity(options.cache_capacity)
+        .use_compression(options.compression)
+        .flush_every_ms(options.flush_every_ms))
+}
