@@ -107,6 +107,8 @@ fn gossipsub(config: &NetworkConfig) -> Result<gossipsub::Behaviour, BuildError>
         .mesh_n(g.mesh_n)
         .mesh_n_low(g.mesh_n_low)
         .mesh_n_high(g.mesh_n_high)
+        // Gossipsub's default of 2, lowered for tiny meshes to keep its rule
+        // (outbound_min ≤ D_lo and 2 × outbound_min ≤ D).
         .mesh_outbound_min(g.mesh_n_low.min(2).min(g.mesh_n / 2))
         .duplicate_cache_time(g.duplicate_cache_time)
         .build()?;

@@ -34,11 +34,14 @@ pub struct GossipConfig {
     /// How often gossipsub maintains its mesh and emits gossip (1 s by default;
     /// tests use ~100 ms). The first heartbeat comes one interval after start.
     pub heartbeat_interval: Duration,
-    /// Largest gossip message accepted or published, in bytes.
+    /// Largest gossipsub RPC frame accepted, in bytes; a published message must
+    /// fit in it with its topic and protobuf envelope.
     ///
     /// 34 KiB: a record is a body of at most 32 KiB plus a 64-byte signature and a
-    /// few bytes of encoding; the other ~2 KiB is headroom for that framing, so any
-    /// valid record fits and anything much larger is refused before it is decoded.
+    /// few bytes of encoding; the other ~2 KiB is headroom for that framing, the
+    /// topic and the envelope, so any valid record fits and anything much larger
+    /// is refused by the receiver's codec before it is decoded (gossipsub's
+    /// default, 64 KiB, would accept frames twice the size of any valid record).
     pub max_transmit_size: usize,
     /// Target number of peers in the mesh of each topic (gossipsub's D, default 6).
     pub mesh_n: usize,

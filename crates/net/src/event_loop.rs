@@ -38,8 +38,14 @@ use crate::{
 /// How often decayed misbehaviour points and refilled rate buckets are dropped.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(5);
 
+/// Bytes of gossipsub's protobuf envelope around a published message, besides
+/// the topic: frame length, field tags and lengths (about 16 in practice).
+const RPC_ENVELOPE: usize = 32;
+
 /// A reply slot.
 type Reply<T> = oneshot::Sender<T>;
+/// The reply slot of an outbound request.
+type ResponseReply = Reply<Result<Vec<u8>, RequestError>>;
 
 /// What a [`NetworkHandle`](crate::NetworkHandle) asks of the loop.
 #[derive(Debug)]
@@ -127,7 +133,7 @@ pub struct EventLoop {
     frame_limits: FrameLimits,
     max_transmit_size: usize,
     misbehaviour_config: MisbehaviourConfig,
-    pending_outbound: HashMap<(Protocol, OutboundRequestId), Reply<Result<Vec<u8>, RequestError>>>,
+    pending_outbound: HashMap<(Protocol, OutboundRequestId), ResponseReply>,
     pending_inbound: HashMap<InboundKey, ResponseChannel<Vec<u8>>>,
     misbehaviour: MisbehaviourTracker,
     rates: RateLimiter,
@@ -341,7 +347,11 @@ impl EventLoop {
     }
 
     fn publish(&mut self, topic: String, data: Vec<u8>) -> Result<MessageId, PublishError> {
-        let limit = self.max_transmit_size;
+        // `max_transmit_size` bounds the whole RPC frame a receiver reads, so
+        // the data must leave room for the envelope and the topic.
+        let limit = self
+            .max_transmit_size
+            .saturating_sub(RPC_ENVELOPE + topic.len());
         if data.len() > limit {
             return Err(PublishError::TooLarge {
                 len: data.len(),
@@ -394,7 +404,7 @@ impl EventLoop {
         protocol: Protocol,
         peer: PeerId,
         data: Vec<u8>,
-        reply: Reply<Result<Vec<u8>, RequestError>>,
+        reply: ResponseReply,
     ) {
         let limit = self.frame_limit(protocol);
         if data.len() > limit {

@@ -119,3 +119,31 @@ async fn message_on_a_topic_the_receiver_did_not_join_is_not_delivered() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn largest_record_fits_in_a_gossip_message_and_more_is_refused() {
+    bounded(async {
+        let mut a = Node::start().await;
+        let mut b = Node::start().await;
+        a.handle.subscribe(TOPIC).await.unwrap();
+        b.handle.subscribe(TOPIC).await.unwrap();
+        connect(&mut a, &mut b).await;
+        wait_subscribed(&mut a, b.peer, TOPIC).await;
+
+        // A 32 KiB body, a 64-byte signature and a few bytes of encoding.
+        let largest_record = vec![7u8; 32 * 1024 + 64 + 16];
+        a.handle
+            .publish(TOPIC, largest_record.clone())
+            .await
+            .expect("the largest record is publishable");
+        b.wait_for_gossip(&largest_record).await;
+
+        let too_large = vec![7u8; 34 * 1024];
+        assert!(matches!(
+            a.handle.publish(TOPIC, too_large).await,
+            Err(swapmesh_net::PublishError::TooLarge { .. })
+        ));
+        stop_all(vec![a, b]).await;
+    })
+    .await;
+}

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod event_loop;
 mod gossip;
 mod line;
 mod misbehaviour;
