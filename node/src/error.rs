@@ -1,0 +1,73 @@
+//! The node's errors: each says what went wrong and, where it can, what to do.
+
+use std::path::{Path, PathBuf};
+
+use swapmesh_protocol::validate::OwnError;
+use swapmesh_store::StoreError;
+use thiserror::Error;
+
+/// Why a node operation failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The data directory path names something that is not a directory.
+    #[error("{0} is not a directory")]
+    NotADirectory(PathBuf),
+    /// The key file can be read or written by group or others.
+    #[error(
+        "key file {path} has mode {mode:o}: others could read the key; if nobody copied it, run `chmod 600 {path}`"
+    )]
+    KeyFileExposed {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The key file is not 32 bytes.
+    #[error("key file {0} is not a swapmesh key (expected 32 bytes)")]
+    KeyFileMalformed(PathBuf),
+    /// There is a key already where a new one was to be written.
+    #[error("a key already exists at {0}; refusing to overwrite it")]
+    KeyExists(PathBuf),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The network failed.
+    #[error("network: {0}")]
+    Network(#[from] swapmesh_net::NetworkError),
+    /// A record of ours breaks a rule.
+    #[error("invalid record: {0}")]
+    Invalid(#[from] OwnError),
+    /// No listing of ours has this name.
+    #[error("no listing of ours named {0:?}")]
+    NoSuchListing(String),
+    /// A listing of ours with this name exists and is live.
+    #[error("a listing named {0:?} exists already; update it instead")]
+    ListingExists(String),
+    /// The listing is withdrawn; it cannot be changed.
+    #[error("listing {0:?} is withdrawn")]
+    Withdrawn(String),
+    /// Our own record lost to a version the store already holds.
+    #[error("the store holds a newer version at this address")]
+    Superseded,
+    /// The node has stopped.
+    #[error("the node has stopped")]
+    Stopped,
+}
+
+impl NodeError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}

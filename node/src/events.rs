@@ -1,0 +1,46 @@
+//! What a node tells its users (the API's event stream, tests).
+
+use swapmesh_net::PeerId;
+use swapmesh_protocol::{Address, RecordId};
+
+/// Something that happened on a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeEvent {
+    /// A record arrived at an address where we had nothing.
+    RecordAdded {
+        /// Its address.
+        address: Address,
+        /// Its id.
+        id: RecordId,
+    },
+    /// A newer version replaced the one we had.
+    RecordChanged {
+        /// Its address.
+        address: Address,
+        /// The new version's id.
+        id: RecordId,
+    },
+    /// A listing was withdrawn (its tombstone arrived).
+    RecordWithdrawn {
+        /// Its address.
+        address: Address,
+        /// The tombstone's id.
+        id: RecordId,
+    },
+    /// A peer connected.
+    PeerUp {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A peer disconnected.
+    PeerDown {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A peer was blocked for misbehaving.
+    PeerBlocked {
+        /// The peer.
+        peer: PeerId,
+    },
+}

@@ -1,0 +1,88 @@
+//! Ingest of gossip: decode with limits, verify, validate, store, and the verdict
+//! that goes back to gossipsub (DESIGN §4).
+
+use swapmesh_net::Validation;
+use swapmesh_protocol::validate::Checked;
+use swapmesh_protocol::{GossipMessage, Timestamp, check, topics};
+use swapmesh_store::{InsertOutcome, Store};
+use tracing::{debug, warn};
+
+use crate::events::NodeEvent;
+
+/// The verdict on one gossip message and what it changed.
+#[derive(Debug)]
+pub(crate) struct Ingested {
+    pub(crate) verdict: Validation,
+    pub(crate) event: Option<NodeEvent>,
+}
+
+impl Ingested {
+    fn verdict(verdict: Validation) -> Self {
+        Self {
+            verdict,
+            event: None,
+        }
+    }
+}
+
+/// Decides on one gossip message that arrived on `topic`:
+///
+/// - `Accept` when the record is new, replaces an older version, or is a
+///   byte-identical copy (gossipsub ids are per topic, so a copy we already hold is
+///   the record arriving on another of its own topics — forwarding it lets it reach
+///   that topic's members);
+/// - `Ignore` when it is stale or the protocol ignores it (newer format, unknown
+///   kind, clock skew, expired) — nobody is blamed;
+/// - `Reject` when it is malformed or invalid, or arrives on a topic its own
+///   `topics()` does not name — the sender is penalised by the network layer.
+pub(crate) fn ingest(store: &Store, topic: &str, data: &[u8], now: Timestamp) -> Ingested {
+    let record = match GossipMessage::decode(data) {
+        Ok(message) => message.into_record(),
+        Err(e) => {
+            debug!(topic, error = %e, "rejected: malformed gossip message");
+            return Ingested::verdict(Validation::Reject);
+        }
+    };
+    let verified = match check(record, now) {
+        Ok(Checked::Valid(v)) => v,
+        Ok(Checked::Ignored(why)) => {
+            debug!(topic, reason = why.reason(), "ignored record");
+            return Ingested::verdict(Validation::Ignore);
+        }
+        Err(invalid) => {
+            debug!(topic, rule = invalid.rule(), "rejected: {invalid}");
+            return Ingested::verdict(Validation::Reject);
+        }
+    };
+    if !topics(verified.body()).iter().any(|t| t.as_str() == topic) {
+        debug!(topic, id = %verified.id(), "rejected: record on a topic it does not name");
+        return Ingested::verdict(Validation::Reject);
+    }
+    let outcome = match store.insert(&verified, now) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // Our own failure: do not forward what we could not keep, blame nobody.
+            warn!(id = %verified.id(), error = %e, "store failed to insert a valid record");
+            return Ingested::verdict(Validation::Ignore);
+        }
+    };
+    let address = verified.body().address();
+    let id = verified.id();
+    let (verdict, event) = match outcome {
+        InsertOutcome::Inserted => (
+            Validation::Accept,
+            Some(NodeEvent::RecordAdded { address, id }),
+        ),
+        InsertOutcome::Replaced => (
+            Validation::Accept,
+            Some(NodeEvent::RecordChanged { address, id }),
+        ),
+        InsertOutcome::Tombstoned => (
+            Validation::Accept,
+            Some(NodeEvent::RecordWithdrawn { address, id }),
+        ),
+        InsertOutcome::Duplicate => (Validation::Accept, None),
+        _ => (Validation::Ignore, None),
+    };
+    Ingested { verdict, event }
+}

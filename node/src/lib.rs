@@ -1,0 +1,21 @@
+//! swapmesh-node: a swapmesh node as a library, and the `swapmesh` binary.
+//!
+//! # Layout
+//! - [`identity`]: the key file and the data directory.
+//! - [`config`]: [`NodeConfig`], what a node starts with.
+//! - `node`: [`Node`], which wires identity, store and network, runs the ingest
+//!   loop and offers the library API (listings, profile, meshes, search, events).
+//! - `ingest`: the verdict on each gossip message.
+//! - [`events`]: [`NodeEvent`].
+
+pub mod config;
+mod error;
+pub mod events;
+pub mod identity;
+mod ingest;
+mod node;
+
+pub use config::{NodeConfig, Role};
+pub use error::NodeError;
+pub use events::NodeEvent;
+pub use node::{Node, Placement};

@@ -1,0 +1,517 @@
+//! [`Node`]: identity + store + network, the ingest loop, and the library API the
+//! binary and the tests use.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use swapmesh_net::{
+    Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, PublishError,
+};
+use swapmesh_protocol::listing::{Listing, ListingStatus};
+use swapmesh_protocol::record::PROFILE_D;
+use swapmesh_protocol::signed::author_of;
+use swapmesh_protocol::social::Profile;
+use swapmesh_protocol::time::YEAR;
+use swapmesh_protocol::topic::area_topics;
+use swapmesh_protocol::validate::{MAX_LIFETIME, MAX_MESHES};
+use swapmesh_protocol::{
+    Address, AuthorKey, Content, Geohash, GossipMessage, ListingId, MeshId, RecordBody,
+    RecordId, RecordKind, SigningKey, Timestamp, Topic, Verified, sign_own, topics,
+};
+use swapmesh_store::{Page, Query, Store, StoredRecord};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::config::NodeConfig;
+use crate::error::NodeError;
+use crate::events::NodeEvent;
+use crate::identity;
+use crate::ingest::ingest;
+
+/// The store state key of the joined named meshes.
+const MESHES_STATE: &str = "meshes";
+
+/// Where a record of ours is placed: its area and meshes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Placement {
+    /// The area, if any.
+    pub area: Option<Geohash>,
+    /// The meshes (at most 4).
+    pub meshes: Vec<MeshId>,
+}
+
+/// A running node. Cheap to clone; every clone talks to the same node.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    key: SigningKey,
+    author: AuthorKey,
+    peer_id: PeerId,
+    config: NodeConfig,
+    store: Store,
+    net: NetworkHandle,
+    events: broadcast::Sender<NodeEvent>,
+    state: Mutex<State>,
+    /// Serialises read-modify-write of our own records (the next `seq`).
+    own_writes: tokio::sync::Mutex<()>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Own records kept per topic because no peer had joined it when published.
+    pending: BTreeMap<String, BTreeSet<RecordId>>,
+    /// Named meshes joined (not `local`, which follows from having no area).
+    meshes: BTreeSet<MeshId>,
+}
+
+impl Node {
+    /// Starts a node: loads or creates its key, opens its store, starts its network,
+    /// joins its topics, dials its bootstrap peers, and runs until [`Node::shutdown`].
+    pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
+        let key = identity::load_or_create_key(&config.data_dir)?;
+        let store = Store::open(config.data_dir.join("db"), config.store.clone())?;
+
+        let mut net_config = NetworkConfig::new(identity::libp2p_keypair(&key));
+        net_config.transport = config.transport;
+        net_config.listen_addresses = config.listen.clone();
+        net_config.gossip = config.gossip.clone();
+        net_config.misbehaviour = config.misbehaviour;
+        net_config.connection_limits = config.connection_limits;
+        let (net, net_events, event_loop) = swapmesh_net::new(net_config)?;
+        let net_task = tokio::spawn(event_loop.run());
+
+        let mut meshes: BTreeSet<MeshId> = load_meshes(&store)?;
+        meshes.extend(config.meshes.iter().cloned());
+        let (events, _) = broadcast::channel(1024);
+        let inner = Arc::new(Inner {
+            author: author_of(&key),
+            peer_id: net.local_peer_id(),
+            key,
+            store,
+            net,
+            events,
+            state: Mutex::new(State {
+                pending: BTreeMap::new(),
+                meshes: meshes.clone(),
+            }),
+            own_writes: tokio::sync::Mutex::new(()),
+            tasks: Mutex::new(Vec::new()),
+            config,
+        });
+        save_meshes(&inner.store, &meshes).await?;
+        let node = Node { inner };
+        for topic in node.listening_topics() {
+            node.inner.net.subscribe(topic.as_str()).await?;
+        }
+        let app = tokio::spawn(run(node.inner.clone(), net_events));
+        node.track(net_task);
+        node.track(app);
+        for address in &node.inner.config.bootstrap {
+            if let Err(e) = node.inner.net.dial(address.clone()).await {
+                warn!(%address, error = %e, "could not dial bootstrap peer");
+            }
+        }
+        info!(peer = %node.inner.peer_id, author = %node.inner.author, "node started");
+        Ok(node)
+    }
+
+    /// Stops the network and the node's tasks and flushes the store. Other clones
+    /// of this node see [`NodeError::Stopped`] afterwards.
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
+        self.inner.net.shutdown().await;
+        let tasks = std::mem::take(&mut *self.inner.tasks.lock().expect("tasks lock"));
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
+        self.inner.store.flush().await?;
+        info!(peer = %self.inner.peer_id, "node stopped");
+        Ok(())
+    }
+
+    fn track(&self, task: JoinHandle<()>) {
+        let mut tasks = self.inner.tasks.lock().expect("tasks lock");
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    /// The libp2p peer id (derived from the node key).
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.peer_id
+    }
+
+    /// The author key of this node's records.
+    pub fn author(&self) -> AuthorKey {
+        self.inner.author
+    }
+
+    /// The configuration it was started with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+
+    /// The store (read access for the API and tests).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The network handle.
+    pub fn network(&self) -> &NetworkHandle {
+        &self.inner.net
+    }
+
+    /// A stream of what happens on this node from now on.
+    pub fn subscribe_events(&self) -> broadcast::Receiver<NodeEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The topics this node listens to: its area's cell and neighbours, or the
+    /// `local` mesh, and its named meshes.
+    pub fn listening_topics(&self) -> Vec<Topic> {
+        let mut out = match &self.inner.config.area {
+            Some(area) => area_topics(area),
+            None => vec![Topic::mesh(&MeshId::local())],
+        };
+        let state = self.inner.state.lock().expect("state lock");
+        out.extend(state.meshes.iter().map(Topic::mesh));
+        out
+    }
+
+    /// Where our records go by default: our area, or the `local` mesh, plus the
+    /// named meshes we are in (at most 4 meshes).
+    pub fn default_placement(&self) -> Placement {
+        let mut meshes = Vec::new();
+        if self.inner.config.area.is_none() {
+            meshes.push(MeshId::local());
+        }
+        let state = self.inner.state.lock().expect("state lock");
+        meshes.extend(state.meshes.iter().cloned());
+        meshes.truncate(MAX_MESHES);
+        Placement {
+            area: self.inner.config.area.clone(),
+            meshes,
+        }
+    }
+
+    /// Connected peers.
+    pub async fn peers(&self) -> Result<Vec<PeerId>, NodeError> {
+        Ok(self.inner.net.connected_peers().await?)
+    }
+
+    /// Addresses we listen on.
+    pub async fn listen_addresses(&self) -> Result<Vec<Multiaddr>, NodeError> {
+        Ok(self.inner.net.listen_addresses().await?)
+    }
+
+    /// Dials a peer.
+    pub async fn dial(&self, address: Multiaddr) -> Result<(), NodeError> {
+        Ok(self.inner.net.dial(address).await?)
+    }
+
+    /// Joins a named mesh: listens to it, remembers it across restarts, and places
+    /// our new records in it.
+    pub async fn join_mesh(&self, mesh: MeshId) -> Result<(), NodeError> {
+        let meshes = {
+            let mut state = self.inner.state.lock().expect("state lock");
+            state.meshes.insert(mesh.clone());
+            state.meshes.clone()
+        };
+        save_meshes(&self.inner.store, &meshes).await?;
+        self.inner.net.subscribe(Topic::mesh(&mesh).as_str()).await?;
+        Ok(())
+    }
+
+    /// Leaves a named mesh.
+    pub async fn leave_mesh(&self, mesh: &MeshId) -> Result<(), NodeError> {
+        let meshes = {
+            let mut state = self.inner.state.lock().expect("state lock");
+            state.meshes.remove(mesh);
+            state.meshes.clone()
+        };
+        save_meshes(&self.inner.store, &meshes).await?;
+        self.inner.net.unsubscribe(Topic::mesh(mesh).as_str()).await?;
+        Ok(())
+    }
+
+    /// The named meshes this node is in.
+    pub fn meshes(&self) -> Vec<MeshId> {
+        let state = self.inner.state.lock().expect("state lock");
+        state.meshes.iter().cloned().collect()
+    }
+
+    /// Publishes a new listing of ours at the default placement.
+    pub async fn publish_listing(&self, listing: Listing) -> Result<Verified, NodeError> {
+        self.publish_listing_at(listing, self.default_placement())
+            .await
+    }
+
+    /// Publishes a new listing of ours at `placement`. A listing of ours with the same
+    /// name that is live is an error; one that was withdrawn may be published anew.
+    pub async fn publish_listing_at(
+        &self,
+        listing: Listing,
+        placement: Placement,
+    ) -> Result<Verified, NodeError> {
+        let _guard = self.inner.own_writes.lock().await;
+        let address = self.listing_address(&listing.d);
+        let seq = match self.inner.store.get_current(&address)? {
+            Some(current) if !current.body.is_tombstone() => {
+                return Err(NodeError::ListingExists(listing.d));
+            }
+            Some(current) => current.body.seq + 1,
+            None => 1,
+        };
+        let now = Timestamp::now();
+        let lifetime = self.inner.config.listing_lifetime.as_secs();
+        let body = RecordBody {
+            author: self.inner.author,
+            seq,
+            created_at: now,
+            expires_at: now.plus(lifetime.min(MAX_LIFETIME)),
+            area: placement.area,
+            meshes: placement.meshes,
+            content: Content::Listing(listing),
+        };
+        self.publish_own(body, now).await
+    }
+
+    /// Publishes a new version of a listing of ours, changed by `change`, at the same
+    /// place. Its lifetime starts again.
+    pub async fn update_listing(
+        &self,
+        d: &str,
+        change: impl FnOnce(&mut Listing),
+    ) -> Result<Verified, NodeError> {
+        let _guard = self.inner.own_writes.lock().await;
+        let mut body = self.current_own_listing(d)?;
+        let Content::Listing(listing) = &mut body.content else {
+            return Err(NodeError::NoSuchListing(d.to_owned()));
+        };
+        change(listing);
+        listing.d = d.to_owned();
+        if listing.is_withdrawn() {
+            return Err(NodeError::Withdrawn(d.to_owned()));
+        }
+        let now = Timestamp::now();
+        body.seq += 1;
+        body.created_at = now;
+        body.expires_at = now.plus(self.inner.config.listing_lifetime.as_secs().min(MAX_LIFETIME));
+        self.publish_own(body, now).await
+    }
+
+    /// Withdraws a listing of ours: publishes its tombstone, which lives a full year
+    /// so it outlives every version it replaces.
+    pub async fn withdraw_listing(&self, d: &str) -> Result<Verified, NodeError> {
+        let _guard = self.inner.own_writes.lock().await;
+        let mut body = self.current_own_listing(d)?;
+        if let Content::Listing(listing) = &mut body.content {
+            listing.status = ListingStatus::Withdrawn;
+        }
+        let now = Timestamp::now();
+        body.seq += 1;
+        body.created_at = now;
+        body.expires_at = now.plus(YEAR).max(body.expires_at);
+        self.publish_own(body, now).await
+    }
+
+    /// Sets our profile (a new version replaces the old one everywhere).
+    pub async fn set_profile(&self, profile: Profile) -> Result<Verified, NodeError> {
+        let _guard = self.inner.own_writes.lock().await;
+        let address = Address {
+            author: self.inner.author,
+            kind: RecordKind::Profile,
+            d: PROFILE_D.to_owned(),
+        };
+        let seq = self
+            .inner
+            .store
+            .current_version(&address)?
+            .map_or(1, |v| v.seq + 1);
+        let placement = self.default_placement();
+        let now = Timestamp::now();
+        let body = RecordBody {
+            author: self.inner.author,
+            seq,
+            created_at: now,
+            expires_at: now.plus(YEAR),
+            area: placement.area,
+            meshes: placement.meshes,
+            content: Content::Profile(profile),
+        };
+        self.publish_own(body, now).await
+    }
+
+    /// The current version of a listing (anyone's), tombstones included.
+    pub fn listing(&self, id: &ListingId) -> Result<Option<StoredRecord>, NodeError> {
+        let address = Address {
+            author: id.author,
+            kind: RecordKind::Listing,
+            d: id.d.clone(),
+        };
+        Ok(self.inner.store.get_current(&address)?)
+    }
+
+    /// Searches the listings we hold.
+    pub fn search(&self, query: &Query) -> Result<Page, NodeError> {
+        Ok(self.inner.store.search(query)?)
+    }
+
+    fn listing_address(&self, d: &str) -> Address {
+        Address {
+            author: self.inner.author,
+            kind: RecordKind::Listing,
+            d: d.to_owned(),
+        }
+    }
+
+    fn current_own_listing(&self, d: &str) -> Result<RecordBody, NodeError> {
+        match self.inner.store.get_current(&self.listing_address(d))? {
+            Some(current) if current.body.is_tombstone() => {
+                Err(NodeError::Withdrawn(d.to_owned()))
+            }
+            Some(current) => Ok(current.body),
+            None => Err(NodeError::NoSuchListing(d.to_owned())),
+        }
+    }
+
+    /// Signs, validates, stores, flushes, then publishes a record of ours on its
+    /// topics; a topic nobody has joined yet keeps the record until someone does.
+    async fn publish_own(&self, body: RecordBody, now: Timestamp) -> Result<Verified, NodeError> {
+        let verified = sign_own(&body, &self.inner.key, now)?;
+        let outcome = self.inner.store.insert_durable(&verified, now).await?;
+        if !outcome.is_new() {
+            return Err(NodeError::Superseded);
+        }
+        publish_on_topics(&self.inner, &verified).await;
+        Ok(verified)
+    }
+}
+
+/// Publishes a record on each of its topics, keeping it for topics with no peers.
+async fn publish_on_topics(inner: &Inner, verified: &Verified) {
+    let data = GossipMessage::record(verified.signed().clone()).encode();
+    for topic in topics(verified.body()) {
+        match inner.net.publish(topic.as_str(), data.clone()).await {
+            Ok(_) | Err(PublishError::Duplicate) => {}
+            Err(PublishError::NoPeers) => {
+                debug!(%topic, id = %verified.id(), "no peers on topic yet; keeping the record");
+                let mut state = inner.state.lock().expect("state lock");
+                state
+                    .pending
+                    .entry(topic.as_str().to_owned())
+                    .or_default()
+                    .insert(verified.id());
+            }
+            Err(e) => warn!(%topic, id = %verified.id(), error = %e, "publish failed"),
+        }
+    }
+}
+
+/// The node's main loop: network events in, verdicts and node events out.
+async fn run(inner: Arc<Inner>, mut net_events: mpsc::Receiver<NetworkEvent>) {
+    while let Some(event) = net_events.recv().await {
+        match event {
+            NetworkEvent::Gossip {
+                message_id,
+                topic,
+                data,
+                propagation_source,
+            } => {
+                let ingested = ingest(&inner.store, &topic, &data, Timestamp::now());
+                if let Err(e) = inner
+                    .net
+                    .report_validation(message_id, propagation_source, ingested.verdict)
+                    .await
+                {
+                    debug!(error = %e, "could not report a validation result");
+                }
+                if let Some(event) = ingested.event {
+                    let _ = inner.events.send(event);
+                }
+            }
+            NetworkEvent::PeerSubscribed { peer, topic } => {
+                let kept = inner
+                    .state
+                    .lock()
+                    .expect("state lock")
+                    .pending
+                    .remove(&topic);
+                if let Some(ids) = kept {
+                    debug!(%peer, %topic, count = ids.len(), "first peer on topic: publishing kept records");
+                    let inner = inner.clone();
+                    // Not tracked for shutdown abort: it ends on its own once the
+                    // network stops (publish returns an error).
+                    tokio::spawn(publish_kept(inner, topic, ids));
+                }
+            }
+            NetworkEvent::PeerConnected { peer } => {
+                let _ = inner.events.send(NodeEvent::PeerUp { peer });
+            }
+            NetworkEvent::PeerDisconnected { peer } => {
+                let _ = inner.events.send(NodeEvent::PeerDown { peer });
+            }
+            NetworkEvent::PeerBlocked { peer, reason } => {
+                info!(%peer, ?reason, "peer blocked");
+                let _ = inner.events.send(NodeEvent::PeerBlocked { peer });
+            }
+            NetworkEvent::InboundRequest { protocol, peer, .. } => {
+                // Sync and agreements come with their issues; dropping the reply
+                // handle lets the request fail at the peer.
+                debug!(%protocol, %peer, "request on a protocol this node does not serve yet");
+            }
+            other => debug!(?other, "network event"),
+        }
+    }
+}
+
+/// Publishes records kept for `topic`, rate-limited, once a first peer joined it.
+async fn publish_kept(inner: Arc<Inner>, topic: String, ids: BTreeSet<RecordId>) {
+    let burst = inner.config.pending_burst.max(1);
+    let per_second = inner.config.pending_per_second.max(1);
+    for (n, id) in ids.into_iter().enumerate() {
+        if n >= burst && (n - burst) % per_second == 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let record = match inner.store.get(&id) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue, // replaced or expired meanwhile
+            Err(e) => {
+                warn!(%id, error = %e, "could not read a kept record");
+                continue;
+            }
+        };
+        let data = GossipMessage::record(record.signed).encode();
+        match inner.net.publish(topic.as_str(), data).await {
+            Ok(_) | Err(PublishError::Duplicate) => {}
+            Err(PublishError::NoPeers) => {
+                // The peer left again: keep it for the next one.
+                let mut state = inner.state.lock().expect("state lock");
+                state.pending.entry(topic.clone()).or_default().insert(id);
+            }
+            Err(PublishError::Stopped) => return,
+            Err(e) => warn!(%topic, %id, error = %e, "publishing a kept record failed"),
+        }
+    }
+}
+
+fn load_meshes(store: &Store) -> Result<BTreeSet<MeshId>, NodeError> {
+    let Some(bytes) = store.get_state(MESHES_STATE)? else {
+        return Ok(BTreeSet::new());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(text.split_whitespace().filter_map(MeshId::parse).collect())
+}
+
+async fn save_meshes(store: &Store, meshes: &BTreeSet<MeshId>) -> Result<(), NodeError> {
+    let text: Vec<&str> = meshes.iter().map(MeshId::as_str).collect();
+    store
+        .put_state_durable(MESHES_STATE, text.join(" ").as_bytes())
+        .await?;
+    Ok(())
+}

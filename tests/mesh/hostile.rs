@@ -1,0 +1,148 @@
+//! Forged and invalid records go nowhere and get their sender blocked; an honest
+//! node with a skewed clock is ignored without blame.
+
+use std::time::Duration;
+
+use swapmesh_net::{Keypair, NetworkConfig, NetworkHandle, PeerId};
+use swapmesh_protocol::signed::author_of;
+use swapmesh_protocol::time::DAY;
+use swapmesh_protocol::{GossipMessage, SignedRecord, Timestamp, Topic, fixtures};
+
+use crate::kit::{self, TestNode, settle, wait_until};
+
+const CELL: &str = "u4pru";
+
+/// A bare network peer that publishes whatever bytes a test gives it.
+async fn raw_peer() -> NetworkHandle {
+    let mut config = NetworkConfig::new(Keypair::generate_ed25519());
+    config.gossip.heartbeat_interval = Duration::from_millis(100);
+    let (handle, mut events, event_loop) = swapmesh_net::new(config).expect("network");
+    tokio::spawn(event_loop.run());
+    // Keep its event channel drained so its loop never stalls.
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    handle
+}
+
+async fn connect_raw(raw: &NetworkHandle, node: &TestNode) {
+    raw.dial(kit::address(node).await).await.expect("dial");
+    let peer = raw.local_peer_id();
+    wait_until("the raw peer to connect", || async {
+        node.peers().await.unwrap_or_default().contains(&peer)
+    })
+    .await;
+}
+
+fn topic() -> String {
+    Topic::area(&swapmesh_protocol::Geohash::parse_cell(CELL).unwrap())
+        .as_str()
+        .to_owned()
+}
+
+async fn misbehaviour_of(node: &TestNode, peer: PeerId) -> Option<f64> {
+    node.network()
+        .peer_scores()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.peer == peer)
+        .map(|s| s.misbehaviour)
+}
+
+/// Publishes until it lands (the peer's subscription may not be known yet).
+async fn publish(raw: &NetworkHandle, data: Vec<u8>) {
+    wait_until("a publish to find a peer", || async {
+        raw.publish(topic(), data.clone()).await.is_ok()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_records_are_not_stored_or_forwarded_and_the_forger_is_blocked() {
+    let first = kit::node(Some(CELL)).await;
+    let second = kit::node(Some(CELL)).await;
+    kit::connect(&first, &second).await;
+    let forger = raw_peer().await;
+    connect_raw(&forger, &first).await;
+    let mut events = first.subscribe_events();
+
+    let now = Timestamp::now();
+    for i in 0..6u64 {
+        let key = fixtures::key(100 + i);
+        let mut record = fixtures::verified_listing(&key, &format!("forged-{i}"), CELL, now)
+            .signed()
+            .clone();
+        // Forge: the signature of a different body.
+        let mut sig = record.sig.to_bytes();
+        sig[7] ^= 0x40;
+        record.sig = swapmesh_protocol::Signature::from_bytes(&sig);
+        if forger.publish(topic(), GossipMessage::record(record).encode()).await.is_err() {
+            break; // blocked and disconnected already
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let forger_id = forger.local_peer_id();
+    let blocked = tokio::time::timeout(kit::TIMEOUT, async {
+        loop {
+            if let Ok(swapmesh_node::NodeEvent::PeerBlocked { peer }) = events.recv().await
+                && peer == forger_id
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(blocked.is_ok(), "the forger was not blocked");
+    wait_until("the forger to be disconnected", || async {
+        !first.peers().await.unwrap().contains(&forger_id)
+    })
+    .await;
+    for node in [&first, &second] {
+        let page = node.search(&Default::default()).unwrap();
+        assert!(page.records.is_empty(), "a forged record was stored");
+    }
+    // Nothing was forwarded: the second node never charged the first.
+    assert_eq!(misbehaviour_of(&second, first.peer_id()).await, Some(0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validly_signed_invalid_records_are_rejected_and_their_sender_blocked() {
+    let node = kit::node(Some(CELL)).await;
+    let sender = raw_peer().await;
+    connect_raw(&sender, &node).await;
+    let now = Timestamp::now();
+    for i in 0..4u64 {
+        let key = fixtures::key(200 + i);
+        let mut listing = fixtures::listing(&format!("long-{i}"));
+        listing.title = "x".repeat(500); // breaks the 140-character rule
+        let body = fixtures::listing_body(author_of(&key), CELL, listing, now);
+        let record = SignedRecord::sign(&body, &key);
+        if sender.publish(topic(), GossipMessage::record(record).encode()).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = sender.local_peer_id();
+    wait_until("the sender to be disconnected", || async {
+        !node.peers().await.unwrap().contains(&id)
+    })
+    .await;
+    assert!(node.search(&Default::default()).unwrap().records.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_created_an_hour_ahead_is_ignored_without_penalty() {
+    let node = kit::node(Some(CELL)).await;
+    let honest = raw_peer().await;
+    connect_raw(&honest, &node).await;
+    let key = fixtures::key(300);
+    let ahead = Timestamp::now().plus(3600);
+    let mut body = fixtures::listing_body(author_of(&key), CELL, fixtures::listing("skewed"), ahead);
+    body.expires_at = ahead.plus(DAY);
+    publish(&honest, GossipMessage::record(SignedRecord::sign(&body, &key)).encode()).await;
+    settle().await;
+    assert!(node.search(&Default::default()).unwrap().records.is_empty());
+    let peer = honest.local_peer_id();
+    assert!(node.peers().await.unwrap().contains(&peer), "still connected");
+    assert_eq!(misbehaviour_of(&node, peer).await, Some(0.0));
+}

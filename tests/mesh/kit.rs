@@ -1,0 +1,151 @@
+//! The in-process test kit: build nodes with temporary stores on the memory
+//! transport, connect them as a line, a ring or a seeded random graph, and wait for
+//! a condition with a timeout.
+
+use std::future::Future;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use swapmesh_net::{Multiaddr, PeerId};
+use swapmesh_node::{Node, NodeConfig};
+use swapmesh_protocol::{Geohash, ListingId, MeshId, RecordId};
+use tempfile::TempDir;
+
+/// How long any one wait may take before the test fails.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A node and the temporary directory it lives in.
+pub(crate) struct TestNode {
+    pub(crate) node: Node,
+    /// Kept so the directory lives as long as the node.
+    _dir: TempDir,
+}
+
+impl std::ops::Deref for TestNode {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        &self.node
+    }
+}
+
+/// A config with fast timers for tests: 100 ms heartbeats, no mDNS, short blocks.
+pub(crate) fn config(dir: &std::path::Path, area: Option<&str>) -> NodeConfig {
+    let mut config = NodeConfig::new(dir);
+    config.area = area.map(|a| Geohash::parse_area(a).expect("test area"));
+    config.mdns = false;
+    config.gossip.heartbeat_interval = Duration::from_millis(100);
+    config.store.cache_capacity = 1024 * 1024;
+    config.misbehaviour.block_duration = Duration::from_secs(2);
+    config
+}
+
+/// Starts a node in a fresh temporary directory.
+pub(crate) async fn node(area: Option<&str>) -> TestNode {
+    node_with(area, |_| {}).await
+}
+
+/// Starts a node in a fresh temporary directory, with its config adjusted.
+pub(crate) async fn node_with(area: Option<&str>, adjust: impl FnOnce(&mut NodeConfig)) -> TestNode {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = config(dir.path(), area);
+    adjust(&mut config);
+    let node = Node::start(config).await.expect("node starts");
+    TestNode { node, _dir: dir }
+}
+
+/// Starts `n` nodes with areas given by `area_of(i)`.
+pub(crate) async fn nodes(n: usize, area_of: impl Fn(usize) -> Option<&'static str>) -> Vec<TestNode> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(node(area_of(i)).await);
+    }
+    out
+}
+
+/// The address a node listens on.
+pub(crate) async fn address(node: &Node) -> Multiaddr {
+    wait_until("a listen address", || async {
+        !node.listen_addresses().await.unwrap_or_default().is_empty()
+    })
+    .await;
+    node.listen_addresses().await.unwrap()[0].clone()
+}
+
+/// Connects `a` to `b` and waits until both see the connection.
+pub(crate) async fn connect(a: &Node, b: &Node) {
+    let addr = address(b).await;
+    a.dial(addr).await.expect("dial");
+    let (pa, pb) = (a.peer_id(), b.peer_id());
+    wait_until("a connection", || async {
+        connected(a, pb).await && connected(b, pa).await
+    })
+    .await;
+}
+
+async fn connected(node: &Node, peer: PeerId) -> bool {
+    node.peers().await.unwrap_or_default().contains(&peer)
+}
+
+/// Connects the nodes in a line: 0-1, 1-2, ...
+pub(crate) async fn line(nodes: &[TestNode]) {
+    for pair in nodes.windows(2) {
+        connect(&pair[0], &pair[1]).await;
+    }
+}
+
+/// A seeded random connected graph: a random spanning tree plus `extra` random edges.
+pub(crate) fn random_edges(n: usize, extra: usize, seed: u64) -> Vec<(usize, usize)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut edges = Vec::new();
+    for i in 1..n {
+        edges.push((rng.gen_range(0..i), i));
+    }
+    while edges.len() < n - 1 + extra {
+        let (a, b) = (rng.gen_range(0..n), rng.gen_range(0..n));
+        if a != b && !edges.contains(&(a.min(b), a.max(b))) {
+            edges.push((a.min(b), a.max(b)));
+        }
+    }
+    edges
+}
+
+/// Connects nodes along `edges`.
+pub(crate) async fn connect_edges(nodes: &[TestNode], edges: &[(usize, usize)]) {
+    for &(a, b) in edges {
+        connect(&nodes[a], &nodes[b]).await;
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds; fails the test after [`TIMEOUT`].
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        if condition().await {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {TIMEOUT:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The id of the version of a listing a node holds, if any.
+pub(crate) fn held(node: &Node, id: &ListingId) -> Option<RecordId> {
+    node.listing(id).expect("store read").map(|r| r.id)
+}
+
+/// A mesh id for tests.
+pub(crate) fn mesh(name: &str) -> MeshId {
+    MeshId::parse(name).expect("test mesh id")
+}
+
+/// Waits a little to let gossip that should NOT arrive have its chance.
+pub(crate) async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+}

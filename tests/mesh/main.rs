@@ -1,0 +1,8 @@
+//! Many whole nodes in one process on the memory transport, each with its own sled
+//! store: the node library's promises about gossip, validation and restarts.
+
+mod kit;
+
+mod gossip;
+mod hostile;
+mod lifecycle;
