@@ -200,7 +200,8 @@ impl EventLoop {
                         }
                     }
                     Err(_) => {
-                        debug!(dropped = self.outbox.len(), "event receiver closed; discarding events");
+                        let dropped = self.outbox.len();
+                        debug!(dropped, "event receiver closed; discarding events");
                         self.outbox.clear();
                     }
                 },

@@ -72,8 +72,9 @@ impl NetworkHandle {
     }
 
     /// Starts dialing `address` (add `/p2p/<peer>` to check who answers).
-    /// Returns once the dial has started; [`NetworkEvent::PeerConnected`]
-    /// (crate::NetworkEvent::PeerConnected) says when it succeeded.
+    /// Returns once the dial has started;
+    /// [`NetworkEvent::PeerConnected`](crate::NetworkEvent::PeerConnected) says
+    /// when it succeeded.
     pub async fn dial(&self, address: Multiaddr) -> Result<(), NetworkError> {
         self.call(|reply| Command::Dial { address, reply }).await?
     }

@@ -222,7 +222,8 @@ pub(crate) struct InboundKey {
 /// The way back to a peer that sent a request.
 ///
 /// Dropping it without responding leaves the request to time out (the peer sees
-/// a failure).
+/// a failure). Like a [`NetworkHandle`](crate::NetworkHandle), it keeps the event
+/// loop alive while it exists: answer or drop it promptly.
 #[derive(Debug)]
 pub struct ResponseHandle {
     pub(crate) key: InboundKey,
