@@ -1,0 +1,6 @@
+//! The promises of swapmesh-sync, one module per area.
+
+mod fingerprint;
+mod hostile;
+mod reconcile;
+mod support;
