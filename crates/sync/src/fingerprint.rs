@@ -53,10 +53,13 @@ impl IdSum {
         }
         Self(limbs)
     }
+}
+
+impl std::ops::Add for IdSum {
+    type Output = IdSum;
 
     /// `self + other` modulo 2^256.
-    #[must_use]
-    pub fn add(self, other: IdSum) -> Self {
+    fn add(self, other: IdSum) -> Self {
         let mut out = [0u64; 4];
         let mut carry = false;
         for (i, o) in out.iter_mut().enumerate() {
@@ -67,10 +70,13 @@ impl IdSum {
         }
         Self(out)
     }
+}
+
+impl std::ops::Sub for IdSum {
+    type Output = IdSum;
 
     /// `self - other` modulo 2^256.
-    #[must_use]
-    pub fn sub(self, other: IdSum) -> Self {
+    fn sub(self, other: IdSum) -> Self {
         let mut out = [0u64; 4];
         let mut borrow = false;
         for (i, o) in out.iter_mut().enumerate() {
@@ -81,7 +87,9 @@ impl IdSum {
         }
         Self(out)
     }
+}
 
+impl IdSum {
     /// The 32 little-endian bytes (what a store persists).
     pub fn to_bytes(&self) -> [u8; 32] {
         let mut out = [0u8; 32];
@@ -94,6 +102,30 @@ impl IdSum {
     /// The sum from its 32 little-endian bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self::of(&RecordId(bytes))
+    }
+}
+
+/// The summary of the union of two disjoint sets.
+impl std::ops::Add for Summary {
+    type Output = Summary;
+
+    fn add(self, other: Summary) -> Summary {
+        Summary {
+            count: self.count.wrapping_add(other.count),
+            sum: self.sum + other.sum,
+        }
+    }
+}
+
+/// The summary of a set without one of its subsets.
+impl std::ops::Sub for Summary {
+    type Output = Summary;
+
+    fn sub(self, other: Summary) -> Summary {
+        Summary {
+            count: self.count.wrapping_sub(other.count),
+            sum: self.sum - other.sum,
+        }
     }
 }
 
@@ -126,25 +158,7 @@ impl Summary {
     pub fn of_items<'a>(items: impl IntoIterator<Item = &'a Item>) -> Self {
         items
             .into_iter()
-            .fold(Self::EMPTY, |acc, item| acc.add(Self::of(item)))
-    }
-
-    /// The summary of the union of two disjoint sets.
-    #[must_use]
-    pub fn add(self, other: Summary) -> Self {
-        Self {
-            count: self.count.wrapping_add(other.count),
-            sum: self.sum.add(other.sum),
-        }
-    }
-
-    /// The summary of `self` without the subset `other`.
-    #[must_use]
-    pub fn sub(self, other: Summary) -> Self {
-        Self {
-            count: self.count.wrapping_sub(other.count),
-            sum: self.sum.sub(other.sum),
-        }
+            .fold(Self::EMPTY, |acc, item| acc + Self::of(item))
     }
 
     /// The fingerprint sent on the wire.
@@ -173,13 +187,13 @@ mod tests {
     fn addition_carries_across_limbs_and_wraps_modulo_2_256() {
         let max = IdSum::of(&RecordId([0xff; 32]));
         let one = IdSum::of(&id(1, 0));
-        assert_eq!(max.add(one), IdSum::ZERO);
-        assert_eq!(IdSum::ZERO.sub(one), max);
+        assert_eq!(max + one, IdSum::ZERO);
+        assert_eq!(IdSum::ZERO - one, max);
         let a = IdSum::of(&id(0xff, 0x10));
         let b = IdSum::of(&id(0x01, 0x20));
         // 0xff + 0x01 in the lowest byte carries into the next one.
-        assert_eq!(a.add(b).to_bytes()[..2], [0x00, 0x01]);
-        assert_eq!(a.add(b).sub(b), a);
+        assert_eq!((a + b).to_bytes()[..2], [0x00, 0x01]);
+        assert_eq!(a + b - b, a);
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl MemoryStore {
         }
         let mut acc = self.prefix[at];
         for item in &self.items[at..] {
-            acc = acc.add(Summary::of(item));
+            acc = acc + Summary::of(item);
             self.prefix.push(acc);
         }
     }
@@ -115,7 +115,7 @@ impl SyncStore for MemoryStore {
 
     fn summary(&self, range: &Range) -> Result<Summary, Infallible> {
         let (a, b) = self.indices(range);
-        Ok(self.prefix[b].sub(self.prefix[a]))
+        Ok(self.prefix[b] - self.prefix[a])
     }
 
     fn items(&self, range: &Range, limit: usize) -> Result<Vec<Item>, Infallible> {
@@ -130,7 +130,7 @@ impl SyncStore for MemoryStore {
             b - a,
             parts,
             |i| self.items[a + i],
-            |x, y| self.prefix[a + y].sub(self.prefix[a + x]),
+            |x, y| self.prefix[a + y] - self.prefix[a + x],
         ))
     }
 }
@@ -215,7 +215,7 @@ mod tests {
             let range = Range::new(lower, part.upper);
             assert_eq!(store.summary(&range).unwrap(), part.summary);
             assert!((6..=7).contains(&part.summary.count));
-            total = total.add(part.summary);
+            total = total + part.summary;
             lower = part.upper;
         }
         assert_eq!(total, store.summary(&Range::FULL).unwrap());

@@ -428,14 +428,21 @@ mod tests {
         let m = sample();
         let bytes = m.encode();
         assert_eq!(Message::decode(&bytes, &Config::default()).unwrap(), m);
-        assert_eq!(Message::decode(&Message::done().encode(), &Config::default()).unwrap(), Message::done());
+        assert_eq!(
+            Message::decode(&Message::done().encode(), &Config::default()).unwrap(),
+            Message::done()
+        );
     }
 
     #[test]
     fn computed_wire_size_is_exact() {
         for m in [sample(), Message::done()] {
             let mut cursor = 0;
-            let size: usize = m.ranges.iter().map(|r| range_wire_size(r, &mut cursor)).sum();
+            let size: usize = m
+                .ranges
+                .iter()
+                .map(|r| range_wire_size(r, &mut cursor))
+                .sum();
             // The version tag and a one-byte list length.
             assert_eq!(size + 2, m.encode().len());
         }

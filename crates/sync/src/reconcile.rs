@@ -104,7 +104,9 @@ impl Reconciler {
     /// The first message of the initiator.
     pub fn initiate<S: SyncStore>(&mut self, store: &S) -> Result<Message, SyncError> {
         if self.role != Role::Initiator || self.started {
-            return Err(SyncError::Unexpected("initiate on a responder or a started session"));
+            return Err(SyncError::Unexpected(
+                "initiate on a responder or a started session",
+            ));
         }
         self.started = true;
         self.rounds = 1;
@@ -229,7 +231,9 @@ impl Reconciler {
                 },
                 Mode::IdListReply { missing, lacking } => match self.role {
                     Role::Responder => {
-                        return Err(SyncError::Unexpected("an id-list reply sent to the responder"));
+                        return Err(SyncError::Unexpected(
+                            "an id-list reply sent to the responder",
+                        ));
                     }
                     Role::Initiator => {
                         self.learn_from_reply(&sent, index, range, missing, lacking)?;
@@ -341,7 +345,11 @@ impl Reconciler {
         let mut ours = store.items(&range, limit).map_err(SyncError::store)?;
         // When the store has more than we fetched, the last fetched item only marks
         // where this answer must stop.
-        let sentinel = if ours.len() == limit { ours.pop() } else { None };
+        let sentinel = if ours.len() == limit {
+            ours.pop()
+        } else {
+            None
+        };
 
         let (mut i, mut j) = (0, 0);
         let (mut bytes, mut ids) = (0, 0);
@@ -389,7 +397,8 @@ impl Reconciler {
             // Not even the first item fits: no progress in this message.
             (Some(_), None) => return Ok(Step::RestFrom(range.lower)),
         };
-        self.need.extend(lacking.iter().map(|&k| theirs[k as usize]));
+        self.need
+            .extend(lacking.iter().map(|&k| theirs[k as usize]));
         self.have.extend(missing.iter().copied());
         let answer = Range::new(range.lower, upper);
         let fits = if missing.is_empty() && lacking.is_empty() {
@@ -419,7 +428,9 @@ impl Reconciler {
         let (_, list) = sent
             .iter()
             .find(|(sent_range, _)| sent_range.covers(&range))
-            .ok_or(SyncError::Unexpected("a reply to a range this side did not list"))?;
+            .ok_or(SyncError::Unexpected(
+                "a reply to a range this side did not list",
+            ))?;
         let from = list.partition_point(|x| !range.lower.is_at_or_before(x));
         let to = list.partition_point(|x| !range.upper.is_at_or_before(x));
         let ours = &list[from..to];
@@ -509,7 +520,10 @@ impl Out {
         let ids: usize = ranges.iter().map(|r| r.mode.id_count()).sum();
         let (room, room_ids) = self.room();
         // One range is always kept free for the closing fingerprint.
-        if size > room || ids > room_ids || self.ranges.len() + ranges.len() + 1 > self.config.max_ranges {
+        if size > room
+            || ids > room_ids
+            || self.ranges.len() + ranges.len() + 1 > self.config.max_ranges
+        {
             return false;
         }
         self.bytes += size;

@@ -17,7 +17,7 @@
 //!   ([`IdSum::to_bytes`](crate::IdSum::to_bytes)), where `bucket = created_at >>
 //!   k` (for example `k = 12`, about an hour). Every insert into `by_topic` adds the
 //!   item's summary to its bucket and every removal subtracts it
-//!   ([`Summary::add`]/[`Summary::sub`]), in the same transaction as the index
+//!   (`Summary` implements `+` and `-`), in the same transaction as the index
 //!   write: a single value read-modify-write, which sled transactions allow. A range
 //!   summary is then the sum of the whole buckets inside it plus a scan of the two
 //!   partial buckets at its edges; a split can cut at bucket edges (parts need only
@@ -65,9 +65,13 @@ pub trait SyncStore {
 /// (± 1), with the shortest bounds between them: the building block of
 /// [`SyncStore::split`] for stores that can list a range.
 pub fn split_sorted(range: &Range, items: &[Item], parts: usize) -> Vec<Part> {
-    split_by_index(range, items.len(), parts, |i| items[i], |a, b| {
-        Summary::of_items(&items[a..b])
-    })
+    split_by_index(
+        range,
+        items.len(),
+        parts,
+        |i| items[i],
+        |a, b| Summary::of_items(&items[a..b]),
+    )
 }
 
 /// Cuts `len` items (found by `item(i)`) into at most `parts` parts of equal count,

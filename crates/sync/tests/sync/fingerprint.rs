@@ -14,14 +14,21 @@ use crate::support::{BASE, random_items};
 fn bucket_sums(items: &[Item], shift: u32) -> BTreeMap<u64, Summary> {
     let mut buckets = BTreeMap::new();
     for item in items {
-        let entry = buckets.entry(item.created_at.0 >> shift).or_insert(Summary::EMPTY);
-        *entry = entry.add(Summary::of(item));
+        let entry = buckets
+            .entry(item.created_at.0 >> shift)
+            .or_insert(Summary::EMPTY);
+        *entry = *entry + Summary::of(item);
     }
     buckets
 }
 
 /// A range's summary from whole buckets plus a scan of the partial edge buckets.
-fn summary_from_buckets(items: &[Item], buckets: &BTreeMap<u64, Summary>, shift: u32, range: &Range) -> Summary {
+fn summary_from_buckets(
+    items: &[Item],
+    buckets: &BTreeMap<u64, Summary>,
+    shift: u32,
+    range: &Range,
+) -> Summary {
     let bucket_of = |b: &Bound| match b {
         Bound::At(item) => item.created_at.0 >> shift,
         Bound::End => u64::MAX,
@@ -31,7 +38,7 @@ fn summary_from_buckets(items: &[Item], buckets: &BTreeMap<u64, Summary>, shift:
     // Whole buckets strictly between the edge buckets.
     if last > first + 1 {
         for (_, s) in buckets.range(first + 1..last) {
-            total = total.add(*s);
+            total = total + *s;
         }
     }
     // The edge buckets, scanned.
@@ -41,7 +48,7 @@ fn summary_from_buckets(items: &[Item], buckets: &BTreeMap<u64, Summary>, shift:
         edges.push(last);
     }
     for b in edges {
-        total = total.add(Summary::of_items(edge(b).filter(|i| range.contains(i))));
+        total = total + Summary::of_items(edge(b).filter(|i| range.contains(i)));
     }
     total
 }
@@ -79,7 +86,7 @@ proptest! {
             let from_buckets = summary_from_buckets(&items, &buckets, shift, &range);
             prop_assert_eq!(from_buckets, memory.summary(&range).unwrap());
             prop_assert_eq!(from_buckets, scan.summary(&range).unwrap());
-            union = union.add(from_buckets);
+            union = union + from_buckets;
             lower = upper;
         }
         let whole = Range::new(bound_at(&items, cuts[0]), Bound::End);
@@ -104,7 +111,7 @@ proptest! {
         for part in &split {
             prop_assert!(part.upper > lower);
             prop_assert_eq!(store.summary(&Range::new(lower, part.upper)).unwrap(), part.summary);
-            total = total.add(part.summary);
+            total = total + part.summary;
             lower = part.upper;
         }
         prop_assert_eq!(total, whole);
@@ -117,6 +124,6 @@ fn one_item_more_or_less_changes_the_fingerprint() {
     let all = Summary::of_items(&items);
     let fewer = Summary::of_items(&items[1..]);
     assert_ne!(all.fingerprint(), fewer.fingerprint());
-    assert_eq!(all.sub(Summary::of(&items[0])), fewer);
+    assert_eq!(all - Summary::of(&items[0]), fewer);
     assert!(items.iter().all(|i| i.created_at.0 >= BASE));
 }

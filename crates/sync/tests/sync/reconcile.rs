@@ -68,8 +68,16 @@ fn equal_sets_finish_in_one_round_with_a_first_message_under_1_kib() {
         let store = MemoryStore::from_items(a);
         let result = run(&store, &store, Config::default()).unwrap();
         assert_eq!(result.rounds, 1, "n = {n}");
-        assert!(result.first_len < 1024, "n = {n}: first message {} bytes", result.first_len);
-        assert!(result.bytes_in < 16, "n = {n}: answer {} bytes", result.bytes_in);
+        assert!(
+            result.first_len < 1024,
+            "n = {n}: first message {} bytes",
+            result.first_len
+        );
+        assert!(
+            result.bytes_in < 16,
+            "n = {n}: answer {} bytes",
+            result.bytes_in
+        );
         assert!(result.outcome.need.is_empty() && result.outcome.have.is_empty());
     }
 }
@@ -94,15 +102,33 @@ fn an_empty_node_learns_a_whole_set_larger_than_one_message() {
 #[test]
 fn items_sharing_one_timestamp_are_told_apart_by_id_prefixes() {
     let (a, b) = pair(3, 5_000, 40, 40, 1);
-    let result = run(&MemoryStore::from_items(a.clone()), &MemoryStore::from_items(b.clone()), Config::default()).unwrap();
+    let result = run(
+        &MemoryStore::from_items(a.clone()),
+        &MemoryStore::from_items(b.clone()),
+        Config::default(),
+    )
+    .unwrap();
     assert_eq!((result.outcome.need, result.outcome.have), truth(&a, &b));
 }
 
 #[test]
 fn a_store_without_sums_gives_the_same_answer() {
     let (a, b) = pair(5, 3_000, 25, 30, 86_400);
-    let indexed = run(&MemoryStore::from_items(a.clone()), &MemoryStore::from_items(b.clone()), Config::default()).unwrap();
-    let scanned = run(&ScanStore::from_items(a), &ScanStore::from_items(b), Config::default()).unwrap();
+    let indexed = run(
+        &MemoryStore::from_items(a.clone()),
+        &MemoryStore::from_items(b.clone()),
+        Config::default(),
+    )
+    .unwrap();
+    let scanned = run(
+        &ScanStore::from_items(a),
+        &ScanStore::from_items(b),
+        Config::default(),
+    )
+    .unwrap();
     assert_eq!(indexed.outcome, scanned.outcome);
-    assert_eq!((indexed.bytes_out, indexed.bytes_in), (scanned.bytes_out, scanned.bytes_in));
+    assert_eq!(
+        (indexed.bytes_out, indexed.bytes_in),
+        (scanned.bytes_out, scanned.bytes_in)
+    );
 }

@@ -21,7 +21,13 @@ pub(crate) fn random_items(rng: &mut StdRng, n: usize, spread: u64) -> Vec<Item>
 }
 
 /// Two sets sharing `common` items, with `a_only` and `b_only` of their own.
-pub(crate) fn pair(seed: u64, common: usize, a_only: usize, b_only: usize, spread: u64) -> (Vec<Item>, Vec<Item>) {
+pub(crate) fn pair(
+    seed: u64,
+    common: usize,
+    a_only: usize,
+    b_only: usize,
+    spread: u64,
+) -> (Vec<Item>, Vec<Item>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let shared = random_items(&mut rng, common, spread);
     let mut a = shared.clone();
@@ -42,7 +48,11 @@ pub(crate) struct Run {
 }
 
 /// Runs initiator (over `a`) against responder (over `b`) on wire bytes.
-pub(crate) fn run(a: &impl SyncStore, b: &impl SyncStore, config: Config) -> Result<Run, SyncError> {
+pub(crate) fn run(
+    a: &impl SyncStore,
+    b: &impl SyncStore,
+    config: Config,
+) -> Result<Run, SyncError> {
     let mut initiator = Reconciler::initiator(config)?;
     let mut responder = Reconciler::responder(config)?;
     let mut request = initiator.initiate_bytes(a)?;
@@ -71,5 +81,8 @@ pub(crate) fn run(a: &impl SyncStore, b: &impl SyncStore, config: Config) -> Res
 pub(crate) fn truth(a: &[Item], b: &[Item]) -> (Vec<Item>, Vec<Item>) {
     let a: BTreeSet<Item> = a.iter().copied().collect();
     let b: BTreeSet<Item> = b.iter().copied().collect();
-    (b.difference(&a).copied().collect(), a.difference(&b).copied().collect())
+    (
+        b.difference(&a).copied().collect(),
+        a.difference(&b).copied().collect(),
+    )
 }
