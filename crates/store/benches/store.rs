@@ -97,17 +97,20 @@ fn listing_body(i: usize, cells: &[Geohash], rng: &mut StdRng) -> (RecordBody, u
     let cell = cells.choose(rng).unwrap();
     let sub = b"0123456789bcdefghjkmnpqrstuvwxyz"[rng.gen_range(0..32)] as char;
     let area = Geohash::parse_area(&format!("{cell}{sub}")).unwrap();
+    let words = rng.gen_range(8..60);
+    let description = sentence(rng, words);
+    let extra_tags = rng.gen_range(0..3);
     let listing = Listing {
         d: format!("item-{i}"),
         purpose,
         kinds,
         title: format!("{adjective} {thing}"),
-        description: sentence(rng, rng.gen_range(8..60)),
+        description,
         category: CATEGORIES.choose(rng).unwrap().to_string(),
         tags: thing
             .split(' ')
             .map(str::to_owned)
-            .chain((0..rng.gen_range(0..3)).map(|_| FILLER.choose(rng).unwrap().to_string()))
+            .chain((0..extra_tags).map(|_| FILLER.choose(rng).unwrap().to_string()))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect(),
@@ -176,7 +179,11 @@ fn rss_kib() -> u64 {
 }
 
 fn options(compression: bool) -> StoreOptions {
-    StoreOptions { compression, ..StoreOptions::default() }
+    let mut o = StoreOptions { compression, ..StoreOptions::default() };
+    if let Some(mib) = std::env::var("STORE_BENCH_CACHE_MIB").ok().and_then(|v| v.parse::<u64>().ok()) {
+        o.cache_capacity = mib << 20;
+    }
+    o
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -266,20 +273,44 @@ fn main() {
         n as f64 / secs
     };
 
+    // One transaction per record, on the first 10,000.
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), options(compression)).unwrap();
+        let some = &records[..records.len().min(10_000)];
+        let t = Instant::now();
+        for r in some {
+            store.insert(r, NOW).unwrap();
+        }
+        store.flush_blocking().unwrap();
+        let rate = some.len() as f64 / t.elapsed().as_secs_f64();
+        drop(store);
+        let disk = dir_bytes(dir.path());
+        let raw_some: u64 = encoded[..some.len()].iter().map(|(_, v)| v.len() as u64).sum();
+        println!(
+            "Store::insert (one transaction per record, {} records): {rate:.0} records/s = {:.3}x raw sled; disk {:.2}x raw",
+            some.len(),
+            rate / raw_rate,
+            disk as f64 / raw_some as f64
+        );
+    }
+
+    let batch: usize = std::env::var("STORE_BENCH_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), options(compression)).unwrap();
     let t = Instant::now();
-    for r in &records {
-        store.insert(r, NOW).unwrap();
+    for chunk in records.chunks(batch) {
+        store.insert_batch(chunk, NOW).unwrap();
     }
     store.flush_blocking().unwrap();
     let secs = t.elapsed().as_secs_f64();
     let rate = n as f64 / secs;
+    print!("Store::insert_batch ({batch} per transaction): ");
     let c = store.check_consistency().unwrap();
     assert!(c.is_ok(), "{:?}", &c.problems[..c.problems.len().min(5)]);
     let keys = c.records + c.addresses + c.index_entries;
     println!(
-        "Store::insert: {rate:.0} records/s = {:.2}x raw sled; {:.1} keys written per record",
+        "{rate:.0} records/s = {:.2}x raw sled; {:.1} keys written per record",
         rate / raw_rate,
         keys as f64 / c.records as f64
     );

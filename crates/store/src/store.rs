@@ -341,78 +341,31 @@ impl Store {
     ///
     /// [`tombstone_expiry`]: swapmesh_protocol::record::tombstone_expiry
     pub fn insert(&self, record: &Verified, now: Timestamp) -> Result<InsertOutcome> {
-        let body = record.body();
-        if body.expires_at <= now {
-            return Ok(InsertOutcome::Expired);
+        let outcomes = self.insert_batch(std::slice::from_ref(record), now)?;
+        Ok(outcomes[0])
+    }
+
+    /// [`Store::insert`] for many records in one transaction: the outcomes are
+    /// those of inserting them one after another in this order, and either all of
+    /// them are applied or none. sled 0.34 starts a new log buffer for every
+    /// transaction, so batching is what makes bulk ingest (sync catch-up, a burst
+    /// of gossip) fast and compact on disk; see BENCHMARKS-store.md.
+    pub fn insert_batch(&self, records: &[Verified], now: Timestamp) -> Result<Vec<InsertOutcome>> {
+        let prepared: Vec<Option<Prepared<'_>>> = records
+            .iter()
+            .map(|r| (r.body().expires_at > now).then(|| Prepared::new(r)))
+            .collect();
+        if prepared.iter().all(Option::is_none) {
+            return Ok(vec![InsertOutcome::Expired; records.len()]);
         }
-        let id = record.id();
-        let bytes = record.signed().encode();
-        let entries = index_entries(body, &id);
-        let akey = address_key(&body.address());
-        let new = Version { seq: body.seq, id };
         self.trees.transaction(|tx| {
-            let Some(cur) = tx.address(&akey)? else {
-                let fence = body.expires_at;
-                tx.put_record(&id, &bytes, &entries, sweep_time(body, fence))?;
-                let entry = AddressEntry {
-                    id,
-                    seq: body.seq,
-                    fence,
-                };
-                tx.addresses.insert(&akey[..], &entry.encode()[..])?;
-                return Ok(if body.is_tombstone() {
-                    InsertOutcome::Tombstoned
-                } else {
-                    InsertOutcome::Inserted
-                });
-            };
-            if cur.id == id {
-                return Ok(InsertOutcome::Duplicate);
-            }
-            let fence = cur.fence.max(body.expires_at);
-            let current = tx.stored_body(&cur.id)?;
-            if supersedes(new, Version { seq: cur.seq, id: cur.id }) {
-                match &current {
-                    Some(old) => tx.remove_record(&cur.id, old, sweep_time(old, cur.fence))?,
-                    // The current version expired before its fence: drop the
-                    // entry that would have ended the address.
-                    None => tx.expiry.remove(&expiry_key(cur.fence, &cur.id)[..]).map(drop)?,
-                }
-                tx.put_record(&id, &bytes, &entries, sweep_time(body, fence))?;
-                let entry = AddressEntry {
-                    id,
-                    seq: body.seq,
-                    fence,
-                };
-                tx.addresses.insert(&akey[..], &entry.encode()[..])?;
-                return Ok(if body.is_tombstone() {
-                    InsertOutcome::Tombstoned
-                } else if current.is_some() {
-                    InsertOutcome::Replaced
-                } else {
-                    InsertOutcome::Inserted
-                });
-            }
-            if fence > cur.fence {
-                // A losing version that lives longer: the address must block it
-                // (and anything older) until it expires too.
-                let moved = AddressEntry { fence, ..cur };
-                tx.addresses.insert(&akey[..], &moved.encode()[..])?;
-                match &current {
-                    Some(old) => {
-                        let (was, now_at) = (sweep_time(old, cur.fence), sweep_time(old, fence));
-                        if was != now_at {
-                            tx.expiry.remove(&expiry_key(was, &cur.id)[..])?;
-                            tx.expiry.insert(&expiry_key(now_at, &cur.id)[..], &[][..])?;
-                        }
-                    }
-                    None => {
-                        tx.expiry.remove(&expiry_key(cur.fence, &cur.id)[..])?;
-                        tx.expiry.insert(&expiry_key(fence, &cur.id)[..], &akey[..])?;
-                    }
-                }
-            }
-            Ok(InsertOutcome::Stale)
+            prepared
+                .iter()
+                .map(|p| match p {
+                    None => Ok(InsertOutcome::Expired),
+                    Some(p) => insert_in_tx(tx, p),
+                })
+                .collect()
         })
     }
 
@@ -440,44 +393,16 @@ impl Store {
             if batch.is_empty() {
                 return Ok(dropped);
             }
-            for key in batch {
-                dropped += self.sweep_one(&key, now)?;
-            }
+            // One transaction per batch: sled 0.34 starts a log buffer per
+            // transaction.
+            dropped += self.trees.transaction(|tx| {
+                let mut n = 0;
+                for key in &batch {
+                    n += sweep_one(tx, key, now)?;
+                }
+                Ok(n)
+            })?;
         }
-    }
-
-    fn sweep_one(&self, key: &[u8], now: Timestamp) -> Result<usize> {
-        let Some((_, id)) = parse_stamp(key).filter(|_| key.len() == 40) else {
-            return Err(StoreError::corrupt("expiry key is not 40 bytes"));
-        };
-        self.trees.transaction(|tx| {
-            let Some(value) = tx.expiry.get(key)? else {
-                return Ok(0);
-            };
-            tx.expiry.remove(key)?;
-            if !value.is_empty() {
-                // The fence of an address whose current record already expired.
-                if tx.address(&value)?.is_some_and(|a| a.id == id) {
-                    tx.addresses.remove(&value[..])?;
-                }
-                return Ok(0);
-            }
-            let Some(body) = tx.stored_body(&id)? else {
-                return Ok(0);
-            };
-            let akey = address_key(&body.address());
-            let address = tx.address(&akey)?;
-            let fence = address.map_or(body.expires_at, |a| a.fence);
-            tx.remove_record(&id, &body, sweep_time(&body, fence))?;
-            if let Some(a) = address.filter(|a| a.id == id) {
-                if a.fence <= now {
-                    tx.addresses.remove(&akey[..])?;
-                } else {
-                    tx.expiry.insert(&expiry_key(a.fence, &id)[..], &akey[..])?;
-                }
-            }
-            Ok(1)
-        })
     }
 
     /// The stored record with this id (current versions and tombstones).
@@ -533,6 +458,123 @@ impl Store {
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
     }
+}
+
+/// Drops what one `expiry` entry names, inside a transaction.
+fn sweep_one(tx: &Tx<'_>, key: &[u8], now: Timestamp) -> TxResult<usize> {
+    let Some((_, id)) = parse_stamp(key).filter(|_| key.len() == 40) else {
+        return abort(StoreError::corrupt("expiry key is not 40 bytes"));
+    };
+    let Some(value) = tx.expiry.get(key)? else {
+        return Ok(0);
+    };
+    tx.expiry.remove(key)?;
+    if !value.is_empty() {
+        // The fence of an address whose current record already expired.
+        if tx.address(&value)?.is_some_and(|a| a.id == id) {
+            tx.addresses.remove(&value[..])?;
+        }
+        return Ok(0);
+    }
+    let Some(body) = tx.stored_body(&id)? else {
+        return Ok(0);
+    };
+    let akey = address_key(&body.address());
+    let address = tx.address(&akey)?;
+    let fence = address.map_or(body.expires_at, |a| a.fence);
+    tx.remove_record(&id, &body, sweep_time(&body, fence))?;
+    if let Some(a) = address.filter(|a| a.id == id) {
+        if a.fence <= now {
+            tx.addresses.remove(&akey[..])?;
+        } else {
+            tx.expiry.insert(&expiry_key(a.fence, &id)[..], &akey[..])?;
+        }
+    }
+    Ok(1)
+}
+
+/// A record ready to be written: everything computed outside the transaction.
+struct Prepared<'a> {
+    body: &'a RecordBody,
+    id: RecordId,
+    bytes: Vec<u8>,
+    entries: Vec<Entry>,
+    akey: Vec<u8>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(record: &'a Verified) -> Self {
+        let body = record.body();
+        let id = record.id();
+        Self {
+            body,
+            id,
+            bytes: record.signed().encode(),
+            entries: index_entries(body, &id),
+            akey: address_key(&body.address()),
+        }
+    }
+}
+
+/// The replace/tombstone rules for one record inside a transaction.
+fn insert_in_tx(tx: &Tx<'_>, p: &Prepared<'_>) -> TxResult<InsertOutcome> {
+    let Prepared { body, id, bytes, entries, akey } = p;
+    let (id, body) = (*id, *body);
+    let new = Version { seq: body.seq, id };
+    let Some(cur) = tx.address(akey)? else {
+        let fence = body.expires_at;
+        tx.put_record(&id, bytes, entries, sweep_time(body, fence))?;
+        let entry = AddressEntry { id, seq: body.seq, fence };
+        tx.addresses.insert(&akey[..], &entry.encode()[..])?;
+        return Ok(if body.is_tombstone() {
+            InsertOutcome::Tombstoned
+        } else {
+            InsertOutcome::Inserted
+        });
+    };
+    if cur.id == id {
+        return Ok(InsertOutcome::Duplicate);
+    }
+    let fence = cur.fence.max(body.expires_at);
+    let current = tx.stored_body(&cur.id)?;
+    if supersedes(new, Version { seq: cur.seq, id: cur.id }) {
+        match &current {
+            Some(old) => tx.remove_record(&cur.id, old, sweep_time(old, cur.fence))?,
+            // The current version expired before its fence: drop the entry that
+            // would have ended the address.
+            None => tx.expiry.remove(&expiry_key(cur.fence, &cur.id)[..]).map(drop)?,
+        }
+        tx.put_record(&id, bytes, entries, sweep_time(body, fence))?;
+        let entry = AddressEntry { id, seq: body.seq, fence };
+        tx.addresses.insert(&akey[..], &entry.encode()[..])?;
+        return Ok(if body.is_tombstone() {
+            InsertOutcome::Tombstoned
+        } else if current.is_some() {
+            InsertOutcome::Replaced
+        } else {
+            InsertOutcome::Inserted
+        });
+    }
+    if fence > cur.fence {
+        // A losing version that lives longer: the address must block it (and
+        // anything older) until it expires too.
+        let moved = AddressEntry { fence, ..cur };
+        tx.addresses.insert(&akey[..], &moved.encode()[..])?;
+        match &current {
+            Some(old) => {
+                let (was, now_at) = (sweep_time(old, cur.fence), sweep_time(old, fence));
+                if was != now_at {
+                    tx.expiry.remove(&expiry_key(was, &cur.id)[..])?;
+                    tx.expiry.insert(&expiry_key(now_at, &cur.id)[..], &[][..])?;
+                }
+            }
+            None => {
+                tx.expiry.remove(&expiry_key(cur.fence, &cur.id)[..])?;
+                tx.expiry.insert(&expiry_key(fence, &cur.id)[..], &akey[..])?;
+            }
+        }
+    }
+    Ok(InsertOutcome::Stale)
 }
 
 fn sled_config(options: &StoreOptions) -> Result<sled::Config> {

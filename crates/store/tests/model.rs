@@ -235,6 +235,8 @@ fn assert_same(store: &Store, model: &Model, step: usize) {
 #[derive(Clone, Debug)]
 enum Op {
     Insert(usize),
+    /// Several records in one `insert_batch` transaction.
+    Batch(Vec<usize>),
     Sweep,
     Advance(u64),
 }
@@ -243,6 +245,7 @@ fn op() -> impl Strategy<Value = Op> {
     let n = pool().len();
     prop_oneof![
         6 => (0..n).prop_map(Op::Insert),
+        1 => proptest::collection::vec(0..n, 1..6).prop_map(Op::Batch),
         1 => Just(Op::Sweep),
         2 => (1..=120u64).prop_map(|h| Op::Advance(h * HOUR)),
     ]
@@ -261,6 +264,11 @@ proptest! {
                 Op::Insert(i) => {
                     let v = &pool()[*i];
                     prop_assert_eq!(store.insert(v, now).unwrap(), model.insert(v, now), "step {} {:?}", step, op);
+                }
+                Op::Batch(is) => {
+                    let batch: Vec<Verified> = is.iter().map(|i| pool()[*i].clone()).collect();
+                    let want: Vec<InsertOutcome> = batch.iter().map(|v| model.insert(v, now)).collect();
+                    prop_assert_eq!(store.insert_batch(&batch, now).unwrap(), want, "step {}", step);
                 }
                 Op::Sweep => {
                     prop_assert_eq!(store.sweep_expired(now).unwrap(), model.sweep(now), "step {}", step);
