@@ -7,13 +7,22 @@
 //!   loop and offers the library API (listings, profile, meshes, search, events).
 //! - `ingest`: the verdict on each gossip message.
 //! - [`events`]: [`NodeEvent`].
+//! - [`settings`]: swapmesh.toml < SWAPMESH_* < flags, parsed once.
+//! - [`api`]: the local HTTP API (axum) under `/api/v1`.
+//! - [`run`]: `swapmesh init` and `swapmesh run`. [`cli`] and [`client`]: the
+//!   command line and its API client.
 
+pub mod api;
+pub mod cli;
+pub mod client;
 pub mod config;
 mod error;
 pub mod events;
 pub mod identity;
 mod ingest;
 mod node;
+pub mod run;
+pub mod settings;
 
 pub use config::{NodeConfig, Role};
 pub use error::NodeError;

@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use swapmesh_net::{
-    Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, PublishError,
-};
+use swapmesh_net::{Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, PublishError};
 use swapmesh_protocol::listing::{Listing, ListingStatus};
 use swapmesh_protocol::record::PROFILE_D;
 use swapmesh_protocol::signed::author_of;
@@ -16,8 +14,8 @@ use swapmesh_protocol::time::YEAR;
 use swapmesh_protocol::topic::area_topics;
 use swapmesh_protocol::validate::{MAX_LIFETIME, MAX_MESHES};
 use swapmesh_protocol::{
-    Address, AuthorKey, Content, Geohash, GossipMessage, ListingId, MeshId, RecordBody,
-    RecordId, RecordKind, SigningKey, Timestamp, Topic, Verified, sign_own, topics,
+    Address, AuthorKey, Content, Geohash, GossipMessage, ListingId, MeshId, RecordBody, RecordId,
+    RecordKind, SigningKey, Timestamp, Topic, Verified, sign_own, topics,
 };
 use swapmesh_store::{Page, Query, Store, StoredRecord};
 use tokio::sync::{broadcast, mpsc};
@@ -223,7 +221,10 @@ impl Node {
             state.meshes.clone()
         };
         save_meshes(&self.inner.store, &meshes).await?;
-        self.inner.net.subscribe(Topic::mesh(&mesh).as_str()).await?;
+        self.inner
+            .net
+            .subscribe(Topic::mesh(&mesh).as_str())
+            .await?;
         Ok(())
     }
 
@@ -235,7 +236,10 @@ impl Node {
             state.meshes.clone()
         };
         save_meshes(&self.inner.store, &meshes).await?;
-        self.inner.net.unsubscribe(Topic::mesh(mesh).as_str()).await?;
+        self.inner
+            .net
+            .unsubscribe(Topic::mesh(mesh).as_str())
+            .await?;
         Ok(())
     }
 
@@ -301,7 +305,13 @@ impl Node {
         let now = Timestamp::now();
         body.seq += 1;
         body.created_at = now;
-        body.expires_at = now.plus(self.inner.config.listing_lifetime.as_secs().min(MAX_LIFETIME));
+        body.expires_at = now.plus(
+            self.inner
+                .config
+                .listing_lifetime
+                .as_secs()
+                .min(MAX_LIFETIME),
+        );
         self.publish_own(body, now).await
     }
 
@@ -372,9 +382,7 @@ impl Node {
 
     fn current_own_listing(&self, d: &str) -> Result<RecordBody, NodeError> {
         match self.inner.store.get_current(&self.listing_address(d))? {
-            Some(current) if current.body.is_tombstone() => {
-                Err(NodeError::Withdrawn(d.to_owned()))
-            }
+            Some(current) if current.body.is_tombstone() => Err(NodeError::Withdrawn(d.to_owned())),
             Some(current) => Ok(current.body),
             None => Err(NodeError::NoSuchListing(d.to_owned())),
         }

@@ -69,7 +69,9 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("raw_verify_strict_300B", |b| b.iter(|| raw_verify(&i)));
     g.throughput(Throughput::Elements(BATCH as u64));
-    g.bench_function("ingest_listing_one_core", |b| b.iter(|| ingest_one_core(&i)));
+    g.bench_function("ingest_listing_one_core", |b| {
+        b.iter(|| ingest_one_core(&i))
+    });
     g.bench_function("ingest_listing_two_cores", |b| {
         b.iter(|| ingest_two_cores(&i))
     });
@@ -102,8 +104,14 @@ fn ratios() {
     let two = rate(BATCH, || ingest_two_cores(&i));
     println!("\nratios (same run, best of 5 x 0.4 s):");
     println!("  raw verify_strict      {raw:>10.0} /s");
-    println!("  ingest, one core       {one:>10.0} /s  = {:.2}x raw", one / raw);
-    println!("  ingest, two cores      {two:>10.0} /s  = {:.2}x raw", two / raw);
+    println!(
+        "  ingest, one core       {one:>10.0} /s  = {:.2}x raw",
+        one / raw
+    );
+    println!(
+        "  ingest, two cores      {two:>10.0} /s  = {:.2}x raw",
+        two / raw
+    );
 }
 
 criterion_group!(benches, bench);

@@ -7,7 +7,7 @@
 //! refuses the input unless the bytes are identical, so every value has exactly one
 //! encoding and a signature over those bytes means one thing.
 
-use bincode::config::{self, Configuration, LittleEndian, Limit, Varint};
+use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 use serde::{Serialize, de::DeserializeOwned};
 use thiserror::Error;
 

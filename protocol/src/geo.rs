@@ -157,10 +157,12 @@ mod tests {
         assert_eq!(
             names(g.neighbours()),
             names(
-                ["u4pre", "u4prg", "u4prs", "u4prt", "u4prv", "u4r25", "u4r2h", "u4r2j"]
-                    .iter()
-                    .map(|s| Geohash(s.to_string()))
-                    .collect()
+                [
+                    "u4pre", "u4prg", "u4prs", "u4prt", "u4prv", "u4r25", "u4r2h", "u4r2j"
+                ]
+                .iter()
+                .map(|s| Geohash(s.to_string()))
+                .collect()
             )
         );
     }
@@ -190,7 +192,13 @@ mod tests {
         assert!(Geohash::parse_area("u4pruy").is_some());
         assert!(Geohash::parse_cell("u4pruy").is_none());
         assert!(Geohash::parse_area("u4pr").is_none());
-        assert!(Geohash::parse_area("u4pra").is_none(), "'a' is not in the alphabet");
-        assert_eq!(Geohash::parse_area("u4pruy").unwrap().cell().as_str(), "u4pru");
+        assert!(
+            Geohash::parse_area("u4pra").is_none(),
+            "'a' is not in the alphabet"
+        );
+        assert_eq!(
+            Geohash::parse_area("u4pruy").unwrap().cell().as_str(),
+            "u4pru"
+        );
     }
 }

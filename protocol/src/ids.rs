@@ -94,8 +94,7 @@ impl RecordId {
 /// Is `d` a valid listing name: `[a-z0-9_-]{1,64}`.
 pub fn is_valid_name(d: &str) -> bool {
     (1..=64).contains(&d.len())
-        && d
-            .bytes()
+        && d.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 

@@ -59,7 +59,11 @@ mod tests {
         let mut list: Vec<&str> = words.split(' ').collect();
         // Replace the last word (which carries the checksum) with another word.
         let last = list[23];
-        list[23] = if last == "abandon" { "ability" } else { "abandon" };
+        list[23] = if last == "abandon" {
+            "ability"
+        } else {
+            "abandon"
+        };
         let err = from_mnemonic(&list.join(" ")).unwrap_err();
         assert!(matches!(err, MnemonicError::Invalid(_)), "{err}");
     }

@@ -38,6 +38,7 @@ pub struct Listing {
 
 /// Offer or want.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Purpose {
     /// Something on offer.
     Offer,
@@ -47,6 +48,7 @@ pub enum Purpose {
 
 /// The kinds of deal. Declared in the order used to sort `Listing::kinds`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DealKind {
     /// Exchange for something else.
     Swap,
@@ -62,6 +64,7 @@ pub enum DealKind {
 
 /// The state of a thing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Condition {
     /// Unused.
     New,
@@ -77,6 +80,7 @@ pub enum Condition {
 
 /// Where a listing stands.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ListingStatus {
     /// Open to proposals.
     Active,
@@ -110,6 +114,7 @@ pub struct Price {
 
 /// A billing period.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Period {
     /// Per hour.
     Hour,

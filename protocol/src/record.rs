@@ -119,6 +119,8 @@ pub(crate) struct Header {
 }
 
 /// How far decoding a body got.
+// Built once per record and matched at once; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Decoded {
     /// A body of this format.
     Body(RecordBody),
@@ -168,9 +170,7 @@ impl RecordBody {
         used: usize,
         bytes: &[u8],
     ) -> Result<Decoded, DecodeError> {
-        fn content<T: serde::de::DeserializeOwned>(
-            rest: &[u8],
-        ) -> Result<(T, usize), DecodeError> {
+        fn content<T: serde::de::DeserializeOwned>(rest: &[u8]) -> Result<(T, usize), DecodeError> {
             encoding::decode_prefix(rest)
         }
         let rest = &bytes[used..];

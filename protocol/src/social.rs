@@ -1,7 +1,7 @@
 //! Records about people: profiles, vouches, receipts of finished agreements and the
 //! reviews that embed them.
 
-use ed25519_dalek::{Signature, SigningKey, Signer, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::encoding;

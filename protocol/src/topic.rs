@@ -113,7 +113,11 @@ pub fn topics(body: &RecordBody) -> Vec<Topic> {
 
 /// The topics a node listens to for an area: its cell and the 8 around it.
 pub fn area_topics(area: &Geohash) -> Vec<Topic> {
-    area.cell().with_neighbours().iter().map(Topic::area).collect()
+    area.cell()
+        .with_neighbours()
+        .iter()
+        .map(Topic::area)
+        .collect()
 }
 
 #[cfg(test)]
@@ -134,7 +138,10 @@ mod tests {
     fn topic_names() {
         let g = Geohash::parse_area("u4pruy").unwrap();
         assert_eq!(Topic::area(&g).as_str(), "swapmesh/1/area/u4pru");
-        assert_eq!(Topic::mesh(&MeshId::local()).as_str(), "swapmesh/1/mesh/local");
+        assert_eq!(
+            Topic::mesh(&MeshId::local()).as_str(),
+            "swapmesh/1/mesh/local"
+        );
         assert_eq!(Topic::parse("swapmesh/1/area/u4pru"), Some(Topic::area(&g)));
         assert!(Topic::parse("swapmesh/1/area/u4pruy").is_none());
         assert!(Topic::parse("swapmesh/2/mesh/local").is_none());

@@ -5,9 +5,7 @@ use swapmesh_protocol::encoding::decode_canonical;
 use swapmesh_protocol::fixtures;
 use swapmesh_protocol::signed::{MAX_SIGNED_RECORD, RECORD_DOMAIN};
 use swapmesh_protocol::validate::{Checked, check};
-use swapmesh_protocol::{
-    Content, GossipMessage, RecordBody, SignedRecord, Timestamp, check_bytes,
-};
+use swapmesh_protocol::{Content, GossipMessage, RecordBody, SignedRecord, Timestamp, check_bytes};
 
 use crate::strategies::{self, body_with};
 
@@ -124,8 +122,15 @@ fn typical_listing_is_valid_and_about_300_bytes() {
     let v = fixtures::verified_listing(&fixtures::key(9), "drill", "u4pru", now);
     let bytes = v.signed().encode();
     assert!(bytes.len() < MAX_SIGNED_RECORD);
-    assert!((250..450).contains(&v.signed().body.len()), "{}", v.signed().body.len());
+    assert!(
+        (250..450).contains(&v.signed().body.len()),
+        "{}",
+        v.signed().body.len()
+    );
     let again = check_bytes(&bytes, now).unwrap().valid().unwrap();
     assert_eq!(again, v);
-    assert_eq!(decode_canonical::<SignedRecord>(&bytes, bytes.len()).unwrap(), *v.signed());
+    assert_eq!(
+        decode_canonical::<SignedRecord>(&bytes, bytes.len()).unwrap(),
+        *v.signed()
+    );
 }

@@ -270,10 +270,7 @@ fn negative_amount_is_rejected() {
 
 #[test]
 fn offer_to_rent_without_price_is_rejected() {
-    assert_eq!(
-        listing_rejected(|l| l.price = None),
-        Invalid::MissingPrice
-    );
+    assert_eq!(listing_rejected(|l| l.price = None), Invalid::MissingPrice);
     // A want may name no price.
     let mut body = listing_body();
     if let Content::Listing(l) = &mut body.content {
@@ -532,5 +529,7 @@ fn withdrawn_listing_is_a_valid_tombstone() {
 /// peer's bytes would decode.
 fn serde_json_like<T: serde::de::DeserializeOwned>(s: &str) -> T {
     let bytes = swapmesh_protocol::encoding::encode(s);
-    swapmesh_protocol::encoding::decode_prefix(&bytes).unwrap().0
+    swapmesh_protocol::encoding::decode_prefix(&bytes)
+        .unwrap()
+        .0
 }

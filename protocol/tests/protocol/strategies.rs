@@ -72,7 +72,10 @@ pub(crate) fn listing() -> impl Strategy<Value = Listing> {
             ],
         )),
         proptest::option::of(money()),
-        vec((ts(), ts()).prop_map(|(start, end)| Window { start, end }), 0..3),
+        vec(
+            (ts(), ts()).prop_map(|(start, end)| Window { start, end }),
+            0..3,
+        ),
         prop_oneof![
             Just(ListingStatus::Active),
             Just(ListingStatus::Paused),
@@ -104,14 +107,18 @@ pub(crate) fn listing() -> impl Strategy<Value = Listing> {
 }
 
 pub(crate) fn profile() -> impl Strategy<Value = Profile> {
-    (text(30), text(100), vec(text(20), 0..3), vec(author(), 0..3)).prop_map(
-        |(name, bio, contact, mail_peers)| Profile {
+    (
+        text(30),
+        text(100),
+        vec(text(20), 0..3),
+        vec(author(), 0..3),
+    )
+        .prop_map(|(name, bio, contact, mail_peers)| Profile {
             name,
             bio,
             contact,
             mail_peers,
-        },
-    )
+        })
 }
 
 pub(crate) fn vouch() -> impl Strategy<Value = Vouch> {
@@ -154,7 +161,16 @@ pub(crate) fn receipt() -> impl Strategy<Value = Receipt> {
         sig(),
     )
         .prop_map(
-            |(agreement, deal, provider, receiver, outcome, ended_at, provider_sig, receiver_sig)| {
+            |(
+                agreement,
+                deal,
+                provider,
+                receiver,
+                outcome,
+                ended_at,
+                provider_sig,
+                receiver_sig,
+            )| {
                 Receipt {
                     statement: ReceiptStatement {
                         agreement,
@@ -189,14 +205,19 @@ pub(crate) fn content() -> impl Strategy<Value = Content> {
     ]
 }
 
-pub(crate) fn body_with(content: impl Strategy<Value = Content>) -> impl Strategy<Value = RecordBody> {
+pub(crate) fn body_with(
+    content: impl Strategy<Value = Content>,
+) -> impl Strategy<Value = RecordBody> {
     (
         author(),
         any::<u64>(),
         ts(),
         ts(),
         proptest::option::of("[0-9b-hjkmnp-z]{5,6}".prop_map(|s| Geohash::parse_area(&s).unwrap())),
-        vec("[a-z0-9]{1,32}".prop_map(|s| MeshId::parse(&s).unwrap()), 0..4),
+        vec(
+            "[a-z0-9]{1,32}".prop_map(|s| MeshId::parse(&s).unwrap()),
+            0..4,
+        ),
         content,
     )
         .prop_map(

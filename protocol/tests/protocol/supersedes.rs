@@ -48,6 +48,12 @@ fn supersedes_is_a_strict_total_order_on_distinct_versions() {
 
 #[test]
 fn tombstone_outlives_what_it_replaces() {
-    assert_eq!(tombstone_expiry(Timestamp(10), Timestamp(20)), Timestamp(20));
-    assert_eq!(tombstone_expiry(Timestamp(30), Timestamp(20)), Timestamp(30));
+    assert_eq!(
+        tombstone_expiry(Timestamp(10), Timestamp(20)),
+        Timestamp(20)
+    );
+    assert_eq!(
+        tombstone_expiry(Timestamp(30), Timestamp(20)),
+        Timestamp(30)
+    );
 }

@@ -1,0 +1,363 @@
+//! The handlers of `/api/v1`.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use swapmesh_protocol::listing::{DealKind, Purpose};
+use swapmesh_protocol::record::PROFILE_D;
+use swapmesh_protocol::validate::OwnError;
+use swapmesh_protocol::{Address, AuthorKey, Content, Geohash, ListingId, MeshId, RecordKind};
+use swapmesh_store::{Cursor, Query};
+
+use super::json::{ListingInput, ListingJson, ListingPatch, ProfileJson};
+use super::{ApiError, ApiState};
+use crate::NodeError;
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/node", get(node_info))
+        .route("/api/v1/peers", get(peers))
+        .route("/api/v1/listings", get(search).post(create))
+        .route(
+            "/api/v1/listings/{id}",
+            get(show).patch(update).delete(withdraw),
+        )
+        .route("/api/v1/profile", axum::routing::put(set_profile))
+        .route("/api/v1/profile/{author}", get(show_profile))
+        .route("/api/v1/openapi.json", get(openapi))
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// `Json` whose rejections are JSON errors: 400 for bad syntax, 422 naming the
+/// field for a wrong or unknown field, 413 for a body over the cap.
+pub(crate) struct Body<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => format!(
+            "request body is over the limit of {} bytes",
+            super::MAX_BODY
+        ),
+        _ => rejection.body_text(),
+    };
+    ApiError::new(status, message)
+}
+
+/// A query string whose rejections are JSON errors (400).
+pub(crate) struct Params<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Params(q.0))
+            .map_err(|e: QueryRejection| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        let status = match &e {
+            NodeError::Invalid(OwnError::Invalid(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            NodeError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            NodeError::NoSuchListing(_) => StatusCode::NOT_FOUND,
+            NodeError::ListingExists(_) | NodeError::Withdrawn(_) | NodeError::Superseded => {
+                StatusCode::CONFLICT
+            }
+            NodeError::Network(_) | NodeError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = match &e {
+            NodeError::Invalid(OwnError::Invalid(rule)) => {
+                format!("invalid listing ({}): {rule}", rule.rule())
+            }
+            _ => e.to_string(),
+        };
+        ApiError::new(status, message)
+    }
+}
+
+fn unprocessable(field: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        format!("{field}: {message}"),
+    )
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NodeInfo {
+    pub(crate) peer_id: String,
+    pub(crate) author: String,
+    pub(crate) listen: Vec<String>,
+    pub(crate) area: Option<String>,
+    pub(crate) meshes: Vec<String>,
+    pub(crate) version: String,
+    pub(crate) uptime_secs: u64,
+}
+
+async fn node_info(State(state): State<ApiState>) -> ApiResult<Json<NodeInfo>> {
+    let node = state.node();
+    let listen = node.listen_addresses().await?;
+    Ok(Json(NodeInfo {
+        peer_id: node.peer_id().to_string(),
+        author: node.author().to_string(),
+        listen: listen.iter().map(ToString::to_string).collect(),
+        area: node.config().area.as_ref().map(ToString::to_string),
+        meshes: node
+            .listening_topics()
+            .iter()
+            .filter_map(|t| t.as_str().strip_prefix("swapmesh/1/mesh/"))
+            .map(str::to_owned)
+            .collect(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_secs: state.uptime_secs(),
+    }))
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct PeersJson {
+    pub(crate) peers: Vec<String>,
+}
+
+async fn peers(State(state): State<ApiState>) -> ApiResult<Json<PeersJson>> {
+    let peers = state.node().peers().await?;
+    Ok(Json(PeersJson {
+        peers: peers.iter().map(ToString::to_string).collect(),
+    }))
+}
+
+async fn create(
+    State(state): State<ApiState>,
+    Body(input): Body<ListingInput>,
+) -> ApiResult<(StatusCode, Json<ListingJson>)> {
+    let listing = input
+        .into_listing()
+        .map_err(|e| unprocessable(e.field, e.message))?;
+    let verified = state.node().publish_listing(listing).await?;
+    Ok((StatusCode::CREATED, Json(listing_json(&state, verified)?)))
+}
+
+fn listing_json(state: &ApiState, verified: swapmesh_protocol::Verified) -> ApiResult<ListingJson> {
+    let record = state
+        .node()
+        .store()
+        .get(&verified.id())
+        .map_err(NodeError::from)?
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "stored record vanished")
+        })?;
+    ListingJson::from_record(&record)
+        .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "not a listing"))
+}
+
+fn parse_listing_id(id: &str) -> ApiResult<ListingId> {
+    id.parse()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("listing id: {e}")))
+}
+
+fn own_listing(state: &ApiState, id: &str) -> ApiResult<ListingId> {
+    let id = parse_listing_id(id)?;
+    if id.author != state.node().author() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("listing {id} belongs to another author; only its author can change it"),
+        ));
+    }
+    Ok(id)
+}
+
+async fn show(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListingJson>> {
+    let id = parse_listing_id(&id)?;
+    let record = state
+        .node()
+        .listing(&id)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no listing {id}")))?;
+    ListingJson::from_record(&record)
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no listing {id}")))
+}
+
+async fn update(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    Body(patch): Body<ListingPatch>,
+) -> ApiResult<Json<ListingJson>> {
+    let id = own_listing(&state, &id)?;
+    let patch = patch
+        .resolve()
+        .map_err(|e| unprocessable(e.field, e.message))?;
+    let verified = state
+        .node()
+        .update_listing(&id.d, |l| patch.apply(l))
+        .await?;
+    Ok(Json(listing_json(&state, verified)?))
+}
+
+async fn withdraw(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListingJson>> {
+    let id = own_listing(&state, &id)?;
+    let verified = state.node().withdraw_listing(&id.d).await?;
+    Ok(Json(listing_json(&state, verified)?))
+}
+
+/// `GET /listings` parameters. Lists are comma-separated.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SearchParams {
+    area: Option<String>,
+    mesh: Option<String>,
+    kind: Option<String>,
+    purpose: Option<String>,
+    q: Option<String>,
+    author: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct SearchJson {
+    pub(crate) listings: Vec<ListingJson>,
+    pub(crate) next: Option<String>,
+}
+
+fn list(param: &Option<String>) -> impl Iterator<Item = &str> {
+    param
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn bad(field: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, format!("{field}: {message}"))
+}
+
+fn enum_value<T: DeserializeOwned>(field: &str, text: &str) -> ApiResult<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| bad(field, format!("unknown value {text:?}")))
+}
+
+async fn search(
+    State(state): State<ApiState>,
+    Params(p): Params<SearchParams>,
+) -> ApiResult<Json<SearchJson>> {
+    let mut query = Query {
+        limit: p.limit.unwrap_or(50),
+        ..Query::default()
+    };
+    for area in list(&p.area) {
+        let cell = Geohash::parse_area(area).ok_or_else(|| {
+            bad(
+                "area",
+                format!("{area:?} is not a geohash of 5-6 characters"),
+            )
+        })?;
+        query.cells.push(cell.cell());
+    }
+    for mesh in list(&p.mesh) {
+        query.meshes.push(
+            MeshId::parse(mesh).ok_or_else(|| bad("mesh", format!("{mesh:?} is not a mesh id")))?,
+        );
+    }
+    for kind in list(&p.kind) {
+        query.kinds.push(enum_value::<DealKind>("kind", kind)?);
+    }
+    if let Some(purpose) = &p.purpose {
+        query.purpose = Some(enum_value::<Purpose>("purpose", purpose)?);
+    }
+    if let Some(q) = &p.q {
+        query.words = q.split_whitespace().map(str::to_owned).collect();
+    }
+    if let Some(author) = &p.author {
+        query.author = Some(author.parse::<AuthorKey>().map_err(|e| bad("author", e))?);
+    }
+    if let Some(cursor) = &p.cursor {
+        query.cursor = Some(cursor.parse::<Cursor>().map_err(|e| bad("cursor", e))?);
+    }
+    let page = state.node().search(&query)?;
+    Ok(Json(SearchJson {
+        listings: page
+            .records
+            .iter()
+            .filter_map(ListingJson::from_record)
+            .collect(),
+        next: page.next.map(|c| c.to_string()),
+    }))
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct ProfileOut {
+    pub(crate) author: String,
+    pub(crate) version: u64,
+    #[serde(flatten)]
+    pub(crate) profile: ProfileJson,
+}
+
+async fn set_profile(
+    State(state): State<ApiState>,
+    Body(profile): Body<ProfileJson>,
+) -> ApiResult<Json<ProfileOut>> {
+    let verified = state.node().set_profile(profile.clone().into()).await?;
+    Ok(Json(ProfileOut {
+        author: state.node().author().to_string(),
+        version: verified.body().seq,
+        profile,
+    }))
+}
+
+async fn show_profile(
+    State(state): State<ApiState>,
+    Path(author): Path<String>,
+) -> ApiResult<Json<ProfileOut>> {
+    let author: AuthorKey = author.parse().map_err(|e| bad("author", e))?;
+    let address = Address {
+        author,
+        kind: RecordKind::Profile,
+        d: PROFILE_D.to_owned(),
+    };
+    let record = state
+        .node()
+        .store()
+        .get_current(&address)
+        .map_err(NodeError::from)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no profile of {author}")))?;
+    let Content::Profile(profile) = &record.body.content else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not a profile"));
+    };
+    Ok(Json(ProfileOut {
+        author: author.to_string(),
+        version: record.body.seq,
+        profile: profile.into(),
+    }))
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(
+        serde_json::from_str(super::openapi::DOCUMENT).expect("the OpenAPI document is valid JSON"),
+    )
+}

@@ -1,0 +1,185 @@
+//! The CLI's client of the local API: plain HTTP/1.1 to 127.0.0.1, the bearer
+//! token from the data directory.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+/// Name of the file `swapmesh run` writes with the API's actual address.
+pub const API_ADDR_FILE: &str = "api-addr";
+/// Name of the token file.
+pub const API_TOKEN_FILE: &str = "api-token";
+
+/// Why a client call failed. Each message is one line a person can act on.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// No node answers.
+    #[error(
+        "no swapmesh node is running for {data_dir} ({detail}); start one with `swapmesh --data-dir {data_dir} run`"
+    )]
+    NotRunning {
+        /// The data directory.
+        data_dir: String,
+        /// What was tried.
+        detail: String,
+    },
+    /// The token could not be read.
+    #[error(
+        "cannot read the API token {path}: {detail} (run `swapmesh init` first, or pass --token)"
+    )]
+    Token {
+        /// The token file.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The API answered with an error.
+    #[error("{message} (HTTP {status})")]
+    Api {
+        /// The status.
+        status: u16,
+        /// The API's message.
+        message: String,
+    },
+    /// The answer was not the expected JSON.
+    #[error("unexpected answer from the node: {0}")]
+    Unexpected(String),
+}
+
+/// A client of one node's API.
+pub struct Client {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+    data_dir: String,
+}
+
+impl Client {
+    /// A client for the node of `data_dir`, or at `api` / with `token` when given.
+    pub fn new(
+        data_dir: &Path,
+        api: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Self, ClientError> {
+        let shown = data_dir.display().to_string();
+        let api = match api {
+            Some(a) => a.to_owned(),
+            None => {
+                let path = data_dir.join(API_ADDR_FILE);
+                std::fs::read_to_string(&path)
+                    .map(|s| s.trim().to_owned())
+                    .map_err(|_| ClientError::NotRunning {
+                        data_dir: shown.clone(),
+                        detail: format!("no {}", path.display()),
+                    })?
+            }
+        };
+        let token = match token {
+            Some(t) => t.to_owned(),
+            None => {
+                let path = data_dir.join(API_TOKEN_FILE);
+                std::fs::read_to_string(&path)
+                    .map(|s| s.trim().to_owned())
+                    .map_err(|e| ClientError::Token {
+                        path: path.display().to_string(),
+                        detail: e.to_string(),
+                    })?
+            }
+        };
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Ok(Self {
+            base: format!("http://{api}/api/v1"),
+            token,
+            agent,
+            data_dir: shown,
+        })
+    }
+
+    /// GET a path under `/api/v1`.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let req = self.agent.get(format!("{}{path}", self.base));
+        self.finish(req.header("Authorization", self.bearer()).call())
+    }
+
+    /// DELETE a path.
+    pub fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let req = self.agent.delete(format!("{}{path}", self.base));
+        self.finish(req.header("Authorization", self.bearer()).call())
+    }
+
+    /// POST JSON.
+    pub fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let req = self.agent.post(format!("{}{path}", self.base));
+        self.finish(self.json_body(req, body))
+    }
+
+    /// PATCH JSON.
+    pub fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let req = self.agent.patch(format!("{}{path}", self.base));
+        self.finish(self.json_body(req, body))
+    }
+
+    /// PUT JSON.
+    pub fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let req = self.agent.put(format!("{}{path}", self.base));
+        self.finish(self.json_body(req, body))
+    }
+
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    fn json_body<B: Serialize>(
+        &self,
+        req: ureq::RequestBuilder<ureq::typestate::WithBody>,
+        body: &B,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let text = serde_json::to_string(body).expect("request bodies serialise");
+        req.header("Authorization", self.bearer())
+            .header("Content-Type", "application/json")
+            .send(text)
+    }
+
+    fn finish<T: DeserializeOwned>(
+        &self,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T, ClientError> {
+        let mut response = result.map_err(|e| ClientError::NotRunning {
+            data_dir: self.data_dir.clone(),
+            detail: e.to_string(),
+        })?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        if !(200..300).contains(&status) {
+            let message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+                .unwrap_or(text);
+            return Err(ClientError::Api { status, message });
+        }
+        serde_json::from_str(&text).map_err(|e| ClientError::Unexpected(format!("{e}: {text}")))
+    }
+}

@@ -1,0 +1,534 @@
+//! The node's settings from three sources, each overriding the one before:
+//! `swapmesh.toml` in the data directory, `SWAPMESH_*` environment variables, and
+//! command-line flags. Every value is parsed once, and a bad one is reported with
+//! the source it came from and the form that is accepted.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use swapmesh_net::Multiaddr;
+use swapmesh_protocol::{Geohash, MeshId};
+use thiserror::Error;
+
+use crate::config::{NodeConfig, Role};
+
+/// Name of the config file in the data directory.
+pub const CONFIG_FILE: &str = "swapmesh.toml";
+
+/// Where the API listens unless told otherwise.
+pub const DEFAULT_API: &str = "127.0.0.1:7878";
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (servers).
+    Json,
+}
+
+/// Where a setting came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The config file, with the key.
+    File(&'static str),
+    /// An environment variable.
+    Env(&'static str),
+    /// A flag.
+    Flag(&'static str),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(key) => write!(f, "{CONFIG_FILE} (key `{key}`)"),
+            Source::Env(var) => write!(f, "environment variable {var}"),
+            Source::Flag(flag) => write!(f, "flag --{flag}"),
+        }
+    }
+}
+
+/// A setting that could not be used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// A value does not parse.
+    #[error("invalid value {value:?} from {origin}: expected {expected}")]
+    Invalid {
+        /// Where it came from.
+        origin: Source,
+        /// The value.
+        value: String,
+        /// The accepted form.
+        expected: &'static str,
+    },
+    /// The config file is not valid TOML of the expected shape.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The raw values of one source; all optional.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// Multiaddrs to listen on.
+    pub listen: Option<Vec<String>>,
+    /// Multiaddrs to dial at start.
+    pub bootstrap: Option<Vec<String>>,
+    /// API address, host:port.
+    pub api: Option<String>,
+    /// Geohash area.
+    pub area: Option<String>,
+    /// Mesh ids.
+    pub meshes: Option<Vec<String>>,
+    /// LAN discovery.
+    pub mdns: Option<String>,
+    /// personal or server.
+    pub role: Option<String>,
+    /// Addresses a server announces.
+    pub external_addresses: Option<Vec<String>>,
+    /// text or json.
+    pub log_format: Option<String>,
+    /// The display name set at init.
+    pub name: Option<String>,
+}
+
+/// The settings a node runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Listen addresses.
+    pub listen: Vec<Multiaddr>,
+    /// Bootstrap addresses.
+    pub bootstrap: Vec<Multiaddr>,
+    /// API address.
+    pub api: SocketAddr,
+    /// Area.
+    pub area: Option<Geohash>,
+    /// Named meshes.
+    pub meshes: Vec<MeshId>,
+    /// LAN discovery.
+    pub mdns: bool,
+    /// Role.
+    pub role: Role,
+    /// Announced external addresses.
+    pub external_addresses: Vec<Multiaddr>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Display name for the profile published at first start.
+    pub name: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: vec![
+                "/ip4/0.0.0.0/tcp/7879".parse().expect("valid"),
+                "/ip4/0.0.0.0/udp/7879/quic-v1".parse().expect("valid"),
+            ],
+            bootstrap: Vec::new(),
+            api: DEFAULT_API.parse().expect("valid"),
+            area: None,
+            meshes: Vec::new(),
+            mdns: true,
+            role: Role::Personal,
+            external_addresses: Vec::new(),
+            log_format: LogFormat::Text,
+            name: None,
+        }
+    }
+}
+
+const MULTIADDR: &str = "a multiaddr such as /ip4/127.0.0.1/tcp/7879";
+
+fn invalid(source: Source, value: &str, expected: &'static str) -> SettingsError {
+    SettingsError::Invalid {
+        origin: source,
+        value: value.to_owned(),
+        expected,
+    }
+}
+
+/// The three places one setting is looked up, by its names in each.
+struct Names {
+    key: &'static str,
+    env: &'static str,
+    flag: &'static str,
+}
+
+impl Settings {
+    /// Reads the data directory's config file (if any), then `env`, then `flags`.
+    pub fn load(
+        data_dir: &Path,
+        env: impl Fn(&str) -> Option<String>,
+        flags: &RawSettings,
+    ) -> Result<Self, SettingsError> {
+        let file = read_file(&data_dir.join(CONFIG_FILE))?;
+        let env = raw_from_env(env);
+        let mut s = Settings::default();
+        let layers = [
+            (&file, Layer::File),
+            (&env, Layer::Env),
+            (flags, Layer::Flag),
+        ];
+        for (raw, layer) in layers {
+            s.apply(raw, layer)?;
+        }
+        Ok(s)
+    }
+
+    fn apply(&mut self, raw: &RawSettings, layer: Layer) -> Result<(), SettingsError> {
+        let src = |n: &Names| layer.source(n);
+        if let Some(v) = &raw.listen {
+            let n = Names {
+                key: "listen",
+                env: "SWAPMESH_LISTEN",
+                flag: "listen",
+            };
+            self.listen = addrs(v, src(&n))?;
+        }
+        if let Some(v) = &raw.bootstrap {
+            let n = Names {
+                key: "bootstrap",
+                env: "SWAPMESH_BOOTSTRAP",
+                flag: "bootstrap",
+            };
+            self.bootstrap = addrs(v, src(&n))?;
+        }
+        if let Some(v) = &raw.api {
+            let n = Names {
+                key: "api",
+                env: "SWAPMESH_API",
+                flag: "api",
+            };
+            self.api = v
+                .parse()
+                .map_err(|_| invalid(src(&n), v, "HOST:PORT such as 127.0.0.1:7878"))?;
+        }
+        if let Some(v) = &raw.area {
+            let n = Names {
+                key: "area",
+                env: "SWAPMESH_AREA",
+                flag: "area",
+            };
+            self.area = if v.is_empty() {
+                None
+            } else {
+                Some(Geohash::parse_area(v).ok_or_else(|| {
+                    invalid(
+                        src(&n),
+                        v,
+                        "a geohash of 5-6 characters of 0-9 and b-z without a, i, l, o",
+                    )
+                })?)
+            };
+        }
+        if let Some(v) = &raw.meshes {
+            let n = Names {
+                key: "meshes",
+                env: "SWAPMESH_MESHES",
+                flag: "mesh",
+            };
+            self.meshes = v
+                .iter()
+                .map(|m| {
+                    MeshId::parse(m)
+                        .ok_or_else(|| invalid(src(&n), m, "a mesh id of 1-32 of a-z and 0-9"))
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = &raw.mdns {
+            let n = Names {
+                key: "mdns",
+                env: "SWAPMESH_MDNS",
+                flag: "no-mdns",
+            };
+            self.mdns = match v.as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => return Err(invalid(src(&n), v, "true or false")),
+            };
+        }
+        if let Some(v) = &raw.role {
+            let n = Names {
+                key: "role",
+                env: "SWAPMESH_ROLE",
+                flag: "role",
+            };
+            self.role = match v.as_str() {
+                "personal" => Role::Personal,
+                "server" => Role::Server,
+                _ => return Err(invalid(src(&n), v, "personal or server")),
+            };
+        }
+        if let Some(v) = &raw.external_addresses {
+            let n = Names {
+                key: "external_addresses",
+                env: "SWAPMESH_EXTERNAL_ADDRESSES",
+                flag: "external-address",
+            };
+            self.external_addresses = addrs(v, src(&n))?;
+        }
+        if let Some(v) = &raw.log_format {
+            let n = Names {
+                key: "log_format",
+                env: "SWAPMESH_LOG_FORMAT",
+                flag: "log-format",
+            };
+            self.log_format = match v.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => return Err(invalid(src(&n), v, "text or json")),
+            };
+        }
+        if let Some(v) = &raw.name {
+            self.name = Some(v.clone());
+        }
+        Ok(())
+    }
+
+    /// The node configuration of these settings.
+    pub fn node_config(&self, data_dir: &Path) -> NodeConfig {
+        let mut config = NodeConfig::new(data_dir);
+        config.listen = self.listen.clone();
+        config.bootstrap = self.bootstrap.clone();
+        config.area = self.area.clone();
+        config.meshes = self.meshes.clone();
+        config.mdns = self.mdns;
+        config.role = self.role;
+        config.listing_lifetime = Duration::from_secs(90 * 24 * 3600);
+        config
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Layer {
+    File,
+    Env,
+    Flag,
+}
+
+impl Layer {
+    fn source(self, n: &Names) -> Source {
+        match self {
+            Layer::File => Source::File(n.key),
+            Layer::Env => Source::Env(n.env),
+            Layer::Flag => Source::Flag(n.flag),
+        }
+    }
+}
+
+fn addrs(values: &[String], source: Source) -> Result<Vec<Multiaddr>, SettingsError> {
+    values
+        .iter()
+        .map(|v| v.parse().map_err(|_| invalid(source.clone(), v, MULTIADDR)))
+        .collect()
+}
+
+fn read_file(path: &Path) -> Result<RawSettings, SettingsError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RawSettings::default()),
+        Err(e) => {
+            return Err(SettingsError::File {
+                path: path.to_owned(),
+                message: e.to_string(),
+            });
+        }
+    };
+    // `mdns` is a boolean in the file; accept it as one.
+    let mut value: toml::Table = toml::from_str(&text).map_err(|e| SettingsError::File {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    if let Some(toml::Value::Boolean(b)) = value.get("mdns") {
+        let b = *b;
+        value.insert("mdns".into(), toml::Value::String(b.to_string()));
+    }
+    value
+        .try_into::<RawSettings>()
+        .map_err(|e| SettingsError::File {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+fn raw_from_env(env: impl Fn(&str) -> Option<String>) -> RawSettings {
+    let list = |var: &str| {
+        env(var).map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    };
+    RawSettings {
+        listen: list("SWAPMESH_LISTEN"),
+        bootstrap: list("SWAPMESH_BOOTSTRAP"),
+        api: env("SWAPMESH_API"),
+        area: env("SWAPMESH_AREA"),
+        meshes: list("SWAPMESH_MESHES"),
+        mdns: env("SWAPMESH_MDNS"),
+        role: env("SWAPMESH_ROLE"),
+        external_addresses: list("SWAPMESH_EXTERNAL_ADDRESSES"),
+        log_format: env("SWAPMESH_LOG_FORMAT"),
+        name: env("SWAPMESH_NAME"),
+    }
+}
+
+/// The commented default config file `swapmesh init` writes.
+pub fn default_file(area: Option<&str>, name: Option<&str>) -> String {
+    let area_line = match area {
+        Some(a) => format!("area = {a:?}"),
+        None => "# area = \"u4pru\"          # a geohash of 5-6 characters; without one the node uses the LAN mesh `local`".to_owned(),
+    };
+    let name_line = match name {
+        Some(n) => format!("name = {n:?}"),
+        None => {
+            "# name = \"Ana\"            # display name published in your profile at first start"
+                .to_owned()
+        }
+    };
+    format!(
+        r#"# swapmesh node settings. Environment variables SWAPMESH_<KEY> (upper case)
+# override these values, and command-line flags override both.
+
+{area_line}
+{name_line}
+
+# Where peers reach this node (TCP and QUIC).
+# listen = ["/ip4/0.0.0.0/tcp/7879", "/ip4/0.0.0.0/udp/7879/quic-v1"]
+
+# Peers to dial at start, e.g. a neighbour's home server.
+# bootstrap = ["/ip4/192.0.2.10/tcp/7879/p2p/12D3KooW..."]
+
+# Named meshes to be in (ids from invites).
+# meshes = []
+
+# The local API, for the CLI and the web page. Keep it on loopback.
+# api = "127.0.0.1:7878"
+
+# Find neighbours on the LAN.
+# mdns = true
+
+# "personal", or "server" for an always-on home server that relays for
+# neighbours behind NAT (set external_addresses too).
+# role = "personal"
+# external_addresses = ["/ip4/203.0.113.7/tcp/7879"]
+
+# "text", or "json" for servers.
+# log_format = "text"
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn file_is_overridden_by_environment_which_is_overridden_by_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "area = \"u4pru\"\nrole = \"server\"\nmdns = false\napi = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let none = RawSettings::default();
+        let s = Settings::load(dir.path(), env_of(&[]), &none).unwrap();
+        assert_eq!(s.area.as_ref().unwrap().as_str(), "u4pru");
+        assert_eq!(s.role, Role::Server);
+        assert!(!s.mdns);
+        assert_eq!(s.api.port(), 9000);
+
+        let env = env_of(&[
+            ("SWAPMESH_AREA", "u4prv"),
+            ("SWAPMESH_API", "127.0.0.1:9001"),
+        ]);
+        let s = Settings::load(dir.path(), &env, &none).unwrap();
+        assert_eq!(s.area.as_ref().unwrap().as_str(), "u4prv");
+        assert_eq!(s.api.port(), 9001);
+        assert_eq!(s.role, Role::Server, "untouched by env");
+
+        let flags = RawSettings {
+            area: Some("u4prw".into()),
+            ..RawSettings::default()
+        };
+        let s = Settings::load(dir.path(), &env, &flags).unwrap();
+        assert_eq!(s.area.as_ref().unwrap().as_str(), "u4prw");
+        assert_eq!(s.api.port(), 9001, "untouched by flags");
+    }
+
+    #[test]
+    fn bad_value_names_its_source_and_the_accepted_form() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "role = \"boss\"\n").unwrap();
+        let err = Settings::load(dir.path(), env_of(&[]), &RawSettings::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("swapmesh.toml (key `role`)") && text.contains("personal or server"),
+            "{text}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load(
+            dir.path(),
+            env_of(&[("SWAPMESH_AREA", "nowhere")]),
+            &RawSettings::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("environment variable SWAPMESH_AREA"),
+            "{err}"
+        );
+
+        let flags = RawSettings {
+            bootstrap: Some(vec!["not-an-address".into()]),
+            ..RawSettings::default()
+        };
+        let err = Settings::load(dir.path(), env_of(&[]), &flags).unwrap_err();
+        assert!(err.to_string().contains("flag --bootstrap"), "{err}");
+        assert!(err.to_string().contains("multiaddr"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_in_the_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "aera = \"u4pru\"\n").unwrap();
+        let err = Settings::load(dir.path(), env_of(&[]), &RawSettings::default()).unwrap_err();
+        assert!(err.to_string().contains("aera"), "{err}");
+    }
+
+    #[test]
+    fn the_default_file_parses_to_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), default_file(None, None)).unwrap();
+        let s = Settings::load(dir.path(), env_of(&[]), &RawSettings::default()).unwrap();
+        assert_eq!(s, Settings::default());
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            default_file(Some("u4pru"), Some("Ana")),
+        )
+        .unwrap();
+        let s = Settings::load(dir.path(), env_of(&[]), &RawSettings::default()).unwrap();
+        assert_eq!(s.area.unwrap().as_str(), "u4pru");
+        assert_eq!(s.name.as_deref(), Some("Ana"));
+    }
+}
