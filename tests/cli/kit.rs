@@ -1,0 +1,179 @@
+//! Runs the real binary: `swapmesh run` as a child process that announces itself
+//! with its ready line, and one-shot CLI commands.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The binary under test.
+pub(crate) fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_swapmesh")
+}
+
+/// A CLI command against a data directory.
+pub(crate) fn swapmesh(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("SWAPMESH_DATA_DIR")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+/// Stdout of a command that must succeed.
+pub(crate) fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = swapmesh(dir, args);
+    assert!(
+        out.status.success(),
+        "swapmesh {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Stderr of a command that must fail.
+pub(crate) fn fails(dir: &Path, args: &[&str]) -> String {
+    let out = swapmesh(dir, args);
+    assert!(
+        !out.status.success(),
+        "swapmesh {args:?} should have failed"
+    );
+    String::from_utf8(out.stderr).expect("utf-8 output")
+}
+
+/// A running `swapmesh run`.
+pub(crate) struct Daemon {
+    pub(crate) child: Child,
+    pub(crate) dir: PathBuf,
+    pub(crate) peer: String,
+    pub(crate) api: String,
+    pub(crate) listening: Vec<String>,
+}
+
+/// Extra arguments a test node always runs with: no LAN discovery, an API port
+/// picked by the system.
+const BASE_ARGS: &[&str] = &["--no-mdns", "--api", "127.0.0.1:0"];
+
+impl Daemon {
+    /// Starts `swapmesh run` on `dir` with `args` and waits for its ready line.
+    pub(crate) fn start(dir: &Path, args: &[&str]) -> Daemon {
+        Self::try_start(dir, args).unwrap_or_else(|e| panic!("node did not start: {e}"))
+    }
+
+    /// Starts a node; the error is its stderr when it exits before being ready.
+    pub(crate) fn try_start(dir: &Path, args: &[&str]) -> Result<Daemon, String> {
+        let mut child = Command::new(bin())
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("run")
+            .args(BASE_ARGS)
+            .args(args)
+            .env_remove("SWAPMESH_DATA_DIR")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("wait");
+                return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+            }
+        };
+        let rest = line
+            .strip_prefix("swapmesh ready: peer ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        assert_eq!(words[1], "api", "{line}");
+        assert_eq!(words[3], "listening", "{line}");
+        let api = words[2].trim_start_matches("http://").to_owned();
+        Ok(Daemon {
+            child,
+            dir: dir.to_owned(),
+            peer: words[0].to_owned(),
+            api,
+            listening: words[4..].iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    /// A listen address with the peer id, to bootstrap another node from.
+    pub(crate) fn bootstrap_address(&self) -> String {
+        format!("{}/p2p/{}", self.listening[0], self.peer)
+    }
+
+    /// The API token.
+    pub(crate) fn token(&self) -> String {
+        std::fs::read_to_string(self.dir.join("api-token"))
+            .expect("token file")
+            .trim()
+            .to_owned()
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = wait_timeout(&mut self.child, Duration::from_secs(30));
+        std::mem::forget(self);
+        exit
+    }
+
+    /// Kills with SIGKILL (no chance to flush anything more).
+    pub(crate) fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Polls `condition` every 200 ms for up to 60 s.
+pub(crate) fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !condition() {
+        if std::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
