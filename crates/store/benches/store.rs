@@ -32,24 +32,97 @@ const AUTHORS: u64 = 500;
 const QUERIES: usize = 2_000;
 
 const THINGS: &[&str] = &[
-    "drill", "ladder", "cargo bike", "tent", "kayak", "sewing machine", "lawn mower",
-    "projector", "pressure washer", "camping stove", "stroller", "car seat", "tile cutter",
-    "hedge trimmer", "snowboard", "guitar", "sleeping bag", "roof box", "trailer", "canoe",
-    "circular saw", "wheelbarrow", "paddle board", "bread maker", "board games", "jigsaw",
-    "carpet cleaner", "party tent", "folding table", "bike rack", "chainsaw", "telescope",
+    "drill",
+    "ladder",
+    "cargo bike",
+    "tent",
+    "kayak",
+    "sewing machine",
+    "lawn mower",
+    "projector",
+    "pressure washer",
+    "camping stove",
+    "stroller",
+    "car seat",
+    "tile cutter",
+    "hedge trimmer",
+    "snowboard",
+    "guitar",
+    "sleeping bag",
+    "roof box",
+    "trailer",
+    "canoe",
+    "circular saw",
+    "wheelbarrow",
+    "paddle board",
+    "bread maker",
+    "board games",
+    "jigsaw",
+    "carpet cleaner",
+    "party tent",
+    "folding table",
+    "bike rack",
+    "chainsaw",
+    "telescope",
 ];
 const ADJECTIVES: &[&str] = &[
-    "cordless", "large", "small", "old but working", "almost new", "heavy duty", "compact",
-    "electric", "vintage", "kids", "family size", "professional",
+    "cordless",
+    "large",
+    "small",
+    "old but working",
+    "almost new",
+    "heavy duty",
+    "compact",
+    "electric",
+    "vintage",
+    "kids",
+    "family size",
+    "professional",
 ];
 const CATEGORIES: &[&str] = &[
-    "tools", "garden", "sports", "outdoor", "kids", "kitchen", "music", "vehicles", "party",
+    "tools",
+    "garden",
+    "sports",
+    "outdoor",
+    "kids",
+    "kitchen",
+    "music",
+    "vehicles",
+    "party",
     "electronics",
 ];
 const FILLER: &[&str] = &[
-    "works", "well", "pick", "up", "in", "the", "evening", "please", "bring", "it", "back",
-    "clean", "has", "a", "few", "scratches", "comes", "with", "case", "and", "manual", "ask",
-    "me", "anything", "weekends", "are", "best", "near", "station", "battery", "included",
+    "works",
+    "well",
+    "pick",
+    "up",
+    "in",
+    "the",
+    "evening",
+    "please",
+    "bring",
+    "it",
+    "back",
+    "clean",
+    "has",
+    "a",
+    "few",
+    "scratches",
+    "comes",
+    "with",
+    "case",
+    "and",
+    "manual",
+    "ask",
+    "me",
+    "anything",
+    "weekends",
+    "are",
+    "best",
+    "near",
+    "station",
+    "battery",
+    "included",
 ];
 
 /// About 300 cells around Aarhus: a breadth-first walk over neighbours.
@@ -73,24 +146,40 @@ fn cells() -> Vec<Geohash> {
 }
 
 fn sentence(rng: &mut StdRng, words: usize) -> String {
-    (0..words).map(|_| *FILLER.choose(rng).unwrap()).collect::<Vec<_>>().join(" ")
+    (0..words)
+        .map(|_| *FILLER.choose(rng).unwrap())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn listing_body(i: usize, cells: &[Geohash], rng: &mut StdRng) -> (RecordBody, u64) {
     let seed = rng.gen_range(0..AUTHORS) + 1;
     let thing = *THINGS.choose(rng).unwrap();
     let adjective = *ADJECTIVES.choose(rng).unwrap();
-    let mut kinds: Vec<DealKind> = [DealKind::Swap, DealKind::Rent, DealKind::Lease, DealKind::Share, DealKind::Give]
-        .into_iter()
-        .filter(|_| rng.gen_bool(0.3))
-        .collect();
+    let mut kinds: Vec<DealKind> = [
+        DealKind::Swap,
+        DealKind::Rent,
+        DealKind::Lease,
+        DealKind::Share,
+        DealKind::Give,
+    ]
+    .into_iter()
+    .filter(|_| rng.gen_bool(0.3))
+    .collect();
     if kinds.is_empty() {
         kinds.push(DealKind::Rent);
     }
-    let purpose = if rng.gen_bool(0.8) { Purpose::Offer } else { Purpose::Want };
+    let purpose = if rng.gen_bool(0.8) {
+        Purpose::Offer
+    } else {
+        Purpose::Want
+    };
     let lends = kinds.contains(&DealKind::Rent) || kinds.contains(&DealKind::Lease);
     let price = (lends || rng.gen_bool(0.2)).then(|| Price {
-        money: Money { amount: rng.gen_range(100..5_000), currency: *b"EUR" },
+        money: Money {
+            amount: rng.gen_range(100..5_000),
+            currency: *b"EUR",
+        },
         per: [Period::Hour, Period::Day, Period::Week][rng.gen_range(0..3)],
     });
     let created = NOW.0 - rng.gen_range(0..30 * DAY);
@@ -117,9 +206,15 @@ fn listing_body(i: usize, cells: &[Geohash], rng: &mut StdRng) -> (RecordBody, u
         condition: Some([Condition::New, Condition::Good, Condition::Fair][rng.gen_range(0..3)]),
         photos: vec![],
         price,
-        deposit: rng.gen_bool(0.3).then_some(Money { amount: 5_000, currency: *b"EUR" }),
+        deposit: rng.gen_bool(0.3).then_some(Money {
+            amount: 5_000,
+            currency: *b"EUR",
+        }),
         availability: if rng.gen_bool(0.5) {
-            vec![Window { start: Timestamp(created), end: Timestamp(created + 14 * DAY) }]
+            vec![Window {
+                start: Timestamp(created),
+                end: Timestamp(created + 14 * DAY),
+            }]
         } else {
             vec![]
         },
@@ -164,7 +259,11 @@ fn dir_bytes(path: &Path) -> u64 {
         .map(|e| {
             let e = e.unwrap();
             let m = e.metadata().unwrap();
-            if m.is_dir() { dir_bytes(&e.path()) } else { m.len() }
+            if m.is_dir() {
+                dir_bytes(&e.path())
+            } else {
+                m.len()
+            }
         })
         .sum()
 }
@@ -179,8 +278,14 @@ fn rss_kib() -> u64 {
 }
 
 fn options(compression: bool) -> StoreOptions {
-    let mut o = StoreOptions { compression, ..StoreOptions::default() };
-    if let Some(mib) = std::env::var("STORE_BENCH_CACHE_MIB").ok().and_then(|v| v.parse::<u64>().ok()) {
+    let mut o = StoreOptions {
+        compression,
+        ..StoreOptions::default()
+    };
+    if let Some(mib) = std::env::var("STORE_BENCH_CACHE_MIB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         o.cache_capacity = mib << 20;
     }
     o
@@ -216,10 +321,18 @@ fn reopen_and_query(dir: &str, compression: bool) {
     times.sort();
     let word_t = Instant::now();
     let words = store
-        .search(&Query { words: vec!["drill".into()], cells: cells[0].with_neighbours(), limit: 50, ..Query::default() })
+        .search(&Query {
+            words: vec!["drill".into()],
+            cells: cells[0].with_neighbours(),
+            limit: 50,
+            ..Query::default()
+        })
         .unwrap();
     let word_t = word_t.elapsed();
-    println!("reopen: RSS before open {} KiB, after open {} KiB, after {QUERIES} queries {} KiB", rss_before, rss_open, rss_after);
+    println!(
+        "reopen: RSS before open {} KiB, after open {} KiB, after {QUERIES} queries {} KiB",
+        rss_before, rss_open, rss_after
+    );
     println!(
         "neighbourhood query (9 cells, kind rent, limit 50): p50 {:?}, p99 {:?}, max {:?}, mean results {:.1}",
         percentile(&times, 0.5),
@@ -227,7 +340,11 @@ fn reopen_and_query(dir: &str, compression: bool) {
         times.last().unwrap(),
         results as f64 / QUERIES as f64
     );
-    println!("word + neighbourhood query ('drill', 9 cells): {:?}, {} results", word_t, words.records.len());
+    println!(
+        "word + neighbourhood query ('drill', 9 cells): {:?}, {} results",
+        word_t,
+        words.records.len()
+    );
 }
 
 fn main() {
@@ -236,12 +353,17 @@ fn main() {
         return;
     }
     let compression = cfg!(feature = "compression");
-    let n: usize = std::env::var("STORE_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("STORE_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let cells = cells();
     let t = Instant::now();
     let records = listings(n, &cells);
-    let encoded: Vec<(Vec<u8>, Vec<u8>)> =
-        records.iter().map(|r| (r.id().0.to_vec(), r.signed().encode())).collect();
+    let encoded: Vec<(Vec<u8>, Vec<u8>)> = records
+        .iter()
+        .map(|r| (r.id().0.to_vec(), r.signed().encode()))
+        .collect();
     let raw: u64 = encoded.iter().map(|(_, v)| v.len() as u64).sum();
     println!(
         "{n} listings over {} cells signed in {:?}; raw record bytes {} ({:.0} B/record); compression {}",
@@ -269,7 +391,11 @@ fn main() {
         db.flush().unwrap();
         let secs = t.elapsed().as_secs_f64();
         drop(db);
-        println!("raw sled::Tree::insert: {:.0} records/s, disk {:.2}x raw", n as f64 / secs, dir_bytes(raw_dir.path()) as f64 / raw as f64);
+        println!(
+            "raw sled::Tree::insert: {:.0} records/s, disk {:.2}x raw",
+            n as f64 / secs,
+            dir_bytes(raw_dir.path()) as f64 / raw as f64
+        );
         n as f64 / secs
     };
 
@@ -286,7 +412,10 @@ fn main() {
         let rate = some.len() as f64 / t.elapsed().as_secs_f64();
         drop(store);
         let disk = dir_bytes(dir.path());
-        let raw_some: u64 = encoded[..some.len()].iter().map(|(_, v)| v.len() as u64).sum();
+        let raw_some: u64 = encoded[..some.len()]
+            .iter()
+            .map(|(_, v)| v.len() as u64)
+            .sum();
         println!(
             "Store::insert (one transaction per record, {} records): {rate:.0} records/s = {:.3}x raw sled; disk {:.2}x raw",
             some.len(),
@@ -295,7 +424,10 @@ fn main() {
         );
     }
 
-    let batch: usize = std::env::var("STORE_BENCH_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    let batch: usize = std::env::var("STORE_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), options(compression)).unwrap();
     let t = Instant::now();
@@ -318,7 +450,11 @@ fn main() {
     drop(encoded);
     drop(store);
     let disk = dir_bytes(dir.path());
-    println!("disk after close: {} bytes = {:.2}x raw record bytes", disk, disk as f64 / raw as f64);
+    println!(
+        "disk after close: {} bytes = {:.2}x raw record bytes",
+        disk,
+        disk as f64 / raw as f64
+    );
 
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.env("STORE_BENCH_REOPEN", dir.path());
@@ -328,5 +464,9 @@ fn main() {
     let status = cmd.status().unwrap();
     assert!(status.success());
     let disk = dir_bytes(dir.path());
-    println!("disk after reopen: {} bytes = {:.2}x raw record bytes", disk, disk as f64 / raw as f64);
+    println!(
+        "disk after reopen: {} bytes = {:.2}x raw record bytes",
+        disk,
+        disk as f64 / raw as f64
+    );
 }

@@ -58,7 +58,9 @@ pub(crate) fn decode_body(bytes: &[u8]) -> Result<RecordBody> {
         RecordKind::Review => content::<Review>(rest).map(|(c, n)| (Content::Review(c), n))?,
     };
     if n != rest.len() {
-        return Err(StoreError::corrupt("trailing bytes after a stored record body"));
+        return Err(StoreError::corrupt(
+            "trailing bytes after a stored record body",
+        ));
     }
     let body = RecordBody {
         author: h.author,

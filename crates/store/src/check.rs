@@ -78,20 +78,26 @@ impl Store {
                 report.tombstones += 1;
             }
             let akey = address_key(&body.address());
-            let address = t.addresses.get(&akey)?.and_then(|a| AddressEntry::decode(&a));
+            let address = t
+                .addresses
+                .get(&akey)?
+                .and_then(|a| AddressEntry::decode(&a));
             let fence = match address {
-                Some(a) if a.id == id && a.seq == body.seq && a.fence >= body.expires_at => {
-                    a.fence
-                }
+                Some(a) if a.id == id && a.seq == body.seq && a.fence >= body.expires_at => a.fence,
                 other => {
-                    report.problem(format!("record {id} is not current at its address: {other:?}"));
+                    report.problem(format!(
+                        "record {id} is not current at its address: {other:?}"
+                    ));
                     body.expires_at
                 }
             };
             for e in index_entries(body, &id) {
                 expected.entry(e.index).or_default().insert(e.key, e.value);
             }
-            expected_expiry.insert(expiry_key(sweep_time(body, fence), &id).to_vec(), Vec::new());
+            expected_expiry.insert(
+                expiry_key(sweep_time(body, fence), &id).to_vec(),
+                Vec::new(),
+            );
         }
 
         for kv in t.addresses.iter() {

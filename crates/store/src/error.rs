@@ -61,9 +61,10 @@ impl From<sled::Error> for StoreError {
         match e {
             sled::Error::Io(io) => io.into(),
             sled::Error::Corruption { at, .. } => Self::corrupt(format!("sled page at {at:?}")),
-            sled::Error::CollectionNotFound(name) => {
-                Self::Database(format!("tree {:?} not found", String::from_utf8_lossy(&name)))
-            }
+            sled::Error::CollectionNotFound(name) => Self::Database(format!(
+                "tree {:?} not found",
+                String::from_utf8_lossy(&name)
+            )),
             sled::Error::Unsupported(s) | sled::Error::ReportableBug(s) => Self::Database(s),
         }
     }

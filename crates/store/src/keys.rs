@@ -18,9 +18,7 @@
 //! set). Integers are big-endian; `created_at ‖ id` is the sync order.
 
 use swapmesh_protocol::listing::{DealKind, Purpose};
-use swapmesh_protocol::{
-    Address, RecordBody, RecordId, RecordKind, Timestamp, Topic, topics,
-};
+use swapmesh_protocol::{Address, RecordBody, RecordId, RecordKind, Timestamp, Topic, topics};
 
 use crate::words::listing_words;
 
@@ -37,7 +35,10 @@ pub(crate) fn stamp(created_at: Timestamp, id: &RecordId) -> [u8; STAMP_LEN] {
 
 /// Reads `created_at ‖ id` from the end of an index key.
 pub(crate) fn parse_stamp(key: &[u8]) -> Option<(Timestamp, RecordId)> {
-    let tail = key.len().checked_sub(STAMP_LEN).map(|start| &key[start..])?;
+    let tail = key
+        .len()
+        .checked_sub(STAMP_LEN)
+        .map(|start| &key[start..])?;
     let at = u64::from_be_bytes(tail[..8].try_into().ok()?);
     let id = RecordId(tail[8..].try_into().ok()?);
     Some((Timestamp(at), id))

@@ -206,7 +206,10 @@ impl Store {
                 }
             }
             Driver::Word => {
-                let word = words.iter().next().expect("driver chosen because words is set");
+                let word = words
+                    .iter()
+                    .next()
+                    .expect("driver chosen because words is set");
                 streams.push(Stream::new(&t.words, word_prefix(word), below)?);
             }
             Driver::Kinds => {
@@ -299,14 +302,18 @@ impl Store {
                 continue;
             }
             if records.len() == limit {
-                next = records.last().map(|r: &StoredRecord| {
-                    Cursor(stamp(r.body.created_at, &r.id))
-                });
+                next = records
+                    .last()
+                    .map(|r: &StoredRecord| Cursor(stamp(r.body.created_at, &r.id)));
                 break;
             }
             match self.get(&id)? {
                 Some(r) => records.push(r),
-                None => return Err(StoreError::corrupt(format!("index names missing record {id}"))),
+                None => {
+                    return Err(StoreError::corrupt(format!(
+                        "index names missing record {id}"
+                    )));
+                }
             }
         }
         Ok(Page { records, next })
@@ -347,7 +354,8 @@ impl Store {
             .keys()
             .map(|k| {
                 let k = k?;
-                parse_stamp(&k).ok_or_else(|| StoreError::corrupt("topic key shorter than its stamp"))
+                parse_stamp(&k)
+                    .ok_or_else(|| StoreError::corrupt("topic key shorter than its stamp"))
             })
     }
 }

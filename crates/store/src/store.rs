@@ -7,9 +7,7 @@ use sled::transaction::{
     ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree,
 };
 use sled::{IVec, Transactional};
-use swapmesh_protocol::{
-    Address, RecordBody, RecordId, Timestamp, Verified, Version, supersedes,
-};
+use swapmesh_protocol::{Address, RecordBody, RecordId, Timestamp, Verified, Version, supersedes};
 
 use crate::body::{StoredRecord, decode_stored};
 use crate::error::{Result, StoreError};
@@ -132,18 +130,20 @@ impl Trees {
             &self.words,
             &self.expiry,
         );
-        Ok(trees.transaction(|(records, addresses, topic, area, author, kind, words, expiry)| {
-            f(&Tx {
-                records,
-                addresses,
-                topic,
-                area,
-                author,
-                kind,
-                words,
-                expiry,
-            })
-        })?)
+        Ok(trees.transaction(
+            |(records, addresses, topic, area, author, kind, words, expiry)| {
+                f(&Tx {
+                    records,
+                    addresses,
+                    topic,
+                    area,
+                    author,
+                    kind,
+                    words,
+                    expiry,
+                })
+            },
+        )?)
     }
 }
 
@@ -385,10 +385,15 @@ impl Store {
         let mut dropped = 0;
         loop {
             let batch: std::result::Result<Vec<IVec>, sled::Error> = match end {
-                Some(end) => self.trees.expiry.range(..&end[..]).keys().take(256).collect(),
+                Some(end) => self
+                    .trees
+                    .expiry
+                    .range(..&end[..])
+                    .keys()
+                    .take(256)
+                    .collect(),
                 None => self.trees.expiry.iter().keys().take(256).collect(),
-            }
-            ;
+            };
             let batch = batch?;
             if batch.is_empty() {
                 return Ok(dropped);
@@ -430,7 +435,10 @@ impl Store {
             Some(v) => {
                 let a = AddressEntry::decode(&v)
                     .ok_or_else(|| StoreError::corrupt("undecodable address entry"))?;
-                Ok(Some(Version { seq: a.seq, id: a.id }))
+                Ok(Some(Version {
+                    seq: a.seq,
+                    id: a.id,
+                }))
             }
         }
     }
@@ -518,13 +526,23 @@ impl<'a> Prepared<'a> {
 
 /// The replace/tombstone rules for one record inside a transaction.
 fn insert_in_tx(tx: &Tx<'_>, p: &Prepared<'_>) -> TxResult<InsertOutcome> {
-    let Prepared { body, id, bytes, entries, akey } = p;
+    let Prepared {
+        body,
+        id,
+        bytes,
+        entries,
+        akey,
+    } = p;
     let (id, body) = (*id, *body);
     let new = Version { seq: body.seq, id };
     let Some(cur) = tx.address(akey)? else {
         let fence = body.expires_at;
         tx.put_record(&id, bytes, entries, sweep_time(body, fence))?;
-        let entry = AddressEntry { id, seq: body.seq, fence };
+        let entry = AddressEntry {
+            id,
+            seq: body.seq,
+            fence,
+        };
         tx.addresses.insert(&akey[..], &entry.encode()[..])?;
         return Ok(if body.is_tombstone() {
             InsertOutcome::Tombstoned
@@ -537,15 +555,28 @@ fn insert_in_tx(tx: &Tx<'_>, p: &Prepared<'_>) -> TxResult<InsertOutcome> {
     }
     let fence = cur.fence.max(body.expires_at);
     let current = tx.stored_body(&cur.id)?;
-    if supersedes(new, Version { seq: cur.seq, id: cur.id }) {
+    if supersedes(
+        new,
+        Version {
+            seq: cur.seq,
+            id: cur.id,
+        },
+    ) {
         match &current {
             Some(old) => tx.remove_record(&cur.id, old, sweep_time(old, cur.fence))?,
             // The current version expired before its fence: drop the entry that
             // would have ended the address.
-            None => tx.expiry.remove(&expiry_key(cur.fence, &cur.id)[..]).map(drop)?,
+            None => tx
+                .expiry
+                .remove(&expiry_key(cur.fence, &cur.id)[..])
+                .map(drop)?,
         }
         tx.put_record(&id, bytes, entries, sweep_time(body, fence))?;
-        let entry = AddressEntry { id, seq: body.seq, fence };
+        let entry = AddressEntry {
+            id,
+            seq: body.seq,
+            fence,
+        };
         tx.addresses.insert(&akey[..], &entry.encode()[..])?;
         return Ok(if body.is_tombstone() {
             InsertOutcome::Tombstoned
@@ -565,12 +596,14 @@ fn insert_in_tx(tx: &Tx<'_>, p: &Prepared<'_>) -> TxResult<InsertOutcome> {
                 let (was, now_at) = (sweep_time(old, cur.fence), sweep_time(old, fence));
                 if was != now_at {
                     tx.expiry.remove(&expiry_key(was, &cur.id)[..])?;
-                    tx.expiry.insert(&expiry_key(now_at, &cur.id)[..], &[][..])?;
+                    tx.expiry
+                        .insert(&expiry_key(now_at, &cur.id)[..], &[][..])?;
                 }
             }
             None => {
                 tx.expiry.remove(&expiry_key(cur.fence, &cur.id)[..])?;
-                tx.expiry.insert(&expiry_key(fence, &cur.id)[..], &akey[..])?;
+                tx.expiry
+                    .insert(&expiry_key(fence, &cur.id)[..], &akey[..])?;
             }
         }
     }

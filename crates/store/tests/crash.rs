@@ -46,7 +46,9 @@ fn child(dir: &str, round: u64) {
     out.flush().unwrap();
     let mut i = 0;
     loop {
-        let batch: Vec<_> = (i..i + 1 + i % 4).map(|j| record(round, j).sign()).collect();
+        let batch: Vec<_> = (i..i + 1 + i % 4)
+            .map(|j| record(round, j).sign())
+            .collect();
         i += batch.len() as u64;
         for r in &batch {
             store.insert(r, NOW).unwrap();
@@ -65,7 +67,10 @@ fn parse_ack(line: &str) -> Option<Ack> {
     let name = parts.next()?.to_owned();
     let seq = parts.next()?.parse().ok()?;
     let id: RecordId = parts.next()?.parse().ok()?;
-    Some(Ack { name, version: Version { seq, id } })
+    Some(Ack {
+        name,
+        version: Version { seq, id },
+    })
 }
 
 #[test]
@@ -81,7 +86,12 @@ fn acknowledged_writes_survive_sigkill() {
     let mut total_acks = 0;
     for round in 0..ROUNDS {
         let mut proc = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "acknowledged_writes_survive_sigkill", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "acknowledged_writes_survive_sigkill",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_DIR, dir.path())
             .env(CHILD_ROUND, round.to_string())
             .stdout(Stdio::piped())
@@ -101,7 +111,9 @@ fn acknowledged_writes_survive_sigkill() {
         let mut lines = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let line = rx.recv_timeout(deadline - Instant::now()).unwrap_or_else(|e| panic!("round {round}: child did not report READY: {e}"));
+            let line = rx
+                .recv_timeout(deadline - Instant::now())
+                .unwrap_or_else(|e| panic!("round {round}: child did not report READY: {e}"));
             // libtest may print "test name ... " on the same line first.
             let ready = line.ends_with("READY");
             lines.push(line);
@@ -119,17 +131,35 @@ fn acknowledged_writes_survive_sigkill() {
         total_acks += acks.len();
         let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
         for ack in &acks {
-            let address = Rec { ..Rec::new(&ack.name, "u4pru") }.body().address();
+            let address = Rec {
+                ..Rec::new(&ack.name, "u4pru")
+            }
+            .body()
+            .address();
             let current = store.current_version(&address).unwrap();
             let ok = current.is_some_and(|c| c == ack.version || supersedes(c, ack.version));
-            assert!(ok, "round {round}: acknowledged {} v{} lost (now {current:?})", ack.name, ack.version.seq);
+            assert!(
+                ok,
+                "round {round}: acknowledged {} v{} lost (now {current:?})",
+                ack.name, ack.version.seq
+            );
             let stored = store.get(&current.unwrap().id).unwrap();
-            assert!(stored.is_some(), "round {round}: current record of {} missing", ack.name);
+            assert!(
+                stored.is_some(),
+                "round {round}: current record of {} missing",
+                ack.name
+            );
         }
         let c = store.check_consistency().unwrap();
         assert!(c.is_ok(), "round {round}: {c:?}");
         drop(store);
     }
-    assert!(total_acks > ROUNDS as usize, "children acknowledged only {total_acks} writes");
-    eprintln!("{ROUNDS} kills, {total_acks} acknowledged writes, {:?}", started.elapsed());
+    assert!(
+        total_acks > ROUNDS as usize,
+        "children acknowledged only {total_acks} writes"
+    );
+    eprintln!(
+        "{ROUNDS} kills, {total_acks} acknowledged writes, {:?}",
+        started.elapsed()
+    );
 }

@@ -12,7 +12,11 @@ const DAY: u64 = 86_400;
 fn everything(store: &Store) -> Vec<swapmesh_protocol::RecordId> {
     let topic = Topic::area(&swapmesh_protocol::Geohash::parse_cell("u4pru").unwrap());
     store
-        .topic_items(&topic, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
+        .topic_items(
+            &topic,
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+        )
         .map(|i| i.unwrap().1)
         .collect()
 }
@@ -21,7 +25,12 @@ fn everything(store: &Store) -> Vec<swapmesh_protocol::RecordId> {
 fn newer_version_replaces_and_older_is_stale() {
     let store = Store::temporary().unwrap();
     let v1 = Rec::new("drill", "u4pru").sign();
-    let v2 = Rec { seq: 2, created_at: NOW.0 + 10, ..Rec::new("drill", "u4pru") }.sign();
+    let v2 = Rec {
+        seq: 2,
+        created_at: NOW.0 + 10,
+        ..Rec::new("drill", "u4pru")
+    }
+    .sign();
     assert_eq!(store.insert(&v1, NOW).unwrap(), InsertOutcome::Inserted);
     assert_eq!(store.insert(&v1, NOW).unwrap(), InsertOutcome::Duplicate);
     assert_eq!(store.insert(&v2, NOW).unwrap(), InsertOutcome::Replaced);
@@ -36,11 +45,21 @@ fn newer_version_replaces_and_older_is_stale() {
 #[test]
 fn equal_seq_rivals_keep_the_lower_id_in_either_order() {
     let a = Rec::new("drill", "u4pru").sign();
-    let b = Rec { title: "Another drill".into(), ..Rec::new("drill", "u4pru") }.sign();
+    let b = Rec {
+        title: "Another drill".into(),
+        ..Rec::new("drill", "u4pru")
+    }
+    .sign();
     let (low, high) = if a.id() < b.id() { (a, b) } else { (b, a) };
     assert!(supersedes(
-        swapmesh_protocol::Version { seq: 1, id: low.id() },
-        swapmesh_protocol::Version { seq: 1, id: high.id() }
+        swapmesh_protocol::Version {
+            seq: 1,
+            id: low.id()
+        },
+        swapmesh_protocol::Version {
+            seq: 1,
+            id: high.id()
+        }
     ));
     for order in [[&low, &high], [&high, &low]] {
         let store = Store::temporary().unwrap();
@@ -64,12 +83,22 @@ fn withdrawal_tombstones_and_blocks_older_versions_until_its_effective_expiry() 
     .sign();
     store.insert(&v1, NOW).unwrap();
     assert_eq!(store.insert(&gone, NOW).unwrap(), InsertOutcome::Tombstoned);
-    let query = Query { limit: 10, ..Query::default() };
-    assert!(store.search(&query).unwrap().records.is_empty(), "tombstones are not searched");
+    let query = Query {
+        limit: 10,
+        ..Query::default()
+    };
+    assert!(
+        store.search(&query).unwrap().records.is_empty(),
+        "tombstones are not searched"
+    );
     assert_eq!(everything(&store), vec![gone.id()], "tombstones are synced");
 
     let day10 = Timestamp(NOW.0 + 10 * DAY);
-    assert_eq!(store.sweep_expired(day10).unwrap(), 0, "kept past its own expiry");
+    assert_eq!(
+        store.sweep_expired(day10).unwrap(),
+        0,
+        "kept past its own expiry"
+    );
     assert_eq!(store.insert(&v1, day10).unwrap(), InsertOutcome::Stale);
     assert!(store.get(&gone.id()).unwrap().is_some());
 
@@ -77,7 +106,11 @@ fn withdrawal_tombstones_and_blocks_older_versions_until_its_effective_expiry() 
     assert_eq!(store.sweep_expired(day31).unwrap(), 1);
     assert!(store.get(&gone.id()).unwrap().is_none());
     assert_eq!(store.current_version(&v1.body().address()).unwrap(), None);
-    assert_eq!(store.insert(&v1, day31).unwrap(), InsertOutcome::Expired, "v1 itself expired");
+    assert_eq!(
+        store.insert(&v1, day31).unwrap(),
+        InsertOutcome::Expired,
+        "v1 itself expired"
+    );
     let c = store.check_consistency().unwrap();
     assert!(c.is_ok(), "{c:?}");
     assert_eq!((c.records, c.addresses, c.index_entries), (0, 0, 0));
@@ -87,7 +120,12 @@ fn withdrawal_tombstones_and_blocks_older_versions_until_its_effective_expiry() 
 fn an_expired_current_version_still_fences_older_versions() {
     let store = Store::temporary().unwrap();
     let v1 = Rec::new("drill", "u4pru").sign(); // 30 days
-    let v2 = Rec { seq: 2, expires_at: NOW.0 + DAY, ..Rec::new("drill", "u4pru") }.sign();
+    let v2 = Rec {
+        seq: 2,
+        expires_at: NOW.0 + DAY,
+        ..Rec::new("drill", "u4pru")
+    }
+    .sign();
     store.insert(&v1, NOW).unwrap();
     store.insert(&v2, NOW).unwrap();
     let day2 = Timestamp(NOW.0 + 2 * DAY);
@@ -96,7 +134,13 @@ fn an_expired_current_version_still_fences_older_versions() {
     assert_eq!(store.insert(&v1, day2).unwrap(), InsertOutcome::Stale);
     let c = store.check_consistency().unwrap();
     assert!(c.is_ok() && c.fences == 1, "{c:?}");
-    let v3 = Rec { seq: 3, created_at: day2.0, expires_at: day2.0 + DAY, ..Rec::new("drill", "u4pru") }.sign();
+    let v3 = Rec {
+        seq: 3,
+        created_at: day2.0,
+        expires_at: day2.0 + DAY,
+        ..Rec::new("drill", "u4pru")
+    }
+    .sign();
     assert_eq!(store.insert(&v3, day2).unwrap(), InsertOutcome::Inserted);
     assert!(store.check_consistency().unwrap().is_ok());
 }
@@ -116,7 +160,12 @@ fn a_reopened_store_returns_the_same_records_tombstones_and_address_book() {
     let dir = tempfile::tempdir().unwrap();
     let live = Rec::new("drill", "u4pru").sign();
     let gone_v1 = Rec::new("ladder", "u4pru").sign();
-    let gone = Rec { seq: 2, withdrawn: true, ..Rec::new("ladder", "u4pru") }.sign();
+    let gone = Rec {
+        seq: 2,
+        withdrawn: true,
+        ..Rec::new("ladder", "u4pru")
+    }
+    .sign();
     let peer = PeerEntry {
         addresses: vec!["/ip4/127.0.0.1/tcp/4001".into()],
         last_seen: NOW,
@@ -131,13 +180,19 @@ fn a_reopened_store_returns_the_same_records_tombstones_and_address_book() {
         block_on(store.close()).unwrap();
     }
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
-    assert_eq!(store.get(&live.id()).unwrap().unwrap().signed, *live.signed());
+    assert_eq!(
+        store.get(&live.id()).unwrap().unwrap().signed,
+        *live.signed()
+    );
     assert!(store.get(&gone_v1.id()).unwrap().is_none());
     let tomb = store.get_current(&gone.body().address()).unwrap().unwrap();
     assert!(tomb.body.is_tombstone());
     assert_eq!(store.peer(b"peer-1").unwrap(), Some(peer.clone()));
     assert_eq!(store.peers().unwrap(), vec![(b"peer-1".to_vec(), peer)]);
-    assert_eq!(store.get_state("meshes").unwrap().as_deref(), Some(&b"local"[..]));
+    assert_eq!(
+        store.get_state("meshes").unwrap().as_deref(),
+        Some(&b"local"[..])
+    );
     let mut items = everything(&store);
     items.sort();
     let mut want = vec![live.id(), gone.id()];
@@ -151,13 +206,24 @@ fn a_database_of_a_newer_schema_is_refused_with_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), Some(swapmesh_store::SCHEMA_VERSION));
-        store.set_schema_version(swapmesh_store::SCHEMA_VERSION + 1).unwrap();
+        assert_eq!(
+            store.schema_version().unwrap(),
+            Some(swapmesh_store::SCHEMA_VERSION)
+        );
+        store
+            .set_schema_version(swapmesh_store::SCHEMA_VERSION + 1)
+            .unwrap();
         block_on(store.close()).unwrap();
     }
     match Store::open(dir.path(), StoreOptions::default()) {
         Err(StoreError::NewerSchema { found, supported }) => {
-            assert_eq!((found, supported), (swapmesh_store::SCHEMA_VERSION + 1, swapmesh_store::SCHEMA_VERSION));
+            assert_eq!(
+                (found, supported),
+                (
+                    swapmesh_store::SCHEMA_VERSION + 1,
+                    swapmesh_store::SCHEMA_VERSION
+                )
+            );
         }
         other => panic!("expected NewerSchema, got {other:?}"),
     }
@@ -166,7 +232,10 @@ fn a_database_of_a_newer_schema_is_refused_with_a_typed_error() {
 #[test]
 fn compression_without_the_feature_is_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
-    let options = StoreOptions { compression: true, ..StoreOptions::default() };
+    let options = StoreOptions {
+        compression: true,
+        ..StoreOptions::default()
+    };
     let result = Store::open(dir.path(), options);
     if cfg!(feature = "compression") {
         assert!(result.is_ok());
@@ -178,8 +247,14 @@ fn compression_without_the_feature_is_a_typed_error() {
 #[test]
 fn peers_and_state_can_be_replaced_and_removed() {
     let store = Store::temporary().unwrap();
-    let a = PeerEntry { addresses: vec!["/ip4/10.0.0.1/tcp/1".into()], last_seen: NOW };
-    let b = PeerEntry { addresses: vec![], last_seen: Timestamp(NOW.0 + 5) };
+    let a = PeerEntry {
+        addresses: vec!["/ip4/10.0.0.1/tcp/1".into()],
+        last_seen: NOW,
+    };
+    let b = PeerEntry {
+        addresses: vec![],
+        last_seen: Timestamp(NOW.0 + 5),
+    };
     store.put_peer(b"p", &a).unwrap();
     store.put_peer(b"p", &b).unwrap();
     assert_eq!(store.peer(b"p").unwrap(), Some(b));

@@ -52,7 +52,11 @@ fn pool_record(key: u64, d: &str, seq: u64, rival: u8, withdrawn: bool, life: u6
         created_at,
         expires_at: created_at + life,
         withdrawn,
-        title: if rival == 0 { "Blue drill".into() } else { "Red saw".into() },
+        title: if rival == 0 {
+            "Blue drill".into()
+        } else {
+            "Red saw".into()
+        },
         tags: vec![format!("tag{seq}")],
         ..Rec::new(d, "u4pru")
     };
@@ -87,12 +91,19 @@ impl Model {
             return InsertOutcome::Expired;
         }
         let address = body.address();
-        let new = Version { seq: body.seq, id: v.id() };
+        let new = Version {
+            seq: body.seq,
+            id: v.id(),
+        };
         let tomb = body.is_tombstone();
         match self.addresses.get(&address).copied() {
             None => {
                 self.put(v, body.expires_at);
-                if tomb { InsertOutcome::Tombstoned } else { InsertOutcome::Inserted }
+                if tomb {
+                    InsertOutcome::Tombstoned
+                } else {
+                    InsertOutcome::Inserted
+                }
             }
             Some((cur, _)) if cur.id == new.id => InsertOutcome::Duplicate,
             Some((cur, fence)) if supersedes(new, cur) => {
@@ -121,10 +132,22 @@ impl Model {
 
     fn put(&mut self, v: &Verified, fence: Timestamp) {
         let body = v.body();
-        let sweep = if body.is_tombstone() { fence } else { body.expires_at };
+        let sweep = if body.is_tombstone() {
+            fence
+        } else {
+            body.expires_at
+        };
         self.records.insert(v.id(), (v.clone(), sweep));
-        self.addresses
-            .insert(body.address(), (Version { seq: body.seq, id: v.id() }, fence));
+        self.addresses.insert(
+            body.address(),
+            (
+                Version {
+                    seq: body.seq,
+                    id: v.id(),
+                },
+                fence,
+            ),
+        );
     }
 
     fn sweep(&mut self, now: Timestamp) -> usize {
@@ -135,8 +158,11 @@ impl Model {
     }
 
     fn search(&self, q: &Query) -> Vec<RecordId> {
-        let words: BTreeSet<String> =
-            q.words.iter().flat_map(|w| swapmesh_store::words::words(w)).collect();
+        let words: BTreeSet<String> = q
+            .words
+            .iter()
+            .flat_map(|w| swapmesh_store::words::words(w))
+            .collect();
         let mut hits: Vec<(Timestamp, RecordId)> = self
             .records
             .values()
@@ -173,15 +199,42 @@ impl Model {
 
 fn queries() -> Vec<Query> {
     let cell = |s: &str| Geohash::parse_cell(s).unwrap();
-    let author2 = Rec { key: 2, ..Rec::new("a", "u4pru") }.author();
+    let author2 = Rec {
+        key: 2,
+        ..Rec::new("a", "u4pru")
+    }
+    .author();
     vec![
         Query::default(),
-        Query { cells: vec![cell("u4pru")], ..Query::default() },
-        Query { cells: vec![cell("u4pru"), cell("u4prv")], kinds: vec![DealKind::Give], ..Query::default() },
-        Query { meshes: vec![MeshId::local()], purpose: Some(Purpose::Want), ..Query::default() },
-        Query { words: vec!["blue".into()], ..Query::default() },
-        Query { words: vec!["red tag2".into()], kinds: vec![DealKind::Swap, DealKind::Rent], ..Query::default() },
-        Query { author: Some(author2), cells: vec![cell("u4prv")], meshes: vec![MeshId::parse("abc").unwrap()], ..Query::default() },
+        Query {
+            cells: vec![cell("u4pru")],
+            ..Query::default()
+        },
+        Query {
+            cells: vec![cell("u4pru"), cell("u4prv")],
+            kinds: vec![DealKind::Give],
+            ..Query::default()
+        },
+        Query {
+            meshes: vec![MeshId::local()],
+            purpose: Some(Purpose::Want),
+            ..Query::default()
+        },
+        Query {
+            words: vec!["blue".into()],
+            ..Query::default()
+        },
+        Query {
+            words: vec!["red tag2".into()],
+            kinds: vec![DealKind::Swap, DealKind::Rent],
+            ..Query::default()
+        },
+        Query {
+            author: Some(author2),
+            cells: vec![cell("u4prv")],
+            meshes: vec![MeshId::parse("abc").unwrap()],
+            ..Query::default()
+        },
     ]
 }
 
@@ -199,7 +252,13 @@ fn search_all(store: &Store, q: &Query) -> Vec<RecordId> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.search(&Query { cursor, limit: 3, ..q.clone() }).unwrap();
+        let page = store
+            .search(&Query {
+                cursor,
+                limit: 3,
+                ..q.clone()
+            })
+            .unwrap();
         out.extend(page.records.iter().map(|r| r.id));
         match page.next {
             Some(c) => cursor = Some(c),
@@ -210,7 +269,11 @@ fn search_all(store: &Store, q: &Query) -> Vec<RecordId> {
 
 fn assert_same(store: &Store, model: &Model, step: usize) {
     for q in queries() {
-        assert_eq!(search_all(store, &q), model.search(&q), "step {step}: {q:?}");
+        assert_eq!(
+            search_all(store, &q),
+            model.search(&q),
+            "step {step}: {q:?}"
+        );
     }
     for t in all_topics() {
         let got: Vec<_> = store
@@ -221,9 +284,18 @@ fn assert_same(store: &Store, model: &Model, step: usize) {
     }
     for key in [1, 2] {
         for d in DS {
-            let address = Rec { key, ..Rec::new(d, "u4pru") }.body().address();
+            let address = Rec {
+                key,
+                ..Rec::new(d, "u4pru")
+            }
+            .body()
+            .address();
             let want = model.addresses.get(&address).map(|(v, _)| *v);
-            assert_eq!(store.current_version(&address).unwrap(), want, "step {step}: {address:?}");
+            assert_eq!(
+                store.current_version(&address).unwrap(),
+                want,
+                "step {step}: {address:?}"
+            );
         }
     }
     let c = store.check_consistency().unwrap();

@@ -69,7 +69,10 @@ impl Rec {
             seq: self.seq,
             created_at: Timestamp(self.created_at),
             expires_at: Timestamp(self.expires_at),
-            area: self.area.as_deref().map(|a| Geohash::parse_area(a).expect("test area")),
+            area: self
+                .area
+                .as_deref()
+                .map(|a| Geohash::parse_area(a).expect("test area")),
             meshes: self
                 .meshes
                 .iter()
@@ -81,8 +84,12 @@ impl Rec {
 
     /// Signs it as of its own creation time.
     pub fn sign(&self) -> Verified {
-        sign_own(&self.body(), &fixtures::key(self.key), Timestamp(self.created_at))
-            .expect("test record is valid")
+        sign_own(
+            &self.body(),
+            &fixtures::key(self.key),
+            Timestamp(self.created_at),
+        )
+        .expect("test record is valid")
     }
 }
 
