@@ -12,17 +12,183 @@ const RECORD_BODY_LIMIT: usize = 32 * 1024;
 
 /// Which transport the swarm runs on.
 ///
-/// Only the in-memory transport exists so far (tests and in-process simulations).
-/// TCP, QUIC and DNS arrive with the real-network issue as new variants here; the
-/// rest of the crate does not depend on the choice.
+/// Every choice is authenticated with noise and multiplexed with yamux (QUIC
+/// brings its own TLS 1.3 and streams), and every choice can also reach peers
+/// through a relay (`/p2p-circuit`) when the relay client is on
+/// ([`NatConfig::relay_client`]). The real transports resolve `/dns*` addresses.
+/// The rest of the crate does not depend on the choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Transport {
     /// libp2p's `MemoryTransport` upgraded with noise and yamux; listen on
-    /// `/memory/0` to get a fresh address. Only reaches swarms in the same process.
+    /// `/memory/0` to get a fresh address. Only reaches swarms in the same process
+    /// (the in-process tests and simulations).
     #[default]
     Memory,
-    // Tcp { .. }, Quic { .. }, Dns: the real-network issue.
+    /// TCP (`/ip4/…/tcp/…`) only.
+    Tcp,
+    /// QUIC v1 (`/ip4/…/udp/…/quic-v1`) only.
+    Quic,
+    /// Both TCP and QUIC: what a real node runs. QUIC connects in one round trip
+    /// fewer and survives address changes; TCP gets through networks that block UDP.
+    TcpAndQuic,
+}
+
+impl Transport {
+    /// Whether this transport uses real sockets.
+    pub fn is_real(self) -> bool {
+        !matches!(self, Transport::Memory)
+    }
+}
+
+/// LAN discovery with mDNS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MdnsConfig {
+    /// Whether mDNS runs (default on; tests that do not run in network namespaces
+    /// of their own turn it off, and so can a server on a hostile LAN).
+    pub enabled: bool,
+    /// How often the LAN is asked who is there (default 5 s). libp2p's default is
+    /// 5 minutes: a neighbour whose first announcement was lost would then stay
+    /// invisible for minutes. One query every few seconds is a few hundred bytes
+    /// of multicast.
+    pub query_interval: Duration,
+}
+
+impl Default for MdnsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            query_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Discovery beyond the LAN: Kademlia and topic providers (DESIGN §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryConfig {
+    /// Whether Kademlia (`/swapmesh/kad/1`, server mode) runs (default on).
+    pub kademlia: bool,
+    /// Peers dialled at start and added to Kademlia's routing table. Give each
+    /// address its `/p2p/<peer id>`: Kademlia can only use addresses whose peer
+    /// it knows (the others are dialled all the same, and join the routing table
+    /// once identify has told us who answered). There are no built-in ones.
+    pub bootstrap: Vec<Multiaddr>,
+    /// How often Kademlia re-runs its bootstrap (a lookup of our own id, which
+    /// refreshes the routing table); default 5 min, as libp2p.
+    pub bootstrap_interval: Duration,
+    /// How often the providers of each joined topic are looked up and dialled
+    /// (default 60 s; tests use ~1 s). A lookup also runs when a topic is joined
+    /// and when a Kademlia bootstrap completes.
+    pub provider_lookup_interval: Duration,
+    /// How often we announce ourselves again as a provider of each joined topic
+    /// (default 10 min). Announcing is a Kademlia query per topic; the records we
+    /// leave live [`provider_record_ttl`](Self::provider_record_ttl).
+    pub provider_announce_interval: Duration,
+    /// How long other nodes keep our provider records (default 1 h: a node that
+    /// left for good stops being dialled within the hour, and an announcement every
+    /// 10 minutes keeps a live node's records fresh with a wide margin).
+    pub provider_record_ttl: Duration,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            kademlia: true,
+            bootstrap: Vec::new(),
+            bootstrap_interval: Duration::from_secs(5 * 60),
+            provider_lookup_interval: Duration::from_secs(60),
+            provider_announce_interval: Duration::from_secs(10 * 60),
+            provider_record_ttl: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+/// NAT traversal for nodes behind a home router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatConfig {
+    /// The relay client: listen and dial through a relay's `/p2p-circuit`
+    /// (default on).
+    pub relay_client: bool,
+    /// DCUtR: upgrade a relayed connection to a direct one by hole punching
+    /// (default on; the relay test turns it off to keep its connection relayed).
+    pub dcutr: bool,
+    /// The AutoNAT v2 client: asks AutoNAT servers to dial our candidate
+    /// addresses back, and confirms those that work as external addresses
+    /// (default on).
+    pub autonat_client: bool,
+}
+
+impl Default for NatConfig {
+    fn default() -> Self {
+        Self {
+            relay_client: true,
+            dcutr: true,
+            autonat_client: true,
+        }
+    }
+}
+
+/// What a node with a public address offers its neighbours (`role = server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The relay server, with these limits; `None`: no relaying.
+    pub relay: Option<RelayLimits>,
+    /// The AutoNAT v2 server: dials back the addresses other nodes ask it to
+    /// check (default on for a server).
+    pub autonat: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            relay: Some(RelayLimits::default()),
+            autonat: true,
+        }
+    }
+}
+
+/// Limits of the relay server.
+///
+/// libp2p's defaults (a circuit ends after 2 minutes or 128 KiB, whichever comes
+/// first) are made for public relays that only help two peers meet before DCUtR
+/// gives them a direct connection. A swapmesh home server relays for its own
+/// neighbourhood, and for a neighbour behind a symmetric NAT (or with DCUtR
+/// failing) the relayed connection *is* its connection: a catch-up sync of a
+/// neighbourhood is megabytes, and cutting it at 128 KiB would stop it mid-way,
+/// again and again. The limits below still bound what one home server spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayLimits {
+    /// Bytes one circuit may carry, both directions together (default 64 MiB:
+    /// a full catch-up of a busy neighbourhood — 10,000 listings of ~2 KiB is
+    /// 20 MiB — with room to spare; after that the peers simply open a new
+    /// circuit, so this caps a runaway peer, not a normal one).
+    pub max_circuit_bytes: u64,
+    /// How long one circuit may last (default 1 h: long enough for a sync and
+    /// for gossip to flow without reconnect churn; a fresh circuit is cheap).
+    pub max_circuit_duration: Duration,
+    /// Circuits open at once in total (default 64) ...
+    pub max_circuits: usize,
+    /// ... and per peer (default 8: one per neighbour it talks to through us).
+    pub max_circuits_per_peer: usize,
+    /// Peers that may hold a reservation (listen through us) at once (default 128,
+    /// a neighbourhood; libp2p's 128 too).
+    pub max_reservations: usize,
+    /// How long a reservation lasts before the client renews it (default 1 h, as
+    /// libp2p).
+    pub reservation_duration: Duration,
+}
+
+impl Default for RelayLimits {
+    fn default() -> Self {
+        Self {
+            max_circuit_bytes: 64 * 1024 * 1024,
+            max_circuit_duration: Duration::from_secs(60 * 60),
+            max_circuits: 64,
+            max_circuits_per_peer: 8,
+            max_reservations: 128,
+            reservation_duration: Duration::from_secs(60 * 60),
+        }
+    }
 }
 
 /// Gossipsub settings a deployment (or a test) may want to change.
@@ -148,23 +314,53 @@ impl Default for MisbehaviourConfig {
 }
 
 /// Connection counts that guard the door (libp2p's `connection_limits`).
+///
+/// [`ConnectionLimitsConfig::personal`] (the default) suits a laptop;
+/// [`ConnectionLimitsConfig::server`] an always-on home server that many
+/// neighbours connect to and relay through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimitsConfig {
-    /// Incoming connections still in their handshake (default 32).
+    /// Incoming connections still in their handshake.
     pub max_pending_incoming: u32,
-    /// Established connections in total (default 256).
+    /// Outgoing dials in progress.
+    pub max_pending_outgoing: u32,
+    /// Established connections in total.
     pub max_established: u32,
-    /// Established connections to one peer (default 2: one each way while both dial).
+    /// Established connections to one peer (3: a relayed connection, its direct
+    /// upgrade by DCUtR, and one more while both peers dial each other at once).
     pub max_established_per_peer: u32,
+}
+
+impl ConnectionLimitsConfig {
+    /// A laptop: a neighbourhood's gossip mesh needs a dozen peers per topic and
+    /// discovery a few dozen more; 128 leaves room while keeping a laptop on a
+    /// café network from being used as a free hub. 32 handshakes at once either way.
+    pub fn personal() -> Self {
+        Self {
+            max_pending_incoming: 32,
+            max_pending_outgoing: 32,
+            max_established: 128,
+            max_established_per_peer: 3,
+        }
+    }
+
+    /// A home server: it is the bootstrap peer, the Kademlia server and the
+    /// relay of its neighbourhood, so every neighbour stays connected to it;
+    /// 1024 connections cost a few tens of MiB. More handshakes at once too, as
+    /// neighbours all reconnect after the server restarts.
+    pub fn server() -> Self {
+        Self {
+            max_pending_incoming: 128,
+            max_pending_outgoing: 64,
+            max_established: 1024,
+            max_established_per_peer: 3,
+        }
+    }
 }
 
 impl Default for ConnectionLimitsConfig {
     fn default() -> Self {
-        Self {
-            max_pending_incoming: 32,
-            max_established: 256,
-            max_established_per_peer: 2,
-        }
+        Self::personal()
     }
 }
 
@@ -175,8 +371,23 @@ pub struct NetworkConfig {
     pub keypair: Keypair,
     /// The transport to run on.
     pub transport: Transport,
-    /// Addresses to listen on at start (`/memory/0` for the memory transport).
+    /// Addresses to listen on at start (`/memory/0` for the memory transport,
+    /// `/ip4/0.0.0.0/tcp/0` and `/ip4/0.0.0.0/udp/0/quic-v1` for the real ones,
+    /// `<relay address>/p2p/<relay>/p2p-circuit` to listen through a relay).
     pub listen_addresses: Vec<Multiaddr>,
+    /// Addresses others can reach us at, announced as confirmed external
+    /// addresses (a server's public address: AutoNAT cannot confirm an address
+    /// in a mesh with fewer than a few AutoNAT servers). The relay server only
+    /// offers relaying once it has one.
+    pub external_addresses: Vec<Multiaddr>,
+    /// mDNS on the LAN.
+    pub mdns: MdnsConfig,
+    /// Kademlia, bootstrap peers and topic providers.
+    pub discovery: DiscoveryConfig,
+    /// Relay client, DCUtR, AutoNAT client.
+    pub nat: NatConfig,
+    /// Relay and AutoNAT servers (`role = server`); `None` for a personal node.
+    pub server: Option<ServerConfig>,
     /// Gossipsub settings.
     pub gossip: GossipConfig,
     /// Frame limits per request-response protocol.
@@ -203,12 +414,22 @@ pub struct NetworkConfig {
 }
 
 impl NetworkConfig {
-    /// The defaults for `keypair` on the memory transport, listening on `/memory/0`.
+    /// The defaults for `keypair` on the memory transport, listening on
+    /// `/memory/0`, with mDNS off (there is no LAN in memory).
     pub fn new(keypair: Keypair) -> Self {
         Self {
             keypair,
             transport: Transport::Memory,
             listen_addresses: vec![Multiaddr::empty().with(AddrProtocol::Memory(0))],
+            external_addresses: Vec::new(),
+            // The memory transport has no LAN.
+            mdns: MdnsConfig {
+                enabled: false,
+                ..MdnsConfig::default()
+            },
+            discovery: DiscoveryConfig::default(),
+            nat: NatConfig::default(),
+            server: None,
             gossip: GossipConfig::default(),
             frame_limits: FrameLimits::default(),
             request_timeout: Duration::from_secs(30),
@@ -218,6 +439,22 @@ impl NetworkConfig {
             event_channel_capacity: 1024,
             command_channel_capacity: 256,
             idle_connection_timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// The defaults for `keypair` on TCP and QUIC: listening on every IPv4
+    /// interface on ports the system picks, mDNS on.
+    pub fn real(keypair: Keypair) -> Self {
+        Self {
+            transport: Transport::TcpAndQuic,
+            listen_addresses: vec![
+                "/ip4/0.0.0.0/tcp/0".parse().expect("a valid multiaddr"),
+                "/ip4/0.0.0.0/udp/0/quic-v1"
+                    .parse()
+                    .expect("a valid multiaddr"),
+            ],
+            mdns: MdnsConfig::default(),
+            ..Self::new(keypair)
         }
     }
 }

@@ -39,6 +39,9 @@ pub enum NetworkError {
         /// The limit.
         limit: usize,
     },
+    /// The metrics could not be encoded as Prometheus text.
+    #[error("could not encode the metrics: {0}")]
+    Metrics(String),
     /// The request being answered is no longer pending (timed out, or its
     /// connection closed).
     #[error("the request is no longer pending")]

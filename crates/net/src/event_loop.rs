@@ -8,35 +8,55 @@
 //! while it holds back events cannot deadlock the loop).
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     time::{Duration, Instant},
 };
 
 use futures::{StreamExt, future::BoxFuture, stream::FuturesUnordered};
 use libp2p::{
-    Multiaddr, PeerId, Swarm,
+    Multiaddr, PeerId, Swarm, autonat,
     gossipsub::{self, IdentTopic, TopicHash},
+    identify, kad, mdns,
+    metrics::{Metrics, Recorder, Registry},
+    multiaddr::Protocol as AddrProtocol,
+    relay,
     request_response::{self, OutboundFailure, OutboundRequestId, ResponseChannel},
-    swarm::SwarmEvent,
+    swarm::{
+        ConnectionId, SwarmEvent,
+        dial_opts::{DialOpts, PeerCondition},
+    },
 };
+use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, trace, warn};
 
 use crate::{
-    behaviour::{Behaviour, BehaviourEvent},
+    behaviour::{Behaviour, BehaviourEvent, KAD_PROTOCOL},
     codec::{Frame, FrameError, frame_error},
-    config::{FrameLimits, MisbehaviourConfig},
+    config::{DiscoveryConfig, FrameLimits, MisbehaviourConfig, NetworkConfig},
     error::{NetworkError, PublishError, RequestError},
     misbehaviour::{Misbehaviour, MisbehaviourTracker, RateLimiter, Traffic},
     scoring,
     types::{
-        BlockReason, InboundKey, MessageId, NetworkEvent, PeerScore, Protocol, ResponseHandle,
-        UnblockReason, Validation,
+        BlockReason, ConnectionInfo, Discovery, InboundKey, MessageId, NetworkEvent, PeerScore,
+        Protocol, ResponseHandle, UnblockReason, Validation,
     },
 };
 
 /// How often decayed misbehaviour points and refilled rate buckets are dropped.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Listen addresses of one peer kept from identify: a peer cannot make us store
+/// (or feed Kademlia) more than this many.
+const MAX_IDENTIFY_ADDRESSES: usize = 16;
+
+/// (peer, topic) provider sightings remembered to report each only once; beyond
+/// this many the memory is cleared (and a few sightings are reported again).
+const MAX_REPORTED_PROVIDERS: usize = 10_000;
+
+/// A completed Kademlia bootstrap starts a discovery round unless one ran less
+/// than this long ago (automatic bootstraps can come in bursts).
+const MIN_ROUND_GAP: Duration = Duration::from_secs(5);
 
 /// Bytes of gossipsub's protobuf envelope around a published message, besides
 /// the topic: frame length, field tags and lengths (about 16 in practice).
@@ -66,6 +86,35 @@ pub(crate) enum Command {
     Dial {
         address: Multiaddr,
         reply: Reply<Result<(), NetworkError>>,
+    },
+    DialPeer {
+        peer: PeerId,
+        addresses: Vec<Multiaddr>,
+        reply: Reply<Result<(), NetworkError>>,
+    },
+    Bootstrap {
+        addresses: Vec<Multiaddr>,
+        reply: Reply<Result<(), NetworkError>>,
+    },
+    ListenOn {
+        address: Multiaddr,
+        reply: Reply<Result<(), NetworkError>>,
+    },
+    AddExternalAddress {
+        address: Multiaddr,
+        reply: Reply<()>,
+    },
+    ExternalAddresses {
+        reply: Reply<Vec<Multiaddr>>,
+    },
+    Connections {
+        reply: Reply<Vec<ConnectionInfo>>,
+    },
+    DiscoverNow {
+        reply: Reply<()>,
+    },
+    MetricsText {
+        reply: Reply<Result<String, NetworkError>>,
     },
     AddAddress {
         peer: PeerId,
@@ -140,6 +189,19 @@ pub struct EventLoop {
     /// Blocked peers and when their block ends (`None`: until unblocked).
     blocked: HashMap<PeerId, Option<tokio::time::Instant>>,
     block_timers: FuturesUnordered<BoxFuture<'static, PeerId>>,
+    local_peer_id: PeerId,
+    /// Where libp2p-metrics, gossipsub and the bandwidth counters report.
+    registry: Registry,
+    metrics: Metrics,
+    discovery: DiscoveryConfig,
+    /// The Kademlia provider key, sha256(topic), of each joined topic.
+    provider_keys: HashMap<kad::RecordKey, String>,
+    /// Providers already reported (see [`Discovery::TopicProvider`]).
+    reported_providers: HashSet<(PeerId, String)>,
+    /// Open connections.
+    connections: HashMap<ConnectionId, ConnectionInfo>,
+    /// When the last discovery round (announce + look up) ran.
+    last_round: Option<Instant>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -153,21 +215,30 @@ impl std::fmt::Debug for EventLoop {
 impl EventLoop {
     pub(crate) fn new(
         swarm: Swarm<Behaviour>,
+        mut registry: Registry,
         commands: mpsc::Receiver<Command>,
         command_sender: mpsc::WeakSender<Command>,
         events: mpsc::Sender<NetworkEvent>,
-        frame_limits: FrameLimits,
-        max_transmit_size: usize,
-        misbehaviour_config: MisbehaviourConfig,
+        config: &NetworkConfig,
     ) -> Self {
-        Self {
+        let misbehaviour_config = config.misbehaviour;
+        let metrics = Metrics::new(&mut registry);
+        let mut event_loop = Self {
+            local_peer_id: *swarm.local_peer_id(),
+            registry,
+            metrics,
+            discovery: config.discovery.clone(),
+            provider_keys: HashMap::new(),
+            reported_providers: HashSet::new(),
+            connections: HashMap::new(),
+            last_round: None,
             swarm,
             commands,
             command_sender,
             events,
             outbox: VecDeque::new(),
-            frame_limits,
-            max_transmit_size,
+            frame_limits: config.frame_limits,
+            max_transmit_size: config.gossip.max_transmit_size,
             misbehaviour_config,
             pending_outbound: HashMap::new(),
             pending_inbound: HashMap::new(),
@@ -175,7 +246,14 @@ impl EventLoop {
             rates: RateLimiter::new(misbehaviour_config.flood),
             blocked: HashMap::new(),
             block_timers: FuturesUnordered::new(),
+        };
+        for address in &config.external_addresses {
+            event_loop.swarm.add_external_address(address.clone());
         }
+        if let Err(error) = event_loop.bootstrap(config.discovery.bootstrap.clone()) {
+            warn!(%error, "bootstrap");
+        }
+        event_loop
     }
 
     /// Runs until [`NetworkHandle::shutdown`](crate::NetworkHandle::shutdown) is
@@ -184,6 +262,14 @@ impl EventLoop {
     pub async fn run(mut self) {
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let periodic = |period: Duration| {
+            let period = period.max(Duration::from_millis(100));
+            let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            timer
+        };
+        let mut lookup = periodic(self.discovery.provider_lookup_interval);
+        let mut announce = periodic(self.discovery.provider_announce_interval);
         // A second sender, so a reserved permit does not borrow `self`.
         let events = self.events.clone();
         let shutdown = loop {
@@ -216,6 +302,8 @@ impl EventLoop {
                     self.misbehaviour.prune(now);
                     self.rates.prune(now);
                 }
+                _ = announce.tick() => self.discovery_round(true),
+                _ = lookup.tick() => self.discovery_round(false),
             }
         };
         info!(peer = %self.swarm.local_peer_id(), "network event loop stopping");
@@ -249,7 +337,12 @@ impl EventLoop {
                     .swarm
                     .behaviour_mut()
                     .gossipsub
-                    .unsubscribe(&IdentTopic::new(topic));
+                    .unsubscribe(&IdentTopic::new(topic.clone()));
+                let key = provider_key(&topic);
+                self.provider_keys.remove(&key);
+                if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                    kad.stop_providing(&key);
+                }
                 let _ = reply.send(left);
             }
             Command::Dial { address, reply } => {
@@ -257,6 +350,48 @@ impl EventLoop {
                     .swarm
                     .dial(address)
                     .map_err(|e| NetworkError::Dial(e.to_string()));
+                let _ = reply.send(result);
+            }
+            Command::DialPeer {
+                peer,
+                addresses,
+                reply,
+            } => {
+                let _ = reply.send(self.dial_peer(peer, addresses));
+            }
+            Command::Bootstrap { addresses, reply } => {
+                let _ = reply.send(self.bootstrap(addresses));
+            }
+            Command::ListenOn { address, reply } => {
+                let result = self
+                    .swarm
+                    .listen_on(address.clone())
+                    .map(|_| ())
+                    .map_err(|e| NetworkError::Listen {
+                        address: address.to_string(),
+                        reason: e.to_string(),
+                    });
+                let _ = reply.send(result);
+            }
+            Command::AddExternalAddress { address, reply } => {
+                self.swarm.add_external_address(address);
+                let _ = reply.send(());
+            }
+            Command::ExternalAddresses { reply } => {
+                let _ = reply.send(self.swarm.external_addresses().cloned().collect());
+            }
+            Command::Connections { reply } => {
+                let _ = reply.send(self.connections.values().cloned().collect());
+            }
+            Command::DiscoverNow { reply } => {
+                self.discovery_round(true);
+                let _ = reply.send(());
+            }
+            Command::MetricsText { reply } => {
+                let mut text = String::new();
+                let result = prometheus_client::encoding::text::encode(&mut text, &self.registry)
+                    .map(|()| text)
+                    .map_err(|e| NetworkError::Metrics(e.to_string()));
                 let _ = reply.send(result);
             }
             Command::AddAddress {
@@ -388,9 +523,112 @@ impl EventLoop {
         gossipsub
             .set_topic_params(ident.clone(), scoring::topic_score_params())
             .map_err(|e| error(e.to_owned()))?;
-        gossipsub
+        let joined = gossipsub
             .subscribe(&ident)
-            .map_err(|e| error(e.to_string()))
+            .map_err(|e| error(e.to_string()))?;
+        if joined {
+            // Announce ourselves for the topic and look for its other members now
+            // rather than at the next round.
+            let key = provider_key(&topic);
+            self.provider_keys.insert(key.clone(), topic);
+            if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                if let Err(e) = kad.start_providing(key.clone()) {
+                    warn!(error = %e, "could not store our own provider record");
+                }
+                kad.get_providers(key);
+            }
+        }
+        Ok(joined)
+    }
+
+    /// Dials `peer` at `addresses` (plus any Kademlia knows), unless it is
+    /// connected or being dialled already.
+    fn dial_peer(&mut self, peer: PeerId, addresses: Vec<Multiaddr>) -> Result<(), NetworkError> {
+        if peer == self.local_peer_id {
+            return Ok(());
+        }
+        let opts = DialOpts::peer_id(peer)
+            .addresses(addresses)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        match self.swarm.dial(opts) {
+            Ok(()) => Ok(()),
+            // Connected or dialling already: what the caller wanted.
+            Err(libp2p::swarm::DialError::DialPeerConditionFalse(_)) => Ok(()),
+            Err(e) => Err(NetworkError::Dial(e.to_string())),
+        }
+    }
+
+    /// Adds bootstrap peers: each address with a `/p2p/<peer>` joins Kademlia's
+    /// routing table (which then bootstraps on its own), and each is dialled.
+    /// Returns the first dial error, after trying them all.
+    fn bootstrap(&mut self, addresses: Vec<Multiaddr>) -> Result<(), NetworkError> {
+        let mut first_error = None;
+        for address in addresses {
+            let result = match peer_of(&address) {
+                Some(peer) => {
+                    if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                        kad.add_address(&peer, address.clone());
+                    }
+                    self.dial_peer(peer, vec![address.clone()])
+                }
+                None => self
+                    .swarm
+                    .dial(address.clone())
+                    .map_err(|e| NetworkError::Dial(e.to_string())),
+            };
+            if let Err(error) = result {
+                warn!(%address, %error, "could not dial bootstrap peer");
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Looks up the providers of every joined topic (and, with `announce`,
+    /// announces ourselves as one first). The providers found are dialled as the
+    /// answers come in ([`Self::on_providers`]).
+    fn discovery_round(&mut self, announce: bool) {
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return;
+        };
+        self.last_round = Some(Instant::now());
+        for key in self.provider_keys.keys() {
+            if announce && let Err(e) = kad.start_providing(key.clone()) {
+                warn!(error = %e, "could not store our own provider record");
+            }
+            kad.get_providers(key.clone());
+        }
+    }
+
+    /// Providers of a topic's key were found: report and dial them.
+    fn on_providers(&mut self, key: &kad::RecordKey, providers: HashSet<PeerId>) {
+        let Some(topic) = self.provider_keys.get(key).cloned() else {
+            return; // a topic we left meanwhile
+        };
+        for peer in providers {
+            if peer == self.local_peer_id || self.blocked.contains_key(&peer) {
+                continue;
+            }
+            if self.reported_providers.len() >= MAX_REPORTED_PROVIDERS {
+                self.reported_providers.clear();
+            }
+            if self.reported_providers.insert((peer, topic.clone())) {
+                debug!(%peer, %topic, "found a provider of the topic");
+                self.emit(NetworkEvent::PeerDiscovered {
+                    peer,
+                    addresses: Vec::new(),
+                    via: Discovery::TopicProvider {
+                        topic: topic.clone(),
+                    },
+                });
+            }
+            if !self.swarm.is_connected(&peer)
+                && let Err(error) = self.dial_peer(peer, Vec::new())
+            {
+                debug!(%peer, %error, "could not dial a provider");
+            }
+        }
     }
 
     fn frame_limit(&self, protocol: Protocol) -> usize {
@@ -443,6 +681,7 @@ impl EventLoop {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        self.metrics.record(&event);
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => {
@@ -451,29 +690,73 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Agree(event)) => {
                 self.on_request_response(Protocol::Agree, event);
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => {
-                // Discovery (kad) will take the addresses from here.
-                trace!(?event, "identify");
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => self.on_identify(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => {
+                self.metrics.record(&event);
+                trace!(?event, "ping");
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => trace!(?event, "ping"),
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(event)) => self.on_mdns(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad(event),
+            SwarmEvent::Behaviour(BehaviourEvent::RelayClient(event)) => match event {
+                relay::client::Event::ReservationReqAccepted { relay_peer_id, .. } => {
+                    info!(relay = %relay_peer_id, "relay reservation accepted");
+                }
+                other => debug!(event = ?other, "relay client"),
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(event)) => {
+                self.metrics.record(&event);
+                debug!(?event, "dcutr");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::AutonatClient(event)) => {
+                let autonat::v2::client::Event {
+                    tested_addr,
+                    server,
+                    result,
+                    ..
+                } = &event;
+                debug!(address = %tested_addr, %server, ok = result.is_ok(), "autonat probe");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::RelayServer(event)) => {
+                self.metrics.record(&event);
+                debug!(?event, "relay server");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::AutonatServer(event)) => {
+                debug!(?event, "autonat server");
+            }
             SwarmEvent::Behaviour(BehaviourEvent::ConnectionLimits(never)) => match never {},
             SwarmEvent::Behaviour(BehaviourEvent::BlockList(never)) => match never {},
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
+                endpoint,
                 num_established,
                 ..
             } => {
+                let info = ConnectionInfo {
+                    peer: peer_id,
+                    address: endpoint.get_remote_address().clone(),
+                    outbound: endpoint.is_dialer(),
+                    relayed: endpoint.is_relayed(),
+                };
+                self.connections.insert(connection_id, info.clone());
                 if num_established.get() == 1 {
-                    debug!(peer = %peer_id, "connected");
-                    self.emit(NetworkEvent::PeerConnected { peer: peer_id });
+                    debug!(peer = %peer_id, address = %info.address, relayed = info.relayed, "connected");
+                    self.emit(NetworkEvent::PeerConnected {
+                        peer: peer_id,
+                        address: info.address,
+                        outbound: info.outbound,
+                        relayed: info.relayed,
+                    });
                 }
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 cause,
                 ..
             } => {
+                self.connections.remove(&connection_id);
                 if num_established == 0 {
                     debug!(peer = %peer_id, ?cause, "disconnected");
                     self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
@@ -489,6 +772,14 @@ impl EventLoop {
             SwarmEvent::IncomingConnectionError { error, .. } => {
                 debug!(%error, "incoming connection failed");
             }
+            SwarmEvent::ExternalAddrConfirmed { address } => {
+                info!(%address, "external address confirmed");
+                self.emit(NetworkEvent::ExternalAddressConfirmed { address });
+            }
+            SwarmEvent::ExternalAddrExpired { address } => {
+                info!(%address, "external address expired");
+                self.emit(NetworkEvent::ExternalAddressExpired { address });
+            }
             SwarmEvent::ListenerError { error, .. } => warn!(%error, "listener error"),
             SwarmEvent::ListenerClosed {
                 addresses, reason, ..
@@ -499,7 +790,85 @@ impl EventLoop {
         }
     }
 
+    /// Identify told us a peer's listen addresses: Kademlia gets them (if the
+    /// peer speaks our DHT), the app gets them for its address book.
+    fn on_identify(&mut self, event: identify::Event) {
+        self.metrics.record(&event);
+        let identify::Event::Received { peer_id, info, .. } = event else {
+            trace!(?event, "identify");
+            return;
+        };
+        let mut listen_addresses = info.listen_addrs;
+        listen_addresses.truncate(MAX_IDENTIFY_ADDRESSES);
+        let speaks_kad = info.protocols.iter().any(|p| p.as_ref() == KAD_PROTOCOL);
+        if speaks_kad && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+            for address in &listen_addresses {
+                kad.add_address(&peer_id, address.clone());
+            }
+        }
+        self.emit(NetworkEvent::PeerIdentified {
+            peer: peer_id,
+            listen_addresses,
+            agent_version: info.agent_version,
+        });
+    }
+
+    /// mDNS found peers on the LAN: dial them (never `add_explicit_peer`, which
+    /// would exempt them from gossip scoring) and tell Kademlia.
+    fn on_mdns(&mut self, event: mdns::Event) {
+        let mdns::Event::Discovered(found) = event else {
+            return; // expiry: the connection, if any, ends on its own
+        };
+        let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+        for (peer, address) in found {
+            by_peer.entry(peer).or_default().push(address);
+        }
+        for (peer, addresses) in by_peer {
+            if peer == self.local_peer_id || self.blocked.contains_key(&peer) {
+                continue;
+            }
+            if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                for address in &addresses {
+                    kad.add_address(&peer, address.clone());
+                }
+            }
+            debug!(%peer, ?addresses, "found on the LAN");
+            if let Err(error) = self.dial_peer(peer, addresses.clone()) {
+                debug!(%peer, %error, "could not dial a LAN peer");
+            }
+            self.emit(NetworkEvent::PeerDiscovered {
+                peer,
+                addresses,
+                via: Discovery::Mdns,
+            });
+        }
+    }
+
+    fn on_kad(&mut self, event: kad::Event) {
+        self.metrics.record(&event);
+        match event {
+            kad::Event::OutboundQueryProgressed { result, .. } => match result {
+                kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
+                    key,
+                    providers,
+                })) => self.on_providers(&key, providers),
+                kad::QueryResult::Bootstrap(Ok(kad::BootstrapOk { num_remaining, .. })) => {
+                    let recent = self
+                        .last_round
+                        .is_some_and(|at| at.elapsed() < MIN_ROUND_GAP);
+                    if num_remaining == 0 && !recent {
+                        // A fresh routing table: announce and look up now.
+                        self.discovery_round(true);
+                    }
+                }
+                other => trace!(result = ?other, "kademlia query"),
+            },
+            other => trace!(event = ?other, "kademlia"),
+        }
+    }
+
     fn on_gossip(&mut self, event: gossipsub::Event) {
+        self.metrics.record(&event);
         match event {
             gossipsub::Event::Message {
                 propagation_source,
@@ -726,6 +1095,20 @@ impl EventLoop {
         {
             self.unblock(peer, UnblockReason::Expired);
         }
+    }
+}
+
+/// The Kademlia key under which the members of `topic` announce themselves:
+/// sha256 of the topic name (DESIGN §4).
+pub(crate) fn provider_key(topic: &str) -> kad::RecordKey {
+    kad::RecordKey::new(&Sha256::digest(topic.as_bytes()))
+}
+
+/// The peer an address ends with (`…/p2p/<peer>`), if any.
+fn peer_of(address: &Multiaddr) -> Option<PeerId> {
+    match address.iter().last() {
+        Some(AddrProtocol::P2p(peer)) => Some(peer),
+        _ => None,
     }
 }
 

@@ -7,7 +7,7 @@ use crate::{
     Misbehaviour,
     error::{NetworkError, PublishError, RequestError},
     event_loop::Command,
-    types::{MessageId, PeerScore, Protocol, Validation},
+    types::{ConnectionInfo, MessageId, PeerScore, Protocol, Validation},
 };
 
 /// Sends commands to the [`EventLoop`](crate::EventLoop); every method waits for
@@ -77,6 +77,82 @@ impl NetworkHandle {
     /// when it succeeded.
     pub async fn dial(&self, address: Multiaddr) -> Result<(), NetworkError> {
         self.call(|reply| Command::Dial { address, reply }).await?
+    }
+
+    /// Dials `peer` at `addresses` (and any address Kademlia knows for it),
+    /// unless it is connected or being dialled already.
+    pub async fn dial_peer(
+        &self,
+        peer: PeerId,
+        addresses: Vec<Multiaddr>,
+    ) -> Result<(), NetworkError> {
+        self.call(|reply| Command::DialPeer {
+            peer,
+            addresses,
+            reply,
+        })
+        .await?
+    }
+
+    /// Adds bootstrap peers (from an invite, say): each `…/p2p/<peer>` address
+    /// joins Kademlia's routing table, and each is dialled. Fails with the first
+    /// dial error after trying them all.
+    pub async fn bootstrap(&self, addresses: Vec<Multiaddr>) -> Result<(), NetworkError> {
+        self.call(|reply| Command::Bootstrap { addresses, reply })
+            .await?
+    }
+
+    /// Starts listening on `address` (a `…/p2p/<relay>/p2p-circuit` address
+    /// listens through that relay). [`NetworkEvent::NewListenAddr`]
+    /// (crate::NetworkEvent::NewListenAddr) says when it is ready.
+    pub async fn listen_on(&self, address: Multiaddr) -> Result<(), NetworkError> {
+        self.call(|reply| Command::ListenOn { address, reply })
+            .await?
+    }
+
+    /// Announces `address` as one where others can reach us (a server's
+    /// public address; see [`NetworkConfig::external_addresses`](crate::NetworkConfig::external_addresses)).
+    pub async fn add_external_address(&self, address: Multiaddr) -> Result<(), NetworkError> {
+        self.call(|reply| Command::AddExternalAddress { address, reply })
+            .await
+    }
+
+    /// Our confirmed external addresses (configured or confirmed by AutoNAT).
+    pub async fn external_addresses(&self) -> Result<Vec<Multiaddr>, NetworkError> {
+        self.call(|reply| Command::ExternalAddresses { reply })
+            .await
+    }
+
+    /// Every open connection.
+    pub async fn connections(&self) -> Result<Vec<ConnectionInfo>, NetworkError> {
+        self.call(|reply| Command::Connections { reply }).await
+    }
+
+    /// Whether we are connected to `peer` only through relays: `Ok(false)` if
+    /// any connection to it is direct, or if there is none.
+    pub async fn is_relayed(&self, peer: PeerId) -> Result<bool, NetworkError> {
+        let connections: Vec<_> = self
+            .connections()
+            .await?
+            .into_iter()
+            .filter(|c| c.peer == peer)
+            .collect();
+        Ok(!connections.is_empty() && connections.iter().all(|c| c.relayed))
+    }
+
+    /// Runs a discovery round now: announce ourselves as a provider of each
+    /// joined topic, look up the others and dial them (otherwise this happens
+    /// periodically).
+    pub async fn discover_now(&self) -> Result<(), NetworkError> {
+        self.call(|reply| Command::DiscoverNow { reply }).await
+    }
+
+    /// The node's network metrics in the Prometheus text exposition format:
+    /// libp2p-metrics (connections, identify, Kademlia, ping, relay, DCUtR),
+    /// bandwidth per transport, and gossipsub's own per-topic counters (e.g.
+    /// `gossipsub_topic_msg_recv_counts_unfiltered_total`, duplicates included).
+    pub async fn metrics_text(&self) -> Result<String, NetworkError> {
+        self.call(|reply| Command::MetricsText { reply }).await?
     }
 
     /// Remembers an address of `peer`, used when a request needs to dial it.

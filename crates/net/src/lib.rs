@@ -14,7 +14,17 @@
 //! - `event_loop`: [`EventLoop`], the one task that owns the swarm.
 //! - `handle`: [`NetworkHandle`], the cloneable command sender.
 //! - `types`: [`NetworkEvent`] and the other values the app sees.
-//! - `transport`: builds the swarm on the configured [`Transport`].
+//! - `transport`: builds the swarm on the configured [`Transport`] (memory, TCP,
+//!   QUIC, with DNS, the relay client and bandwidth metrics).
+//!
+//! # Discovery and NAT
+//!
+//! mDNS on the LAN; Kademlia (`/swapmesh/kad/1`, server mode) fed with
+//! identify's listen addresses and bootstrapped from configured addresses; topic
+//! providers (every joined topic is announced under sha256(topic) and its other
+//! providers are looked up and dialled, periodically); relay client, DCUtR and
+//! AutoNAT v2 client; relay and AutoNAT servers with `server`. Discovered peers
+//! are dialled, never added as explicit gossip peers (that would bypass scoring).
 //!
 //! # Use
 //!
@@ -51,8 +61,8 @@ mod transport;
 mod types;
 
 pub use config::{
-    ConnectionLimitsConfig, FloodLimits, FrameLimits, GossipConfig, MisbehaviourConfig,
-    NetworkConfig, Transport,
+    ConnectionLimitsConfig, DiscoveryConfig, FloodLimits, FrameLimits, GossipConfig, MdnsConfig,
+    MisbehaviourConfig, NatConfig, NetworkConfig, RelayLimits, ServerConfig, Transport,
 };
 pub use error::{NetworkError, PublishError, RequestError};
 pub use event_loop::EventLoop;
@@ -60,9 +70,15 @@ pub use handle::NetworkHandle;
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair};
 pub use misbehaviour::Misbehaviour;
 pub use types::{
-    BlockReason, MessageId, NetworkEvent, PeerScore, Protocol, ResponseHandle, UnblockReason,
-    Validation,
+    BlockReason, ConnectionInfo, Discovery, MessageId, NetworkEvent, PeerScore, Protocol,
+    ResponseHandle, UnblockReason, Validation,
 };
+
+/// The Kademlia key under which the members of `topic` announce themselves:
+/// the bytes of sha256(topic name) (DESIGN §4).
+pub fn provider_key(topic: &str) -> Vec<u8> {
+    event_loop::provider_key(topic).to_vec()
+}
 
 use tokio::sync::mpsc;
 
@@ -74,7 +90,7 @@ use tokio::sync::mpsc;
 pub fn new(
     config: NetworkConfig,
 ) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>, EventLoop), NetworkError> {
-    let mut swarm = transport::build_swarm(&config)?;
+    let (mut swarm, registry) = transport::build_swarm(&config)?;
     for address in &config.listen_addresses {
         swarm
             .listen_on(address.clone())
@@ -88,12 +104,11 @@ pub fn new(
     let handle = NetworkHandle::new(command_tx.clone(), *swarm.local_peer_id());
     let event_loop = EventLoop::new(
         swarm,
+        registry,
         command_rx,
         command_tx.downgrade(),
         event_tx,
-        config.frame_limits,
-        config.gossip.max_transmit_size,
-        config.misbehaviour,
+        &config,
     );
     Ok((handle, event_rx, event_loop))
 }

@@ -162,6 +162,45 @@ pub enum NetworkEvent {
     PeerConnected {
         /// The peer.
         peer: PeerId,
+        /// The address of the connection: the one we dialled, or the one the peer
+        /// came from (for an inbound TCP connection that is an ephemeral port;
+        /// [`NetworkEvent::PeerIdentified`] gives the addresses it listens on).
+        address: Multiaddr,
+        /// Whether we dialled it.
+        outbound: bool,
+        /// Whether the connection goes through a relay (`/p2p-circuit`).
+        relayed: bool,
+    },
+    /// A connected peer told us who it is and where it listens (identify).
+    PeerIdentified {
+        /// The peer.
+        peer: PeerId,
+        /// The addresses it says it listens on (at most 16 kept), relayed ones
+        /// included.
+        listen_addresses: Vec<Multiaddr>,
+        /// Its software, e.g. `swapmesh/0.1.0`.
+        agent_version: String,
+    },
+    /// Discovery found a peer (and dials it unless already connected).
+    PeerDiscovered {
+        /// The peer.
+        peer: PeerId,
+        /// Its addresses, when the discovery gave them (mDNS does; Kademlia keeps
+        /// them and hands them to the dial itself).
+        addresses: Vec<Multiaddr>,
+        /// How it was found.
+        via: Discovery,
+    },
+    /// An address of ours was confirmed as reachable by others (configured, or
+    /// checked by AutoNAT).
+    ExternalAddressConfirmed {
+        /// The address.
+        address: Multiaddr,
+    },
+    /// An address of ours is no longer known to be reachable.
+    ExternalAddressExpired {
+        /// The address.
+        address: Multiaddr,
     },
     /// The last connection to a peer closed.
     PeerDisconnected {
@@ -210,6 +249,33 @@ pub enum NetworkEvent {
         /// Why.
         reason: UnblockReason,
     },
+}
+
+/// How a peer was discovered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Discovery {
+    /// mDNS on the LAN.
+    Mdns,
+    /// Kademlia: it provides the key sha256(`topic`) of a topic we joined.
+    /// Reported once per peer and topic while the network runs.
+    TopicProvider {
+        /// The topic.
+        topic: String,
+    },
+}
+
+/// One open connection (diagnostics, and the relay test's proof).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The peer at the other end.
+    pub peer: PeerId,
+    /// The address of the connection (see [`NetworkEvent::PeerConnected`]).
+    pub address: Multiaddr,
+    /// Whether we dialled it.
+    pub outbound: bool,
+    /// Whether it goes through a relay (`/p2p-circuit`).
+    pub relayed: bool,
 }
 
 /// Identifies one pending inbound request inside the event loop.

@@ -124,7 +124,7 @@ impl Node {
                             data,
                         }
                     }
-                    NetworkEvent::PeerConnected { peer } => Seen::Connected(peer),
+                    NetworkEvent::PeerConnected { peer, .. } => Seen::Connected(peer),
                     NetworkEvent::PeerDisconnected { peer } => Seen::Disconnected(peer),
                     NetworkEvent::PeerSubscribed { peer, topic } => Seen::Subscribed(peer, topic),
                     NetworkEvent::NewListenAddr { address } => Seen::ListenAddr(address),
