@@ -153,6 +153,25 @@ impl RecordBody {
         bytes
     }
 
+    /// Decodes body bytes canonically without checking any signature: for bytes a
+    /// node stored itself after verifying them. Anything received from a peer goes
+    /// through [`crate::validate::check`] instead. A newer format version or an
+    /// unknown kind is an error here, since a node never stores either.
+    pub fn decode_trusted(bytes: &[u8]) -> Result<RecordBody, DecodeError> {
+        encoding::check_len(bytes, crate::signed::MAX_BODY)?;
+        let version = Self::peek_version(bytes)?;
+        if version != FORMAT_VERSION {
+            return Err(DecodeError::Malformed(format!("format version {version}")));
+        }
+        let (header, used) = Self::decode_header(bytes)?;
+        match Self::decode_rest(header, used, bytes)? {
+            Decoded::Body(body) => Ok(body),
+            Decoded::UnknownKind(code) => {
+                Err(DecodeError::Malformed(format!("unknown kind {code}")))
+            }
+        }
+    }
+
     /// The format version a body declares, read from its first bytes.
     pub(crate) fn peek_version(bytes: &[u8]) -> Result<u16, DecodeError> {
         encoding::decode_prefix::<u16>(bytes).map(|(v, _)| v)

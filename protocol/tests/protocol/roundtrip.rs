@@ -28,6 +28,7 @@ fn body_round_trip(body: &RecordBody) {
     let decoded = SignedRecord::decode(&bytes).expect("decodes");
     assert_eq!(decoded.encode(), bytes);
     assert_eq!(decoded.body, body.encode());
+    assert_eq!(RecordBody::decode_trusted(&decoded.body), Ok(body.clone()));
     // Decoding the body itself gives back the same value: check() decodes it, and
     // whatever its verdict it must not complain about the encoding.
     match check(decoded, Timestamp(0)) {
