@@ -1,7 +1,7 @@
 //! Reconciliation of two in-memory stores of 100,000 items differing by d items
 //! (half on each side): bytes each way, rounds and time, against the bytes of the
 //! missing items themselves and a naive exchange of all ids. Prints Markdown tables
-//! (BENCHMARKS-sync.md). `cargo bench -p swapmesh-sync --bench reconcile`.
+//! (BENCHMARKS.md, "Set reconciliation"). `cargo bench -p swapmesh-sync --bench reconcile`.
 
 use std::time::{Duration, Instant};
 

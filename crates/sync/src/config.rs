@@ -31,7 +31,7 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 impl Default for Config {
     fn default() -> Self {
         Self {
-            // Measured (BENCHMARKS-sync.md): against 16/16, 8/8 sends a third fewer
+            // Measured (BENCHMARKS.md, "Set reconciliation"): against 16/16, 8/8 sends a third fewer
             // bytes at 100,000 items with the same number of rounds.
             split_parts: 8,
             list_threshold: 8,

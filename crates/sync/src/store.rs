@@ -9,7 +9,7 @@
 //!   the range ([`Summary::of_items`]), [`SyncStore::items`] collects them, and the
 //!   default [`SyncStore::split`] scans too. That is correct, but every level of the
 //!   reconciliation then reads every item of every range it compares: about
-//!   `n × (levels)` key reads per session for `n` items (BENCHMARKS-sync.md measures
+//!   `n × (levels)` key reads per session for `n` items (BENCHMARKS.md, "Set reconciliation" measures
 //!   what that costs against an indexed store, [`ScanStore`](crate::ScanStore)
 //!   against [`MemoryStore`](crate::MemoryStore)).
 //! - To make a summary cheap on large sets, keep per-bucket sums: a tree
