@@ -109,6 +109,7 @@ impl RunArgs {
             external_addresses: list(&self.external_addresses),
             log_format: self.log_format.clone(),
             name: None,
+            api_hosts: None,
         }
     }
 }

@@ -146,7 +146,12 @@ pub async fn run(dir: &Path, flags: &RawSettings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot serve the API on {}", settings.api))?;
     let api_addr = listener.local_addr()?;
     write_api_addr(dir, api_addr)?;
-    let app = api::router(ApiState::new(node.clone(), token, api_addr));
+    let app = api::router(ApiState::new(
+        node.clone(),
+        token,
+        api_addr,
+        &settings.api_hosts,
+    ));
 
     let listening = wait_for_listen_addresses(&node).await;
     println!(

@@ -99,6 +99,8 @@ pub struct RawSettings {
     pub log_format: Option<String>,
     /// The display name set at init.
     pub name: Option<String>,
+    /// Extra `Host` header values the API answers to (host:port).
+    pub api_hosts: Option<Vec<String>>,
 }
 
 /// The settings a node runs with.
@@ -124,6 +126,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Display name for the profile published at first start.
     pub name: Option<String>,
+    /// Extra `Host` values the API answers to.
+    pub api_hosts: Vec<String>,
 }
 
 impl Default for Settings {
@@ -142,6 +146,7 @@ impl Default for Settings {
             external_addresses: Vec::new(),
             log_format: LogFormat::Text,
             name: None,
+            api_hosts: Vec::new(),
         }
     }
 }
@@ -291,6 +296,9 @@ impl Settings {
         if let Some(v) = &raw.name {
             self.name = Some(v.clone());
         }
+        if let Some(v) = &raw.api_hosts {
+            self.api_hosts = v.clone();
+        }
         Ok(())
     }
 
@@ -381,6 +389,7 @@ fn raw_from_env(env: impl Fn(&str) -> Option<String>) -> RawSettings {
         external_addresses: list("SWAPMESH_EXTERNAL_ADDRESSES"),
         log_format: env("SWAPMESH_LOG_FORMAT"),
         name: env("SWAPMESH_NAME"),
+        api_hosts: list("SWAPMESH_API_HOSTS"),
     }
 }
 
@@ -415,6 +424,9 @@ pub fn default_file(area: Option<&str>, name: Option<&str>) -> String {
 
 # The local API, for the CLI and the web page. Keep it on loopback.
 # api = "127.0.0.1:7878"
+# Extra Host header values the API answers to (e.g. a Prometheus container's
+# name for this node); any other Host is refused (DNS rebinding).
+# api_hosts = ["swapmesh:7878"]
 
 # Find neighbours on the LAN.
 # mdns = true

@@ -39,13 +39,27 @@ struct StateInner {
 }
 
 impl ApiState {
-    /// State for a node's API: its token, and the `Host` values it answers to
-    /// (the address it serves on, and `localhost:<port>` when that is loopback).
-    pub fn new(node: Node, token: String, served_on: std::net::SocketAddr) -> Self {
+    /// State for a node's API: its token, and the `Host` values it answers to:
+    /// the address it serves on, its loopback names (`localhost:<port>`, and
+    /// `127.0.0.1:<port>` / `[::1]:<port>` when it serves on all interfaces, as in
+    /// a container), and any `extra_hosts` configured (e.g. `swapmesh:7878` for a
+    /// Prometheus container).
+    pub fn new(
+        node: Node,
+        token: String,
+        served_on: std::net::SocketAddr,
+        extra_hosts: &[String],
+    ) -> Self {
+        let port = served_on.port();
         let mut hosts = vec![served_on.to_string()];
-        if served_on.ip().is_loopback() {
-            hosts.push(format!("localhost:{}", served_on.port()));
+        if served_on.ip().is_loopback() || served_on.ip().is_unspecified() {
+            hosts.push(format!("localhost:{port}"));
         }
+        if served_on.ip().is_unspecified() {
+            hosts.push(format!("127.0.0.1:{port}"));
+            hosts.push(format!("[::1]:{port}"));
+        }
+        hosts.extend(extra_hosts.iter().cloned());
         Self {
             inner: Arc::new(StateInner {
                 node,
