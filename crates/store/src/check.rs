@@ -5,10 +5,14 @@
 use std::collections::BTreeMap;
 
 use swapmesh_protocol::RecordId;
+use swapmesh_sync::{Item, Summary};
 
 use crate::body::decode_stored;
 use crate::error::Result;
-use crate::keys::{AddressEntry, Index, address_key, expiry_key, index_entries, sweep_time};
+use crate::keys::{
+    AddressEntry, BucketSum, Index, address_key, bucket_key_of, expiry_key, index_entries,
+    sweep_time,
+};
 use crate::store::Store;
 
 /// Most problems a check lists.
@@ -25,8 +29,10 @@ pub struct Consistency {
     pub addresses: usize,
     /// Addresses whose current record expired but that still block older versions.
     pub fences: usize,
-    /// Entries in the index trees (`by_*`, `words`, `expiry`).
+    /// Entries in the index trees (`by_topic`, `by_author`, `expiry`).
     pub index_entries: usize,
+    /// Bucket entries in `sync_sums`.
+    pub sync_buckets: usize,
     /// Each disagreement found (at most 100); empty when consistent.
     pub problems: Vec<String>,
 }
@@ -47,14 +53,16 @@ impl Consistency {
 impl Store {
     /// Reads the whole database and checks that every record decodes and hashes to
     /// its key, is the current version of its address, and has exactly its index
-    /// entries; that no index entry is left over; and that every address is backed
-    /// by a record or an expiry fence. Reads everything: for tests and repair
+    /// entries; that no index entry is left over; that every address is backed by a
+    /// record or an expiry fence; and that every `sync_sums` bucket holds exactly
+    /// the count and id sum of its `by_topic` items. Reads everything: for tests and repair
     /// tools, not for a hot path. `Err` only when reading fails.
     pub fn check_consistency(&self) -> Result<Consistency> {
         let t = &self.trees;
         let mut report = Consistency::default();
         let mut expected: BTreeMap<Index, BTreeMap<Vec<u8>, Vec<u8>>> = BTreeMap::new();
         let mut expected_expiry: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut sums: BTreeMap<Vec<u8>, Summary> = BTreeMap::new();
 
         for kv in t.records.iter() {
             let (k, v) = kv?;
@@ -92,6 +100,12 @@ impl Store {
                 }
             };
             for e in index_entries(body, &id) {
+                if e.index == Index::Topic
+                    && let Some(bucket) = bucket_key_of(&e.key, t.bucket_bits)
+                {
+                    let sum = sums.entry(bucket).or_default();
+                    *sum = *sum + Summary::of(&Item::new(body.created_at, id));
+                }
                 expected.entry(e.index).or_default().insert(e.key, e.value);
             }
             expected_expiry.insert(
@@ -119,6 +133,11 @@ impl Store {
             report.index_entries += compare(&mut report, &format!("{index:?}"), tree, &want)?;
         }
         report.index_entries += compare(&mut report, "expiry", &t.expiry, &expected_expiry)?;
+        let expected_sums = sums
+            .into_iter()
+            .map(|(k, s)| (k, BucketSum(s).encode().to_vec()))
+            .collect();
+        report.sync_buckets = compare(&mut report, "sync_sums", &t.sync_sums, &expected_sums)?;
         Ok(report)
     }
 }

@@ -1,24 +1,32 @@
-//! Key and value layouts of every tree. Keys are plain big-endian byte strings so
-//! that sled's byte order is the order we scan in; no bincode in keys (its varints
-//! do not sort).
+//! Key and value layouts of every tree (schema 2). Keys are plain big-endian byte
+//! strings so that sled's byte order is the order we scan in; no bincode in keys
+//! (its varints do not sort).
 //!
 //! | tree | key | value |
 //! |---|---|---|
 //! | `records` | id (32) | `SignedRecord::encode()` |
 //! | `addresses` | author (32) ‖ kind (1) ‖ d | [`AddressEntry`]: id (32) ‖ seq (8) ‖ fence (8) |
-//! | `by_topic` | topic ‖ 0x00 ‖ created_at (8) ‖ id (32) | [`Summary`] (4) |
-//! | `by_area` | cell (5) ‖ created_at ‖ id | [`Summary`] |
+//! | `by_topic` | topic ‖ 0x00 ‖ created_at (8) ‖ id (32) | [`Summary`] (28) |
 //! | `by_author` | author (32) ‖ created_at ‖ id | [`Summary`] |
-//! | `by_kind` | deal kind (1) ‖ purpose (1) ‖ created_at ‖ id | empty |
-//! | `words` | word ‖ 0x00 ‖ created_at ‖ id | empty |
 //! | `expiry` | sweep time (8) ‖ id (32) | empty, or an address key for a fence |
+//! | `sync_sums` | topic ‖ 0x00 ‖ bucket (8) | [`BucketSum`]: count (8) ‖ id sum (32) |
 //!
-//! `by_topic` holds every stored record, tombstones included (the sync set);
-//! `by_area`, `by_author`, `by_kind` and `words` hold live listings only (the search
-//! set). Integers are big-endian; `created_at ‖ id` is the sync order.
+//! `by_topic` holds every stored record, tombstones included (the sync set, and the
+//! search set of places); `by_author` holds live listings only. A record writes
+//! `records`, `addresses`, `expiry`, one `by_topic` key per topic (usually one) and,
+//! if it is a live listing, one `by_author` key: 5 keys, where schema 1 wrote 12.6
+//! (it also had `by_area`, a copy of the area topics of `by_topic`; `by_kind`, one
+//! key per deal kind; and `words`, one key per word). Kinds, purpose, the first
+//! bytes of the author and a bloom filter of the words now live in the 28-byte
+//! [`Summary`] value that every scan reads anyway. `sync_sums` holds, per topic
+//! and bucket of `created_at >> bits`, the count and id sum of the bucket's
+//! `by_topic` items (see [`crate::sync`]); it is rewritten in the same transaction
+//! as `by_topic`. Integers are big-endian; `created_at ‖ id` is the sync order.
 
 use swapmesh_protocol::listing::{DealKind, Purpose};
-use swapmesh_protocol::{Address, RecordBody, RecordId, RecordKind, Timestamp, Topic, topics};
+use swapmesh_protocol::{
+    Address, AuthorKey, RecordBody, RecordId, RecordKind, Timestamp, Topic, topics,
+};
 
 use crate::words::listing_words;
 
@@ -51,18 +59,6 @@ pub(crate) fn topic_prefix(topic: &Topic) -> Vec<u8> {
     k
 }
 
-/// Prefix of a word's entries in `words`.
-pub(crate) fn word_prefix(word: &str) -> Vec<u8> {
-    let mut k = word.as_bytes().to_vec();
-    k.push(0);
-    k
-}
-
-/// Prefix of a (deal kind, purpose) in `by_kind`.
-pub(crate) fn kind_prefix(kind: DealKind, purpose: Purpose) -> [u8; 2] {
-    [deal_kind_code(kind), purpose_code(purpose)]
-}
-
 fn deal_kind_code(kind: DealKind) -> u8 {
     match kind {
         DealKind::Swap => 0,
@@ -85,20 +81,54 @@ fn purpose_code(purpose: Purpose) -> u8 {
     }
 }
 
-/// Every deal kind, for queries that do not name any.
-pub(crate) const ALL_DEAL_KINDS: [DealKind; 5] = [
-    DealKind::Swap,
-    DealKind::Rent,
-    DealKind::Lease,
-    DealKind::Share,
-    DealKind::Give,
-];
+/// Bytes of the author kept in a [`Summary`]: enough to skip other authors' entries
+/// without reading the record (the record decides).
+const AUTHOR_PREFIX: usize = 8;
 
-/// Both purposes.
-pub(crate) const ALL_PURPOSES: [Purpose; 2] = [Purpose::Offer, Purpose::Want];
+/// Bits of the word bloom filter in a [`Summary`].
+const BLOOM_BYTES: usize = 16;
+
+/// Bit positions set per word. With 128 bits and the 3–10 words of a typical title,
+/// tags and category, a word that is absent passes the filter about 0.5–5 % of the
+/// time; such candidates are then read and rejected by the exact check.
+const BLOOM_HASHES: u64 = 3;
+
+/// A 128-bit bloom filter of a listing's words (title, tags, category).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(crate) struct WordBloom(pub(crate) [u8; BLOOM_BYTES]);
+
+impl WordBloom {
+    /// The positions of a word: FNV-1a 64, split into two halves for double hashing.
+    /// Written out (not `std`'s hasher, whose algorithm may change between Rust
+    /// releases) because the filter is stored on disk.
+    fn positions(word: &str) -> impl Iterator<Item = usize> {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in word.as_bytes() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        let (h1, h2) = (h & 0xffff_ffff, (h >> 32) | 1);
+        (0..BLOOM_HASHES).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) % 128) as usize)
+    }
+
+    pub(crate) fn of<'a>(words: impl IntoIterator<Item = &'a String>) -> Self {
+        let mut bloom = Self::default();
+        for w in words {
+            for p in Self::positions(w) {
+                bloom.0[p / 8] |= 1 << (p % 8);
+            }
+        }
+        bloom
+    }
+
+    /// May the set contain `word`? (`false`: certainly not.)
+    pub(crate) fn may_contain(&self, word: &str) -> bool {
+        Self::positions(word).all(|p| self.0[p / 8] & (1 << (p % 8)) != 0)
+    }
+}
 
 /// What a query filter needs to know of a record without reading it: the value of
-/// `by_topic`, `by_area` and `by_author` entries.
+/// `by_topic` and `by_author` entries.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Summary {
     /// The record kind code.
@@ -109,39 +139,58 @@ pub(crate) struct Summary {
     pub(crate) purpose: u8,
     /// The listing's deal kinds as bits.
     pub(crate) deal_kinds: u8,
+    /// The first bytes of the author.
+    pub(crate) author: [u8; AUTHOR_PREFIX],
+    /// The listing's words (empty for other kinds).
+    pub(crate) words: WordBloom,
 }
 
 const TOMBSTONE: u8 = 1;
 
+/// Encoded length of a [`Summary`].
+pub(crate) const SUMMARY_LEN: usize = 4 + AUTHOR_PREFIX + BLOOM_BYTES;
+
 impl Summary {
     pub(crate) fn of(body: &RecordBody) -> Self {
+        let mut author = [0u8; AUTHOR_PREFIX];
+        author.copy_from_slice(&body.author.0[..AUTHOR_PREFIX]);
         match body.listing() {
             Some(l) => Summary {
                 kind: RecordKind::Listing.code(),
                 flags: if l.is_withdrawn() { TOMBSTONE } else { 0 },
                 purpose: purpose_code(l.purpose),
                 deal_kinds: l.kinds.iter().fold(0, |m, k| m | deal_kind_bit(*k)),
+                author,
+                words: WordBloom::of(&listing_words(l)),
             },
             None => Summary {
                 kind: body.kind().code(),
                 flags: 0,
                 purpose: 0xff,
                 deal_kinds: 0,
+                author,
+                words: WordBloom::default(),
             },
         }
     }
 
-    pub(crate) fn encode(self) -> [u8; 4] {
-        [self.kind, self.flags, self.purpose, self.deal_kinds]
+    pub(crate) fn encode(self) -> [u8; SUMMARY_LEN] {
+        let mut out = [0u8; SUMMARY_LEN];
+        out[..4].copy_from_slice(&[self.kind, self.flags, self.purpose, self.deal_kinds]);
+        out[4..4 + AUTHOR_PREFIX].copy_from_slice(&self.author);
+        out[4 + AUTHOR_PREFIX..].copy_from_slice(&self.words.0);
+        out
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
-        let b: [u8; 4] = bytes.try_into().ok()?;
+        let b: &[u8; SUMMARY_LEN] = bytes.try_into().ok()?;
         Some(Summary {
             kind: b[0],
             flags: b[1],
             purpose: b[2],
             deal_kinds: b[3],
+            author: b[4..4 + AUTHOR_PREFIX].try_into().ok()?,
+            words: WordBloom(b[4 + AUTHOR_PREFIX..].try_into().ok()?),
         })
     }
 
@@ -154,26 +203,22 @@ impl Summary {
     pub(crate) fn has_purpose(self, purpose: Option<Purpose>) -> bool {
         purpose.is_none_or(|p| self.purpose == purpose_code(p))
     }
+
+    /// Could it be by this author?
+    pub(crate) fn may_be_by(self, author: &AuthorKey) -> bool {
+        author.0[..AUTHOR_PREFIX] == self.author
+    }
 }
 
 /// The index trees that hold per-record entries.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub(crate) enum Index {
     Topic,
-    Area,
     Author,
-    Kind,
-    Words,
 }
 
 impl Index {
-    pub(crate) const ALL: [Index; 5] = [
-        Index::Topic,
-        Index::Area,
-        Index::Author,
-        Index::Kind,
-        Index::Words,
-    ];
+    pub(crate) const ALL: [Index; 2] = [Index::Topic, Index::Author];
 }
 
 /// One index entry of a record.
@@ -183,7 +228,8 @@ pub(crate) struct Entry {
     pub(crate) value: Vec<u8>,
 }
 
-/// Every index entry of a stored record (not `records`, `addresses` or `expiry`).
+/// Every index entry of a stored record (not `records`, `addresses`, `expiry` or
+/// `sync_sums`).
 pub(crate) fn index_entries(body: &RecordBody, id: &RecordId) -> Vec<Entry> {
     let st = stamp(body.created_at, id);
     let summary = Summary::of(body).encode().to_vec();
@@ -199,36 +245,53 @@ pub(crate) fn index_entries(body: &RecordBody, id: &RecordId) -> Vec<Entry> {
             value: summary.clone(),
         })
         .collect();
-    let Some(listing) = body.listing().filter(|l| !l.is_withdrawn()) else {
-        return out;
-    };
-    if let Some(area) = &body.area {
+    if body.listing().is_some_and(|l| !l.is_withdrawn()) {
         out.push(Entry {
-            index: Index::Area,
-            key: with_stamp(area.cell().as_str().as_bytes().to_vec()),
-            value: summary.clone(),
-        });
-    }
-    out.push(Entry {
-        index: Index::Author,
-        key: with_stamp(body.author.0.to_vec()),
-        value: summary,
-    });
-    for kind in &listing.kinds {
-        out.push(Entry {
-            index: Index::Kind,
-            key: with_stamp(kind_prefix(*kind, listing.purpose).to_vec()),
-            value: Vec::new(),
-        });
-    }
-    for word in listing_words(listing) {
-        out.push(Entry {
-            index: Index::Words,
-            key: with_stamp(word_prefix(&word)),
-            value: Vec::new(),
+            index: Index::Author,
+            key: with_stamp(body.author.0.to_vec()),
+            value: summary,
         });
     }
     out
+}
+
+/// The `sync_sums` key of the bucket a `by_topic` key falls in (`None`: not a
+/// `by_topic` key).
+pub(crate) fn bucket_key_of(topic_key: &[u8], bits: u32) -> Option<Vec<u8>> {
+    let prefix_len = topic_key.len().checked_sub(STAMP_LEN)?;
+    let (at, _) = parse_stamp(topic_key)?;
+    Some(bucket_key(&topic_key[..prefix_len], at.0 >> bits))
+}
+
+/// `prefix ‖ bucket`: a key of `sync_sums`, `prefix` being a topic's `by_topic`
+/// prefix.
+pub(crate) fn bucket_key(prefix: &[u8], bucket: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 8);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(&bucket.to_be_bytes());
+    k
+}
+
+/// The value of a `sync_sums` entry: how many items a bucket holds and the sum of
+/// their ids.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(crate) struct BucketSum(pub(crate) swapmesh_sync::Summary);
+
+impl BucketSum {
+    pub(crate) fn encode(&self) -> [u8; 40] {
+        let mut out = [0u8; 40];
+        out[..8].copy_from_slice(&self.0.count.to_be_bytes());
+        out[8..].copy_from_slice(&self.0.sum.to_bytes());
+        out
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
+        let b: &[u8; 40] = bytes.try_into().ok()?;
+        Some(Self(swapmesh_sync::Summary {
+            count: u64::from_be_bytes(b[..8].try_into().ok()?),
+            sum: swapmesh_sync::IdSum::from_bytes(b[8..].try_into().ok()?),
+        }))
+    }
 }
 
 /// The key of an address in `addresses`.

@@ -9,7 +9,10 @@
 //!   [`Cursor`]; [`Store::topic_items`], a topic's `(created_at, id)` items in sync
 //!   order.
 //! - [`peers`]: the peer address book and `get_state`/`put_state`.
-//! - [`check`]: [`Store::check_consistency`], every index against the records.
+//! - [`sync`]: [`Store::sync_view`], a topic as a [`swapmesh_sync::SyncStore`] over
+//!   `by_topic` and its per-bucket id sums.
+//! - [`check`]: [`Store::check_consistency`], every index and bucket sum against
+//!   the records.
 //! - `keys` (private): the key layout of every tree, documented there; `body`
 //!   (private): decoding stored records; [`words`]: the word index's tokenizer.
 //!
@@ -25,6 +28,7 @@ mod keys;
 pub mod peers;
 pub mod query;
 pub mod store;
+pub mod sync;
 pub mod words;
 
 pub use body::StoredRecord;
@@ -32,4 +36,5 @@ pub use check::Consistency;
 pub use error::StoreError;
 pub use peers::PeerEntry;
 pub use query::{Cursor, MAX_LIMIT, Page, Query, TopicItem};
-pub use store::{InsertOutcome, SCHEMA_VERSION, Store, StoreOptions};
+pub use store::{InsertOutcome, SCHEMA_VERSION, SYNC_BUCKET_BITS, Store, StoreOptions};
+pub use sync::TopicSync;

@@ -1,7 +1,7 @@
 //! Searching live listings (newest first, with a cursor) and scanning a topic's
 //! items in sync order.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::fmt;
 use std::ops::Bound;
 use std::str::FromStr;
@@ -11,12 +11,9 @@ use swapmesh_protocol::{AuthorKey, Geohash, MeshId, RecordId, Timestamp, Topic};
 
 use crate::body::StoredRecord;
 use crate::error::{Result, StoreError};
-use crate::keys::{
-    ALL_DEAL_KINDS, ALL_PURPOSES, STAMP_LEN, Summary, deal_kind_bit, kind_prefix, parse_stamp,
-    stamp, topic_prefix, word_prefix,
-};
+use crate::keys::{STAMP_LEN, Summary, deal_kind_bit, parse_stamp, stamp, topic_prefix};
 use crate::store::Store;
-use crate::words::words;
+use crate::words::{listing_words, words};
 
 /// Most results one page returns.
 pub const MAX_LIMIT: usize = 500;
@@ -120,185 +117,126 @@ impl Stream {
     }
 }
 
-/// Merges reverse streams into one newest-first stream without duplicates.
+/// Merges reverse streams into one newest-first stream without duplicates (a record
+/// on several topics appears in several streams, next to itself).
 struct Merge {
     streams: Vec<Stream>,
+    /// The head of every non-empty stream.
+    heap: BinaryHeap<(Timestamp, RecordId, usize)>,
     last: Option<(Timestamp, RecordId)>,
 }
 
 impl Merge {
-    fn next(&mut self) -> Result<Option<(Timestamp, RecordId, Option<Summary>)>> {
-        loop {
-            let best = self
-                .streams
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.head.map(|h| (i, h)))
-                .max_by_key(|(_, (at, id, _))| (*at, *id));
-            let Some((i, head)) = best else {
-                return Ok(None);
-            };
-            self.streams[i].advance()?;
-            if self.last == Some((head.0, head.1)) {
-                continue;
-            }
-            self.last = Some((head.0, head.1));
-            return Ok(Some(head));
+    fn new(streams: Vec<Stream>) -> Self {
+        let heap = streams
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.head.map(|(at, id, _)| (at, id, i)))
+            .collect();
+        Self {
+            streams,
+            heap,
+            last: None,
         }
     }
-}
 
-/// Which index drives a search; the other filters are point look-ups.
-enum Driver {
-    Author,
-    Places,
-    Word,
-    Kinds,
+    fn next(&mut self) -> Result<Option<(Timestamp, RecordId, Option<Summary>)>> {
+        while let Some((at, id, i)) = self.heap.pop() {
+            let stream = &mut self.streams[i];
+            let head = stream.head.expect("a stream in the heap has a head");
+            stream.advance()?;
+            if let Some((at, id, _)) = stream.head {
+                self.heap.push((at, id, i));
+            }
+            if self.last == Some((at, id)) {
+                continue;
+            }
+            self.last = Some((at, id));
+            return Ok(Some(head));
+        }
+        Ok(None)
+    }
 }
 
 impl Store {
     /// Runs a search (see [`Query`]).
+    ///
+    /// One index drives the scan: `by_author` when an author is given, else the
+    /// `by_topic` entries of the asked cells and meshes, else those of every topic
+    /// stored. Each entry's [`Summary`] value filters by kind, purpose, author and
+    /// a bloom filter of the words without reading the record; a candidate that
+    /// passes is read and checked exactly. A search with places or an author reads
+    /// only those entries; one with neither (words or kinds alone) walks every
+    /// stored topic until the page is full.
     pub fn search(&self, query: &Query) -> Result<Page> {
         let limit = query.limit.clamp(1, MAX_LIMIT);
         let cells: BTreeSet<Geohash> = query.cells.iter().map(Geohash::cell).collect();
-        let mesh_topics: Vec<Vec<u8>> = query
-            .meshes
-            .iter()
-            .map(|m| topic_prefix(&Topic::mesh(m)))
-            .collect();
+        let meshes: BTreeSet<&MeshId> = query.meshes.iter().collect();
         let words: BTreeSet<String> = query.words.iter().flat_map(|w| words(w)).collect();
         let kinds_mask = query.kinds.iter().fold(0u8, |m, k| m | deal_kind_bit(*k));
-        let has_places = !cells.is_empty() || !mesh_topics.is_empty();
-        let purposes: Vec<Purpose> = match query.purpose {
-            Some(p) => vec![p],
-            None => ALL_PURPOSES.to_vec(),
-        };
-        let kinds: Vec<DealKind> = if query.kinds.is_empty() {
-            ALL_DEAL_KINDS.to_vec()
-        } else {
-            query.kinds.clone()
-        };
+        let has_places = !cells.is_empty() || !meshes.is_empty();
 
-        let driver = if query.author.is_some() {
-            Driver::Author
-        } else if has_places {
-            Driver::Places
-        } else if !words.is_empty() {
-            Driver::Word
-        } else {
-            Driver::Kinds
-        };
         let t = &self.trees;
         let below = query.cursor.as_ref();
         let mut streams = Vec::new();
-        match driver {
-            Driver::Author => {
-                let author = query.author.expect("driver chosen because author is set");
-                streams.push(Stream::new(&t.by_author, author.0.to_vec(), below)?);
-            }
-            Driver::Places => {
-                for cell in &cells {
-                    let prefix = cell.as_str().as_bytes().to_vec();
-                    streams.push(Stream::new(&t.by_area, prefix, below)?);
-                }
-                for prefix in &mesh_topics {
-                    streams.push(Stream::new(&t.by_topic, prefix.clone(), below)?);
-                }
-            }
-            Driver::Word => {
-                let word = words
+        // Whether the driving entries already prove the place filter.
+        let places_proven;
+        if let Some(author) = &query.author {
+            streams.push(Stream::new(&t.by_author, author.0.to_vec(), below)?);
+            places_proven = !has_places;
+        } else {
+            let prefixes: Vec<Vec<u8>> = if has_places {
+                cells
                     .iter()
-                    .next()
-                    .expect("driver chosen because words is set");
-                streams.push(Stream::new(&t.words, word_prefix(word), below)?);
+                    .map(Topic::area)
+                    .chain(meshes.iter().map(|m| Topic::mesh(m)))
+                    .map(|t| topic_prefix(&t))
+                    .collect()
+            } else {
+                self.topic_prefixes()?
+            };
+            for prefix in prefixes {
+                streams.push(Stream::new(&t.by_topic, prefix, below)?);
             }
-            Driver::Kinds => {
-                for kind in &kinds {
-                    for purpose in &purposes {
-                        let prefix = kind_prefix(*kind, *purpose).to_vec();
-                        streams.push(Stream::new(&t.by_kind, prefix, below)?);
-                    }
-                }
-            }
+            places_proven = true;
         }
-        let mut merge = Merge {
-            streams,
-            last: None,
-        };
+        let mut merge = Merge::new(streams);
 
         let mut records = Vec::new();
         let mut next = None;
-        while let Some((at, id, summary)) = merge.next()? {
-            let st = stamp(at, &id);
-            let has = |tree: &sled::Tree, mut key: Vec<u8>| -> Result<bool> {
-                key.extend_from_slice(&st);
-                Ok(tree.contains_key(key)?)
+        while let Some((_, id, summary)) = merge.next()? {
+            let Some(s) = summary else {
+                return Err(StoreError::corrupt(format!(
+                    "undecodable index value of record {id}"
+                )));
             };
-            // Kinds and purpose: from the entry's summary where the driving index
-            // has one, else from `by_kind`.
-            match summary {
-                Some(s) => {
-                    if !s.is_live_listing()
-                        || !s.has_purpose(query.purpose)
-                        || (kinds_mask != 0 && s.deal_kinds & kinds_mask == 0)
-                    {
-                        continue;
-                    }
-                }
-                None => {
-                    // A `by_kind` driver already scans only the asked kinds.
-                    let asked = query.purpose.is_some() || !query.kinds.is_empty();
-                    if asked && !matches!(driver, Driver::Kinds) {
-                        let mut any = false;
-                        'k: for kind in &kinds {
-                            for purpose in &purposes {
-                                if has(&t.by_kind, kind_prefix(*kind, *purpose).to_vec())? {
-                                    any = true;
-                                    break 'k;
-                                }
-                            }
-                        }
-                        if !any {
-                            continue;
-                        }
-                    }
-                }
-            }
-            if has_places && !matches!(driver, Driver::Places) {
-                let mut any = false;
-                for cell in &cells {
-                    if has(&t.by_area, cell.as_str().as_bytes().to_vec())? {
-                        any = true;
-                        break;
-                    }
-                }
-                if !any {
-                    for prefix in &mesh_topics {
-                        // by_topic holds tombstones too; the author or word entry
-                        // that drove us here already proved a live listing.
-                        if has(&t.by_topic, prefix.clone())? {
-                            any = true;
-                            break;
-                        }
-                    }
-                }
-                if !any {
-                    continue;
-                }
-            }
-            if let (Some(author), false) = (&query.author, matches!(driver, Driver::Author))
-                && !has(&t.by_author, author.0.to_vec())?
+            if !s.is_live_listing()
+                || !s.has_purpose(query.purpose)
+                || (kinds_mask != 0 && s.deal_kinds & kinds_mask == 0)
+                || query.author.as_ref().is_some_and(|a| !s.may_be_by(a))
+                || !words.iter().all(|w| s.words.may_contain(w))
             {
                 continue;
             }
-            let mut all_words = true;
-            for word in &words {
-                if !has(&t.words, word_prefix(word))? {
-                    all_words = false;
-                    break;
-                }
-            }
-            if !all_words {
+            let Some(record) = self.get(&id)? else {
+                return Err(StoreError::corrupt(format!(
+                    "index names missing record {id}"
+                )));
+            };
+            let body = &record.body;
+            let exact = query.author.is_none_or(|a| a == body.author)
+                && (places_proven
+                    || body
+                        .area
+                        .as_ref()
+                        .is_some_and(|a| cells.contains(&a.cell()))
+                    || body.meshes.iter().any(|m| meshes.contains(m)))
+                && (words.is_empty()
+                    || body.listing().is_some_and(|l| {
+                        let has = listing_words(l);
+                        words.iter().all(|w| has.contains(w))
+                    }));
+            if !exact {
                 continue;
             }
             if records.len() == limit {
@@ -307,16 +245,32 @@ impl Store {
                     .map(|r: &StoredRecord| Cursor(stamp(r.body.created_at, &r.id)));
                 break;
             }
-            match self.get(&id)? {
-                Some(r) => records.push(r),
-                None => {
-                    return Err(StoreError::corrupt(format!(
-                        "index names missing record {id}"
-                    )));
-                }
-            }
+            records.push(record);
         }
         Ok(Page { records, next })
+    }
+
+    /// The `by_topic` prefixes of every topic that holds items, found by skipping
+    /// from one topic to the next in `sync_sums` (one seek per topic).
+    fn topic_prefixes(&self) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        let mut from = Vec::new();
+        while let Some(kv) = self.trees.sync_sums.range(from.clone()..).next() {
+            let (k, _) = kv?;
+            let len = k
+                .len()
+                .checked_sub(8)
+                .ok_or_else(|| StoreError::corrupt("sync_sums key shorter than a bucket"))?;
+            let prefix = k[..len].to_vec();
+            // After every key of this topic: its 0x00 separator raised to 0x01.
+            from = prefix.clone();
+            match from.last_mut() {
+                Some(last) if *last == 0 => *last = 1,
+                _ => return Err(StoreError::corrupt("sync_sums key without a topic")),
+            }
+            out.push(prefix);
+        }
+        Ok(out)
     }
 
     /// The items of a topic in sync order (`created_at`, then id, ascending), within

@@ -8,18 +8,39 @@ use sled::transaction::{
 };
 use sled::{IVec, Transactional};
 use swapmesh_protocol::{Address, RecordBody, RecordId, Timestamp, Verified, Version, supersedes};
+use swapmesh_sync::{Item, Summary as SyncSummary};
 
 use crate::body::{StoredRecord, decode_stored};
 use crate::error::{Result, StoreError};
 use crate::keys::{
-    AddressEntry, Entry, Index, address_key, expiry_key, index_entries, parse_stamp, sweep_time,
+    AddressEntry, BucketSum, Entry, Index, address_key, bucket_key_of, expiry_key, index_entries,
+    parse_stamp, sweep_time,
 };
 
-/// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes and reads. 2: `by_area`, `by_kind` and
+/// `words` folded into a 28-byte summary value of `by_topic`/`by_author`, and
+/// `sync_sums` added (see the `keys` module); schema 1 databases are migrated on
+/// open.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Key of the schema version in the `meta` tree.
 const SCHEMA_KEY: &[u8] = b"schema_version";
+
+/// Key of the width of the `sync_sums` buckets (log2 of seconds) in `meta`.
+const BUCKET_BITS_KEY: &[u8] = b"sync_bucket_bits";
+
+/// Width of a `sync_sums` bucket for new databases: `created_at >> 11`, about 34
+/// minutes. Chosen by measurement (BENCHMARKS-store.md, "Bucket width"): a range
+/// summary reads the bucket sums inside it and scans the items of the two buckets
+/// at its edges, so narrower buckets make the edge scans cheaper and the sum reads
+/// more numerous. A database keeps the width it was created with (in `meta`).
+pub const SYNC_BUCKET_BITS: u32 = 11;
+
+/// Bucket widths a database may have (2 s to about 35 years).
+const BUCKET_BITS_RANGE: std::ops::RangeInclusive<u32> = 1..=40;
+
+/// The trees of schema 1 that schema 2 no longer has.
+const SCHEMA_1_TREES: [&str; 3] = ["by_area", "by_kind", "words"];
 
 /// How to open a store.
 #[derive(Clone, Debug)]
@@ -79,13 +100,13 @@ pub(crate) struct Trees {
     pub(crate) records: sled::Tree,
     pub(crate) addresses: sled::Tree,
     pub(crate) by_topic: sled::Tree,
-    pub(crate) by_area: sled::Tree,
     pub(crate) by_author: sled::Tree,
-    pub(crate) by_kind: sled::Tree,
-    pub(crate) words: sled::Tree,
     pub(crate) expiry: sled::Tree,
+    pub(crate) sync_sums: sled::Tree,
     pub(crate) peers: sled::Tree,
     pub(crate) state: sled::Tree,
+    /// Width of the `sync_sums` buckets: `created_at >> bucket_bits`.
+    pub(crate) bucket_bits: u32,
 }
 
 impl Trees {
@@ -95,23 +116,19 @@ impl Trees {
             records: db.open_tree("records")?,
             addresses: db.open_tree("addresses")?,
             by_topic: db.open_tree("by_topic")?,
-            by_area: db.open_tree("by_area")?,
             by_author: db.open_tree("by_author")?,
-            by_kind: db.open_tree("by_kind")?,
-            words: db.open_tree("words")?,
             expiry: db.open_tree("expiry")?,
+            sync_sums: db.open_tree("sync_sums")?,
             peers: db.open_tree("peers")?,
             state: db.open_tree("state")?,
+            bucket_bits: SYNC_BUCKET_BITS,
         })
     }
 
     pub(crate) fn index(&self, index: Index) -> &sled::Tree {
         match index {
             Index::Topic => &self.by_topic,
-            Index::Area => &self.by_area,
             Index::Author => &self.by_author,
-            Index::Kind => &self.by_kind,
-            Index::Words => &self.words,
         }
     }
 
@@ -124,26 +141,23 @@ impl Trees {
             &self.records,
             &self.addresses,
             &self.by_topic,
-            &self.by_area,
             &self.by_author,
-            &self.by_kind,
-            &self.words,
             &self.expiry,
+            &self.sync_sums,
         );
-        Ok(trees.transaction(
-            |(records, addresses, topic, area, author, kind, words, expiry)| {
+        Ok(
+            trees.transaction(|(records, addresses, topic, author, expiry, sums)| {
                 f(&Tx {
                     records,
                     addresses,
                     topic,
-                    area,
                     author,
-                    kind,
-                    words,
                     expiry,
+                    sums,
+                    bits: self.bucket_bits,
                 })
-            },
-        )?)
+            })?,
+        )
     }
 }
 
@@ -152,11 +166,10 @@ struct Tx<'a> {
     records: &'a TransactionalTree,
     addresses: &'a TransactionalTree,
     topic: &'a TransactionalTree,
-    area: &'a TransactionalTree,
     author: &'a TransactionalTree,
-    kind: &'a TransactionalTree,
-    words: &'a TransactionalTree,
     expiry: &'a TransactionalTree,
+    sums: &'a TransactionalTree,
+    bits: u32,
 }
 
 type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
@@ -169,11 +182,38 @@ impl Tx<'_> {
     fn index(&self, index: Index) -> &TransactionalTree {
         match index {
             Index::Topic => self.topic,
-            Index::Area => self.area,
             Index::Author => self.author,
-            Index::Kind => self.kind,
-            Index::Words => self.words,
         }
+    }
+
+    /// Adds (or subtracts) the item of a `by_topic` key to its bucket's sum: a
+    /// single-value read-modify-write, which a sled transaction allows.
+    fn count_in_bucket(&self, topic_key: &[u8], add: bool) -> TxResult<()> {
+        let (Some(key), Some(item)) = (
+            bucket_key_of(topic_key, self.bits),
+            parse_stamp(topic_key).map(Item::from),
+        ) else {
+            return abort(StoreError::corrupt("by_topic key shorter than its stamp"));
+        };
+        let current = match self.sums.get(&key)? {
+            None => BucketSum::default(),
+            Some(v) => match BucketSum::decode(&v) {
+                Some(b) => b,
+                None => return abort(StoreError::corrupt("undecodable sync_sums entry")),
+            },
+        };
+        let one = SyncSummary::of(&item);
+        let next = if add {
+            current.0 + one
+        } else {
+            current.0 - one
+        };
+        if next.count == 0 {
+            self.sums.remove(key)?;
+        } else {
+            self.sums.insert(key, &BucketSum(next).encode()[..])?;
+        }
+        Ok(())
     }
 
     fn address(&self, key: &[u8]) -> TxResult<Option<AddressEntry>> {
@@ -206,7 +246,10 @@ impl Tx<'_> {
     ) -> TxResult<()> {
         self.records.insert(&id.0[..], bytes)?;
         for e in entries {
-            self.index(e.index).insert(&e.key[..], &e.value[..])?;
+            let was = self.index(e.index).insert(&e.key[..], &e.value[..])?;
+            if e.index == Index::Topic && was.is_none() {
+                self.count_in_bucket(&e.key, true)?;
+            }
         }
         self.expiry.insert(&expiry_key(sweep_at, id)[..], &[][..])?;
         Ok(())
@@ -216,7 +259,10 @@ impl Tx<'_> {
     fn remove_record(&self, id: &RecordId, body: &RecordBody, sweep_at: Timestamp) -> TxResult<()> {
         self.records.remove(&id.0[..])?;
         for e in index_entries(body, id) {
-            self.index(e.index).remove(&e.key[..])?;
+            let was = self.index(e.index).remove(&e.key[..])?;
+            if e.index == Index::Topic && was.is_some() {
+                self.count_in_bucket(&e.key, false)?;
+            }
         }
         self.expiry.remove(&expiry_key(sweep_at, id)[..])?;
         Ok(())
@@ -251,22 +297,75 @@ impl Store {
     /// version and running migrations. Refuses a database of a newer schema with
     /// [`StoreError::NewerSchema`] without changing it.
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
-        Self::open_config(sled_config(&options)?.path(path.as_ref()))
+        Self::open_config(sled_config(&options)?.path(path.as_ref()), SYNC_BUCKET_BITS)
     }
 
     /// A store in a temporary directory that is deleted when the last clone is
     /// dropped: for tests.
     pub fn temporary() -> Result<Self> {
-        let options = StoreOptions::default();
-        Self::open_config(sled_config(&options)?.temporary(true))
+        Self::temporary_with_bucket_bits(SYNC_BUCKET_BITS)
     }
 
-    fn open_config(config: sled::Config) -> Result<Self> {
+    /// [`Store::open`], creating a new database with `sync_sums` buckets of
+    /// `created_at >> bits` (an existing one keeps its width). For benchmarks and
+    /// tests that compare widths; the node uses [`SYNC_BUCKET_BITS`].
+    #[doc(hidden)]
+    pub fn open_with_bucket_bits(
+        path: impl AsRef<Path>,
+        options: StoreOptions,
+        bits: u32,
+    ) -> Result<Self> {
+        Self::open_config(sled_config(&options)?.path(path.as_ref()), bits)
+    }
+
+    /// [`Store::temporary`] with `sync_sums` buckets of `created_at >> bits`.
+    #[doc(hidden)]
+    pub fn temporary_with_bucket_bits(bits: u32) -> Result<Self> {
+        let options = StoreOptions::default();
+        Self::open_config(sled_config(&options)?.temporary(true), bits)
+    }
+
+    fn open_config(config: sled::Config, new_bits: u32) -> Result<Self> {
+        if !BUCKET_BITS_RANGE.contains(&new_bits) {
+            return Err(StoreError::Database(format!(
+                "sync bucket width 2^{new_bits} s is out of range"
+            )));
+        }
         let db = config.open()?;
         let trees = Trees::open(&db)?;
-        let store = Self { db, trees };
-        store.migrate()?;
+        let mut store = Self { db, trees };
+        store.migrate(new_bits)?;
         Ok(store)
+    }
+
+    /// Width of this database's `sync_sums` buckets (log2 of seconds).
+    pub fn sync_bucket_bits(&self) -> u32 {
+        self.trees.bucket_bits
+    }
+
+    /// Reads the bucket width from `meta`, writing `new_bits` there first if the
+    /// database has none (a new database, or one of schema 1).
+    fn load_bucket_bits(&mut self, new_bits: u32) -> Result<()> {
+        let bits = match self.trees.meta.get(BUCKET_BITS_KEY)? {
+            Some(v) => {
+                let bytes: [u8; 4] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::corrupt("sync bucket width is not 4 bytes"))?;
+                u32::from_be_bytes(bytes)
+            }
+            None => {
+                self.trees
+                    .meta
+                    .insert(BUCKET_BITS_KEY, &new_bits.to_be_bytes())?;
+                new_bits
+            }
+        };
+        if !BUCKET_BITS_RANGE.contains(&bits) {
+            return Err(StoreError::corrupt(format!("sync bucket width {bits}")));
+        }
+        self.trees.bucket_bits = bits;
+        Ok(())
     }
 
     /// The schema version on disk, if one was written.
@@ -285,10 +384,11 @@ impl Store {
 
     /// The migration hook: brings an older schema up to [`SCHEMA_VERSION`] one step
     /// at a time and refuses a newer one.
-    fn migrate(&self) -> Result<()> {
+    fn migrate(&mut self, new_bits: u32) -> Result<()> {
         let found = match self.schema_version()? {
             Some(v) => v,
             None if self.trees.records.is_empty() && self.trees.addresses.is_empty() => {
+                self.load_bucket_bits(new_bits)?;
                 self.set_schema_version(SCHEMA_VERSION)?;
                 self.db.flush()?;
                 return Ok(());
@@ -302,6 +402,7 @@ impl Store {
                 supported: SCHEMA_VERSION,
             });
         }
+        self.load_bucket_bits(new_bits)?;
         let mut version = found;
         while version < SCHEMA_VERSION {
             // Each step is recorded, so an interrupted migration resumes where it
@@ -314,9 +415,67 @@ impl Store {
     }
 
     /// Upgrades the database from schema `from` to the next version and returns it.
-    /// No step exists yet: schema 1 is the first.
+    ///
+    /// 1 → 2: `records`, `addresses` and `expiry` are unchanged; `by_topic` and
+    /// `by_author` get the new summary value, `sync_sums` is built, and `by_area`,
+    /// `by_kind` and `words` are dropped. The step rebuilds from `records` only, so
+    /// an interrupted run is simply run again on the next open.
     fn migration_step(&self, from: u32) -> Result<u32> {
-        Err(StoreError::UnknownSchema { found: from })
+        match from {
+            1 => {
+                self.rebuild_indexes()?;
+                for name in SCHEMA_1_TREES {
+                    self.db.drop_tree(name)?;
+                }
+                Ok(2)
+            }
+            _ => Err(StoreError::UnknownSchema { found: from }),
+        }
+    }
+
+    /// Rewrites `by_topic`, `by_author` and `sync_sums` from `records` (outside a
+    /// transaction: for migrations, which are rerun if interrupted).
+    pub(crate) fn rebuild_indexes(&self) -> Result<()> {
+        let t = &self.trees;
+        for tree in [&t.by_topic, &t.by_author, &t.sync_sums] {
+            tree.clear()?;
+        }
+        let mut sums: std::collections::BTreeMap<Vec<u8>, SyncSummary> = Default::default();
+        let mut batches = [sled::Batch::default(), sled::Batch::default()];
+        let mut pending = 0;
+        for kv in t.records.iter() {
+            let (k, v) = kv?;
+            let id = <[u8; 32]>::try_from(k.as_ref())
+                .map(RecordId)
+                .map_err(|_| StoreError::corrupt("record key is not 32 bytes"))?;
+            let record = decode_stored(id, &v)?;
+            for e in index_entries(&record.body, &id) {
+                if e.index == Index::Topic {
+                    let key = bucket_key_of(&e.key, t.bucket_bits)
+                        .ok_or_else(|| StoreError::corrupt("by_topic key"))?;
+                    let one = SyncSummary::of(&Item::new(record.body.created_at, id));
+                    let sum = sums.entry(key).or_default();
+                    *sum = *sum + one;
+                }
+                batches[e.index as usize].insert(e.key, e.value);
+            }
+            pending += 1;
+            if pending == 1024 {
+                for (index, batch) in Index::ALL.iter().zip(&mut batches) {
+                    t.index(*index).apply_batch(std::mem::take(batch))?;
+                }
+                pending = 0;
+            }
+        }
+        for (index, batch) in Index::ALL.iter().zip(batches) {
+            t.index(*index).apply_batch(batch)?;
+        }
+        let mut batch = sled::Batch::default();
+        for (key, sum) in sums {
+            batch.insert(key, &BucketSum(sum).encode()[..]);
+        }
+        t.sync_sums.apply_batch(batch)?;
+        Ok(())
     }
 
     /// Writes the schema version. Public only so tests can fake a database from
