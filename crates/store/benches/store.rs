@@ -22,8 +22,11 @@ use swapmesh_protocol::listing::{
     Condition, DealKind, Listing, ListingStatus, Money, Period, Price, Purpose, Window,
 };
 use swapmesh_protocol::signed::author_of;
-use swapmesh_protocol::{Content, Geohash, RecordBody, Timestamp, Verified, sign_own};
+use swapmesh_protocol::{
+    Content, Geohash, MeshId, RecordBody, Timestamp, Topic, Verified, sign_own,
+};
 use swapmesh_store::{Query, Store, StoreOptions};
+use swapmesh_sync::{Config, Item, MemoryStore, Reconciler, SyncStore};
 
 const NOW: Timestamp = Timestamp(1_750_000_000);
 const DAY: u64 = 86_400;
@@ -153,6 +156,12 @@ fn sentence(rng: &mut StdRng, words: usize) -> String {
 }
 
 fn listing_body(i: usize, cells: &[Geohash], rng: &mut StdRng) -> (RecordBody, u64) {
+    listing_on(i, cells, false, rng)
+}
+
+/// A listing in one of `cells`, or (`mesh`) on the mesh `local` only, so that one
+/// topic holds all of them (the sync benchmark).
+fn listing_on(i: usize, cells: &[Geohash], mesh: bool, rng: &mut StdRng) -> (RecordBody, u64) {
     let seed = rng.gen_range(0..AUTHORS) + 1;
     let thing = *THINGS.choose(rng).unwrap();
     let adjective = *ADJECTIVES.choose(rng).unwrap();
@@ -225,8 +234,8 @@ fn listing_body(i: usize, cells: &[Geohash], rng: &mut StdRng) -> (RecordBody, u
         seq: 1,
         created_at: Timestamp(created),
         expires_at: Timestamp(created + rng.gen_range(40..90) * DAY),
-        area: Some(area),
-        meshes: vec![],
+        area: (!mesh).then_some(area),
+        meshes: if mesh { vec![MeshId::local()] } else { vec![] },
         content: Content::Listing(listing),
     };
     (body, seed)
@@ -236,6 +245,19 @@ fn listing_body(i: usize, cells: &[Geohash], rng: &mut StdRng) -> (RecordBody, u
 fn listings(n: usize, cells: &[Geohash]) -> Vec<Verified> {
     let mut rng = StdRng::seed_from_u64(7);
     let bodies: Vec<(RecordBody, u64)> = (0..n).map(|i| listing_body(i, cells, &mut rng)).collect();
+    sign_all(bodies)
+}
+
+/// Listings `first..first + n` on the mesh `local`.
+fn mesh_listings(first: usize, n: usize, cells: &[Geohash]) -> Vec<Verified> {
+    let mut rng = StdRng::seed_from_u64(first as u64 + 13);
+    let bodies = (first..first + n)
+        .map(|i| listing_on(i, cells, true, &mut rng))
+        .collect();
+    sign_all(bodies)
+}
+
+fn sign_all(bodies: Vec<(RecordBody, u64)>) -> Vec<Verified> {
     let keys: Vec<_> = (0..=AUTHORS).map(fixtures::key).collect();
     let half = bodies.len() / 2;
     let (a, b) = bodies.split_at(half);
@@ -329,6 +351,30 @@ fn reopen_and_query(dir: &str, compression: bool) {
         })
         .unwrap();
     let word_t = word_t.elapsed();
+    let timed = |q: Query| {
+        let t = Instant::now();
+        let n = store.search(&q).unwrap().records.len();
+        (t.elapsed(), n)
+    };
+    let rare = timed(Query {
+        words: vec!["telescope".into(), "vintage".into()],
+        limit: 50,
+        ..Query::default()
+    });
+    let anywhere = timed(Query {
+        kinds: vec![DealKind::Give],
+        limit: 50,
+        ..Query::default()
+    });
+    let author = timed(Query {
+        author: Some(swapmesh_protocol::signed::author_of(&fixtures::key(7))),
+        limit: 50,
+        ..Query::default()
+    });
+    println!(
+        "anywhere: words 'vintage telescope' {:?} ({} results); kind give {:?} ({}); one author {:?} ({})",
+        rare.0, rare.1, anywhere.0, anywhere.1, author.0, author.1
+    );
     println!(
         "reopen: RSS before open {} KiB, after open {} KiB, after {QUERIES} queries {} KiB",
         rss_before, rss_open, rss_after
@@ -358,6 +404,13 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let cells = cells();
+    // STORE_BENCH_BUCKETS=8,10,12: only the sync sessions, once per bucket width.
+    if let Ok(widths) = std::env::var("STORE_BENCH_BUCKETS") {
+        for bits in widths.split(',').filter_map(|w| w.trim().parse().ok()) {
+            sync_bench(n, &cells, bits, compression, false);
+        }
+        return;
+    }
     let t = Instant::now();
     let records = listings(n, &cells);
     let encoded: Vec<(Vec<u8>, Vec<u8>)> = records
@@ -469,4 +522,142 @@ fn main() {
         disk,
         disk as f64 / raw as f64
     );
+    drop(dir);
+    if std::env::var("STORE_BENCH_SYNC").as_deref() != Ok("0") {
+        sync_bench(
+            n,
+            &cells,
+            swapmesh_store::SYNC_BUCKET_BITS,
+            compression,
+            true,
+        );
+    }
+}
+
+/// One session, initiator on `a` and responder on `b`, passing encoded bytes.
+struct Session {
+    time: Duration,
+    bytes_out: usize,
+    bytes_back: usize,
+    rounds: u32,
+    need: usize,
+    have: usize,
+}
+
+fn session(a: &impl SyncStore, b: &impl SyncStore) -> Session {
+    let t = Instant::now();
+    let mut initiator = Reconciler::initiator(Config::default()).unwrap();
+    let mut responder = Reconciler::responder(Config::default()).unwrap();
+    let mut request = initiator.initiate_bytes(a).unwrap();
+    let (mut out, mut back) = (request.len(), 0);
+    loop {
+        let response = responder.handle_bytes(b, &request).unwrap().unwrap();
+        back += response.len();
+        match initiator.handle_bytes(a, &response).unwrap() {
+            Some(next) => {
+                out += next.len();
+                request = next;
+            }
+            None => break,
+        }
+    }
+    let time = t.elapsed();
+    let o = initiator.into_outcome();
+    Session {
+        time,
+        bytes_out: out,
+        bytes_back: back,
+        rounds: o.rounds,
+        need: o.need.len(),
+        have: o.have.len(),
+    }
+}
+
+/// The median time of 5 sessions (the bytes are the same every time).
+fn median_session(a: &impl SyncStore, b: &impl SyncStore) -> Session {
+    let mut runs: Vec<Session> = (0..5).map(|_| session(a, b)).collect();
+    runs.sort_by_key(|s| s.time);
+    runs.swap_remove(2)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.metadata().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn topic_items(store: &Store, topic: &Topic) -> Vec<Item> {
+    store
+        .topic_items(
+            topic,
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+        )
+        .map(|r| Item::from(r.unwrap()))
+        .collect()
+}
+
+/// Two stores of `n` listings on one topic that differ by d ∈ {0, 1, 10, 100}
+/// (half on each side), reconciled as sled stores and as `MemoryStore`s; with
+/// `bits`, the sled stores use buckets of `created_at >> bits`.
+fn sync_bench(n: usize, cells: &[Geohash], bits: u32, compression: bool, memory_too: bool) {
+    let topic = Topic::mesh(&MeshId::local());
+    let common = mesh_listings(0, n, cells);
+    let extra = mesh_listings(n, 100, cells);
+    let base = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (base.path().join("a"), base.path().join("b"));
+    let t = Instant::now();
+    {
+        let a = Store::open_with_bucket_bits(&dir_a, options(compression), bits).unwrap();
+        for chunk in common.chunks(256) {
+            a.insert_batch(chunk, NOW).unwrap();
+        }
+        a.flush_blocking().unwrap();
+    }
+    let insert = t.elapsed();
+    drop(common);
+    copy_dir(&dir_a, &dir_b);
+    let a = Store::open(&dir_a, options(compression)).unwrap();
+    let b = Store::open(&dir_b, options(compression)).unwrap();
+    let buckets = a.check_consistency().unwrap().sync_buckets;
+    println!(
+        "sync, bucket bits {bits} ({} s): {n} listings on one topic inserted in {:.1?} ({:.0}/s), {buckets} buckets ({:.0} items each)",
+        1u64 << bits,
+        insert,
+        n as f64 / insert.as_secs_f64(),
+        n as f64 / buckets as f64
+    );
+    // Extras 0..50 go to a, 50..100 to b: d = 1 adds extra 0 to a; d = 10 adds
+    // 1..5 to a and 50..55 to b; d = 100 the rest.
+    let mut given = (0, 50);
+    for d in [0usize, 1, 10, 100] {
+        let (to_a, to_b) = (d.div_ceil(2), d / 2);
+        a.insert_batch(&extra[given.0..to_a], NOW).unwrap();
+        b.insert_batch(&extra[given.1..50 + to_b], NOW).unwrap();
+        given = (to_a, 50 + to_b);
+        let (va, vb) = (a.sync_view(&topic), b.sync_view(&topic));
+        let s = median_session(&va, &vb);
+        assert_eq!((s.need, s.have), (to_b, to_a), "d = {d}");
+        print!(
+            "  d = {d:>3}: sled {:>8.2?}, {} rounds, {} B out + {} B back",
+            s.time, s.rounds, s.bytes_out, s.bytes_back
+        );
+        if memory_too {
+            let (ma, mb) = (
+                MemoryStore::from_items(topic_items(&a, &topic)),
+                MemoryStore::from_items(topic_items(&b, &topic)),
+            );
+            let m = median_session(&ma, &mb);
+            assert_eq!((m.bytes_out, m.bytes_back), (s.bytes_out, s.bytes_back));
+            print!("; MemoryStore {:>8.2?} (same bytes)", m.time);
+        }
+        println!();
+    }
 }

@@ -331,7 +331,7 @@ impl Store {
                 "sync bucket width 2^{new_bits} s is out of range"
             )));
         }
-        let db = config.open()?;
+        let db = open_waiting_for_lock(&config)?;
         let trees = Trees::open(&db)?;
         let mut store = Self { db, trees };
         store.migrate(new_bits)?;
@@ -769,6 +769,26 @@ fn insert_in_tx(tx: &Tx<'_>, p: &Prepared<'_>) -> TxResult<InsertOutcome> {
     Ok(InsertOutcome::Stale)
 }
 
+/// Opens the database, retrying for up to a second while its file lock is held.
+///
+/// sled releases the lock when the last handle to the database is gone, including
+/// those of its background flush tasks, which can outlive [`Store::close`] by a few
+/// milliseconds: a store reopened in the same process right after closing (a node
+/// restarting in a test) would otherwise find its own lock. Another process that
+/// keeps the database open still gets [`StoreError::Locked`], a second later.
+fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
+    let mut tries = 0;
+    loop {
+        match config.open().map_err(StoreError::from) {
+            Err(StoreError::Locked(_)) if tries < 40 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn sled_config(options: &StoreOptions) -> Result<sled::Config> {
     if options.compression && !cfg!(feature = "compression") {
         return Err(StoreError::Database(
@@ -779,4 +799,59 @@ fn sled_config(options: &StoreOptions) -> Result<sled::Config> {
         .cache_capacity(options.cache_capacity)
         .use_compression(options.compression)
         .flush_every_ms(options.flush_every_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swapmesh_protocol::fixtures;
+
+    #[test]
+    fn a_schema_1_database_is_migrated_to_schema_2_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Timestamp(1_700_000_000);
+        let records: Vec<Verified> = (1..=20u64)
+            .map(|i| {
+                let key = fixtures::key(i);
+                fixtures::verified_listing(&key, &format!("item{i}"), "u4pruy", at.plus(i * 60))
+            })
+            .collect();
+        {
+            let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+            store.insert_batch(&records, at).unwrap();
+            // Back to the schema 1 layout: 4-byte summaries, no bucket sums or width,
+            // and the three trees schema 2 dropped.
+            for tree in [&store.trees.by_topic, &store.trees.by_author] {
+                for kv in tree.iter() {
+                    let (k, v) = kv.unwrap();
+                    tree.insert(k, &v[..4]).unwrap();
+                }
+            }
+            store.trees.sync_sums.clear().unwrap();
+            store.trees.meta.remove(BUCKET_BITS_KEY).unwrap();
+            for name in SCHEMA_1_TREES {
+                store.db.open_tree(name).unwrap().insert(b"k", b"").unwrap();
+            }
+            store.set_schema_version(1).unwrap();
+            assert!(!store.check_consistency().unwrap().is_ok());
+            store.flush_blocking().unwrap();
+        }
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
+        assert_eq!(store.sync_bucket_bits(), SYNC_BUCKET_BITS);
+        let c = store.check_consistency().unwrap();
+        assert!(c.is_ok(), "{:?}", c.problems);
+        assert_eq!(c.records, records.len());
+        let names = store.db.tree_names();
+        for name in SCHEMA_1_TREES {
+            assert!(!names.iter().any(|n| n == name.as_bytes()), "{name} kept");
+        }
+        let page = store
+            .search(&crate::Query {
+                limit: 100,
+                ..crate::Query::default()
+            })
+            .unwrap();
+        assert_eq!(page.records.len(), records.len());
+    }
 }
