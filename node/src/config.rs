@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use swapmesh_net::{
-    ConnectionLimitsConfig, GossipConfig, MisbehaviourConfig, Multiaddr, Transport,
+pub use swapmesh_net::{
+    ConnectionLimitsConfig, DiscoveryConfig, GossipConfig, MisbehaviourConfig, Multiaddr,
+    NatConfig, RelayLimits, Transport,
 };
 use swapmesh_protocol::{Geohash, MeshId};
 use swapmesh_store::StoreOptions;
@@ -15,8 +16,22 @@ pub enum Role {
     /// A laptop or desktop node.
     #[default]
     Personal,
-    /// An always-on home server (relays for neighbours, keeps mail; real-network issue).
+    /// An always-on home server: it also runs the relay server (with
+    /// [`NodeConfig::relay_limits`]) and the AutoNAT server for its neighbours,
+    /// and should be given its public address in
+    /// [`NodeConfig::external_addresses`].
     Server,
+}
+
+impl Role {
+    /// The connection limits that suit the role (see
+    /// [`ConnectionLimitsConfig::personal`] and [`ConnectionLimitsConfig::server`]).
+    pub fn connection_limits(self) -> ConnectionLimitsConfig {
+        match self {
+            Role::Personal => ConnectionLimitsConfig::personal(),
+            Role::Server => ConnectionLimitsConfig::server(),
+        }
+    }
 }
 
 /// Everything a [`Node`](crate::Node) is started with.
@@ -26,26 +41,51 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// Addresses to listen on.
     pub listen: Vec<Multiaddr>,
-    /// Peers dialled at start.
+    /// Peers dialled at start and added to Kademlia (give them `/p2p/<peer id>`).
+    /// There are no built-in ones; peers remembered in the address book are
+    /// dialled too (see [`NodeConfig::reconnect_known_peers`]).
     pub bootstrap: Vec<Multiaddr>,
     /// The node's area (a geohash of 5–6 characters), if it has one. With an area
     /// it listens to its cell and the 8 around it; without one, to the `local` mesh.
     pub area: Option<Geohash>,
     /// Named meshes to be in, on top of those joined earlier (remembered in the store).
     pub meshes: Vec<MeshId>,
-    /// LAN discovery (the real-network issue wires it; the memory transport has no LAN).
+    /// LAN discovery with mDNS (on by default; it has no effect on the memory
+    /// transport, which has no LAN). Tests turn it off.
     pub mdns: bool,
-    /// Personal or server.
+    /// How often mDNS asks the LAN who is there (default 5 s, so a neighbour
+    /// appears within seconds; libp2p's default is 5 minutes).
+    pub mdns_query_interval: Duration,
+    /// Personal or server. Set it with [`NodeConfig::set_role`] to get the role's
+    /// connection limits too.
     pub role: Role,
-    /// The transport.
+    /// The transport: [`Transport::Memory`] (in-process tests, the default of
+    /// [`NodeConfig::new`]) or TCP and/or QUIC ([`NodeConfig::real`]).
     pub transport: Transport,
+    /// Addresses others can reach this node at (a home server's public address,
+    /// e.g. `/ip4/203.0.113.7/tcp/4001`), announced as confirmed: AutoNAT cannot
+    /// confirm an address in a mesh with few AutoNAT servers, and the relay server
+    /// only relays once the node has an external address.
+    pub external_addresses: Vec<Multiaddr>,
+    /// Kademlia and topic-provider timers. Its `bootstrap` list is used along with
+    /// [`NodeConfig::bootstrap`].
+    pub discovery: DiscoveryConfig,
+    /// Relay client, DCUtR hole punching, AutoNAT client (all on by default).
+    pub nat: NatConfig,
+    /// The relay server's limits, used with [`Role::Server`].
+    pub relay_limits: RelayLimits,
+    /// At start, dial up to this many peers from the address book, most
+    /// recently seen first (default 32; 0 turns it off), so a node restarted with
+    /// no bootstrap address finds its neighbours again.
+    pub reconnect_known_peers: usize,
     /// The store.
     pub store: StoreOptions,
     /// Gossipsub settings.
     pub gossip: GossipConfig,
     /// Misbehaviour tolerance and blocking.
     pub misbehaviour: MisbehaviourConfig,
-    /// Connection limits.
+    /// Connection limits (a laptop's by default; [`NodeConfig::set_role`] sets a
+    /// server's).
     pub connection_limits: ConnectionLimitsConfig,
     /// How long a published listing lives before it must be renewed (default 90 days).
     pub listing_lifetime: Duration,
@@ -67,8 +107,14 @@ impl NodeConfig {
             area: None,
             meshes: Vec::new(),
             mdns: true,
+            mdns_query_interval: Duration::from_secs(5),
             role: Role::Personal,
             transport: Transport::Memory,
+            external_addresses: Vec::new(),
+            discovery: DiscoveryConfig::default(),
+            nat: NatConfig::default(),
+            relay_limits: RelayLimits::default(),
+            reconnect_known_peers: 32,
             store: StoreOptions::default(),
             gossip: GossipConfig::default(),
             misbehaviour: MisbehaviourConfig::default(),
@@ -77,5 +123,27 @@ impl NodeConfig {
             pending_burst: 200,
             pending_per_second: 40,
         }
+    }
+
+    /// Defaults for a real node in `data_dir`: TCP and QUIC on every IPv4
+    /// interface, on ports the system picks (give a server fixed ports, e.g.
+    /// `/ip4/0.0.0.0/tcp/4001` and `/ip4/0.0.0.0/udp/4001/quic-v1`), mDNS on.
+    pub fn real(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: vec![
+                "/ip4/0.0.0.0/tcp/0".parse().expect("a valid multiaddr"),
+                "/ip4/0.0.0.0/udp/0/quic-v1"
+                    .parse()
+                    .expect("a valid multiaddr"),
+            ],
+            transport: Transport::TcpAndQuic,
+            ..Self::new(data_dir)
+        }
+    }
+
+    /// Sets the role and the connection limits that go with it.
+    pub fn set_role(&mut self, role: Role) {
+        self.role = role;
+        self.connection_limits = role.connection_limits();
     }
 }

@@ -61,6 +61,15 @@ pub enum NodeError {
     /// The node has stopped.
     #[error("the node has stopped")]
     Stopped,
+    /// A mesh invite was refused.
+    #[error("invite: {0}")]
+    Invite(#[from] crate::invite::InviteError),
+    /// The node is not in this mesh.
+    #[error("this node is not in mesh {0}; join it first")]
+    NotInMesh(String),
+    /// The node has no address another node could dial (it listens nowhere yet).
+    #[error("this node has no address to put in an invite: is it listening?")]
+    NoAddressToShare,
 }
 
 impl NodeError {

@@ -1,6 +1,6 @@
 //! What a node tells its users (the API's event stream, tests).
 
-use swapmesh_net::PeerId;
+use swapmesh_net::{Discovery, PeerId};
 use swapmesh_protocol::{Address, RecordId};
 
 /// Something that happened on a node.
@@ -37,6 +37,13 @@ pub enum NodeEvent {
     PeerDown {
         /// The peer.
         peer: PeerId,
+    },
+    /// Discovery found a peer (it is dialled unless already connected).
+    PeerDiscovered {
+        /// The peer.
+        peer: PeerId,
+        /// How: mDNS, or as a Kademlia provider of one of our topics.
+        via: Discovery,
     },
     /// A peer was blocked for misbehaving.
     PeerBlocked {

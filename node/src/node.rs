@@ -5,7 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use swapmesh_net::{Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId, PublishError};
+use swapmesh_net::{
+    ConnectionInfo, MdnsConfig, Multiaddr, NetworkConfig, NetworkEvent, NetworkHandle, PeerId,
+    PublishError, ServerConfig, multiaddr::Protocol as AddrProtocol,
+};
+use swapmesh_protocol::encoding::{decode_canonical, encode};
 use swapmesh_protocol::listing::{Listing, ListingStatus};
 use swapmesh_protocol::record::PROFILE_D;
 use swapmesh_protocol::signed::author_of;
@@ -17,19 +21,31 @@ use swapmesh_protocol::{
     Address, AuthorKey, Content, Geohash, GossipMessage, ListingId, MeshId, RecordBody, RecordId,
     RecordKind, SigningKey, Timestamp, Topic, Verified, sign_own, topics,
 };
-use swapmesh_store::{Page, Query, Store, StoredRecord};
+use swapmesh_store::{Page, PeerEntry, Query, Store, StoredRecord};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use crate::config::NodeConfig;
+use crate::config::{NodeConfig, Role};
 use crate::error::NodeError;
 use crate::events::NodeEvent;
 use crate::identity;
 use crate::ingest::ingest;
+use crate::invite::{Invite, MeshInfo};
 
 /// The store state key of the joined named meshes.
 const MESHES_STATE: &str = "meshes";
+/// The store state key of the names of named meshes (canonical encoding of
+/// `Vec<(mesh id, name)>`).
+const MESH_NAMES_STATE: &str = "mesh_names";
+/// Largest encoded mesh-name list read back.
+const MAX_MESH_NAMES: usize = 64 * 1024;
+/// Addresses remembered per peer in the address book.
+const MAX_PEER_ADDRESSES: usize = 8;
+/// Peers kept in the address book; the least recently seen go first.
+const MAX_ADDRESS_BOOK: usize = 1024;
+/// Addresses of ours put in an invite.
+const MAX_INVITE_ADDRESSES: usize = 8;
 
 /// Where a record of ours is placed: its area and meshes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -66,6 +82,8 @@ struct State {
     pending: BTreeMap<String, BTreeSet<RecordId>>,
     /// Named meshes joined (not `local`, which follows from having no area).
     meshes: BTreeSet<MeshId>,
+    /// Names of named meshes, where known.
+    mesh_names: BTreeMap<MeshId, String>,
 }
 
 impl Node {
@@ -75,17 +93,13 @@ impl Node {
         let key = identity::load_or_create_key(&config.data_dir)?;
         let store = Store::open(config.data_dir.join("db"), config.store.clone())?;
 
-        let mut net_config = NetworkConfig::new(identity::libp2p_keypair(&key));
-        net_config.transport = config.transport;
-        net_config.listen_addresses = config.listen.clone();
-        net_config.gossip = config.gossip.clone();
-        net_config.misbehaviour = config.misbehaviour;
-        net_config.connection_limits = config.connection_limits;
+        let net_config = network_config(&config, identity::libp2p_keypair(&key));
         let (net, net_events, event_loop) = swapmesh_net::new(net_config)?;
         let net_task = tokio::spawn(event_loop.run());
 
         let mut meshes: BTreeSet<MeshId> = load_meshes(&store)?;
         meshes.extend(config.meshes.iter().cloned());
+        let mesh_names = load_mesh_names(&store)?;
         let (events, _) = broadcast::channel(1024);
         let inner = Arc::new(Inner {
             author: author_of(&key),
@@ -97,6 +111,7 @@ impl Node {
             state: Mutex::new(State {
                 pending: BTreeMap::new(),
                 meshes: meshes.clone(),
+                mesh_names,
             }),
             own_writes: tokio::sync::Mutex::new(()),
             tasks: Mutex::new(Vec::new()),
@@ -110,11 +125,9 @@ impl Node {
         let app = tokio::spawn(run(node.inner.clone(), net_events));
         node.track(net_task);
         node.track(app);
-        for address in &node.inner.config.bootstrap {
-            if let Err(e) = node.inner.net.dial(address.clone()).await {
-                warn!(%address, error = %e, "could not dial bootstrap peer");
-            }
-        }
+        // Bootstrap addresses are dialled by the network itself (they also seed
+        // Kademlia); the address book is ours.
+        node.reconnect_known_peers().await;
         info!(peer = %node.inner.peer_id, author = %node.inner.author, "node started");
         Ok(node)
     }
@@ -212,6 +225,63 @@ impl Node {
         Ok(self.inner.net.dial(address).await?)
     }
 
+    /// Open connections, with their addresses and whether they are relayed.
+    pub async fn connections(&self) -> Result<Vec<ConnectionInfo>, NodeError> {
+        Ok(self.inner.net.connections().await?)
+    }
+
+    /// Addresses others can reach us at: configured, or confirmed by AutoNAT.
+    pub async fn external_addresses(&self) -> Result<Vec<Multiaddr>, NodeError> {
+        Ok(self.inner.net.external_addresses().await?)
+    }
+
+    /// Announces one more address others can reach us at (see
+    /// [`NodeConfig::external_addresses`]).
+    pub async fn add_external_address(&self, address: Multiaddr) -> Result<(), NodeError> {
+        Ok(self.inner.net.add_external_address(address).await?)
+    }
+
+    /// The network metrics in the Prometheus text format (for `/metrics`).
+    pub async fn metrics_text(&self) -> Result<String, NodeError> {
+        Ok(self.inner.net.metrics_text().await?)
+    }
+
+    /// Dials the peers of the address book, most recently seen first (up to
+    /// [`NodeConfig::reconnect_known_peers`]); forgets the oldest beyond the
+    /// book's size.
+    async fn reconnect_known_peers(&self) {
+        let limit = self.inner.config.reconnect_known_peers;
+        let mut known = match self.inner.store.peers() {
+            Ok(known) => known,
+            Err(e) => {
+                warn!(error = %e, "could not read the address book");
+                return;
+            }
+        };
+        known.sort_by(|a, b| b.1.last_seen.cmp(&a.1.last_seen));
+        for (peer, _) in known.iter().skip(MAX_ADDRESS_BOOK) {
+            let _ = self.inner.store.remove_peer(peer);
+        }
+        for (peer_bytes, entry) in known.into_iter().take(limit) {
+            let Ok(peer) = PeerId::from_bytes(&peer_bytes) else {
+                let _ = self.inner.store.remove_peer(&peer_bytes);
+                continue;
+            };
+            if peer == self.inner.peer_id {
+                continue;
+            }
+            let addresses: Vec<Multiaddr> = entry
+                .addresses
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect();
+            debug!(%peer, ?addresses, "dialling a peer from the address book");
+            if let Err(e) = self.inner.net.dial_peer(peer, addresses).await {
+                debug!(%peer, error = %e, "could not dial a known peer");
+            }
+        }
+    }
+
     /// Joins a named mesh: listens to it, remembers it across restarts, and places
     /// our new records in it.
     pub async fn join_mesh(&self, mesh: MeshId) -> Result<(), NodeError> {
@@ -228,13 +298,15 @@ impl Node {
         Ok(())
     }
 
-    /// Leaves a named mesh.
+    /// Leaves a named mesh (and forgets its name).
     pub async fn leave_mesh(&self, mesh: &MeshId) -> Result<(), NodeError> {
-        let meshes = {
+        let (meshes, names) = {
             let mut state = self.inner.state.lock().expect("state lock");
             state.meshes.remove(mesh);
-            state.meshes.clone()
+            state.mesh_names.remove(mesh);
+            (state.meshes.clone(), state.mesh_names.clone())
         };
+        save_mesh_names(&self.inner.store, &names)?;
         save_meshes(&self.inner.store, &meshes).await?;
         self.inner
             .net
@@ -247,6 +319,99 @@ impl Node {
     pub fn meshes(&self) -> Vec<MeshId> {
         let state = self.inner.state.lock().expect("state lock");
         state.meshes.iter().cloned().collect()
+    }
+
+    /// The named meshes this node is in, with their names.
+    pub fn named_meshes(&self) -> Vec<MeshInfo> {
+        let state = self.inner.state.lock().expect("state lock");
+        state
+            .meshes
+            .iter()
+            .map(|id| MeshInfo {
+                id: id.clone(),
+                name: state.mesh_names.get(id).cloned(),
+            })
+            .collect()
+    }
+
+    /// Creates a named mesh with a fresh random id, joins it, and returns its id
+    /// and an invite to it (see [`Node::invite`]).
+    pub async fn create_mesh(&self, name: &str) -> Result<(MeshId, String), NodeError> {
+        let mesh = MeshId::random();
+        // Check the name (and that we have an address) before joining anything.
+        let text = self.invite_text(&mesh, name).await?;
+        self.join_named_mesh(mesh.clone(), name.to_owned()).await?;
+        info!(%mesh, name, "created mesh");
+        Ok((mesh, text))
+    }
+
+    /// An invite to a mesh this node is in: its id, name and this node's
+    /// addresses (external ones first, then where it listens, loopback last),
+    /// as a `swapmesh:…` text with a checksum.
+    pub async fn invite(&self, mesh: &MeshId) -> Result<String, NodeError> {
+        let name = {
+            let state = self.inner.state.lock().expect("state lock");
+            if !state.meshes.contains(mesh) {
+                return Err(NodeError::NotInMesh(mesh.to_string()));
+            }
+            state
+                .mesh_names
+                .get(mesh)
+                .cloned()
+                .unwrap_or_else(|| mesh.to_string())
+        };
+        self.invite_text(mesh, &name).await
+    }
+
+    async fn invite_text(&self, mesh: &MeshId, name: &str) -> Result<String, NodeError> {
+        let mut addresses = self.inner.net.external_addresses().await?;
+        let mut listening = self.inner.net.listen_addresses().await?;
+        // Loopback only helps another node on this machine: put it last.
+        listening.sort_by_key(is_loopback);
+        addresses.extend(listening);
+        let me = self.inner.peer_id;
+        let mut bootstrap: Vec<Multiaddr> = Vec::new();
+        for address in addresses {
+            let address = with_peer(address, me);
+            if !bootstrap.contains(&address) {
+                bootstrap.push(address);
+            }
+        }
+        bootstrap.truncate(MAX_INVITE_ADDRESSES);
+        if bootstrap.is_empty() {
+            return Err(NodeError::NoAddressToShare);
+        }
+        Ok(Invite::new(mesh.clone(), name, bootstrap)?.encode())
+    }
+
+    /// Joins a mesh from an invite text: checks it (a mistyped or altered invite
+    /// is refused with [`NodeError::Invite`]), joins and remembers the mesh and
+    /// its name, remembers the invite's peers in the address book, and dials them
+    /// (they also seed Kademlia). Returns the mesh id.
+    pub async fn join_invite(&self, text: &str) -> Result<MeshId, NodeError> {
+        let invite = Invite::parse(text)?;
+        self.join_named_mesh(invite.mesh.clone(), invite.name.clone())
+            .await?;
+        for (peer, address) in invite.peers() {
+            remember_peer(&self.inner.store, peer, &[address]);
+        }
+        if let Err(e) = self.inner.net.bootstrap(invite.bootstrap.clone()).await {
+            // Some address of the invite did not work; the others, Kademlia and
+            // the address book may still reach the mesh.
+            warn!(mesh = %invite.mesh, error = %e, "could not dial every peer of the invite");
+        }
+        info!(mesh = %invite.mesh, name = %invite.name, "joined mesh from an invite");
+        Ok(invite.mesh)
+    }
+
+    async fn join_named_mesh(&self, mesh: MeshId, name: String) -> Result<(), NodeError> {
+        let names = {
+            let mut state = self.inner.state.lock().expect("state lock");
+            state.mesh_names.insert(mesh.clone(), name);
+            state.mesh_names.clone()
+        };
+        save_mesh_names(&self.inner.store, &names)?;
+        self.join_mesh(mesh).await
     }
 
     /// Publishes a new listing of ours at the default placement.
@@ -458,14 +623,34 @@ async fn run(inner: Arc<Inner>, mut net_events: mpsc::Receiver<NetworkEvent>) {
                     tokio::spawn(publish_kept(inner, topic, ids));
                 }
             }
-            NetworkEvent::PeerConnected { peer } => {
+            NetworkEvent::PeerConnected {
+                peer,
+                address,
+                outbound,
+                ..
+            } => {
+                // An address we dialled works: remember it. (An inbound one is the
+                // peer's ephemeral port; identify tells where it listens.)
+                if outbound {
+                    remember_peer(&inner.store, peer, &[address]);
+                }
                 let _ = inner.events.send(NodeEvent::PeerUp { peer });
+            }
+            NetworkEvent::PeerIdentified {
+                peer,
+                listen_addresses,
+                ..
+            } => remember_peer(&inner.store, peer, &listen_addresses),
+            NetworkEvent::PeerDiscovered { peer, via, .. } => {
+                let _ = inner.events.send(NodeEvent::PeerDiscovered { peer, via });
             }
             NetworkEvent::PeerDisconnected { peer } => {
                 let _ = inner.events.send(NodeEvent::PeerDown { peer });
             }
             NetworkEvent::PeerBlocked { peer, reason } => {
                 info!(%peer, ?reason, "peer blocked");
+                // A blocked peer is not worth dialling after a restart.
+                let _ = inner.store.remove_peer(&peer.to_bytes());
                 let _ = inner.events.send(NodeEvent::PeerBlocked { peer });
             }
             NetworkEvent::InboundRequest { protocol, peer, .. } => {
@@ -506,6 +691,110 @@ async fn publish_kept(inner: Arc<Inner>, topic: String, ids: BTreeSet<RecordId>)
             Err(e) => warn!(%topic, %id, error = %e, "publishing a kept record failed"),
         }
     }
+}
+
+/// The network configuration of a node configuration.
+fn network_config(config: &NodeConfig, keypair: swapmesh_net::Keypair) -> NetworkConfig {
+    let mut net = NetworkConfig::new(keypair);
+    net.transport = config.transport;
+    net.listen_addresses = config.listen.clone();
+    net.external_addresses = config.external_addresses.clone();
+    net.gossip = config.gossip.clone();
+    net.misbehaviour = config.misbehaviour;
+    net.connection_limits = config.connection_limits;
+    net.mdns = MdnsConfig {
+        enabled: config.mdns,
+        query_interval: config.mdns_query_interval,
+    };
+    net.discovery = config.discovery.clone();
+    net.discovery
+        .bootstrap
+        .extend(config.bootstrap.iter().cloned());
+    net.nat = config.nat;
+    net.server = (config.role == Role::Server).then_some(ServerConfig {
+        relay: Some(config.relay_limits),
+        autonat: true,
+    });
+    net
+}
+
+/// Remembers `addresses` of `peer` in the address book, before the ones known
+/// already, with the time it was seen. Failures only cost a reconnect later.
+fn remember_peer(store: &Store, peer: PeerId, addresses: &[Multiaddr]) {
+    let key = peer.to_bytes();
+    let known = store.peer(&key).ok().flatten().map(|e| e.addresses);
+    let mut merged: Vec<String> = Vec::new();
+    let fresh = addresses.iter().map(|a| without_peer(a, peer).to_string());
+    for address in fresh.chain(known.into_iter().flatten()) {
+        if !merged.contains(&address) {
+            merged.push(address);
+        }
+    }
+    merged.truncate(MAX_PEER_ADDRESSES);
+    if merged.is_empty() {
+        return;
+    }
+    let entry = PeerEntry {
+        addresses: merged,
+        last_seen: Timestamp::now(),
+    };
+    if let Err(e) = store.put_peer(&key, &entry) {
+        debug!(%peer, error = %e, "could not remember a peer");
+    }
+}
+
+/// `address` without a trailing `/p2p/<peer>`.
+fn without_peer(address: &Multiaddr, peer: PeerId) -> Multiaddr {
+    let mut address = address.clone();
+    if address.iter().last() == Some(AddrProtocol::P2p(peer)) {
+        address.pop();
+    }
+    address
+}
+
+/// `address` ending with `/p2p/<peer>`.
+fn with_peer(address: Multiaddr, peer: PeerId) -> Multiaddr {
+    match address.iter().last() {
+        Some(AddrProtocol::P2p(_)) => address,
+        _ => address.with(AddrProtocol::P2p(peer)),
+    }
+}
+
+/// Whether an address is a loopback one (only useful on this machine).
+fn is_loopback(address: &Multiaddr) -> bool {
+    address.iter().any(|p| match p {
+        AddrProtocol::Ip4(ip) => ip.is_loopback(),
+        AddrProtocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
+}
+
+fn load_mesh_names(store: &Store) -> Result<BTreeMap<MeshId, String>, NodeError> {
+    let Some(bytes) = store.get_state(MESH_NAMES_STATE)? else {
+        return Ok(BTreeMap::new());
+    };
+    let pairs: Vec<(String, String)> = match decode_canonical(&bytes, MAX_MESH_NAMES) {
+        Ok(pairs) => pairs,
+        Err(e) => {
+            // Names are a convenience: a damaged list is dropped, not fatal.
+            warn!(error = %e, "mesh names unreadable; forgetting them");
+            return Ok(BTreeMap::new());
+        }
+    };
+    Ok(pairs
+        .into_iter()
+        .filter_map(|(id, name)| MeshId::parse(&id).map(|id| (id, name)))
+        .collect())
+}
+
+/// Saves the mesh names (made durable by the [`save_meshes`] that follows).
+fn save_mesh_names(store: &Store, names: &BTreeMap<MeshId, String>) -> Result<(), NodeError> {
+    let pairs: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(id, name)| (id.as_str(), name.as_str()))
+        .collect();
+    store.put_state(MESH_NAMES_STATE, &encode(&pairs))?;
+    Ok(())
 }
 
 fn load_meshes(store: &Store) -> Result<BTreeSet<MeshId>, NodeError> {

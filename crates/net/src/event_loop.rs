@@ -15,6 +15,7 @@ use std::{
 use futures::{StreamExt, future::BoxFuture, stream::FuturesUnordered};
 use libp2p::{
     Multiaddr, PeerId, Swarm, autonat,
+    core::transport::ListenerId,
     gossipsub::{self, IdentTopic, TopicHash},
     identify, kad, mdns,
     metrics::{Metrics, Recorder, Registry},
@@ -202,6 +203,20 @@ pub struct EventLoop {
     connections: HashMap<ConnectionId, ConnectionInfo>,
     /// When the last discovery round (announce + look up) ran.
     last_round: Option<Instant>,
+    /// Addresses we listen on through a relay, by relay.
+    relay_listens: HashMap<PeerId, RelayListen>,
+}
+
+/// Listening through a relay: wanted for as long as the network runs, renewed
+/// when the relay comes back after a restart or a lost connection.
+#[derive(Debug)]
+struct RelayListen {
+    /// The whole `…/p2p/<relay>/p2p-circuit` address.
+    circuit: Multiaddr,
+    /// The relay's own address (`…/p2p/<relay>`).
+    relay: Multiaddr,
+    /// The listener while it lives.
+    listener: Option<ListenerId>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -232,6 +247,7 @@ impl EventLoop {
             reported_providers: HashSet::new(),
             connections: HashMap::new(),
             last_round: None,
+            relay_listens: HashMap::new(),
             swarm,
             commands,
             command_sender,
@@ -301,6 +317,7 @@ impl EventLoop {
                     let now = Instant::now();
                     self.misbehaviour.prune(now);
                     self.rates.prune(now);
+                    self.renew_relay_listens();
                 }
                 _ = announce.tick() => self.discovery_round(true),
                 _ = lookup.tick() => self.discovery_round(false),
@@ -363,15 +380,7 @@ impl EventLoop {
                 let _ = reply.send(self.bootstrap(addresses));
             }
             Command::ListenOn { address, reply } => {
-                let result = self
-                    .swarm
-                    .listen_on(address.clone())
-                    .map(|_| ())
-                    .map_err(|e| NetworkError::Listen {
-                        address: address.to_string(),
-                        reason: e.to_string(),
-                    });
-                let _ = reply.send(result);
+                let _ = reply.send(self.listen(address));
             }
             Command::AddExternalAddress { address, reply } => {
                 self.swarm.add_external_address(address);
@@ -539,6 +548,67 @@ impl EventLoop {
             }
         }
         Ok(joined)
+    }
+
+    /// Listens on `address`. A `…/p2p/<relay>/p2p-circuit` address is listened
+    /// on once we are connected to the relay (we dial it): the relay client asks
+    /// for its reservation on an existing connection, while a dial of its own
+    /// would be dropped if one of ours to the same relay were under way. Such a
+    /// listener is renewed if it closes (see [`Self::renew_relay_listens`]).
+    pub(crate) fn listen(&mut self, address: Multiaddr) -> Result<(), NetworkError> {
+        let error = |reason: String| NetworkError::Listen {
+            address: address.to_string(),
+            reason,
+        };
+        let Some(relay) = relay_of(&address) else {
+            return self
+                .swarm
+                .listen_on(address.clone())
+                .map(|_| ())
+                .map_err(|e| error(e.to_string()));
+        };
+        let Some(relay_peer) = peer_of(&relay) else {
+            return Err(error(
+                "a relayed address must name its relay: …/p2p/<relay>/p2p-circuit".to_owned(),
+            ));
+        };
+        self.relay_listens.insert(
+            relay_peer,
+            RelayListen {
+                circuit: address.clone(),
+                relay,
+                listener: None,
+            },
+        );
+        self.renew_relay_listens();
+        Ok(())
+    }
+
+    /// Listens through each wanted relay that has no listener: now if we are
+    /// connected to it, else after dialling it.
+    fn renew_relay_listens(&mut self) {
+        let waiting: Vec<(PeerId, Multiaddr, Multiaddr)> = self
+            .relay_listens
+            .iter()
+            .filter(|(_, r)| r.listener.is_none())
+            .map(|(peer, r)| (*peer, r.circuit.clone(), r.relay.clone()))
+            .collect();
+        for (relay_peer, circuit, relay) in waiting {
+            if self.swarm.is_connected(&relay_peer) {
+                match self.swarm.listen_on(circuit.clone()) {
+                    Ok(id) => {
+                        if let Some(r) = self.relay_listens.get_mut(&relay_peer) {
+                            r.listener = Some(id);
+                        }
+                    }
+                    Err(e) => {
+                        warn!(address = %circuit, error = %e, "could not listen through the relay")
+                    }
+                }
+            } else if let Err(e) = self.dial_peer(relay_peer, vec![relay]) {
+                debug!(relay = %relay_peer, error = %e, "could not dial the relay");
+            }
+        }
     }
 
     /// Dials `peer` at `addresses` (plus any Kademlia knows), unless it is
@@ -739,6 +809,13 @@ impl EventLoop {
                     relayed: endpoint.is_relayed(),
                 };
                 self.connections.insert(connection_id, info.clone());
+                if self
+                    .relay_listens
+                    .get(&peer_id)
+                    .is_some_and(|r| r.listener.is_none())
+                {
+                    self.renew_relay_listens();
+                }
                 if num_established.get() == 1 {
                     debug!(peer = %peer_id, address = %info.address, relayed = info.relayed, "connected");
                     self.emit(NetworkEvent::PeerConnected {
@@ -782,9 +859,17 @@ impl EventLoop {
             }
             SwarmEvent::ListenerError { error, .. } => warn!(%error, "listener error"),
             SwarmEvent::ListenerClosed {
-                addresses, reason, ..
+                listener_id,
+                addresses,
+                reason,
             } => {
                 warn!(?addresses, ?reason, "listener closed");
+                // A relayed listener is renewed at the next housekeeping tick.
+                for relay in self.relay_listens.values_mut() {
+                    if relay.listener == Some(listener_id) {
+                        relay.listener = None;
+                    }
+                }
             }
             other => trace!(event = ?other, "swarm event"),
         }
@@ -1102,6 +1187,13 @@ impl EventLoop {
 /// sha256 of the topic name (DESIGN §4).
 pub(crate) fn provider_key(topic: &str) -> kad::RecordKey {
     kad::RecordKey::new(&Sha256::digest(topic.as_bytes()))
+}
+
+/// The relay part of a `…/p2p/<relay>/p2p-circuit` address (everything before
+/// `/p2p-circuit`), if it is one.
+fn relay_of(address: &Multiaddr) -> Option<Multiaddr> {
+    let position = address.iter().position(|p| p == AddrProtocol::P2pCircuit)?;
+    Some(address.iter().take(position).collect())
 }
 
 /// The peer an address ends with (`…/p2p/<peer>`), if any.

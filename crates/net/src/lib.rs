@@ -67,7 +67,7 @@ pub use config::{
 pub use error::{NetworkError, PublishError, RequestError};
 pub use event_loop::EventLoop;
 pub use handle::NetworkHandle;
-pub use libp2p::{Multiaddr, PeerId, identity::Keypair};
+pub use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr};
 pub use misbehaviour::Misbehaviour;
 pub use types::{
     BlockReason, ConnectionInfo, Discovery, MessageId, NetworkEvent, PeerScore, Protocol,
@@ -90,19 +90,11 @@ use tokio::sync::mpsc;
 pub fn new(
     config: NetworkConfig,
 ) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>, EventLoop), NetworkError> {
-    let (mut swarm, registry) = transport::build_swarm(&config)?;
-    for address in &config.listen_addresses {
-        swarm
-            .listen_on(address.clone())
-            .map_err(|e| NetworkError::Listen {
-                address: address.to_string(),
-                reason: e.to_string(),
-            })?;
-    }
+    let (swarm, registry) = transport::build_swarm(&config)?;
     let (command_tx, command_rx) = mpsc::channel(config.command_channel_capacity.max(1));
     let (event_tx, event_rx) = mpsc::channel(config.event_channel_capacity.max(1));
     let handle = NetworkHandle::new(command_tx.clone(), *swarm.local_peer_id());
-    let event_loop = EventLoop::new(
+    let mut event_loop = EventLoop::new(
         swarm,
         registry,
         command_rx,
@@ -110,5 +102,8 @@ pub fn new(
         event_tx,
         &config,
     );
+    for address in &config.listen_addresses {
+        event_loop.listen(address.clone())?;
+    }
     Ok((handle, event_rx, event_loop))
 }

@@ -1,0 +1,104 @@
+//! Topic providers: nodes of one area cell find each other through Kademlia,
+//! starting from one common bootstrap peer, and leave other cells alone.
+
+use std::collections::BTreeSet;
+
+use swapmesh_net::{Discovery, PeerId};
+use swapmesh_node::NodeEvent;
+use swapmesh_protocol::{Geohash, Topic};
+
+use crate::kit::{self, Net, Recorder, wait_until};
+
+const CELL: &str = "u4pru";
+/// Far from `CELL` (San Francisco): none of its topics is one of `CELL`'s.
+const OTHER_CELL: &str = "9q8yy";
+
+/// The peers `recorder` saw discovered as providers of `topic`.
+fn providers_of(recorder: &mut Recorder, topic: &str) -> BTreeSet<PeerId> {
+    recorder
+        .seen()
+        .iter()
+        .filter_map(|event| match event {
+            NodeEvent::PeerDiscovered {
+                peer,
+                via: Discovery::TopicProvider { topic: t },
+            } if t == topic => Some(*peer),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every peer `recorder` saw discovered as a provider of any topic.
+fn all_providers(recorder: &mut Recorder) -> BTreeSet<PeerId> {
+    recorder
+        .seen()
+        .iter()
+        .filter_map(|event| match event {
+            NodeEvent::PeerDiscovered {
+                peer,
+                via: Discovery::TopicProvider { .. },
+            } => Some(*peer),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_nodes_of_a_cell_find_and_connect_to_each_other_through_kademlia_but_not_another_cell()
+{
+    // The common bootstrap peer has no area (it listens to the `local` mesh).
+    let bootstrap = kit::node(Net::Tcp, None, |_| {}).await;
+    let bootstrap_addr = kit::address(&bootstrap).await;
+    let mut cell = Vec::new();
+    let mut recorders = Vec::new();
+    for _ in 0..5 {
+        let addr = bootstrap_addr.clone();
+        let node = kit::node(Net::Tcp, Some(CELL), |c| c.bootstrap = vec![addr]).await;
+        recorders.push(Recorder::new(&node));
+        cell.push(node);
+    }
+    let addr = bootstrap_addr.clone();
+    let other = kit::node(Net::Tcp, Some(OTHER_CELL), |c| c.bootstrap = vec![addr]).await;
+    let mut other_recorder = Recorder::new(&other);
+
+    let topic = Topic::area(&Geohash::parse_area(CELL).unwrap())
+        .as_str()
+        .to_owned();
+    let ids: Vec<PeerId> = cell.iter().map(|n| n.peer_id()).collect();
+    for (i, node) in cell.iter().enumerate() {
+        let others: BTreeSet<PeerId> = ids.iter().copied().filter(|p| *p != ids[i]).collect();
+        let recorder = &mut recorders[i];
+        wait_until(
+            "each node to find the others of its cell as providers",
+            || {
+                let found = providers_of(recorder, &topic);
+                let others = others.clone();
+                async move { others.is_subset(&found) }
+            },
+        )
+        .await;
+        wait_until("each node to connect to the others of its cell", || async {
+            let peers = node.peers().await.unwrap_or_default();
+            others.iter().all(|p| peers.contains(p))
+        })
+        .await;
+    }
+
+    // The other cell's node provides none of these topics, so no node of the
+    // cell found (and dialled) it as a provider, nor it them.
+    for recorder in &mut recorders {
+        assert!(
+            !all_providers(recorder).contains(&other.peer_id()),
+            "a node of the cell found the other cell's node as a provider"
+        );
+    }
+    let found_by_other = all_providers(&mut other_recorder);
+    assert!(
+        ids.iter().all(|p| !found_by_other.contains(p)),
+        "the other cell's node found a node of the cell as a provider"
+    );
+
+    for node in cell.into_iter().chain([other, bootstrap]) {
+        node.shutdown().await.unwrap();
+    }
+}

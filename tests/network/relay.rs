@@ -1,0 +1,135 @@
+//! A home server relays for neighbours that cannot be reached directly.
+
+use std::time::Duration;
+
+use swapmesh_net::{Multiaddr, multiaddr::Protocol};
+use swapmesh_node::{Node, NodeEvent, Role};
+use swapmesh_protocol::fixtures;
+
+use crate::kit::{self, Net, Recorder, held, wait_until};
+
+const CELL: &str = "u4pru";
+/// libp2p's default circuit byte limit, which our server raises.
+const DEFAULT_CIRCUIT_BYTES: u64 = 128 * 1024;
+
+/// The address `node` listens on through the relay, once its reservation holds.
+async fn relayed_address(node: &Node) -> Multiaddr {
+    wait_until("a relayed listen address", || async {
+        node.listen_addresses()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|a| a.iter().any(|p| p == Protocol::P2pCircuit))
+    })
+    .await;
+    let addresses = node.listen_addresses().await.unwrap();
+    assert!(
+        addresses
+            .iter()
+            .all(|a| a.iter().any(|p| p == Protocol::P2pCircuit)),
+        "the node listens on a direct address: {addresses:?}"
+    );
+    addresses[0].clone().with(Protocol::P2p(node.peer_id()))
+}
+
+/// Bytes `node` received over relayed connections, from its bandwidth metrics.
+async fn relayed_bytes_in(node: &Node) -> u64 {
+    let text = node.metrics_text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("libp2p_bandwidth_bytes_total"))
+        .filter(|l| l.contains("p2p-circuit") && l.contains("direction=\"Inbound\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_reachable_only_through_a_relay_receives_listings_over_the_circuit_past_128_kib() {
+    // The home server: relay and AutoNAT server, its address announced.
+    let server = kit::node(Net::Tcp, None, |c| c.set_role(Role::Server)).await;
+    let server_addr = kit::address(&server).await;
+    let mut direct = server_addr.clone();
+    direct.pop();
+    server.add_external_address(direct).await.unwrap();
+    let circuit = server_addr.clone().with(Protocol::P2pCircuit);
+
+    // Two neighbours behind "NAT": they listen only through the relay and do
+    // not hole-punch, so whatever connects them goes through the circuit.
+    let behind_nat = |c: &mut swapmesh_node::NodeConfig| {
+        c.listen = vec![circuit.clone()];
+        c.bootstrap = vec![server_addr.clone()];
+        c.nat.dcutr = false;
+    };
+    let publisher = kit::node(Net::Tcp, Some(CELL), behind_nat).await;
+    let receiver = kit::node(Net::Tcp, Some(CELL), behind_nat).await;
+    let mut receiver_events = Recorder::new(&receiver);
+    let receiver_addr = relayed_address(&receiver).await;
+    relayed_address(&publisher).await;
+    publisher.dial(receiver_addr).await.unwrap();
+    kit::wait_connected(&publisher, &receiver).await;
+    assert!(
+        receiver
+            .network()
+            .is_relayed(publisher.peer_id())
+            .await
+            .unwrap(),
+        "the connection is not relayed"
+    );
+
+    let first = publisher
+        .publish_listing(fixtures::listing("first"))
+        .await
+        .unwrap();
+    let first_id = kit::listing_id(&publisher, "first");
+    wait_until("the first listing over the circuit", || async {
+        held(&receiver, &first_id) == Some(first.id())
+    })
+    .await;
+
+    // About 8 KiB a listing: well over 128 KiB across the circuit.
+    let mut last = None;
+    for n in 0..24 {
+        let mut listing = fixtures::listing(&format!("big{n}"));
+        listing.description = format!("{n} ").repeat(8000 / (n.to_string().len() + 1));
+        last = Some(publisher.publish_listing(listing).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let last = last.unwrap();
+    let last_id = kit::listing_id(&publisher, "big23");
+    wait_until("the big listings over the circuit", || async {
+        held(&receiver, &last_id) == Some(last.id())
+    })
+    .await;
+    let crossed = relayed_bytes_in(&receiver).await;
+    assert!(
+        crossed > DEFAULT_CIRCUIT_BYTES,
+        "only {crossed} bytes crossed the circuit"
+    );
+
+    // Past libp2p's default limit, the circuit still carries listings.
+    let after = publisher
+        .publish_listing(fixtures::listing("after"))
+        .await
+        .unwrap();
+    let after_id = kit::listing_id(&publisher, "after");
+    wait_until("a listing after 128 KiB", || async {
+        held(&receiver, &after_id) == Some(after.id())
+    })
+    .await;
+    assert!(
+        receiver
+            .network()
+            .is_relayed(publisher.peer_id())
+            .await
+            .unwrap(),
+        "the connection is no longer relayed"
+    );
+    let dropped = receiver_events
+        .seen()
+        .iter()
+        .any(|e| matches!(e, NodeEvent::PeerDown { peer } if *peer == publisher.peer_id()));
+    assert!(!dropped, "the relayed connection was cut on the way");
+
+    for node in [publisher, receiver, server] {
+        node.shutdown().await.unwrap();
+    }
+}
