@@ -9,6 +9,7 @@
 //! - [`events`]: [`NodeEvent`].
 //! - [`settings`]: swapmesh.toml < SWAPMESH_* < flags, parsed once.
 //! - [`api`]: the local HTTP API (axum) under `/api/v1`.
+//! - [`sync`]: catch-up sync sessions over `/swapmesh/sync/1`.
 //! - [`run`]: `swapmesh init` and `swapmesh run`. [`cli`] and [`client`]: the
 //!   command line and its API client.
 
@@ -20,9 +21,11 @@ mod error;
 pub mod events;
 pub mod identity;
 mod ingest;
+pub mod invite;
 mod node;
 pub mod run;
 pub mod settings;
+pub mod sync;
 
 pub use config::{NodeConfig, Role};
 pub use error::NodeError;

@@ -75,7 +75,11 @@ async fn forged_records_are_not_stored_or_forwarded_and_the_forger_is_blocked() 
         let mut sig = record.sig.to_bytes();
         sig[7] ^= 0x40;
         record.sig = swapmesh_protocol::Signature::from_bytes(&sig);
-        if forger.publish(topic(), GossipMessage::record(record).encode()).await.is_err() {
+        if forger
+            .publish(topic(), GossipMessage::record(record).encode())
+            .await
+            .is_err()
+        {
             break; // blocked and disconnected already
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -117,7 +121,11 @@ async fn validly_signed_invalid_records_are_rejected_and_their_sender_blocked() 
         listing.title = "x".repeat(500); // breaks the 140-character rule
         let body = fixtures::listing_body(author_of(&key), CELL, listing, now);
         let record = SignedRecord::sign(&body, &key);
-        if sender.publish(topic(), GossipMessage::record(record).encode()).await.is_err() {
+        if sender
+            .publish(topic(), GossipMessage::record(record).encode())
+            .await
+            .is_err()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -137,12 +145,20 @@ async fn record_created_an_hour_ahead_is_ignored_without_penalty() {
     connect_raw(&honest, &node).await;
     let key = fixtures::key(300);
     let ahead = Timestamp::now().plus(3600);
-    let mut body = fixtures::listing_body(author_of(&key), CELL, fixtures::listing("skewed"), ahead);
+    let mut body =
+        fixtures::listing_body(author_of(&key), CELL, fixtures::listing("skewed"), ahead);
     body.expires_at = ahead.plus(DAY);
-    publish(&honest, GossipMessage::record(SignedRecord::sign(&body, &key)).encode()).await;
+    publish(
+        &honest,
+        GossipMessage::record(SignedRecord::sign(&body, &key)).encode(),
+    )
+    .await;
     settle().await;
     assert!(node.search(&Default::default()).unwrap().records.is_empty());
     let peer = honest.local_peer_id();
-    assert!(node.peers().await.unwrap().contains(&peer), "still connected");
+    assert!(
+        node.peers().await.unwrap().contains(&peer),
+        "still connected"
+    );
     assert_eq!(misbehaviour_of(&node, peer).await, Some(0.0));
 }

@@ -46,7 +46,10 @@ pub(crate) async fn node(area: Option<&str>) -> TestNode {
 }
 
 /// Starts a node in a fresh temporary directory, with its config adjusted.
-pub(crate) async fn node_with(area: Option<&str>, adjust: impl FnOnce(&mut NodeConfig)) -> TestNode {
+pub(crate) async fn node_with(
+    area: Option<&str>,
+    adjust: impl FnOnce(&mut NodeConfig),
+) -> TestNode {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = config(dir.path(), area);
     adjust(&mut config);
@@ -55,7 +58,10 @@ pub(crate) async fn node_with(area: Option<&str>, adjust: impl FnOnce(&mut NodeC
 }
 
 /// Starts `n` nodes with areas given by `area_of(i)`.
-pub(crate) async fn nodes(n: usize, area_of: impl Fn(usize) -> Option<&'static str>) -> Vec<TestNode> {
+pub(crate) async fn nodes(
+    n: usize,
+    area_of: impl Fn(usize) -> Option<&'static str>,
+) -> Vec<TestNode> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         out.push(node(area_of(i)).await);

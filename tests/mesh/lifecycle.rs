@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use swapmesh_net::{Keypair, NetworkConfig, NetworkHandle};
 use swapmesh_node::{Node, NodeEvent};
-use swapmesh_protocol::{GossipMessage, Geohash, ListingId, Topic, Verified, fixtures};
+use swapmesh_protocol::{Geohash, GossipMessage, ListingId, Topic, Verified, fixtures};
 
 use crate::kit::{self, held, settle, wait_until};
 
@@ -65,7 +65,10 @@ async fn withdrawal_replaces_the_listing_on_every_node_and_a_stale_copy_is_ignor
     };
     kit::line(&nodes).await;
     let id = listing_id(&nodes[0], "ladder");
-    let v1 = nodes[0].publish_listing(fixtures::listing("ladder")).await.unwrap();
+    let v1 = nodes[0]
+        .publish_listing(fixtures::listing("ladder"))
+        .await
+        .unwrap();
     let v2 = nodes[0]
         .update_listing("ladder", |l| l.title = "Aluminium ladder, 4 m".into())
         .await
@@ -86,20 +89,30 @@ async fn withdrawal_replaces_the_listing_on_every_node_and_a_stale_copy_is_ignor
     for node in &nodes {
         assert_eq!(held(node, &id), Some(v3.id()), "an old version came back");
         let live = node.search(&Default::default()).unwrap();
-        assert!(live.records.iter().all(|r| r.id != v1.id() && r.id != v2.id()));
+        assert!(
+            live.records
+                .iter()
+                .all(|r| r.id != v1.id() && r.id != v2.id())
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn end_state_is_the_same_whatever_the_arrival_order() {
     let author = kit::node(Some(CELL)).await;
-    let v1 = author.publish_listing(fixtures::listing("kayak")).await.unwrap();
+    let v1 = author
+        .publish_listing(fixtures::listing("kayak"))
+        .await
+        .unwrap();
     let v2 = author
         .update_listing("kayak", |l| l.description = "Two seats.".into())
         .await
         .unwrap();
     let v3 = author.withdraw_listing("kayak").await.unwrap();
-    let marker = author.publish_listing(fixtures::listing("marker")).await.unwrap();
+    let marker = author
+        .publish_listing(fixtures::listing("marker"))
+        .await
+        .unwrap();
 
     let forwards = kit::node(Some(CELL)).await;
     let backwards = kit::node(Some(CELL)).await;
@@ -129,7 +142,10 @@ async fn end_state_is_the_same_whatever_the_arrival_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_published_before_any_peer_reaches_a_peer_that_connects_later() {
     let early = kit::node(Some(CELL)).await;
-    let published = early.publish_listing(fixtures::listing("sofa")).await.unwrap();
+    let published = early
+        .publish_listing(fixtures::listing("sofa"))
+        .await
+        .unwrap();
     let late = kit::node(Some(CELL)).await;
     kit::connect(&late, &early).await;
     let id = listing_id(&early, "sofa");
@@ -146,7 +162,10 @@ async fn node_restarted_on_its_data_directory_keeps_key_records_and_meshes() {
     let (peer, author, published) = {
         let node = Node::start(kit::config(dir.path(), None)).await.unwrap();
         node.join_mesh(street.clone()).await.unwrap();
-        let published = node.publish_listing(fixtures::listing("bbq")).await.unwrap();
+        let published = node
+            .publish_listing(fixtures::listing("bbq"))
+            .await
+            .unwrap();
         let ids = (node.peer_id(), node.author());
         node.shutdown().await.unwrap();
         (ids.0, ids.1, published)
