@@ -47,8 +47,10 @@ const SCHEMA_1_TREES: [&str; 3] = ["by_area", "by_kind", "words"];
 pub struct StoreOptions {
     /// sled's page cache in bytes. Default 16 MiB (sled's own default is 1 GiB).
     pub cache_capacity: u64,
-    /// zstd-compress pages on disk. Needs this crate's `compression` feature; it
-    /// cannot be changed for an existing database.
+    /// zstd-compress pages on disk when creating a database (an existing database
+    /// keeps the setting it was created with). Needs this crate's `compression`
+    /// feature, which is on by default; then so is this (it halves the disk, see
+    /// BENCHMARKS-store.md).
     pub compression: bool,
     /// How often sled flushes in the background, in milliseconds (`None`: only on
     /// explicit flushes). This bounds what an unacknowledged write can lose; it does
@@ -60,7 +62,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             cache_capacity: 16 * 1024 * 1024,
-            compression: false,
+            compression: cfg!(feature = "compression"),
             flush_every_ms: Some(500),
         }
     }
@@ -297,7 +299,7 @@ impl Store {
     /// version and running migrations. Refuses a database of a newer schema with
     /// [`StoreError::NewerSchema`] without changing it.
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
-        Self::open_config(sled_config(&options)?.path(path.as_ref()), SYNC_BUCKET_BITS)
+        Self::open_with_bucket_bits(path, options, SYNC_BUCKET_BITS)
     }
 
     /// A store in a temporary directory that is deleted when the last clone is
@@ -315,7 +317,12 @@ impl Store {
         options: StoreOptions,
         bits: u32,
     ) -> Result<Self> {
-        Self::open_config(sled_config(&options)?.path(path.as_ref()), bits)
+        let path = path.as_ref();
+        let options = StoreOptions {
+            compression: existing_compression(path)?.unwrap_or(options.compression),
+            ..options
+        };
+        Self::open_config(sled_config(&options)?.path(path), bits)
     }
 
     /// [`Store::temporary`] with `sync_sums` buckets of `created_at >> bits`.
@@ -767,6 +774,22 @@ fn insert_in_tx(tx: &Tx<'_>, p: &Prepared<'_>) -> TxResult<InsertOutcome> {
         }
     }
     Ok(InsertOutcome::Stale)
+}
+
+/// Whether the database in `dir` was created with compression (`None`: no
+/// database yet). sled refuses to open a database with the other setting, and
+/// keeps it in the text file `conf` (`use_compression: true`).
+fn existing_compression(dir: &Path) -> Result<Option<bool>> {
+    let conf = match std::fs::read(dir.join("conf")) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let text = String::from_utf8_lossy(&conf);
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("use_compression: "))
+        .map(|v| v.trim() == "true"))
 }
 
 /// Opens the database, retrying for up to a second while its file lock is held.

@@ -264,3 +264,21 @@ fn peers_and_state_can_be_replaced_and_removed() {
     assert!(store.remove_state("k").unwrap());
     assert_eq!(store.get_state("k").unwrap(), None);
 }
+
+#[test]
+fn an_existing_database_keeps_its_compression_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let drill = Rec::new("drill", "u4pru").sign();
+    {
+        let plain = StoreOptions {
+            compression: false,
+            ..StoreOptions::default()
+        };
+        let store = Store::open(dir.path(), plain).unwrap();
+        store.insert(&drill, NOW).unwrap();
+        block_on(store.close()).unwrap();
+    }
+    // The default (compressed when the feature is on) does not apply to it.
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert!(store.get(&drill.id()).unwrap().is_some());
+}
