@@ -258,7 +258,7 @@ impl Node {
                 return;
             }
         };
-        known.sort_by(|a, b| b.1.last_seen.cmp(&a.1.last_seen));
+        known.sort_by_key(|(_, entry)| std::cmp::Reverse(entry.last_seen));
         for (peer, _) in known.iter().skip(MAX_ADDRESS_BOOK) {
             let _ = self.inner.store.remove_peer(peer);
         }
@@ -668,7 +668,7 @@ async fn publish_kept(inner: Arc<Inner>, topic: String, ids: BTreeSet<RecordId>)
     let burst = inner.config.pending_burst.max(1);
     let per_second = inner.config.pending_per_second.max(1);
     for (n, id) in ids.into_iter().enumerate() {
-        if n >= burst && (n - burst) % per_second == 0 {
+        if n >= burst && (n - burst).is_multiple_of(per_second) {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         let record = match inner.store.get(&id) {
