@@ -163,7 +163,7 @@ impl Store {
     ///
     /// One index drives the scan: `by_author` when an author is given, else the
     /// `by_topic` entries of the asked cells and meshes, else those of every topic
-    /// stored. Each entry's [`Summary`] value filters by kind, purpose, author and
+    /// stored. Each entry's summary value filters by kind, purpose, author and
     /// a bloom filter of the words without reading the record; a candidate that
     /// passes is read and checked exactly. A search with places or an author reads
     /// only those entries; one with neither (words or kinds alone) walks every
