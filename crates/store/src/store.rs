@@ -30,7 +30,7 @@ const SCHEMA_KEY: &[u8] = b"schema_version";
 const BUCKET_BITS_KEY: &[u8] = b"sync_bucket_bits";
 
 /// Width of a `sync_sums` bucket for new databases: `created_at >> 11`, about 34
-/// minutes. Chosen by measurement (BENCHMARKS-store.md, "Bucket width"): a range
+/// minutes. Chosen by measurement (BENCHMARKS.md ("Store"), "Bucket width"): a range
 /// summary reads the bucket sums inside it and scans the items of the two buckets
 /// at its edges, so narrower buckets make the edge scans cheaper and the sum reads
 /// more numerous. A database keeps the width it was created with (in `meta`).
@@ -50,7 +50,7 @@ pub struct StoreOptions {
     /// zstd-compress pages on disk when creating a database (an existing database
     /// keeps the setting it was created with). Needs this crate's `compression`
     /// feature, which is on by default; then so is this (it halves the disk, see
-    /// BENCHMARKS-store.md).
+    /// BENCHMARKS.md ("Store")).
     pub compression: bool,
     /// How often sled flushes in the background, in milliseconds (`None`: only on
     /// explicit flushes). This bounds what an unacknowledged write can lose; it does
@@ -515,7 +515,7 @@ impl Store {
     /// those of inserting them one after another in this order, and either all of
     /// them are applied or none. sled 0.34 starts a new log buffer for every
     /// transaction, so batching is what makes bulk ingest (sync catch-up, a burst
-    /// of gossip) fast and compact on disk; see BENCHMARKS-store.md.
+    /// of gossip) fast and compact on disk; see BENCHMARKS.md ("Store").
     pub fn insert_batch(&self, records: &[Verified], now: Timestamp) -> Result<Vec<InsertOutcome>> {
         let prepared: Vec<Option<Prepared<'_>>> = records
             .iter()
