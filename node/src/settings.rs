@@ -5,14 +5,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 use swapmesh_net::Multiaddr;
 use swapmesh_protocol::{Geohash, MeshId};
 use thiserror::Error;
 
-use crate::config::{NodeConfig, Role};
+use crate::config::{NodeConfig, Role, Transport};
 
 /// Name of the config file in the data directory.
 pub const CONFIG_FILE: &str = "swapmesh.toml";
@@ -302,16 +301,26 @@ impl Settings {
         Ok(())
     }
 
-    /// The node configuration of these settings.
+    /// The node configuration of these settings. The transport follows the listen
+    /// addresses: the in-process memory transport when every one is `/memory/…`
+    /// (tests), otherwise TCP and QUIC together.
     pub fn node_config(&self, data_dir: &Path) -> NodeConfig {
-        let mut config = NodeConfig::new(data_dir);
+        let mut config = NodeConfig::real(data_dir);
+        let memory_only = !self.listen.is_empty()
+            && self.listen.iter().all(|a| {
+                a.iter()
+                    .any(|p| matches!(p, swapmesh_net::multiaddr::Protocol::Memory(_)))
+            });
+        if memory_only {
+            config.transport = Transport::Memory;
+        }
         config.listen = self.listen.clone();
         config.bootstrap = self.bootstrap.clone();
         config.area = self.area.clone();
         config.meshes = self.meshes.clone();
         config.mdns = self.mdns;
-        config.role = self.role;
-        config.listing_lifetime = Duration::from_secs(90 * 24 * 3600);
+        config.set_role(self.role);
+        config.external_addresses = self.external_addresses.clone();
         config
     }
 }

@@ -26,7 +26,7 @@ use swapmesh_protocol::encoding::{self, DecodeError};
 use swapmesh_protocol::validate::Checked;
 use swapmesh_protocol::{RecordId, SignedRecord, Timestamp, Topic, Verified, check, topics};
 use swapmesh_store::{InsertOutcome, Store};
-use swapmesh_sync::{Config, Item, MemoryStore, Reconciler, SyncError};
+use swapmesh_sync::{Config, Item, Reconciler, SyncError};
 use tracing::{debug, warn};
 
 /// Most ids asked for in one fetch.
@@ -263,7 +263,7 @@ impl SyncService {
         session: u64,
         message: &[u8],
     ) -> Result<Vec<u8>, SyncError> {
-        let view = snapshot(&self.inner.store, topic).map_err(|e| SyncError::Store(Box::new(e)))?;
+        let view = self.inner.store.sync_view(topic);
         let mut sessions = self.inner.sessions.lock().expect("sessions lock");
         sessions.retain(|_, s| s.last_used.elapsed() < SESSION_IDLE);
         let key = (peer, session);
@@ -332,7 +332,7 @@ impl SyncService {
     ) -> Result<SessionReport, SessionError> {
         let session: u64 = rand::random();
         let mut reconciler = Reconciler::initiator(self.inner.config.clone())?;
-        let view = snapshot(&self.inner.store, topic)?;
+        let view = self.inner.store.sync_view(topic);
         let mut message = reconciler.initiate_bytes(&view)?;
         loop {
             let request = SyncRequest::Reconcile {
@@ -499,16 +499,6 @@ impl SyncService {
 
 fn refused(reason: String) -> SyncResponse {
     SyncResponse::Refused { reason }
-}
-
-/// The items of a topic, as the reconciler sees them for one session.
-fn snapshot(store: &Store, topic: &Topic) -> Result<MemoryStore, swapmesh_store::StoreError> {
-    use std::ops::Bound::Unbounded;
-    let items = store
-        .topic_items(topic, Unbounded, Unbounded)
-        .map(|r| r.map(|(at, id)| Item::new(at, id)))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(MemoryStore::from_items(items))
 }
 
 /// What a batch of records did to the store.
