@@ -3,6 +3,7 @@
 
 mod support;
 
+mod discovery;
 mod event_loop;
 mod gossip;
 mod line;
