@@ -434,6 +434,18 @@ fn client_command(dir: &Path, command: Command) -> anyhow::Result<()> {
                         info.get(key).unwrap_or(&serde_json::Value::Null)
                     );
                 }
+                let sync = &info["sync"];
+                if sync["running"].as_u64().unwrap_or(0) > 0 {
+                    println!(
+                        "{:>12}: catching up, {} of {} records fetched",
+                        "sync", sync["fetched"], sync["expected"]
+                    );
+                } else {
+                    println!(
+                        "{:>12}: idle ({} records fetched since start)",
+                        "sync", sync["fetched_total"]
+                    );
+                }
             }
         }
         Command::Peers(args) => {

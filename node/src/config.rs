@@ -95,6 +95,14 @@ pub struct NodeConfig {
     /// ... and then this many per second (the receivers' flood limits allow 500 at
     /// once and 50 a second).
     pub pending_per_second: usize,
+    /// How often (jittered ±25 %) the node runs a catch-up sync with one random
+    /// peer that shares a topic (default 60 s; zero turns the timer off). Sync also
+    /// runs whenever a peer joins a topic we share.
+    pub sync_interval: Duration,
+    /// Whether to start a sync session whenever a peer joins a topic we share
+    /// (default on). Off, the node still answers its peers' sessions and syncs on
+    /// the timer.
+    pub sync_on_connect: bool,
 }
 
 impl NodeConfig {
@@ -122,6 +130,8 @@ impl NodeConfig {
             listing_lifetime: Duration::from_secs(90 * 24 * 3600),
             pending_burst: 200,
             pending_per_second: 40,
+            sync_interval: Duration::from_secs(60),
+            sync_on_connect: true,
         }
     }
 

@@ -50,4 +50,26 @@ pub enum NodeEvent {
         /// The peer.
         peer: PeerId,
     },
+    /// A catch-up sync session made progress (records fetched of expected).
+    SyncProgress {
+        /// The peer synced with.
+        peer: PeerId,
+        /// The topic.
+        topic: String,
+        /// Records fetched so far in this session.
+        fetched: usize,
+        /// Records the session expects.
+        expected: usize,
+    },
+    /// A catch-up sync session ended.
+    SyncFinished {
+        /// The peer synced with.
+        peer: PeerId,
+        /// The topic.
+        topic: String,
+        /// Records fetched and stored.
+        fetched: usize,
+        /// Records the peer stored from us.
+        pushed: usize,
+    },
 }

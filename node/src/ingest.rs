@@ -3,7 +3,7 @@
 
 use swapmesh_net::Validation;
 use swapmesh_protocol::validate::Checked;
-use swapmesh_protocol::{GossipMessage, Timestamp, check, topics};
+use swapmesh_protocol::{GossipMessage, Timestamp, Verified, check, topics};
 use swapmesh_store::{InsertOutcome, Store};
 use tracing::{debug, warn};
 
@@ -66,23 +66,25 @@ pub(crate) fn ingest(store: &Store, topic: &str, data: &[u8], now: Timestamp) ->
             return Ingested::verdict(Validation::Ignore);
         }
     };
-    let address = verified.body().address();
-    let id = verified.id();
-    let (verdict, event) = match outcome {
-        InsertOutcome::Inserted => (
-            Validation::Accept,
-            Some(NodeEvent::RecordAdded { address, id }),
-        ),
-        InsertOutcome::Replaced => (
-            Validation::Accept,
-            Some(NodeEvent::RecordChanged { address, id }),
-        ),
-        InsertOutcome::Tombstoned => (
-            Validation::Accept,
-            Some(NodeEvent::RecordWithdrawn { address, id }),
-        ),
-        InsertOutcome::Duplicate => (Validation::Accept, None),
-        _ => (Validation::Ignore, None),
+    let event = event_of(outcome, &verified);
+    let verdict = match outcome {
+        InsertOutcome::Inserted
+        | InsertOutcome::Replaced
+        | InsertOutcome::Tombstoned
+        | InsertOutcome::Duplicate => Validation::Accept,
+        _ => Validation::Ignore,
     };
     Ingested { verdict, event }
+}
+
+/// The node event of a record the store took, if it changed anything.
+pub(crate) fn event_of(outcome: InsertOutcome, verified: &Verified) -> Option<NodeEvent> {
+    let address = verified.body().address();
+    let id = verified.id();
+    match outcome {
+        InsertOutcome::Inserted => Some(NodeEvent::RecordAdded { address, id }),
+        InsertOutcome::Replaced => Some(NodeEvent::RecordChanged { address, id }),
+        InsertOutcome::Tombstoned => Some(NodeEvent::RecordWithdrawn { address, id }),
+        _ => None,
+    }
 }

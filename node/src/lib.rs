@@ -6,7 +6,7 @@
 //! - `node`: [`Node`], which wires identity, store and network, runs the ingest
 //!   loop and offers the library API (listings, profile, meshes, search, events).
 //! - `ingest`: the verdict on each gossip message.
-//! - [`events`]: [`NodeEvent`].
+//! - [`events`]: the [`NodeEvent`]s.
 //! - [`settings`]: swapmesh.toml < SWAPMESH_* < flags, parsed once.
 //! - [`api`]: the local HTTP API (axum) under `/api/v1`.
 //! - [`sync`]: catch-up sync sessions over `/swapmesh/sync/1`.

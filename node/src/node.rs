@@ -1,7 +1,7 @@
 //! [`Node`]: identity + store + network, the ingest loop, and the library API the
 //! binary and the tests use.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +32,7 @@ use crate::events::NodeEvent;
 use crate::identity;
 use crate::ingest::ingest;
 use crate::invite::{Invite, MeshInfo};
+use crate::sync::{Progress, SyncService};
 
 /// The store state key of the joined named meshes.
 const MESHES_STATE: &str = "meshes";
@@ -74,6 +75,7 @@ struct Inner {
     /// Serialises read-modify-write of our own records (the next `seq`).
     own_writes: tokio::sync::Mutex<()>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    sync: SyncService,
 }
 
 #[derive(Default)]
@@ -84,6 +86,11 @@ struct State {
     meshes: BTreeSet<MeshId>,
     /// Names of named meshes, where known.
     mesh_names: BTreeMap<MeshId, String>,
+    /// The topics each connected peer has joined (from gossipsub).
+    peer_topics: HashMap<PeerId, BTreeSet<String>>,
+    /// Topics waiting for a sync session, per peer. A peer has an entry while its
+    /// worker runs: sessions with one peer run one at a time.
+    sync_queue: HashMap<PeerId, BTreeSet<String>>,
 }
 
 impl Node {
@@ -94,6 +101,7 @@ impl Node {
         let store = Store::open(config.data_dir.join("db"), config.store.clone())?;
 
         let net_config = network_config(&config, identity::libp2p_keypair(&key));
+        let sync_frame_limit = net_config.frame_limits.sync;
         let (net, net_events, event_loop) = swapmesh_net::new(net_config)?;
         let net_task = tokio::spawn(event_loop.run());
 
@@ -101,7 +109,9 @@ impl Node {
         meshes.extend(config.meshes.iter().cloned());
         let mesh_names = load_mesh_names(&store)?;
         let (events, _) = broadcast::channel(1024);
+        let sync = SyncService::new(store.clone(), net.clone(), events.clone(), sync_frame_limit);
         let inner = Arc::new(Inner {
+            sync,
             author: author_of(&key),
             peer_id: net.local_peer_id(),
             key,
@@ -109,9 +119,9 @@ impl Node {
             net,
             events,
             state: Mutex::new(State {
-                pending: BTreeMap::new(),
                 meshes: meshes.clone(),
                 mesh_names,
+                ..State::default()
             }),
             own_writes: tokio::sync::Mutex::new(()),
             tasks: Mutex::new(Vec::new()),
@@ -125,6 +135,7 @@ impl Node {
         let app = tokio::spawn(run(node.inner.clone(), net_events));
         node.track(net_task);
         node.track(app);
+        node.track(tokio::spawn(sync_timer(node.inner.clone())));
         // Bootstrap addresses are dialled by the network itself (they also seed
         // Kademlia); the address book is ours.
         node.reconnect_known_peers().await;
@@ -147,9 +158,21 @@ impl Node {
     }
 
     fn track(&self, task: JoinHandle<()>) {
-        let mut tasks = self.inner.tasks.lock().expect("tasks lock");
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(task);
+        self.inner.track(task);
+    }
+
+    /// Progress of the catch-up sync sessions this node runs.
+    pub fn sync_progress(&self) -> Progress {
+        self.inner.sync.progress()
+    }
+
+    /// Runs one catch-up sync session with `peer` on `topic` now, as the initiator.
+    pub async fn sync_with(
+        &self,
+        peer: PeerId,
+        topic: &Topic,
+    ) -> Result<crate::sync::SessionReport, crate::sync::SessionError> {
+        self.inner.sync.run_session(peer, topic).await
     }
 
     /// The libp2p peer id (derived from the node key).
@@ -185,13 +208,7 @@ impl Node {
     /// The topics this node listens to: its area's cell and neighbours, or the
     /// `local` mesh, and its named meshes.
     pub fn listening_topics(&self) -> Vec<Topic> {
-        let mut out = match &self.inner.config.area {
-            Some(area) => area_topics(area),
-            None => vec![Topic::mesh(&MeshId::local())],
-        };
-        let state = self.inner.state.lock().expect("state lock");
-        out.extend(state.meshes.iter().map(Topic::mesh));
-        out
+        self.inner.listening_topics()
     }
 
     /// Where our records go by default: our area, or the `local` mesh, plus the
@@ -586,6 +603,126 @@ async fn publish_on_topics(inner: &Inner, verified: &Verified) {
     }
 }
 
+impl Inner {
+    fn track(&self, task: JoinHandle<()>) {
+        let mut tasks = self.tasks.lock().expect("tasks lock");
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    fn listening_topics(&self) -> Vec<Topic> {
+        let mut out = match &self.config.area {
+            Some(area) => area_topics(area),
+            None => vec![Topic::mesh(&MeshId::local())],
+        };
+        let state = self.state.lock().expect("state lock");
+        out.extend(state.meshes.iter().map(Topic::mesh));
+        out
+    }
+
+    fn listens_to(&self, topic: &str) -> bool {
+        self.listening_topics().iter().any(|t| t.as_str() == topic)
+    }
+}
+
+/// Queues a sync session with `peer` on `topic`. Sessions with one peer run one
+/// after another (a peer serves only a few at once), by one worker per peer.
+fn spawn_sync(inner: &Arc<Inner>, peer: PeerId, topic: String) {
+    {
+        let mut state = inner.state.lock().expect("state lock");
+        if let Some(queue) = state.sync_queue.get_mut(&peer) {
+            queue.insert(topic);
+            return;
+        }
+        state.sync_queue.insert(peer, BTreeSet::from([topic]));
+    }
+    let task = tokio::spawn(sync_worker(inner.clone(), peer));
+    inner.track(task);
+}
+
+/// Runs the queued sync sessions with one peer until its queue is empty.
+async fn sync_worker(inner: Arc<Inner>, peer: PeerId) {
+    loop {
+        let next = {
+            let mut state = inner.state.lock().expect("state lock");
+            let topic = state
+                .sync_queue
+                .get_mut(&peer)
+                .and_then(|queue| queue.pop_first());
+            if topic.is_none() {
+                state.sync_queue.remove(&peer);
+            }
+            topic
+        };
+        let Some(topic) = next else { return };
+        let Some(parsed) = Topic::parse(&topic) else {
+            continue;
+        };
+        match inner.sync.run_session(peer, &parsed).await {
+            Ok(report) => {
+                if report.needed + report.offered > 0 {
+                    info!(%peer, %topic, ?report, "sync session done");
+                }
+                let _ = inner.events.send(NodeEvent::SyncFinished {
+                    peer,
+                    topic,
+                    fetched: report.fetched,
+                    pushed: report.pushed,
+                });
+            }
+            Err(e) => debug!(%peer, %topic, error = %e, "sync session failed"),
+        }
+    }
+}
+
+/// Every `sync_interval` (jittered by ±25 %), syncs the shared topics with one
+/// random connected peer: this heals partitions that gossip cannot, since gossip
+/// only reaches nodes that are online when a record is published.
+async fn sync_timer(inner: Arc<Inner>) {
+    use rand::Rng;
+    let base = inner.config.sync_interval;
+    if base.is_zero() {
+        return;
+    }
+    loop {
+        let jitter = rand::thread_rng().gen_range(0.75..1.25);
+        tokio::time::sleep(base.mul_f64(jitter)).await;
+        let choice = {
+            let state = inner.state.lock().expect("state lock");
+            let peers: Vec<(PeerId, Vec<String>)> = state
+                .peer_topics
+                .iter()
+                .map(|(p, topics)| (*p, topics.iter().cloned().collect()))
+                .collect();
+            drop(state);
+            let shared: Vec<(PeerId, Vec<String>)> = peers
+                .into_iter()
+                .map(|(p, topics)| {
+                    (
+                        p,
+                        topics
+                            .into_iter()
+                            .filter(|t| inner.listens_to(t))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .filter(|(_, topics)| !topics.is_empty())
+                .collect();
+            if shared.is_empty() {
+                None
+            } else {
+                let i = rand::thread_rng().gen_range(0..shared.len());
+                Some(shared[i].clone())
+            }
+        };
+        if let Some((peer, topics)) = choice {
+            for topic in topics {
+                spawn_sync(&inner, peer, topic);
+            }
+        }
+    }
+}
+
 /// The node's main loop: network events in, verdicts and node events out.
 async fn run(inner: Arc<Inner>, mut net_events: mpsc::Receiver<NetworkEvent>) {
     while let Some(event) = net_events.recv().await {
@@ -609,6 +746,21 @@ async fn run(inner: Arc<Inner>, mut net_events: mpsc::Receiver<NetworkEvent>) {
                 }
             }
             NetworkEvent::PeerSubscribed { peer, topic } => {
+                inner
+                    .state
+                    .lock()
+                    .expect("state lock")
+                    .peer_topics
+                    .entry(peer)
+                    .or_default()
+                    .insert(topic.clone());
+                // A peer that shares a topic: catch up. Both sides start a
+                // session, so the one that was away (or just restarted) fetches
+                // what it missed at once; when nothing differs a session is one
+                // round of a few hundred bytes.
+                if inner.config.sync_on_connect && inner.listens_to(&topic) {
+                    spawn_sync(&inner, peer, topic.clone());
+                }
                 let kept = inner
                     .state
                     .lock()
@@ -644,7 +796,24 @@ async fn run(inner: Arc<Inner>, mut net_events: mpsc::Receiver<NetworkEvent>) {
             NetworkEvent::PeerDiscovered { peer, via, .. } => {
                 let _ = inner.events.send(NodeEvent::PeerDiscovered { peer, via });
             }
+            NetworkEvent::PeerUnsubscribed { peer, topic } => {
+                if let Some(topics) = inner
+                    .state
+                    .lock()
+                    .expect("state lock")
+                    .peer_topics
+                    .get_mut(&peer)
+                {
+                    topics.remove(&topic);
+                }
+            }
             NetworkEvent::PeerDisconnected { peer } => {
+                inner
+                    .state
+                    .lock()
+                    .expect("state lock")
+                    .peer_topics
+                    .remove(&peer);
                 let _ = inner.events.send(NodeEvent::PeerDown { peer });
             }
             NetworkEvent::PeerBlocked { peer, reason } => {
@@ -653,9 +822,27 @@ async fn run(inner: Arc<Inner>, mut net_events: mpsc::Receiver<NetworkEvent>) {
                 let _ = inner.store.remove_peer(&peer.to_bytes());
                 let _ = inner.events.send(NodeEvent::PeerBlocked { peer });
             }
+            NetworkEvent::InboundRequest {
+                protocol: swapmesh_net::Protocol::Sync,
+                peer,
+                data,
+                reply,
+            } => {
+                let task_inner = inner.clone();
+                let task = tokio::spawn(async move {
+                    let listening = task_inner.listening_topics();
+                    task_inner
+                        .sync
+                        .serve(peer, data, reply, |t| {
+                            listening.iter().any(|l| l.as_str() == t)
+                        })
+                        .await;
+                });
+                inner.track(task);
+            }
             NetworkEvent::InboundRequest { protocol, peer, .. } => {
-                // Sync and agreements come with their issues; dropping the reply
-                // handle lets the request fail at the peer.
+                // Agreements come with their issue; dropping the reply handle lets
+                // the request fail at the peer.
                 debug!(%protocol, %peer, "request on a protocol this node does not serve yet");
             }
             other => debug!(?other, "network event"),

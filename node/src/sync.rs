@@ -25,7 +25,11 @@ use swapmesh_net::{Misbehaviour, NetworkHandle, PeerId, Protocol, RequestError, 
 use swapmesh_protocol::encoding::{self, DecodeError};
 use swapmesh_protocol::validate::Checked;
 use swapmesh_protocol::{RecordId, SignedRecord, Timestamp, Topic, Verified, check, topics};
-use swapmesh_store::{InsertOutcome, Store};
+use swapmesh_store::Store;
+use tokio::sync::broadcast;
+
+use crate::events::NodeEvent;
+use crate::ingest::event_of;
 use swapmesh_sync::{Config, Item, Reconciler, SyncError};
 use tracing::{debug, warn};
 
@@ -122,6 +126,14 @@ pub struct Progress {
     pub fetched_total: u64,
 }
 
+/// Why a responder step produced no answer.
+enum Step {
+    /// The peer has as many sessions open as it may: not a fault, retry later.
+    Busy,
+    /// Reconciliation failed.
+    Failed(SyncError),
+}
+
 struct ResponderSession {
     reconciler: Reconciler,
     last_used: Instant,
@@ -135,6 +147,7 @@ pub struct SyncService {
 
 struct ServiceInner {
     store: Store,
+    events: broadcast::Sender<NodeEvent>,
     net: NetworkHandle,
     config: Config,
     frame_limit: usize,
@@ -144,7 +157,12 @@ struct ServiceInner {
 
 impl SyncService {
     /// The sync service of a node with this store and network.
-    pub fn new(store: Store, net: NetworkHandle, frame_limit: usize) -> Self {
+    pub fn new(
+        store: Store,
+        net: NetworkHandle,
+        events: broadcast::Sender<NodeEvent>,
+        frame_limit: usize,
+    ) -> Self {
         let config = Config {
             max_message_bytes: Config::default()
                 .max_message_bytes
@@ -154,6 +172,7 @@ impl SyncService {
         Self {
             inner: Arc::new(ServiceInner {
                 store,
+                events,
                 net,
                 config,
                 frame_limit,
@@ -216,7 +235,10 @@ impl SyncService {
                     Ok(reply) => SyncResponse::Reconcile {
                         message: ByteBuf::from(reply),
                     },
-                    Err(e) => {
+                    Err(Step::Busy) => refused(format!(
+                        "at most {MAX_SESSIONS_PER_PEER} sessions at once; retry later"
+                    )),
+                    Err(Step::Failed(e)) => {
                         if e.is_peer_fault() {
                             debug!(%peer, error = %e, "peer broke reconciliation");
                             self.charge(peer, Misbehaviour::MalformedFrame).await;
@@ -244,8 +266,14 @@ impl SyncService {
                 };
                 let signed: Vec<Result<SignedRecord, DecodeError>> =
                     records.iter().map(|b| SignedRecord::decode(b)).collect();
-                let outcome =
-                    ingest_batch(&self.inner.store, &topic, signed, Timestamp::now()).await;
+                let outcome = ingest_batch(
+                    &self.inner.store,
+                    &self.inner.events,
+                    &topic,
+                    signed,
+                    Timestamp::now(),
+                )
+                .await;
                 if outcome.invalid > 0 {
                     self.charge(peer, Misbehaviour::InvalidRecord).await;
                 }
@@ -262,7 +290,7 @@ impl SyncService {
         topic: &Topic,
         session: u64,
         message: &[u8],
-    ) -> Result<Vec<u8>, SyncError> {
+    ) -> Result<Vec<u8>, Step> {
         let view = self.inner.store.sync_view(topic);
         let mut sessions = self.inner.sessions.lock().expect("sessions lock");
         sessions.retain(|_, s| s.last_used.elapsed() < SESSION_IDLE);
@@ -270,28 +298,36 @@ impl SyncService {
         if !sessions.contains_key(&key) {
             let open = sessions.keys().filter(|(p, _)| *p == peer).count();
             if open >= MAX_SESSIONS_PER_PEER {
-                return Err(SyncError::Unexpected("too many concurrent sessions"));
+                return Err(Step::Busy);
             }
+            let reconciler = Reconciler::responder(self.inner.config).map_err(Step::Failed)?;
             sessions.insert(
                 key,
                 ResponderSession {
-                    reconciler: Reconciler::responder(self.inner.config.clone())?,
+                    reconciler,
                     last_used: Instant::now(),
                 },
             );
         }
         let s = sessions.get_mut(&key).expect("just inserted");
         s.last_used = Instant::now();
-        let reply = s.reconciler.handle_bytes(&view, message);
-        match reply {
-            Ok(Some(bytes)) => Ok(bytes),
+        match s.reconciler.handle_bytes(&view, message) {
+            Ok(Some(bytes)) => {
+                // An answer that asks nothing more ends the session on our side.
+                if s.reconciler.is_done() {
+                    sessions.remove(&key);
+                }
+                Ok(bytes)
+            }
             Ok(None) => {
                 sessions.remove(&key);
-                Err(SyncError::Unexpected("responder has nothing to say"))
+                Err(Step::Failed(SyncError::Unexpected(
+                    "responder has nothing to say",
+                )))
             }
             Err(e) => {
                 sessions.remove(&key);
-                Err(e)
+                Err(Step::Failed(e))
             }
         }
     }
@@ -331,7 +367,7 @@ impl SyncService {
         topic: &Topic,
     ) -> Result<SessionReport, SessionError> {
         let session: u64 = rand::random();
-        let mut reconciler = Reconciler::initiator(self.inner.config.clone())?;
+        let mut reconciler = Reconciler::initiator(self.inner.config)?;
         let view = self.inner.store.sync_view(topic);
         let mut message = reconciler.initiate_bytes(&view)?;
         loop {
@@ -405,12 +441,25 @@ impl SyncService {
                     "records we did not ask for".into(),
                 ));
             }
-            let outcome = ingest_batch(&self.inner.store, topic, signed, Timestamp::now()).await;
+            let outcome = ingest_batch(
+                &self.inner.store,
+                &self.inner.events,
+                topic,
+                signed,
+                Timestamp::now(),
+            )
+            .await;
             if outcome.invalid > 0 {
                 self.charge(peer, Misbehaviour::InvalidRecord).await;
             }
             report.fetched += outcome.stored;
             self.advance(outcome.stored);
+            let _ = self.inner.events.send(NodeEvent::SyncProgress {
+                peer,
+                topic: topic.as_str().to_owned(),
+                fetched: report.fetched,
+                expected: report.needed,
+            });
             wanted.retain(|id| !received.contains(id));
         }
         self.inner.store.flush().await?;
@@ -515,6 +564,7 @@ pub(crate) struct BatchOutcome {
 /// ones that belong to `topic`.
 pub(crate) async fn ingest_batch(
     store: &Store,
+    events: &broadcast::Sender<NodeEvent>,
     topic: &Topic,
     records: Vec<Result<SignedRecord, DecodeError>>,
     now: Timestamp,
@@ -533,9 +583,14 @@ pub(crate) async fn ingest_batch(
     }
     for v in valid.into_iter().flatten() {
         match store.insert(&v, now) {
-            Ok(o) if o.is_new() => outcome.stored += 1,
-            Ok(InsertOutcome::Stale | InsertOutcome::Duplicate | InsertOutcome::Expired) => {}
-            Ok(_) => {}
+            Ok(o) => {
+                if o.is_new() {
+                    outcome.stored += 1;
+                }
+                if let Some(event) = event_of(o, &v) {
+                    let _ = events.send(event);
+                }
+            }
             Err(e) => warn!(id = %v.id(), error = %e, "store failed to insert a synced record"),
         }
     }

@@ -56,6 +56,21 @@ async fn publish(raw: &NetworkHandle, data: Vec<u8>) {
     .await;
 }
 
+/// Publishes, retrying while the sender is still connected to `node` (it may not
+/// have learnt the node's subscription yet); false once it has been cut off.
+async fn publish_while_connected(raw: &NetworkHandle, node: &TestNode, data: Vec<u8>) -> bool {
+    for _ in 0..200 {
+        if raw.publish(topic(), data.clone()).await.is_ok() {
+            return true;
+        }
+        if !node.peers().await.unwrap().contains(&raw.local_peer_id()) {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_records_are_not_stored_or_forwarded_and_the_forger_is_blocked() {
     let first = kit::node(Some(CELL)).await;
@@ -75,11 +90,7 @@ async fn forged_records_are_not_stored_or_forwarded_and_the_forger_is_blocked() 
         let mut sig = record.sig.to_bytes();
         sig[7] ^= 0x40;
         record.sig = swapmesh_protocol::Signature::from_bytes(&sig);
-        if forger
-            .publish(topic(), GossipMessage::record(record).encode())
-            .await
-            .is_err()
-        {
+        if !publish_while_connected(&forger, &first, GossipMessage::record(record).encode()).await {
             break; // blocked and disconnected already
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -121,12 +132,8 @@ async fn validly_signed_invalid_records_are_rejected_and_their_sender_blocked() 
         listing.title = "x".repeat(500); // breaks the 140-character rule
         let body = fixtures::listing_body(author_of(&key), CELL, listing, now);
         let record = SignedRecord::sign(&body, &key);
-        if sender
-            .publish(topic(), GossipMessage::record(record).encode())
-            .await
-            .is_err()
-        {
-            break;
+        if !publish_while_connected(&sender, &node, GossipMessage::record(record).encode()).await {
+            break; // blocked and disconnected already
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -3,6 +3,7 @@
 
 mod kit;
 
+mod catchup;
 mod gossip;
 mod hostile;
 mod lifecycle;

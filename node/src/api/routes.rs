@@ -112,6 +112,8 @@ pub(crate) struct NodeInfo {
     pub(crate) meshes: Vec<String>,
     pub(crate) version: String,
     pub(crate) uptime_secs: u64,
+    /// Catch-up sync: sessions running, records fetched of expected.
+    pub(crate) sync: crate::sync::Progress,
 }
 
 async fn node_info(State(state): State<ApiState>) -> ApiResult<Json<NodeInfo>> {
@@ -130,6 +132,7 @@ async fn node_info(State(state): State<ApiState>) -> ApiResult<Json<NodeInfo>> {
             .collect(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_secs: state.uptime_secs(),
+        sync: node.sync_progress(),
     }))
 }
 
