@@ -6,3 +6,4 @@ mod kit;
 
 mod api;
 mod commands;
+mod network;

@@ -319,7 +319,8 @@ fn profile_fields_out_of_bounds_are_rejected() {
         verdict(&other_body(Content::Profile(profile()))),
         Ok(Checked::Valid(_))
     ));
-    let cases: [(&str, fn(&mut Profile)); 4] = [
+    type Case = (&'static str, fn(&mut Profile));
+    let cases: [Case; 4] = [
         ("name", |p| p.name.clear()),
         ("bio", |p| p.bio = "b".repeat(1025)),
         ("contact", |p| p.contact = vec!["c".into(); 5]),
