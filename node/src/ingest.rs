@@ -13,13 +13,17 @@ use crate::events::NodeEvent;
 #[derive(Debug)]
 pub(crate) struct Ingested {
     pub(crate) verdict: Validation,
+    /// Why, in a word, for the metrics: the rule broken, the reason ignored, or
+    /// what the store did.
+    pub(crate) reason: &'static str,
     pub(crate) event: Option<NodeEvent>,
 }
 
 impl Ingested {
-    fn verdict(verdict: Validation) -> Self {
+    fn verdict(verdict: Validation, reason: &'static str) -> Self {
         Self {
             verdict,
+            reason,
             event: None,
         }
     }
@@ -40,41 +44,46 @@ pub(crate) fn ingest(store: &Store, topic: &str, data: &[u8], now: Timestamp) ->
         Ok(message) => message.into_record(),
         Err(e) => {
             debug!(topic, error = %e, "rejected: malformed gossip message");
-            return Ingested::verdict(Validation::Reject);
+            return Ingested::verdict(Validation::Reject, "malformed");
         }
     };
     let verified = match check(record, now) {
         Ok(Checked::Valid(v)) => v,
         Ok(Checked::Ignored(why)) => {
             debug!(topic, reason = why.reason(), "ignored record");
-            return Ingested::verdict(Validation::Ignore);
+            return Ingested::verdict(Validation::Ignore, why.reason());
         }
         Err(invalid) => {
             debug!(topic, rule = invalid.rule(), "rejected: {invalid}");
-            return Ingested::verdict(Validation::Reject);
+            return Ingested::verdict(Validation::Reject, invalid.rule());
         }
     };
     if !topics(verified.body()).iter().any(|t| t.as_str() == topic) {
         debug!(topic, id = %verified.id(), "rejected: record on a topic it does not name");
-        return Ingested::verdict(Validation::Reject);
+        return Ingested::verdict(Validation::Reject, "wrong_topic");
     }
     let outcome = match store.insert(&verified, now) {
         Ok(outcome) => outcome,
         Err(e) => {
             // Our own failure: do not forward what we could not keep, blame nobody.
             warn!(id = %verified.id(), error = %e, "store failed to insert a valid record");
-            return Ingested::verdict(Validation::Ignore);
+            return Ingested::verdict(Validation::Ignore, "store_error");
         }
     };
     let event = event_of(outcome, &verified);
-    let verdict = match outcome {
-        InsertOutcome::Inserted
-        | InsertOutcome::Replaced
-        | InsertOutcome::Tombstoned
-        | InsertOutcome::Duplicate => Validation::Accept,
-        _ => Validation::Ignore,
+    let (verdict, reason) = match outcome {
+        InsertOutcome::Inserted => (Validation::Accept, "inserted"),
+        InsertOutcome::Replaced => (Validation::Accept, "replaced"),
+        InsertOutcome::Tombstoned => (Validation::Accept, "tombstoned"),
+        InsertOutcome::Duplicate => (Validation::Accept, "duplicate"),
+        InsertOutcome::Stale => (Validation::Ignore, "stale"),
+        _ => (Validation::Ignore, "expired"),
     };
-    Ingested { verdict, event }
+    Ingested {
+        verdict,
+        reason,
+        event,
+    }
 }
 
 /// The node event of a record the store took, if it changed anything.

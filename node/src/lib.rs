@@ -22,6 +22,7 @@ pub mod events;
 pub mod identity;
 mod ingest;
 pub mod invite;
+mod metrics;
 mod node;
 pub mod run;
 pub mod settings;

@@ -32,6 +32,7 @@ use crate::events::NodeEvent;
 use crate::identity;
 use crate::ingest::ingest;
 use crate::invite::{Invite, MeshInfo};
+use crate::metrics::AppMetrics;
 use crate::sync::{Progress, SyncService};
 
 /// The store state key of the joined named meshes.
@@ -76,6 +77,7 @@ struct Inner {
     own_writes: tokio::sync::Mutex<()>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     sync: SyncService,
+    metrics: AppMetrics,
 }
 
 #[derive(Default)]
@@ -112,6 +114,7 @@ impl Node {
         let sync = SyncService::new(store.clone(), net.clone(), events.clone(), sync_frame_limit);
         let inner = Arc::new(Inner {
             sync,
+            metrics: AppMetrics::default(),
             author: author_of(&key),
             peer_id: net.local_peer_id(),
             key,
@@ -258,9 +261,17 @@ impl Node {
         Ok(self.inner.net.add_external_address(address).await?)
     }
 
-    /// The network metrics in the Prometheus text format (for `/metrics`).
+    /// The network's metrics and the node's own counters in the Prometheus text
+    /// format (for `/metrics`).
     pub async fn metrics_text(&self) -> Result<String, NodeError> {
-        Ok(self.inner.net.metrics_text().await?)
+        let libp2p = self.inner.net.metrics_text().await?;
+        let peers = self.inner.net.connected_peers().await?.len();
+        // OpenMetrics ends with `# EOF`: ours go before it.
+        let body = libp2p.trim_end().strip_suffix("# EOF").unwrap_or(&libp2p);
+        let mut text = body.to_owned();
+        text.push_str(&self.inner.metrics.render(&self.sync_progress(), peers));
+        text.push_str("# EOF\n");
+        Ok(text)
     }
 
     /// Dials the peers of the address book, most recently seen first (up to
@@ -734,6 +745,7 @@ async fn run(inner: Arc<Inner>, mut net_events: mpsc::Receiver<NetworkEvent>) {
                 propagation_source,
             } => {
                 let ingested = ingest(&inner.store, &topic, &data, Timestamp::now());
+                inner.metrics.record(ingested.verdict, ingested.reason);
                 if let Err(e) = inner
                     .net
                     .report_validation(message_id, propagation_source, ingested.verdict)

@@ -25,6 +25,19 @@ fn request(
     token: Option<&str>,
     body: Option<&[u8]>,
 ) -> (u16, Value) {
+    let (status, text) = request_text(d, method, path, host, token, body);
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// One raw HTTP/1.1 request; returns the status and the body as text.
+fn request_text(
+    d: &Daemon,
+    method: &str,
+    path: &str,
+    host: Option<&str>,
+    token: Option<&str>,
+    body: Option<&[u8]>,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(&d.api).unwrap();
     let host = host.unwrap_or(&d.api);
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
@@ -50,10 +63,15 @@ fn request(
     let body_start = text.find("\r\n\r\n").map(|i| i + 4).unwrap_or(text.len());
     let body = &text[body_start..];
     // Small answers are sent with a content length; decode chunked ones too.
-    let json = serde_json::from_str(body)
-        .or_else(|_| serde_json::from_str(&dechunk(body)))
-        .unwrap_or(Value::Null);
-    (status, json)
+    let chunked = text[..body_start]
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
 }
 
 fn dechunk(body: &str) -> String {
@@ -326,4 +344,21 @@ fn listing_life_cycle_through_the_api() {
     let (status, doc) = request(&d, "GET", "/api/v1/openapi.json", None, Some(&token), None);
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.1.0");
+}
+
+#[test]
+fn metrics_are_served_to_token_holders_in_openmetrics_text() {
+    let (_dir, d) = daemon();
+    let (status, _) = request_text(&d, "GET", "/metrics", None, None, None);
+    assert_eq!(status, 401);
+    let (status, text) = request_text(&d, "GET", "/metrics", None, Some(&d.token()), None);
+    assert_eq!(status, 200);
+    assert!(text.contains("swapmesh_peers"), "{text}");
+    assert!(text.contains("swapmesh_sync_sessions_total"), "{text}");
+    assert!(text.contains("libp2p"), "libp2p metrics are there too");
+    assert!(
+        text.trim_end().ends_with("# EOF"),
+        "OpenMetrics ends with # EOF"
+    );
+    assert_eq!(text.matches("# EOF").count(), 1);
 }

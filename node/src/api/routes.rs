@@ -29,6 +29,7 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/api/v1/profile", axum::routing::put(set_profile))
         .route("/api/v1/profile/{author}", get(show_profile))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -363,4 +364,16 @@ async fn openapi() -> Json<serde_json::Value> {
     Json(
         serde_json::from_str(super::openapi::DOCUMENT).expect("the OpenAPI document is valid JSON"),
     )
+}
+
+/// OpenMetrics text (Prometheus scrapes it): libp2p's metrics and the node's own counters.
+async fn metrics(State(state): State<ApiState>) -> ApiResult<impl axum::response::IntoResponse> {
+    let text = state.node().metrics_text().await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    ))
 }
