@@ -60,6 +60,48 @@ pub enum Command {
     /// Your profile.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Named meshes: create one and invite neighbours, join with an invite.
+    #[command(subcommand)]
+    Mesh(MeshCommand),
+}
+
+/// `mesh` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum MeshCommand {
+    /// Create a named mesh and print its invite.
+    Create {
+        /// A name for people, e.g. "Elm Street".
+        name: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Print the invite of a mesh this node is in.
+    Invite {
+        /// The mesh id.
+        id: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Join a mesh with an invite (`swapmesh:…`).
+    Join {
+        /// The invite text.
+        invite: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The named meshes this node is in.
+    List(ClientArgs),
+    /// Leave a mesh.
+    Leave {
+        /// The mesh id.
+        id: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 /// Flags of `run`; each overrides swapmesh.toml and SWAPMESH_* variables.
@@ -561,8 +603,78 @@ fn client_command(dir: &Path, command: Command) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Mesh(command) => mesh_command(dir, command)?,
         Command::Init { .. } | Command::Run(_) | Command::Key(_) => {
             unreachable!("handled before the client commands")
+        }
+    }
+    Ok(())
+}
+
+fn mesh_command(dir: &Path, command: MeshCommand) -> anyhow::Result<()> {
+    let show = |value: &serde_json::Value, json: bool, text: &dyn Fn(&serde_json::Value)| {
+        if json {
+            print_json(value);
+        } else {
+            text(value);
+        }
+    };
+    match command {
+        MeshCommand::Create { name, client: args } => {
+            let out: serde_json::Value =
+                client(dir, &args)?.post("/meshes", &serde_json::json!({ "name": name }))?;
+            show(&out, args.json, &|v| {
+                println!(
+                    "created mesh {} ({})",
+                    v["id"].as_str().unwrap_or_default(),
+                    name
+                );
+                println!("{}", v["invite"].as_str().unwrap_or_default());
+            });
+        }
+        MeshCommand::Invite { id, client: args } => {
+            let out: serde_json::Value =
+                client(dir, &args)?.get(&format!("/meshes/{id}/invite"))?;
+            show(&out, args.json, &|v| {
+                println!("{}", v["invite"].as_str().unwrap_or_default());
+            });
+        }
+        MeshCommand::Join {
+            invite,
+            client: args,
+        } => {
+            let out: serde_json::Value = client(dir, &args)?
+                .post("/meshes/join", &serde_json::json!({ "invite": invite }))?;
+            show(&out, args.json, &|v| {
+                println!(
+                    "joined mesh {} {}",
+                    v["id"].as_str().unwrap_or_default(),
+                    v["name"]
+                        .as_str()
+                        .map(|n| format!("({n})"))
+                        .unwrap_or_default()
+                );
+            });
+        }
+        MeshCommand::List(args) => {
+            let out: serde_json::Value = client(dir, &args)?.get("/meshes")?;
+            show(&out, args.json, &|v| {
+                let meshes = v["meshes"].as_array().cloned().unwrap_or_default();
+                if meshes.is_empty() {
+                    println!("no named meshes");
+                }
+                for m in meshes {
+                    println!(
+                        "{}  {}",
+                        m["id"].as_str().unwrap_or_default(),
+                        m["name"].as_str().unwrap_or("")
+                    );
+                }
+            });
+        }
+        MeshCommand::Leave { id, client: args } => {
+            let out: serde_json::Value = client(dir, &args)?.delete(&format!("/meshes/{id}"))?;
+            show(&out, args.json, &|_| println!("left mesh {id}"));
         }
     }
     Ok(())

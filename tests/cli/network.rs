@@ -147,3 +147,46 @@ fn node_stopped_while_neighbours_changed_listings_lists_exactly_what_they_list_a
         assert!(node.terminate().success());
     }
 }
+
+#[test]
+fn mesh_invite_brings_a_distant_neighbour_in_and_leaves_outsiders_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs: Vec<_> = (0..3).map(|i| tmp.path().join(format!("n{i}"))).collect();
+    let host = start(&dirs[0], None);
+    // Far away (San Francisco): shares no area topic with the host.
+    let far = ["--listen", "/ip4/127.0.0.1/tcp/0", "--area", "9q8yy"];
+    let outsider_bootstrap = host.bootstrap_address();
+    let mut outsider_args = far.to_vec();
+    outsider_args.extend(["--bootstrap", outsider_bootstrap.as_str()]);
+    let outsider = Daemon::start(&dirs[2], &outsider_args);
+    let joiner = Daemon::start(&dirs[1], &far);
+
+    let created: Value =
+        serde_json::from_str(&ok(&dirs[0], &["mesh", "create", "Elm Street", "--json"])).unwrap();
+    let mesh = created["id"].as_str().unwrap().to_owned();
+    let invite = created["invite"].as_str().unwrap().to_owned();
+    assert!(invite.starts_with("swapmesh:"), "{invite}");
+
+    // A mistyped invite is refused with a clear error, and nothing is joined.
+    let mut typo = invite.clone();
+    let last = typo.pop().unwrap();
+    typo.push(if last == 'a' { 'b' } else { 'a' });
+    let err = crate::kit::fails(&dirs[1], &["mesh", "join", &typo]);
+    assert!(err.to_lowercase().contains("invite"), "{err}");
+    assert!(!ok(&dirs[1], &["mesh", "list"]).contains(&mesh));
+
+    let joined = ok(&dirs[1], &["mesh", "join", &invite]);
+    assert!(joined.contains(&mesh), "{joined}");
+    assert!(ok(&dirs[1], &["mesh", "list"]).contains("Elm Street"));
+
+    let id = add(&dirs[0], "Lawn mower");
+    eventually("the joiner to see the mesh's listing", || {
+        let out = ok(&dirs[1], &["browse", "--mesh", &mesh, "--json"]);
+        out.contains(&id)
+    });
+    let everything = ok(&dirs[2], &["browse", "--json"]);
+    assert!(!everything.contains(&id), "an outsider got a mesh listing");
+    for node in [joiner, outsider, host] {
+        assert!(node.terminate().success());
+    }
+}

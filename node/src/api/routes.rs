@@ -30,6 +30,10 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/api/v1/profile/{author}", get(show_profile))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
+        .route("/api/v1/meshes", get(list_meshes).post(create_mesh))
+        .route("/api/v1/meshes/join", axum::routing::post(join_mesh))
+        .route("/api/v1/meshes/{id}", axum::routing::delete(leave_mesh))
+        .route("/api/v1/meshes/{id}/invite", get(mesh_invite))
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -80,7 +84,8 @@ impl From<NodeError> for ApiError {
         let status = match &e {
             NodeError::Invalid(OwnError::Invalid(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             NodeError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            NodeError::NoSuchListing(_) => StatusCode::NOT_FOUND,
+            NodeError::NoSuchListing(_) | NodeError::NotInMesh(_) => StatusCode::NOT_FOUND,
+            NodeError::Invite(_) => StatusCode::UNPROCESSABLE_ENTITY,
             NodeError::ListingExists(_) | NodeError::Withdrawn(_) | NodeError::Superseded => {
                 StatusCode::CONFLICT
             }
@@ -376,4 +381,105 @@ async fn metrics(State(state): State<ApiState>) -> ApiResult<impl axum::response
         )],
         text,
     ))
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct MeshJson {
+    pub(crate) id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) invite: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateMesh {
+    name: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JoinMesh {
+    invite: String,
+}
+
+async fn list_meshes(State(state): State<ApiState>) -> Json<serde_json::Value> {
+    let meshes: Vec<MeshJson> = state
+        .node()
+        .named_meshes()
+        .into_iter()
+        .map(|m| MeshJson {
+            id: m.id.to_string(),
+            name: m.name,
+            invite: None,
+        })
+        .collect();
+    Json(serde_json::json!({ "meshes": meshes }))
+}
+
+async fn create_mesh(
+    State(state): State<ApiState>,
+    Body(input): Body<CreateMesh>,
+) -> ApiResult<(StatusCode, Json<MeshJson>)> {
+    let (id, invite) = state.node().create_mesh(&input.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(MeshJson {
+            id: id.to_string(),
+            name: Some(input.name),
+            invite: Some(invite),
+        }),
+    ))
+}
+
+async fn join_mesh(
+    State(state): State<ApiState>,
+    Body(input): Body<JoinMesh>,
+) -> ApiResult<Json<MeshJson>> {
+    let id = state.node().join_invite(input.invite.trim()).await?;
+    let name = state
+        .node()
+        .named_meshes()
+        .into_iter()
+        .find(|m| m.id == id)
+        .and_then(|m| m.name);
+    Ok(Json(MeshJson {
+        id: id.to_string(),
+        name,
+        invite: None,
+    }))
+}
+
+fn parse_mesh(id: &str) -> ApiResult<MeshId> {
+    MeshId::parse(id).ok_or_else(|| bad("mesh", format!("{id:?} is not a mesh id")))
+}
+
+async fn leave_mesh(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MeshJson>> {
+    let mesh = parse_mesh(&id)?;
+    if !state.node().meshes().contains(&mesh) {
+        return Err(NodeError::NotInMesh(id).into());
+    }
+    state.node().leave_mesh(&mesh).await?;
+    Ok(Json(MeshJson {
+        id,
+        name: None,
+        invite: None,
+    }))
+}
+
+async fn mesh_invite(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MeshJson>> {
+    let mesh = parse_mesh(&id)?;
+    let invite = state.node().invite(&mesh).await?;
+    Ok(Json(MeshJson {
+        id,
+        name: None,
+        invite: Some(invite),
+    }))
 }
