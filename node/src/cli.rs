@@ -432,26 +432,36 @@ fn money_text(amount: i64, currency: &str) -> String {
     format!("{}.{:02} {currency}", amount / 100, (amount % 100).abs())
 }
 
+/// The text form of an enum value (its serde name, e.g. `on_loan`).
+fn name_of<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 fn print_listing_line(l: &ListingJson) {
     let price = l
         .price
         .as_ref()
-        .map(|p| format!(" {} per {:?}", money_text(p.amount, &p.currency), p.per).to_lowercase())
+        .map(|p| {
+            format!(
+                ", {} per {}",
+                money_text(p.amount, &p.currency),
+                name_of(&p.per)
+            )
+        })
         .unwrap_or_default();
-    let kinds: Vec<String> = l
-        .kinds
-        .iter()
-        .map(|k| format!("{k:?}").to_lowercase())
-        .collect();
+    let kinds: Vec<String> = l.kinds.iter().map(name_of).collect();
     println!(
-        "{}  v{}  {:?}  [{}]  {}{}  ({:?})",
+        "{}  v{}  {} {}: {}{}  [{}]",
         l.id,
         l.version,
-        l.purpose,
-        kinds.join(","),
+        name_of(&l.purpose),
+        kinds.join("/"),
         l.title,
         price,
-        l.status
+        name_of(&l.status)
     );
 }
 

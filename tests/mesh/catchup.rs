@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_bytes::ByteBuf;
-use swapmesh_net::{Keypair, NetworkConfig, NetworkHandle, Protocol};
+use swapmesh_net::Protocol;
 use swapmesh_node::{Node, NodeEvent};
 use swapmesh_protocol::{Geohash, ListingId, RecordId, Timestamp, Topic, encoding, fixtures};
 use swapmesh_sync::{Config, Item, MemoryStore, Reconciler};
@@ -258,15 +258,6 @@ enum WireRequest {
     },
 }
 
-async fn raw_peer() -> NetworkHandle {
-    let mut config = NetworkConfig::new(Keypair::generate_ed25519());
-    config.gossip.heartbeat_interval = Duration::from_millis(100);
-    let (handle, mut events, event_loop) = swapmesh_net::new(config).expect("network");
-    tokio::spawn(event_loop.run());
-    tokio::spawn(async move { while events.recv().await.is_some() {} });
-    handle
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_sync_peers_are_cut_off_without_harming_the_node() {
     let node = kit::node(Some(CELL)).await;
@@ -277,7 +268,7 @@ async fn hostile_sync_peers_are_cut_off_without_harming_the_node() {
     node.store().insert_batch(&batch, now).unwrap();
 
     // 1. Garbage requests.
-    let garbage = raw_peer().await;
+    let garbage = kit::raw_peer().await;
     garbage.dial(kit::address(&node).await).await.unwrap();
     wait_until("the garbage peer to connect", || async {
         node.peers()
@@ -302,7 +293,7 @@ async fn hostile_sync_peers_are_cut_off_without_harming_the_node() {
 
     // 2. Endless reconciliation: the same first message again and again in one
     // session, far past the round limit.
-    let endless = raw_peer().await;
+    let endless = kit::raw_peer().await;
     endless.dial(kit::address(&node).await).await.unwrap();
     wait_until("the endless peer to connect", || async {
         node.peers()

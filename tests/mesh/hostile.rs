@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use swapmesh_net::{Keypair, NetworkConfig, NetworkHandle, PeerId};
+use swapmesh_net::{NetworkHandle, PeerId};
 use swapmesh_protocol::signed::author_of;
 use swapmesh_protocol::time::DAY;
 use swapmesh_protocol::{GossipMessage, SignedRecord, Timestamp, Topic, fixtures};
@@ -11,17 +11,6 @@ use swapmesh_protocol::{GossipMessage, SignedRecord, Timestamp, Topic, fixtures}
 use crate::kit::{self, TestNode, settle, wait_until};
 
 const CELL: &str = "u4pru";
-
-/// A bare network peer that publishes whatever bytes a test gives it.
-async fn raw_peer() -> NetworkHandle {
-    let mut config = NetworkConfig::new(Keypair::generate_ed25519());
-    config.gossip.heartbeat_interval = Duration::from_millis(100);
-    let (handle, mut events, event_loop) = swapmesh_net::new(config).expect("network");
-    tokio::spawn(event_loop.run());
-    // Keep its event channel drained so its loop never stalls.
-    tokio::spawn(async move { while events.recv().await.is_some() {} });
-    handle
-}
 
 async fn connect_raw(raw: &NetworkHandle, node: &TestNode) {
     raw.dial(kit::address(node).await).await.expect("dial");
@@ -76,7 +65,7 @@ async fn forged_records_are_not_stored_or_forwarded_and_the_forger_is_blocked() 
     let first = kit::node(Some(CELL)).await;
     let second = kit::node(Some(CELL)).await;
     kit::connect(&first, &second).await;
-    let forger = raw_peer().await;
+    let forger = kit::raw_peer().await;
     connect_raw(&forger, &first).await;
     let mut events = first.subscribe_events();
 
@@ -123,7 +112,7 @@ async fn forged_records_are_not_stored_or_forwarded_and_the_forger_is_blocked() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validly_signed_invalid_records_are_rejected_and_their_sender_blocked() {
     let node = kit::node(Some(CELL)).await;
-    let sender = raw_peer().await;
+    let sender = kit::raw_peer().await;
     connect_raw(&sender, &node).await;
     let now = Timestamp::now();
     for i in 0..4u64 {
@@ -148,7 +137,7 @@ async fn validly_signed_invalid_records_are_rejected_and_their_sender_blocked() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_created_an_hour_ahead_is_ignored_without_penalty() {
     let node = kit::node(Some(CELL)).await;
-    let honest = raw_peer().await;
+    let honest = kit::raw_peer().await;
     connect_raw(&honest, &node).await;
     let key = fixtures::key(300);
     let ahead = Timestamp::now().plus(3600);

@@ -146,6 +146,18 @@ pub(crate) fn held(node: &Node, id: &ListingId) -> Option<RecordId> {
     node.listing(id).expect("store read").map(|r| r.id)
 }
 
+/// A bare network peer (no node behind it) that sends whatever bytes a test gives
+/// it: a stale, hostile or scripted peer. Its event channel is kept drained so
+/// its loop never stalls.
+pub(crate) async fn raw_peer() -> swapmesh_net::NetworkHandle {
+    let mut config = swapmesh_net::NetworkConfig::new(swapmesh_net::Keypair::generate_ed25519());
+    config.gossip.heartbeat_interval = Duration::from_millis(100);
+    let (handle, mut events, event_loop) = swapmesh_net::new(config).expect("network");
+    tokio::spawn(event_loop.run());
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    handle
+}
+
 /// A mesh id for tests.
 pub(crate) fn mesh(name: &str) -> MeshId {
     MeshId::parse(name).expect("test mesh id")

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use swapmesh_net::{Keypair, NetworkConfig, NetworkHandle};
+use swapmesh_net::NetworkHandle;
 use swapmesh_node::{Node, NodeEvent};
 use swapmesh_protocol::{Geohash, GossipMessage, ListingId, Topic, Verified, fixtures};
 
@@ -25,15 +25,6 @@ fn topic() -> String {
 
 fn wire(v: &Verified) -> Vec<u8> {
     GossipMessage::record(v.signed().clone()).encode()
-}
-
-async fn feeder() -> NetworkHandle {
-    let mut config = NetworkConfig::new(Keypair::generate_ed25519());
-    config.gossip.heartbeat_interval = Duration::from_millis(100);
-    let (handle, mut events, event_loop) = swapmesh_net::new(config).expect("network");
-    tokio::spawn(event_loop.run());
-    tokio::spawn(async move { while events.recv().await.is_some() {} });
-    handle
 }
 
 async fn feed(feeder: &NetworkHandle, node: &Node, versions: &[&Verified]) {
@@ -83,7 +74,7 @@ async fn withdrawal_replaces_the_listing_on_every_node_and_a_stale_copy_is_ignor
     }
     // A stale peer at the far end publishes the first version again.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let stale = feeder().await;
+    let stale = kit::raw_peer().await;
     feed(&stale, &nodes[3], &[&v1, &v2]).await;
     settle().await;
     for node in &nodes {
@@ -123,7 +114,7 @@ async fn end_state_is_the_same_whatever_the_arrival_order() {
         (&shuffled, [&v2, &v3, &v1]),
     ];
     for (node, order) in orders {
-        let f = feeder().await;
+        let f = kit::raw_peer().await;
         let mut all: Vec<&Verified> = order.to_vec();
         all.push(&marker);
         feed(&f, node, &all).await;
