@@ -2,18 +2,16 @@
 //! transport, connect them as a line, a ring or a seeded random graph, and wait for
 //! a condition with a timeout.
 
-use std::future::Future;
 use std::time::Duration;
+
+pub(crate) use crate::support::{TIMEOUT, held, wait_until};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use swapmesh_net::{Multiaddr, PeerId};
 use swapmesh_node::{Node, NodeConfig};
-use swapmesh_protocol::{Geohash, ListingId, MeshId, RecordId};
+use swapmesh_protocol::{Geohash, MeshId};
 use tempfile::TempDir;
-
-/// How long any one wait may take before the test fails.
-pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A node and the temporary directory it lives in.
 pub(crate) struct TestNode {
@@ -121,29 +119,6 @@ pub(crate) async fn connect_edges(nodes: &[TestNode], edges: &[(usize, usize)]) 
     for &(a, b) in edges {
         connect(&nodes[a], &nodes[b]).await;
     }
-}
-
-/// Polls `condition` every 50 ms until it holds; fails the test after [`TIMEOUT`].
-pub(crate) async fn wait_until<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        if condition().await {
-            return;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out after {TIMEOUT:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The id of the version of a listing a node holds, if any.
-pub(crate) fn held(node: &Node, id: &ListingId) -> Option<RecordId> {
-    node.listing(id).expect("store read").map(|r| r.id)
 }
 
 /// A bare network peer (no node behind it) that sends whatever bytes a test gives

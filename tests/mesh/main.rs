@@ -1,6 +1,9 @@
 //! Many whole nodes in one process on the memory transport, each with its own sled
 //! store: the node library's promises about gossip, validation and restarts.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod kit;
 
 mod catchup;

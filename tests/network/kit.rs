@@ -2,18 +2,16 @@
 //! another address), mDNS off, fast timers, a temporary data directory each, and
 //! waits bounded in time.
 
-use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
+pub(crate) use crate::support::{held, wait_until};
+
 use swapmesh_net::{Multiaddr, PeerId, Transport, multiaddr::Protocol};
 use swapmesh_node::{Node, NodeConfig, NodeEvent};
-use swapmesh_protocol::{Geohash, ListingId, RecordId};
+use swapmesh_protocol::{Geohash, ListingId};
 use tempfile::TempDir;
 use tokio::sync::broadcast;
-
-/// How long any one wait may take before the test fails.
-pub(crate) const TIMEOUT: Duration = Duration::from_secs(40);
 
 /// Which real transport a node runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,29 +121,6 @@ pub(crate) async fn wait_connected(a: &Node, b: &Node) {
         connected(a, pb).await && connected(b, pa).await
     })
     .await;
-}
-
-/// Polls `condition` every 50 ms until it holds; fails the test after [`TIMEOUT`].
-pub(crate) async fn wait_until<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        if condition().await {
-            return;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out after {TIMEOUT:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The id of the version of a listing a node holds, if any.
-pub(crate) fn held(node: &Node, id: &ListingId) -> Option<RecordId> {
-    node.listing(id).expect("store read").map(|r| r.id)
 }
 
 /// The stable id of `node`'s listing named `d`.

@@ -2,6 +2,9 @@
 //! Kademlia topic providers, a relay, mesh invites and the address book. Each
 //! test is bounded in time by the kit's waits.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod kit;
 
 mod invites;
