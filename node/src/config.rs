@@ -103,6 +103,9 @@ pub struct NodeConfig {
     /// (default on). Off, the node still answers its peers' sessions and syncs on
     /// the timer.
     pub sync_on_connect: bool,
+    /// How often expired records and tombstones are swept from the store (default
+    /// 10 minutes; also once at start; zero sweeps only at start).
+    pub sweep_interval: Duration,
 }
 
 impl NodeConfig {
@@ -132,6 +135,7 @@ impl NodeConfig {
             pending_per_second: 40,
             sync_interval: Duration::from_secs(60),
             sync_on_connect: true,
+            sweep_interval: Duration::from_secs(600),
         }
     }
 

@@ -139,6 +139,7 @@ impl Node {
         node.track(net_task);
         node.track(app);
         node.track(tokio::spawn(sync_timer(node.inner.clone())));
+        node.track(tokio::spawn(expiry_sweeper(node.inner.clone())));
         // Bootstrap addresses are dialled by the network itself (they also seed
         // Kademlia); the address book is ours.
         node.reconnect_known_peers().await;
@@ -561,8 +562,13 @@ impl Node {
     }
 
     /// Searches the listings we hold.
+    /// Searches the listings we hold. Listings that expired since the last sweep
+    /// are left out.
     pub fn search(&self, query: &Query) -> Result<Page, NodeError> {
-        Ok(self.inner.store.search(query)?)
+        let mut page = self.inner.store.search(query)?;
+        let now = Timestamp::now();
+        page.records.retain(|r| r.body.expires_at > now);
+        Ok(page)
     }
 
     fn listing_address(&self, d: &str) -> Address {
@@ -731,6 +737,24 @@ async fn sync_timer(inner: Arc<Inner>) {
                 spawn_sync(&inner, peer, topic);
             }
         }
+    }
+}
+
+/// Drops expired records and tombstones at start and then every
+/// `sweep_interval`, so the store holds only what is alive (a sweep is one pass
+/// over the expiry index up to now).
+async fn expiry_sweeper(inner: Arc<Inner>) {
+    let interval = inner.config.sweep_interval;
+    loop {
+        match inner.store.sweep_expired(Timestamp::now()) {
+            Ok(0) => {}
+            Ok(n) => info!(records = n, "expired records swept"),
+            Err(e) => warn!(error = %e, "expiry sweep failed"),
+        }
+        if interval.is_zero() {
+            return;
+        }
+        tokio::time::sleep(interval).await;
     }
 }
 

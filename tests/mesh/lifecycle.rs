@@ -206,3 +206,35 @@ async fn peers_coming_and_going_are_node_events() {
     .await;
     assert!(down.is_ok(), "no PeerDown event");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_listing_leaves_search_and_is_swept_from_the_store() {
+    let node = kit::node_with(Some(CELL), |c| {
+        c.sweep_interval = Duration::from_millis(200)
+    })
+    .await;
+    let key = fixtures::key(77);
+    let now = swapmesh_protocol::Timestamp::now();
+    let mut body = fixtures::listing_body(
+        swapmesh_protocol::signed::author_of(&key),
+        CELL,
+        fixtures::listing("brief"),
+        now,
+    );
+    body.expires_at = now.plus(2);
+    let short = swapmesh_protocol::sign_own(&body, &key, now).unwrap();
+    node.store().insert(&short, now).unwrap();
+    let all = swapmesh_store::Query {
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(node.search(&all).unwrap().records.len(), 1);
+    wait_until("the expired listing to leave search", || async {
+        node.search(&all).unwrap().records.is_empty()
+    })
+    .await;
+    wait_until("the sweep to drop it from the store", || async {
+        node.store().get(&short.id()).unwrap().is_none()
+    })
+    .await;
+}
