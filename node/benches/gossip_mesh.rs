@@ -20,6 +20,9 @@ use swapmesh_node::{Node, NodeConfig, NodeEvent};
 use swapmesh_protocol::{Geohash, RecordId, Topic, fixtures};
 
 const CELL: &str = "u4pru";
+
+/// When each node (by index) stored each record.
+type Arrivals = HashMap<RecordId, Vec<(usize, Instant)>>;
 const HEARTBEAT: Duration = Duration::from_millis(500);
 /// Listings published per second, all nodes together (under the receivers' flood
 /// limit of 50 a second per forwarding peer).
@@ -102,8 +105,8 @@ async fn main() {
     tokio::time::sleep(HEARTBEAT * 6).await;
 
     // Arrival times per (node, record).
-    let arrivals: Arc<Mutex<HashMap<RecordId, Vec<Instant>>>> = Arc::default();
-    for node in &nodes {
+    let arrivals: Arc<Mutex<Arrivals>> = Arc::default();
+    for (index, node) in nodes.iter().enumerate() {
         let mut events = node.subscribe_events();
         let arrivals = arrivals.clone();
         tokio::spawn(async move {
@@ -115,7 +118,7 @@ async fn main() {
                             .unwrap()
                             .entry(id)
                             .or_default()
-                            .push(Instant::now());
+                            .push((index, Instant::now()));
                     }
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
@@ -176,8 +179,10 @@ async fn main() {
     let mut latency: Vec<f64> = Vec::new();
     {
         let arrivals = arrivals.lock().unwrap();
-        for (id, at, _) in &published {
-            for t in arrivals.get(id).into_iter().flatten() {
+        for (id, at, from) in &published {
+            // The publisher's own event is not an arrival.
+            let others = arrivals.get(id).into_iter().flatten();
+            for (_, t) in others.filter(|(node, _)| node != from) {
                 latency
                     .push(t.saturating_duration_since(*at).as_secs_f64() / HEARTBEAT.as_secs_f64());
             }

@@ -30,7 +30,7 @@ use crate::config::{NodeConfig, Role};
 use crate::error::NodeError;
 use crate::events::NodeEvent;
 use crate::identity;
-use crate::ingest::ingest;
+use crate::ingest::{event_of, ingest};
 use crate::invite::{Invite, MeshInfo};
 use crate::metrics::AppMetrics;
 use crate::sync::{Progress, SyncService};
@@ -594,6 +594,9 @@ impl Node {
         let outcome = self.inner.store.insert_durable(&verified, now).await?;
         if !outcome.is_new() {
             return Err(NodeError::Superseded);
+        }
+        if let Some(event) = event_of(outcome, &verified) {
+            let _ = self.inner.events.send(event);
         }
         publish_on_topics(&self.inner, &verified).await;
         Ok(verified)

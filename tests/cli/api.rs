@@ -362,3 +362,57 @@ fn metrics_are_served_to_token_holders_in_openmetrics_text() {
     );
     assert_eq!(text.matches("# EOF").count(), 1);
 }
+
+#[test]
+fn events_stream_tells_a_subscriber_about_a_new_listing() {
+    use std::io::BufRead;
+    let (_dir, d) = daemon();
+    let token = d.token();
+    let mut stream = TcpStream::connect(&d.api).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let head = format!(
+        "GET /api/v1/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\r\n",
+        d.api
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut reader = std::io::BufReader::new(stream);
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    assert!(status.contains("200"), "{status}");
+    let body = json!({"kinds": ["give"], "title": "Armchair"}).to_string();
+    let (code, created) = request(
+        &d,
+        "POST",
+        "/api/v1/listings",
+        None,
+        Some(&token),
+        Some(body.as_bytes()),
+    );
+    assert_eq!(code, 201);
+    let version_id = created["version_id"].as_str().unwrap().to_owned();
+    let mut line = String::new();
+    // Keep-alive comments arrive every 15 s: bound the wait by a deadline too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no record_added event"
+        );
+        line.clear();
+        let n = reader.read_line(&mut line).expect("an event within 20 s");
+        assert!(n > 0, "stream ended");
+        if let Some(data) = line.trim().strip_prefix("data:") {
+            let event: Value = serde_json::from_str(data.trim()).unwrap();
+            if event["type"] == "record_added" {
+                assert_eq!(event["id"], version_id);
+                assert_eq!(
+                    event["address"]["d"],
+                    created["id"].as_str().unwrap().split('.').nth(1).unwrap()
+                );
+                break;
+            }
+        }
+    }
+}

@@ -73,6 +73,16 @@ pub(crate) const DOCUMENT: &str = r##"{
       "patch": {"summary": "Publish a new version", "responses": {"200": {"description": "The new version"}, "403": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}},
       "delete": {"summary": "Withdraw (tombstone)", "responses": {"200": {"description": "The tombstone"}, "403": {"$ref": "#/components/responses/Error"}}}},
     "/api/v1/profile": {"put": {"summary": "Set our profile", "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Profile"}}}}, "responses": {"200": {"description": "The profile"}}}},
+    "/api/v1/events": {"get": {"summary": "Server-sent events: record_added, record_changed, record_withdrawn, peer_up, peer_down, peer_discovered, peer_blocked, sync_progress, sync_finished (JSON in each data line)", "responses": {"200": {"description": "text/event-stream"}}}},
+    "/api/v1/meshes": {
+      "get": {"summary": "Named meshes this node is in", "responses": {"200": {"description": "{meshes: [{id, name}]}"}}},
+      "post": {"summary": "Create a named mesh", "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string"}}}}}},
+        "responses": {"201": {"description": "{id, name, invite}"}, "422": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/meshes/join": {"post": {"summary": "Join a mesh with an invite", "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["invite"], "additionalProperties": false, "properties": {"invite": {"type": "string"}}}}}},
+        "responses": {"200": {"description": "{id, name}"}, "422": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/meshes/{id}": {"delete": {"summary": "Leave a mesh", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{id}"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/api/v1/meshes/{id}/invite": {"get": {"summary": "The invite of a mesh", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{id, invite}"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/metrics": {"get": {"summary": "OpenMetrics text: libp2p and the node's counters", "responses": {"200": {"description": "application/openmetrics-text"}}}},
     "/api/v1/profile/{author}": {"get": {"summary": "A profile", "parameters": [{"name": "author", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "The profile"}, "404": {"$ref": "#/components/responses/Error"}}}}
   }
 }"##;

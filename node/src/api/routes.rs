@@ -29,6 +29,7 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/api/v1/profile", axum::routing::put(set_profile))
         .route("/api/v1/profile/{author}", get(show_profile))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/events", get(events))
         .route("/metrics", get(metrics))
         .route("/api/v1/meshes", get(list_meshes).post(create_mesh))
         .route("/api/v1/meshes/join", axum::routing::post(join_mesh))
@@ -482,4 +483,27 @@ async fn mesh_invite(
         name: None,
         invite: Some(invite),
     }))
+}
+
+/// Server-sent events: every node event from now on, as JSON (`data:` lines).
+async fn events(
+    State(state): State<ApiState>,
+) -> axum::response::sse::Sse<
+    impl futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let rx = state.node().subscribe_events();
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let data = match rx.recv().await {
+            Ok(event) => event.to_json().to_string(),
+            // A slow reader misses events rather than stalling the node.
+            Err(RecvError::Lagged(missed)) => {
+                serde_json::json!({"type": "lagged", "missed": missed}).to_string()
+            }
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(Event::default().data(data)), rx))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }
