@@ -3,7 +3,7 @@
 
 use swapmesh_net::Validation;
 use swapmesh_protocol::validate::Checked;
-use swapmesh_protocol::{GossipMessage, Timestamp, Verified, check, topics};
+use swapmesh_protocol::{GossipMessage, SignedRecord, Timestamp, Verified, check, topics};
 use swapmesh_store::{InsertOutcome, Store};
 use tracing::{debug, warn};
 
@@ -29,6 +29,32 @@ impl Ingested {
     }
 }
 
+/// The verdict on one signed record that arrived for `topic` (by gossip or
+/// sync), before the store has its say.
+// Moved once into the store, as `Checked` is; boxing would add an allocation per
+// record on the ingest path.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Judged {
+    /// Valid and on one of its own topics.
+    Valid(Verified),
+    /// Ignored by the protocol, blaming nobody; the reason in a word.
+    Ignored(&'static str),
+    /// Invalid, or on a topic it does not name; the rule in a word.
+    Rejected(&'static str),
+}
+
+/// Verifies and validates a record that arrived for `topic` at `now`.
+pub(crate) fn judge(record: SignedRecord, topic: &str, now: Timestamp) -> Judged {
+    match check(record, now) {
+        Ok(Checked::Valid(v)) if topics(v.body()).iter().any(|t| t.as_str() == topic) => {
+            Judged::Valid(v)
+        }
+        Ok(Checked::Valid(_)) => Judged::Rejected("wrong_topic"),
+        Ok(Checked::Ignored(why)) => Judged::Ignored(why.reason()),
+        Err(invalid) => Judged::Rejected(invalid.rule()),
+    }
+}
+
 /// Decides on one gossip message that arrived on `topic`:
 ///
 /// - `Accept` when the record is new, replaces an older version, or is a
@@ -47,21 +73,17 @@ pub(crate) fn ingest(store: &Store, topic: &str, data: &[u8], now: Timestamp) ->
             return Ingested::verdict(Validation::Reject, "malformed");
         }
     };
-    let verified = match check(record, now) {
-        Ok(Checked::Valid(v)) => v,
-        Ok(Checked::Ignored(why)) => {
-            debug!(topic, reason = why.reason(), "ignored record");
-            return Ingested::verdict(Validation::Ignore, why.reason());
+    let verified = match judge(record, topic, now) {
+        Judged::Valid(v) => v,
+        Judged::Ignored(reason) => {
+            debug!(topic, reason, "ignored record");
+            return Ingested::verdict(Validation::Ignore, reason);
         }
-        Err(invalid) => {
-            debug!(topic, rule = invalid.rule(), "rejected: {invalid}");
-            return Ingested::verdict(Validation::Reject, invalid.rule());
+        Judged::Rejected(rule) => {
+            debug!(topic, rule, "rejected record");
+            return Ingested::verdict(Validation::Reject, rule);
         }
     };
-    if !topics(verified.body()).iter().any(|t| t.as_str() == topic) {
-        debug!(topic, id = %verified.id(), "rejected: record on a topic it does not name");
-        return Ingested::verdict(Validation::Reject, "wrong_topic");
-    }
     let outcome = match store.insert(&verified, now) {
         Ok(outcome) => outcome,
         Err(e) => {

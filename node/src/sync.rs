@@ -23,13 +23,12 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use swapmesh_net::{Misbehaviour, NetworkHandle, PeerId, Protocol, RequestError, ResponseHandle};
 use swapmesh_protocol::encoding::{self, DecodeError};
-use swapmesh_protocol::validate::Checked;
-use swapmesh_protocol::{RecordId, SignedRecord, Timestamp, Topic, Verified, check, topics};
+use swapmesh_protocol::{RecordId, SignedRecord, Timestamp, Topic, topics};
 use swapmesh_store::Store;
 use tokio::sync::broadcast;
 
 use crate::events::NodeEvent;
-use crate::ingest::event_of;
+use crate::ingest::{Judged, event_of, judge};
 use swapmesh_sync::{Config, Item, Reconciler, SyncError};
 use tracing::{debug, warn};
 
@@ -574,14 +573,15 @@ pub(crate) async fn ingest_batch(
         .await
         .unwrap_or_default();
     let mut outcome = BatchOutcome::default();
-    let mut valid = Vec::with_capacity(checked.len());
-    for c in checked {
-        match c {
-            Some(v) => valid.push(v),
-            None => outcome.invalid += 1,
-        }
-    }
-    for v in valid.into_iter().flatten() {
+    for judged in checked {
+        let v = match judged {
+            Judged::Valid(v) => v,
+            Judged::Ignored(_) => continue,
+            Judged::Rejected(_) => {
+                outcome.invalid += 1;
+                continue;
+            }
+        };
         match store.insert(&v, now) {
             Ok(o) => {
                 if o.is_new() {
@@ -597,19 +597,15 @@ pub(crate) async fn ingest_batch(
     outcome
 }
 
-/// `None` for a record to reject, `Some(None)` for one to ignore, `Some(Some(v))`
-/// for a valid one.
+/// Judges every record of a batch, on two threads when the batch is large.
 fn check_all(
     records: Vec<Result<SignedRecord, DecodeError>>,
     topic: &Topic,
     now: Timestamp,
-) -> Vec<Option<Option<Verified>>> {
-    let one = |r: Result<SignedRecord, DecodeError>| -> Option<Option<Verified>> {
-        match check(r.ok()?, now) {
-            Ok(Checked::Valid(v)) if topics(v.body()).contains(topic) => Some(Some(v)),
-            Ok(Checked::Valid(_)) | Err(_) => None,
-            Ok(Checked::Ignored(_)) => Some(None),
-        }
+) -> Vec<Judged> {
+    let one = |r: Result<SignedRecord, DecodeError>| match r {
+        Ok(record) => judge(record, topic.as_str(), now),
+        Err(_) => Judged::Rejected("malformed"),
     };
     if records.len() < PARALLEL_BATCH {
         return records.into_iter().map(one).collect();
