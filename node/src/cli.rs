@@ -2,7 +2,7 @@
 //! to the running node's API, so the CLI and any page always agree.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -12,6 +12,7 @@ use crate::api::json::{
     ListingInput, ListingJson, ListingPatch, MoneyJson, PriceJson, ProfileJson,
 };
 use crate::client::Client;
+use crate::data_dir::DataDir;
 use crate::identity;
 use crate::run;
 use crate::settings::RawSettings;
@@ -369,17 +370,17 @@ fn parse_status(s: &str) -> Result<ListingStatus, String> {
 
 /// Runs a parsed command line.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
-    let dir = run::data_dir(cli.data_dir);
+    let dir = DataDir::locate(cli.data_dir);
     match cli.command {
         Command::Init { name, area } => {
             run::init(&dir, name.as_deref(), area.as_deref())?;
-            println!("initialised {}", dir.display());
+            println!("initialised {}", dir.path().display());
             Ok(())
         }
         Command::Run(args) => run::run(&dir, &args.raw()).await,
         Command::Key(KeyCommand::Export) => {
             let key = identity::load_key(&dir)?
-                .with_context(|| format!("no node key in {}", dir.display()))?;
+                .with_context(|| format!("no node key in {}", dir.path().display()))?;
             println!("{}", swapmesh_protocol::keys::to_mnemonic(&key));
             Ok(())
         }
@@ -388,7 +389,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn key_import(dir: &Path, words: Vec<String>) -> anyhow::Result<()> {
+fn key_import(dir: &DataDir, words: Vec<String>) -> anyhow::Result<()> {
     let text = if words.is_empty() {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s)?;
@@ -397,23 +398,23 @@ fn key_import(dir: &Path, words: Vec<String>) -> anyhow::Result<()> {
         words.join(" ")
     };
     let key = swapmesh_protocol::keys::from_mnemonic(text.trim())?;
-    identity::prepare_data_dir(dir)?;
+    dir.prepare()?;
     if identity::load_key(dir)?.is_some() {
         bail!(
             "{} already holds a node key; import only into a data directory with no key",
-            dir.display()
+            dir.path().display()
         );
     }
     identity::write_key(dir, &key)?;
     println!(
         "imported key of author {} into {}",
         swapmesh_protocol::signed::author_of(&key),
-        dir.display()
+        dir.path().display()
     );
     Ok(())
 }
 
-fn client(dir: &Path, args: &ClientArgs) -> anyhow::Result<Client> {
+fn client(dir: &DataDir, args: &ClientArgs) -> anyhow::Result<Client> {
     Ok(Client::new(
         dir,
         args.api.as_deref(),
@@ -465,7 +466,7 @@ fn print_listing_line(l: &ListingJson) {
     );
 }
 
-fn client_command(dir: &Path, command: Command) -> anyhow::Result<()> {
+fn client_command(dir: &DataDir, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Status(args) => {
             let info: serde_json::Value = client(dir, &args)?.get("/node")?;
@@ -621,7 +622,7 @@ fn client_command(dir: &Path, command: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn mesh_command(dir: &Path, command: MeshCommand) -> anyhow::Result<()> {
+fn mesh_command(dir: &DataDir, command: MeshCommand) -> anyhow::Result<()> {
     let show = |value: &serde_json::Value, json: bool, text: &dyn Fn(&serde_json::Value)| {
         if json {
             print_json(value);
@@ -690,7 +691,7 @@ fn mesh_command(dir: &Path, command: MeshCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn add(dir: &Path, args: AddArgs, purpose: Purpose) -> anyhow::Result<()> {
+fn add(dir: &DataDir, args: AddArgs, purpose: Purpose) -> anyhow::Result<()> {
     let input = ListingInput {
         d: args.name,
         purpose: Some(purpose),

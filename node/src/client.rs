@@ -1,17 +1,13 @@
 //! The CLI's client of the local API: plain HTTP/1.1 to 127.0.0.1, the bearer
 //! token from the data directory.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-/// Name of the file `swapmesh run` writes with the API's actual address.
-pub const API_ADDR_FILE: &str = "api-addr";
-/// Name of the token file.
-pub const API_TOKEN_FILE: &str = "api-token";
+use crate::data_dir::DataDir;
 
 /// Why a client call failed. Each message is one line a person can act on.
 #[derive(Debug, Error)]
@@ -61,15 +57,15 @@ pub struct Client {
 impl Client {
     /// A client for the node of `data_dir`, or at `api` / with `token` when given.
     pub fn new(
-        data_dir: &Path,
+        data_dir: &DataDir,
         api: Option<&str>,
         token: Option<&str>,
     ) -> Result<Self, ClientError> {
-        let shown = data_dir.display().to_string();
+        let shown = data_dir.path().display().to_string();
         let api = match api {
             Some(a) => a.to_owned(),
             None => {
-                let path = data_dir.join(API_ADDR_FILE);
+                let path = data_dir.api_addr_file();
                 std::fs::read_to_string(&path)
                     .map(|s| s.trim().to_owned())
                     .map_err(|_| ClientError::NotRunning {
@@ -81,7 +77,7 @@ impl Client {
         let token = match token {
             Some(t) => t.to_owned(),
             None => {
-                let path = data_dir.join(API_TOKEN_FILE);
+                let path = data_dir.api_token_file();
                 std::fs::read_to_string(&path)
                     .map(|s| s.trim().to_owned())
                     .map_err(|e| ClientError::Token {

@@ -1,6 +1,8 @@
 //! What a node is started with, parsed and checked once.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 pub use swapmesh_net::{
@@ -9,6 +11,9 @@ pub use swapmesh_net::{
 };
 use swapmesh_protocol::{Geohash, MeshId};
 use swapmesh_store::StoreOptions;
+
+use crate::clock::{self, Clock};
+use crate::data_dir::DataDir;
 
 /// What a node is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,7 +43,12 @@ impl Role {
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     /// The data directory: key, database, config.
-    pub data_dir: PathBuf,
+    pub data_dir: DataDir,
+    /// Where the node reads the time (the system clock by default; tests move a
+    /// [`ManualClock`](crate::clock::ManualClock)).
+    pub clock: Arc<dyn Clock>,
+    /// Faults to inject, for tests only (none by default).
+    pub faults: Faults,
     /// Addresses to listen on.
     pub listen: Vec<Multiaddr>,
     /// Peers dialled at start and added to Kademlia (give them `/p2p/<peer id>`).
@@ -112,7 +122,9 @@ impl NodeConfig {
     /// Defaults for a node in `data_dir` on the memory transport.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
-            data_dir: data_dir.into(),
+            data_dir: DataDir::new(data_dir),
+            clock: clock::system(),
+            faults: Faults::default(),
             listen: vec!["/memory/0".parse().expect("a valid multiaddr")],
             bootstrap: Vec::new(),
             area: None,
@@ -159,5 +171,26 @@ impl NodeConfig {
     pub fn set_role(&mut self, role: Role) {
         self.role = role;
         self.connection_limits = role.connection_limits();
+    }
+}
+
+/// Faults a test can inject into a running node, to reach the paths that handle
+/// them. For tests only: a node in use never sets any. Clones share the faults.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    verify_panics: Arc<AtomicU32>,
+}
+
+impl Faults {
+    /// Makes the next `n` sync batches panic while they are verified.
+    pub fn panic_next_verifies(&self, n: u32) {
+        self.verify_panics.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether this verify is to panic (counts one down).
+    pub(crate) fn take_verify_panic(&self) -> bool {
+        self.verify_panics
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 }

@@ -18,6 +18,12 @@ pub enum NodeError {
         /// The error.
         source: std::io::Error,
     },
+    /// Another node runs on this data directory.
+    #[error(
+        "another swapmesh node is already running on {} (stop it first, or use another --data-dir)",
+        .0.display()
+    )]
+    Locked(PathBuf),
     /// The data directory path names something that is not a directory.
     #[error("{0} is not a directory")]
     NotADirectory(PathBuf),
@@ -58,6 +64,9 @@ pub enum NodeError {
     /// Our own record lost to a version the store already holds.
     #[error("the store holds a newer version at this address")]
     Superseded,
+    /// Something the node saved cannot be read back.
+    #[error("the data directory holds damaged state: {0}")]
+    Corrupt(String),
     /// The node has stopped.
     #[error("the node has stopped")]
     Stopped,

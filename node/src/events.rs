@@ -1,7 +1,8 @@
 //! What a node tells its users (the API's event stream, tests).
 
 use swapmesh_net::{Discovery, PeerId};
-use swapmesh_protocol::{Address, RecordId};
+use swapmesh_protocol::{Address, RecordId, Topic, Verified};
+use swapmesh_store::InsertOutcome;
 
 /// Something that happened on a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +56,7 @@ pub enum NodeEvent {
         /// The peer synced with.
         peer: PeerId,
         /// The topic.
-        topic: String,
+        topic: Topic,
         /// Records fetched so far in this session.
         fetched: usize,
         /// Records the session expects.
@@ -66,7 +67,7 @@ pub enum NodeEvent {
         /// The peer synced with.
         peer: PeerId,
         /// The topic.
-        topic: String,
+        topic: Topic,
         /// Records fetched and stored.
         fetched: usize,
         /// Records the peer stored from us.
@@ -75,6 +76,18 @@ pub enum NodeEvent {
 }
 
 impl NodeEvent {
+    /// The event of a record the store took, if it changed anything.
+    pub(crate) fn of_insert(outcome: InsertOutcome, verified: &Verified) -> Option<NodeEvent> {
+        let address = verified.body().address();
+        let id = verified.id();
+        match outcome {
+            InsertOutcome::Inserted => Some(NodeEvent::RecordAdded { address, id }),
+            InsertOutcome::Replaced => Some(NodeEvent::RecordChanged { address, id }),
+            InsertOutcome::Tombstoned => Some(NodeEvent::RecordWithdrawn { address, id }),
+            InsertOutcome::Stale | InsertOutcome::Duplicate | InsertOutcome::Expired => None,
+        }
+    }
+
     /// The event as the API streams it: `{"type": "...", ...}` with the text forms
     /// of DESIGN §7.
     pub fn to_json(&self) -> serde_json::Value {
@@ -103,14 +116,14 @@ impl NodeEvent {
                 topic,
                 fetched,
                 expected,
-            } => json!({"type": "sync_progress", "peer": peer.to_string(), "topic": topic,
+            } => json!({"type": "sync_progress", "peer": peer.to_string(), "topic": topic.as_str(),
                         "fetched": fetched, "expected": expected}),
             NodeEvent::SyncFinished {
                 peer,
                 topic,
                 fetched,
                 pushed,
-            } => json!({"type": "sync_finished", "peer": peer.to_string(), "topic": topic,
+            } => json!({"type": "sync_finished", "peer": peer.to_string(), "topic": topic.as_str(),
                         "fetched": fetched, "pushed": pushed}),
         }
     }

@@ -5,48 +5,19 @@
 //! can read is refused rather than repaired: someone may already have copied it, and
 //! two nodes with one key would be two sequencers for the same items.
 
-use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 
 use swapmesh_protocol::SigningKey;
 
+use crate::data_dir::DataDir;
 use crate::error::NodeError;
-
-/// Name of the key file in the data directory.
-pub const KEY_FILE: &str = "node.key";
-
-/// Creates the data directory (mode 0700) if it is missing, and closes an existing
-/// one to group and others.
-pub fn prepare_data_dir(dir: &Path) -> Result<(), NodeError> {
-    let io = |e| NodeError::io(dir, e);
-    if !dir.exists() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io)?;
-    }
-    let meta = fs::metadata(dir).map_err(io)?;
-    if !meta.is_dir() {
-        return Err(NodeError::NotADirectory(dir.to_owned()));
-    }
-    if meta.permissions().mode() & 0o077 != 0 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
-    }
-    Ok(())
-}
-
-/// The path of the key file in `dir`.
-pub fn key_path(dir: &Path) -> PathBuf {
-    dir.join(KEY_FILE)
-}
 
 /// Loads the key of `dir`, if there is one. Refuses a key file that group or others
 /// can read or write, and one that is not exactly 32 bytes.
-pub fn load_key(dir: &Path) -> Result<Option<SigningKey>, NodeError> {
-    let path = key_path(dir);
+pub fn load_key(dir: &DataDir) -> Result<Option<SigningKey>, NodeError> {
+    let path = dir.key_file();
     let mut file = match fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -76,29 +47,20 @@ pub fn load_key(dir: &Path) -> Result<Option<SigningKey>, NodeError> {
 
 /// Writes `key` as the key of `dir` (mode 0600, synced). Refuses to overwrite an
 /// existing key.
-pub fn write_key(dir: &Path, key: &SigningKey) -> Result<(), NodeError> {
-    let path = key_path(dir);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => NodeError::KeyExists(path.clone()),
-            _ => NodeError::io(&path, e),
-        })?;
-    file.write_all(&key.to_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| NodeError::io(&path, e))?;
-    // The directory entry must be durable too, or a crash could lose the file.
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| NodeError::io(dir, e))
+pub fn write_key(dir: &DataDir, key: &SigningKey) -> Result<(), NodeError> {
+    let path = dir.key_file();
+    dir.write_private(&path, &key.to_bytes())
+        .map_err(|e| match e {
+            NodeError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                NodeError::KeyExists(path.clone())
+            }
+            other => other,
+        })
 }
 
 /// Loads the key of `dir`, creating one on first start.
-pub fn load_or_create_key(dir: &Path) -> Result<SigningKey, NodeError> {
-    prepare_data_dir(dir)?;
+pub fn load_or_create_key(dir: &DataDir) -> Result<SigningKey, NodeError> {
+    dir.prepare()?;
     if let Some(key) = load_key(dir)? {
         return Ok(key);
     }
@@ -118,15 +80,16 @@ pub fn libp2p_keypair(key: &SigningKey) -> swapmesh_net::Keypair {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn key_is_created_once_with_mode_0600_in_a_0700_directory() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("data");
+        let dir = DataDir::new(tmp.path().join("data"));
         let key = load_or_create_key(&dir).unwrap();
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&dir), 0o700);
-        assert_eq!(mode(&key_path(&dir)), 0o600);
+        assert_eq!(mode(dir.path()), 0o700);
+        assert_eq!(mode(&dir.key_file()), 0o600);
         assert_eq!(load_or_create_key(&dir).unwrap().to_bytes(), key.to_bytes());
         assert!(matches!(
             write_key(&dir, &key),
@@ -137,9 +100,10 @@ mod tests {
     #[test]
     fn readable_key_file_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
-        load_or_create_key(tmp.path()).unwrap();
-        fs::set_permissions(key_path(tmp.path()), fs::Permissions::from_mode(0o644)).unwrap();
-        let err = load_key(tmp.path()).unwrap_err();
+        let dir = DataDir::new(tmp.path());
+        load_or_create_key(&dir).unwrap();
+        fs::set_permissions(dir.key_file(), fs::Permissions::from_mode(0o644)).unwrap();
+        let err = load_key(&dir).unwrap_err();
         assert!(
             matches!(err, NodeError::KeyFileExposed { mode: 0o644, .. }),
             "{err}"
@@ -150,12 +114,13 @@ mod tests {
     #[test]
     fn truncated_key_file_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
-        load_or_create_key(tmp.path()).unwrap();
-        let path = key_path(tmp.path());
+        let dir = DataDir::new(tmp.path());
+        load_or_create_key(&dir).unwrap();
+        let path = dir.key_file();
         let bytes = fs::read(&path).unwrap();
         fs::write(&path, &bytes[..20]).unwrap();
         assert!(matches!(
-            load_key(tmp.path()),
+            load_key(&dir),
             Err(NodeError::KeyFileMalformed(_))
         ));
     }

@@ -1,35 +1,31 @@
-//! Ingest of gossip: decode with limits, verify, validate, store, and the verdict
-//! that goes back to gossipsub (DESIGN §4).
+//! The [`Ingestor`]: the one path by which records of others enter the node, from
+//! gossip and from sync alike (DESIGN §4).
+//!
+//! Decode with limits → verify and validate ([`judge`]) → store the valid ones in
+//! one transaction (`Store::insert_batch`) → emit node events → count every
+//! verdict under its reason in `/metrics`. A gossip message is a batch of one,
+//! judged inline on the network loop; a sync batch (a fetched or pushed frame of
+//! up to a few hundred records) is judged on both cores in a blocking task and
+//! stored in one transaction.
+
+use std::sync::Arc;
 
 use swapmesh_net::Validation;
 use swapmesh_protocol::validate::Checked;
-use swapmesh_protocol::{GossipMessage, SignedRecord, Timestamp, Verified, check, topics};
-use swapmesh_store::{InsertOutcome, Store};
-use tracing::{debug, warn};
+use swapmesh_protocol::{GossipMessage, SignedRecord, Timestamp, Topic, Verified, check, topics};
+use swapmesh_store::{InsertOutcome, Store, StoreError};
+use tokio::sync::broadcast;
+use tracing::{debug, error, warn};
 
+use crate::clock::Clock;
+use crate::config::Faults;
 use crate::events::NodeEvent;
+use crate::metrics::{AppMetrics, Path};
 
-/// The verdict on one gossip message and what it changed.
-#[derive(Debug)]
-pub(crate) struct Ingested {
-    pub(crate) verdict: Validation,
-    /// Why, in a word, for the metrics: the rule broken, the reason ignored, or
-    /// what the store did.
-    pub(crate) reason: &'static str,
-    pub(crate) event: Option<NodeEvent>,
-}
+/// Below this many records a batch is judged on one core.
+const PARALLEL_BATCH: usize = 32;
 
-impl Ingested {
-    fn verdict(verdict: Validation, reason: &'static str) -> Self {
-        Self {
-            verdict,
-            reason,
-            event: None,
-        }
-    }
-}
-
-/// The verdict on one signed record that arrived for `topic` (by gossip or
+/// The verdict on one signed record that arrived for a topic (by gossip or
 /// sync), before the store has its say.
 // Moved once into the store, as `Checked` is; boxing would add an allocation per
 // record on the ingest path.
@@ -39,83 +35,259 @@ pub(crate) enum Judged {
     Valid(Verified),
     /// Ignored by the protocol, blaming nobody; the reason in a word.
     Ignored(&'static str),
-    /// Invalid, or on a topic it does not name; the rule in a word.
+    /// Malformed, invalid, or on a topic it does not name; the rule in a word.
     Rejected(&'static str),
 }
 
 /// Verifies and validates a record that arrived for `topic` at `now`.
-pub(crate) fn judge(record: SignedRecord, topic: &str, now: Timestamp) -> Judged {
+pub(crate) fn judge(record: SignedRecord, topic: &Topic, now: Timestamp) -> Judged {
     match check(record, now) {
-        Ok(Checked::Valid(v)) if topics(v.body()).iter().any(|t| t.as_str() == topic) => {
-            Judged::Valid(v)
-        }
+        Ok(Checked::Valid(v)) if topics(v.body()).contains(topic) => Judged::Valid(v),
         Ok(Checked::Valid(_)) => Judged::Rejected("wrong_topic"),
         Ok(Checked::Ignored(why)) => Judged::Ignored(why.reason()),
         Err(invalid) => Judged::Rejected(invalid.rule()),
     }
 }
 
-/// Decides on one gossip message that arrived on `topic`:
+/// The verdict and its reason for what the store did with a valid record:
 ///
 /// - `Accept` when the record is new, replaces an older version, or is a
 ///   byte-identical copy (gossipsub ids are per topic, so a copy we already hold is
 ///   the record arriving on another of its own topics — forwarding it lets it reach
 ///   that topic's members);
-/// - `Ignore` when it is stale or the protocol ignores it (newer format, unknown
-///   kind, clock skew, expired) — nobody is blamed;
-/// - `Reject` when it is malformed or invalid, or arrives on a topic its own
-///   `topics()` does not name — the sender is penalised by the network layer.
-pub(crate) fn ingest(store: &Store, topic: &str, data: &[u8], now: Timestamp) -> Ingested {
-    let record = match GossipMessage::decode(data) {
-        Ok(message) => message.into_record(),
-        Err(e) => {
-            debug!(topic, error = %e, "rejected: malformed gossip message");
-            return Ingested::verdict(Validation::Reject, "malformed");
-        }
-    };
-    let verified = match judge(record, topic, now) {
-        Judged::Valid(v) => v,
-        Judged::Ignored(reason) => {
-            debug!(topic, reason, "ignored record");
-            return Ingested::verdict(Validation::Ignore, reason);
-        }
-        Judged::Rejected(rule) => {
-            debug!(topic, rule, "rejected record");
-            return Ingested::verdict(Validation::Reject, rule);
-        }
-    };
-    let outcome = match store.insert(&verified, now) {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            // Our own failure: do not forward what we could not keep, blame nobody.
-            warn!(id = %verified.id(), error = %e, "store failed to insert a valid record");
-            return Ingested::verdict(Validation::Ignore, "store_error");
-        }
-    };
-    let event = event_of(outcome, &verified);
-    let (verdict, reason) = match outcome {
+/// - `Ignore` when it is stale, or expired by the time it reached the store.
+///
+/// Exhaustive on purpose: a new store outcome must be given its verdict here.
+pub(crate) fn verdict_of(outcome: InsertOutcome) -> (Validation, &'static str) {
+    match outcome {
         InsertOutcome::Inserted => (Validation::Accept, "inserted"),
         InsertOutcome::Replaced => (Validation::Accept, "replaced"),
         InsertOutcome::Tombstoned => (Validation::Accept, "tombstoned"),
         InsertOutcome::Duplicate => (Validation::Accept, "duplicate"),
         InsertOutcome::Stale => (Validation::Ignore, "stale"),
-        _ => (Validation::Ignore, "expired"),
-    };
-    Ingested {
-        verdict,
-        reason,
-        event,
+        InsertOutcome::Expired => (Validation::Ignore, "expired"),
     }
 }
 
-/// The node event of a record the store took, if it changed anything.
-pub(crate) fn event_of(outcome: InsertOutcome, verified: &Verified) -> Option<NodeEvent> {
-    let address = verified.body().address();
-    let id = verified.id();
-    match outcome {
-        InsertOutcome::Inserted => Some(NodeEvent::RecordAdded { address, id }),
-        InsertOutcome::Replaced => Some(NodeEvent::RecordChanged { address, id }),
-        InsertOutcome::Tombstoned => Some(NodeEvent::RecordWithdrawn { address, id }),
-        _ => None,
+/// Why a sync batch was not ingested.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// The task that verifies the batch panicked; nothing of the batch was stored.
+    #[error("verifying the batch panicked: {0}")]
+    VerifyPanicked(String),
+    /// The store refused the batch's transaction; nothing of it was stored.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What a sync batch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BatchOutcome {
+    /// New or replacing versions stored.
+    pub(crate) stored: usize,
+    /// Records that were malformed or invalid, or belong to another topic: the
+    /// sender is to blame.
+    pub(crate) invalid: usize,
+}
+
+/// The verdicts of one judged batch after the store had its say.
+struct Stored {
+    verdicts: Vec<(Validation, &'static str)>,
+    outcome: BatchOutcome,
+    failed: Option<StoreError>,
+}
+
+/// Judges, stores, reports and counts records of others.
+pub(crate) struct Ingestor {
+    store: Store,
+    events: broadcast::Sender<NodeEvent>,
+    metrics: Arc<AppMetrics>,
+    clock: Arc<dyn Clock>,
+    faults: Faults,
+}
+
+impl Ingestor {
+    pub(crate) fn new(
+        store: Store,
+        events: broadcast::Sender<NodeEvent>,
+        metrics: Arc<AppMetrics>,
+        clock: Arc<dyn Clock>,
+        faults: Faults,
+    ) -> Self {
+        Self {
+            store,
+            events,
+            metrics,
+            clock,
+            faults,
+        }
+    }
+
+    /// Decides on one gossip message that arrived on `topic` (a batch of one),
+    /// stores it if it is valid, and returns gossipsub's verdict: `Reject` for a
+    /// malformed or invalid record or one on a topic it does not name (the
+    /// sender is penalised by the network), `Ignore` for what the protocol
+    /// ignores or the store finds stale, `Accept` otherwise.
+    pub(crate) fn gossip(&self, topic: &Topic, data: &[u8]) -> Validation {
+        let now = self.clock.now();
+        let judged = match GossipMessage::decode(data) {
+            Ok(message) => judge(message.into_record(), topic, now),
+            Err(e) => {
+                debug!(%topic, error = %e, "malformed gossip message");
+                Judged::Rejected("malformed")
+            }
+        };
+        let stored = self.store_judged(Path::Gossip, vec![judged], now);
+        stored.verdicts.first().map_or(Validation::Ignore, |v| v.0)
+    }
+
+    /// Judges a batch of encoded records that arrived by sync for `topic` (on
+    /// both cores when it is large) and stores the valid ones in one
+    /// transaction. A panic while judging is logged and counted and fails the
+    /// batch: nothing is stored, and the caller's session ends with the error.
+    pub(crate) async fn batch(
+        &self,
+        topic: &Topic,
+        records: Vec<Vec<u8>>,
+    ) -> Result<BatchOutcome, IngestError> {
+        let now = self.clock.now();
+        let panic_now = self.faults.take_verify_panic();
+        let for_task = topic.clone();
+        let judged = tokio::task::spawn_blocking(move || {
+            if panic_now {
+                panic!("fault hook: verify panics");
+            }
+            judge_all(records, &for_task, now)
+        })
+        .await;
+        let judged = match judged {
+            Ok(judged) => judged,
+            Err(e) => {
+                error!(%topic, error = %e, "verify task panicked; the batch is not stored");
+                self.metrics.verify_panicked(Path::Sync);
+                return Err(IngestError::VerifyPanicked(e.to_string()));
+            }
+        };
+        let stored = self.store_judged(Path::Sync, judged, now);
+        match stored.failed {
+            Some(e) => Err(e.into()),
+            None => Ok(stored.outcome),
+        }
+    }
+
+    /// Stores the valid records of a judged batch in one transaction, emits the
+    /// events of what changed and counts every verdict.
+    fn store_judged(&self, path: Path, judged: Vec<Judged>, now: Timestamp) -> Stored {
+        let mut verdicts = Vec::with_capacity(judged.len());
+        let mut valid = Vec::new();
+        let mut outcome = BatchOutcome::default();
+        for j in judged {
+            match j {
+                Judged::Valid(v) => {
+                    verdicts.push((Validation::Accept, "valid"));
+                    valid.push((verdicts.len() - 1, v));
+                }
+                Judged::Ignored(reason) => verdicts.push((Validation::Ignore, reason)),
+                Judged::Rejected(rule) => {
+                    outcome.invalid += 1;
+                    verdicts.push((Validation::Reject, rule));
+                }
+            }
+        }
+        let mut failed = None;
+        if !valid.is_empty() {
+            let (positions, records): (Vec<usize>, Vec<Verified>) = valid.into_iter().unzip();
+            self.metrics.batch_stored(path);
+            match self.store.insert_batch(&records, now) {
+                Ok(outcomes) => {
+                    for ((at, v), o) in positions.iter().zip(&records).zip(outcomes) {
+                        verdicts[*at] = verdict_of(o);
+                        if o.is_new() {
+                            outcome.stored += 1;
+                        }
+                        if let Some(event) = NodeEvent::of_insert(o, v) {
+                            let _ = self.events.send(event);
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Our own failure: do not forward what we could not keep,
+                    // blame nobody.
+                    warn!(records = records.len(), error = %e, "store failed to insert valid records");
+                    for at in &positions {
+                        verdicts[*at] = (Validation::Ignore, "store_error");
+                    }
+                    failed = Some(e);
+                }
+            }
+        }
+        for (verdict, reason) in &verdicts {
+            self.metrics.count(path, *verdict, reason);
+        }
+        Stored {
+            verdicts,
+            outcome,
+            failed,
+        }
+    }
+}
+
+/// Judges every record of a batch, on two threads when the batch is large. A
+/// panic on either thread propagates (the caller's task fails, it is never an
+/// empty batch).
+fn judge_all(records: Vec<Vec<u8>>, topic: &Topic, now: Timestamp) -> Vec<Judged> {
+    let one = |bytes: Vec<u8>| match SignedRecord::decode(&bytes) {
+        Ok(record) => judge(record, topic, now),
+        Err(_) => Judged::Rejected("malformed"),
+    };
+    if records.len() < PARALLEL_BATCH {
+        return records.into_iter().map(one).collect();
+    }
+    let mut records = records;
+    let second = records.split_off(records.len() / 2);
+    std::thread::scope(|s| {
+        let other = s.spawn(|| second.into_iter().map(one).collect::<Vec<_>>());
+        let mut out: Vec<_> = records.into_iter().map(one).collect();
+        match other.join() {
+            Ok(rest) => out.extend(rest),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expired_outcome_is_counted_as_expired() {
+        assert_eq!(
+            verdict_of(InsertOutcome::Expired),
+            (Validation::Ignore, "expired")
+        );
+        let metrics = AppMetrics::default();
+        let (verdict, reason) = verdict_of(InsertOutcome::Expired);
+        metrics.count(Path::Sync, verdict, reason);
+        let text = metrics.render(&crate::sync::Progress::default(), 0);
+        assert!(
+            text.contains("swapmesh_sync_records_total{verdict=\"ignored\",reason=\"expired\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn every_store_outcome_has_its_own_reason() {
+        let all = [
+            InsertOutcome::Inserted,
+            InsertOutcome::Replaced,
+            InsertOutcome::Tombstoned,
+            InsertOutcome::Duplicate,
+            InsertOutcome::Stale,
+            InsertOutcome::Expired,
+        ];
+        let reasons: std::collections::BTreeSet<_> = all.iter().map(|o| verdict_of(*o).1).collect();
+        assert_eq!(reasons.len(), all.len());
     }
 }

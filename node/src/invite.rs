@@ -19,12 +19,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use swapmesh_net::Multiaddr;
-use swapmesh_net::PeerId;
+use swapmesh_net::multiaddr::Protocol;
+use swapmesh_net::{Multiaddr, PeerId};
 use swapmesh_protocol::MeshId;
 use swapmesh_protocol::encoding::{DecodeError, decode_canonical, encode};
 use thiserror::Error;
 
+/// Addresses of its own a node puts in an invite.
+pub const MAX_OWN_ADDRESSES: usize = 8;
 /// What every invite text starts with.
 pub const PREFIX: &str = "swapmesh:";
 /// The longest invite text accepted, in characters (about 2.5 KiB of body:
@@ -205,6 +207,31 @@ impl Invite {
         Ok(invite)
     }
 
+    /// An invite of peer `me` to `mesh`: its external addresses first, then
+    /// where it listens, loopback last (it only helps another node on the same
+    /// machine), each ending in `/p2p/<me>`, at most [`MAX_OWN_ADDRESSES`].
+    pub fn of_own_addresses(
+        mesh: MeshId,
+        name: &str,
+        me: PeerId,
+        external: Vec<Multiaddr>,
+        mut listening: Vec<Multiaddr>,
+    ) -> Result<Self, InviteError> {
+        listening.sort_by_key(is_loopback);
+        let mut bootstrap: Vec<Multiaddr> = Vec::new();
+        for address in external.into_iter().chain(listening) {
+            let address = match address.iter().last() {
+                Some(Protocol::P2p(_)) => address,
+                _ => address.with(Protocol::P2p(me)),
+            };
+            if !bootstrap.contains(&address) {
+                bootstrap.push(address);
+            }
+        }
+        bootstrap.truncate(MAX_OWN_ADDRESSES);
+        Self::new(mesh, name, bootstrap)
+    }
+
     /// The peers the invite names, with their addresses.
     pub fn peers(&self) -> Vec<(PeerId, Multiaddr)> {
         self.bootstrap
@@ -226,6 +253,15 @@ impl Invite {
         }
         Ok(())
     }
+}
+
+/// Whether an address is a loopback one (only useful on this machine).
+fn is_loopback(address: &Multiaddr) -> bool {
+    address.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_loopback(),
+        Protocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
 }
 
 impl fmt::Display for Invite {

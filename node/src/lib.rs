@@ -1,34 +1,61 @@
 //! swapmesh-node: a swapmesh node as a library, and the `swapmesh` binary.
 //!
 //! # Layout
-//! - [`identity`]: the key file and the data directory.
-//! - [`config`]: [`NodeConfig`], what a node starts with.
-//! - `node`: [`Node`], which wires identity, store and network, runs the ingest
-//!   loop and offers the library API (listings, profile, meshes, search, events).
-//! - `ingest`: the verdict on each gossip message.
-//! - [`events`]: the [`NodeEvent`]s.
-//! - [`settings`]: swapmesh.toml < SWAPMESH_* < flags, parsed once.
+//! The node is a façade over parts that each own their state; data flows one way:
+//! API → node → net → peer → ingest → store.
+//!
+//! - `node`: [`Node`], the façade: lifecycle (start, tasks, shutdown) and the
+//!   library API the HTTP API, the CLI and the tests use.
+//! - `dispatch`: the router of network events to the parts below; topic names are
+//!   parsed into [`Topic`](swapmesh_protocol::Topic)s there, once.
+//! - `ingest`: the `Ingestor`, the one path by which records of others enter:
+//!   judge, store in one transaction, emit events, count verdicts (gossip and sync).
+//! - `publish`: the `Publisher` of our own records: versioning, signing, durable
+//!   insert, publishing, records held back for topics nobody joined yet.
+//! - `meshes`: the `MeshBook`, the named meshes we are in and the topics we
+//!   listen to.
+//! - `address_book`: the peers we met and where they listen.
+//! - [`sync`]: catch-up sync — the driver of sessions over `/swapmesh/sync/1`
+//!   and the schedule of which run when.
+//! - `tasks`: the node's background tasks, aborted together at shutdown.
+//! - [`clock`]: the [`Clock`](clock::Clock) the node reads `now` from (tests move it).
+//! - [`config`]: [`NodeConfig`], what a node starts with; [`settings`]:
+//!   swapmesh.toml < SWAPMESH_* < flags, parsed once into it.
+//! - [`data_dir`]: [`DataDir`], the files of the data directory; [`identity`]: the
+//!   key file in it.
+//! - [`events`]: the [`NodeEvent`]s; `metrics`: the node's counters in `/metrics`;
+//!   `error`: [`NodeError`].
+//! - [`invite`]: mesh invites.
 //! - [`api`]: the local HTTP API (axum) under `/api/v1`.
-//! - [`sync`]: catch-up sync sessions over `/swapmesh/sync/1`.
-//! - [`run`]: `swapmesh init` and `swapmesh run`. [`cli`] and [`client`]: the
+//! - [`run`]: `swapmesh init` and `swapmesh run`; [`cli`] and [`client`]: the
 //!   command line and its API client.
 
+mod address_book;
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod config;
+pub mod data_dir;
+mod dispatch;
 mod error;
 pub mod events;
 pub mod identity;
 mod ingest;
 pub mod invite;
+mod meshes;
 mod metrics;
 mod node;
+mod publish;
 pub mod run;
 pub mod settings;
 pub mod sync;
+mod tasks;
 
-pub use config::{NodeConfig, Role};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{Faults, NodeConfig, Role};
+pub use data_dir::DataDir;
 pub use error::NodeError;
 pub use events::NodeEvent;
+pub use ingest::IngestError;
 pub use node::{Node, Placement};

@@ -1,5 +1,6 @@
 //! The node's own counters, in the OpenMetrics text format (as libp2p's), served at `/metrics`
-//! after libp2p's (DESIGN §8): gossip records by verdict and reason, sync sessions
+//! after libp2p's (DESIGN §8): records of others by path (gossip or sync), verdict
+//! and reason, store transactions and panicked verify tasks by path, sync sessions
 //! and records fetched, connected peers.
 
 use std::collections::BTreeMap;
@@ -10,16 +11,38 @@ use swapmesh_net::Validation;
 
 use crate::sync::Progress;
 
+/// The way a record of another node came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Path {
+    /// A gossip message.
+    Gossip,
+    /// A sync batch (fetched or pushed).
+    Sync,
+}
+
+impl Path {
+    fn name(self) -> &'static str {
+        match self {
+            Path::Gossip => "gossip",
+            Path::Sync => "sync",
+        }
+    }
+}
+
 /// Counters the node keeps.
 #[derive(Debug, Default)]
 pub(crate) struct AppMetrics {
-    /// Gossip messages by (verdict, reason).
-    records: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Records by (path, verdict, reason).
+    records: Mutex<BTreeMap<(Path, &'static str, &'static str), u64>>,
+    /// Store transactions (`insert_batch` calls) by path.
+    batches: Mutex<BTreeMap<Path, u64>>,
+    /// Verify tasks that panicked, by path.
+    panics: Mutex<BTreeMap<Path, u64>>,
 }
 
 impl AppMetrics {
-    /// Counts one gossip verdict.
-    pub(crate) fn record(&self, verdict: Validation, reason: &'static str) {
+    /// Counts one verdict on a record that came by `path`.
+    pub(crate) fn count(&self, path: Path, verdict: Validation, reason: &'static str) {
         let verdict = match verdict {
             Validation::Accept => "accepted",
             Validation::Ignore => "ignored",
@@ -29,22 +52,68 @@ impl AppMetrics {
             .records
             .lock()
             .expect("metrics lock")
-            .entry((verdict, reason))
+            .entry((path, verdict, reason))
+            .or_default() += 1;
+    }
+
+    /// Counts one store transaction of records that came by `path`.
+    pub(crate) fn batch_stored(&self, path: Path) {
+        *self
+            .batches
+            .lock()
+            .expect("metrics lock")
+            .entry(path)
+            .or_default() += 1;
+    }
+
+    /// Counts one verify task that panicked.
+    pub(crate) fn verify_panicked(&self, path: Path) {
+        *self
+            .panics
+            .lock()
+            .expect("metrics lock")
+            .entry(path)
             .or_default() += 1;
     }
 
     /// The counters as Prometheus text.
     pub(crate) fn render(&self, sync: &Progress, peers: usize) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP swapmesh_gossip_records Gossip messages by verdict and reason.\n\
-             # TYPE swapmesh_gossip_records counter"
-        );
-        for ((verdict, reason), n) in self.records.lock().expect("metrics lock").iter() {
+        let records = self.records.lock().expect("metrics lock").clone();
+        for (path, what) in [
+            (Path::Gossip, "Gossip messages"),
+            (Path::Sync, "Records fetched or pushed by sync"),
+        ] {
+            let name = path.name();
             let _ = writeln!(
                 out,
-                "swapmesh_gossip_records_total{{verdict=\"{verdict}\",reason=\"{reason}\"}} {n}"
+                "# HELP swapmesh_{name}_records {what} by verdict and reason.\n\
+                 # TYPE swapmesh_{name}_records counter"
+            );
+            for ((_, verdict, reason), n) in records.iter().filter(|(k, _)| k.0 == path) {
+                let _ = writeln!(
+                    out,
+                    "swapmesh_{name}_records_total{{verdict=\"{verdict}\",reason=\"{reason}\"}} {n}"
+                );
+            }
+        }
+        let batches = self.batches.lock().expect("metrics lock").clone();
+        let panics = self.panics.lock().expect("metrics lock").clone();
+        let _ = writeln!(
+            out,
+            "# HELP swapmesh_store_batches Store transactions of records of others, by path.\n\
+             # TYPE swapmesh_store_batches counter\n\
+             # HELP swapmesh_verify_panics Verify tasks that panicked (the batch was not stored), by path.\n\
+             # TYPE swapmesh_verify_panics counter"
+        );
+        for path in [Path::Gossip, Path::Sync] {
+            let name = path.name();
+            let b = batches.get(&path).copied().unwrap_or(0);
+            let p = panics.get(&path).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "swapmesh_store_batches_total{{path=\"{name}\"}} {b}\n\
+                 swapmesh_verify_panics_total{{path=\"{name}\"}} {p}"
             );
         }
         let _ = writeln!(
@@ -74,9 +143,9 @@ mod tests {
     #[test]
     fn counters_render_as_prometheus_text() {
         let m = AppMetrics::default();
-        m.record(Validation::Accept, "inserted");
-        m.record(Validation::Accept, "inserted");
-        m.record(Validation::Reject, "bad_signature");
+        m.count(Path::Gossip, Validation::Accept, "inserted");
+        m.count(Path::Gossip, Validation::Accept, "inserted");
+        m.count(Path::Gossip, Validation::Reject, "bad_signature");
         let text = m.render(&Progress::default(), 3);
         assert!(
             text.contains(

@@ -1,10 +1,6 @@
 //! `swapmesh init` and `swapmesh run`: the data directory, the single-instance
 //! lock, the node, the API, the ready line, and a clean stop on SIGINT/SIGTERM.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -13,53 +9,24 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::api::{self, ApiState};
-use crate::client::{API_ADDR_FILE, API_TOKEN_FILE};
+use crate::data_dir::DataDir;
 use crate::identity;
-use crate::settings::{self, CONFIG_FILE, LogFormat, RawSettings, Settings};
+use crate::settings::{self, LogFormat, RawSettings, Settings};
 use crate::{Node, NodeError};
-
-/// The data directory: `--data-dir`, else `$SWAPMESH_DATA_DIR`, else the
-/// platform's data directory (`$XDG_DATA_HOME/swapmesh` or `~/.local/share/swapmesh`).
-pub fn data_dir(flag: Option<PathBuf>) -> PathBuf {
-    if let Some(dir) = flag {
-        return dir;
-    }
-    if let Some(dir) = std::env::var_os("SWAPMESH_DATA_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME") {
-        return PathBuf::from(xdg).join("swapmesh");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".local/share/swapmesh")
-}
-
-/// Writes a file readable by its owner only (0600), synced.
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    Ok(())
-}
 
 /// `swapmesh init`: data directory (0700), key (0600), API token (0600) and a
 /// commented config file. Refuses to overwrite an existing key.
-pub fn init(dir: &Path, name: Option<&str>, area: Option<&str>) -> anyhow::Result<()> {
+pub fn init(dir: &DataDir, name: Option<&str>, area: Option<&str>) -> anyhow::Result<()> {
     if let Some(area) = area
         && swapmesh_protocol::Geohash::parse_area(area).is_none()
     {
         bail!("invalid area {area:?}: expected a geohash of 5-6 characters");
     }
-    identity::prepare_data_dir(dir)?;
+    dir.prepare()?;
     if identity::load_key(dir)?.is_some() {
         bail!(
             "{} already holds a node key; refusing to overwrite it (use another --data-dir)",
-            dir.display()
+            dir.path().display()
         );
     }
     let key = swapmesh_protocol::keys::generate();
@@ -69,44 +36,14 @@ pub fn init(dir: &Path, name: Option<&str>, area: Option<&str>) -> anyhow::Resul
 }
 
 /// The token and config file of a data directory that has a key.
-fn finish_init(dir: &Path, name: Option<&str>, area: Option<&str>) -> anyhow::Result<()> {
-    let token_path = dir.join(API_TOKEN_FILE);
-    if !token_path.exists() {
-        let token = hex::encode(rand::random::<[u8; 32]>());
-        write_private(&token_path, token.as_bytes())?;
-    }
-    let config_path = dir.join(CONFIG_FILE);
+fn finish_init(dir: &DataDir, name: Option<&str>, area: Option<&str>) -> anyhow::Result<()> {
+    dir.ensure_api_token()?;
+    let config_path = dir.config_file();
     if !config_path.exists() {
-        fs::write(&config_path, settings::default_file(area, name))
+        std::fs::write(&config_path, settings::default_file(area, name))
             .with_context(|| format!("cannot write {}", config_path.display()))?;
     }
     Ok(())
-}
-
-/// Holds the data directory's lock for as long as it lives.
-struct Lock {
-    _file: fs::File,
-}
-
-fn lock(dir: &Path) -> anyhow::Result<Lock> {
-    let path = dir.join("lock");
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Lock { _file: file }),
-        Err(fs::TryLockError::WouldBlock) => bail!(
-            "another swapmesh node is already running on {} (stop it first, or use another --data-dir)",
-            dir.display()
-        ),
-        Err(fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock {}", path.display()))
-        }
-    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -124,19 +61,16 @@ fn init_logging(format: LogFormat) {
 
 /// `swapmesh run`: initialises the data directory if needed, then runs the node
 /// and its API until SIGINT or SIGTERM, and stops with everything flushed.
-pub async fn run(dir: &Path, flags: &RawSettings) -> anyhow::Result<()> {
-    identity::prepare_data_dir(dir)?;
-    let _lock = lock(dir)?;
+pub async fn run(dir: &DataDir, flags: &RawSettings) -> anyhow::Result<()> {
+    dir.prepare()?;
+    let _lock = dir.lock()?;
     if identity::load_key(dir)?.is_none() {
         identity::write_key(dir, &swapmesh_protocol::keys::generate())?;
     }
     finish_init(dir, None, None)?;
     let settings = Settings::load(dir, |k| std::env::var(k).ok(), flags)?;
     init_logging(settings.log_format);
-    let token = fs::read_to_string(dir.join(API_TOKEN_FILE))
-        .context("cannot read the API token")?
-        .trim()
-        .to_owned();
+    let token = dir.api_token().context("cannot read the API token")?;
 
     let node = Node::start(settings.node_config(dir)).await?;
     publish_initial_profile(&node, &settings).await;
@@ -145,7 +79,7 @@ pub async fn run(dir: &Path, flags: &RawSettings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot serve the API on {}", settings.api))?;
     let api_addr = listener.local_addr()?;
-    write_api_addr(dir, api_addr)?;
+    dir.write_api_addr(api_addr)?;
     let app = api::router(ApiState::new(
         node.clone(),
         token,
@@ -163,7 +97,7 @@ pub async fn run(dir: &Path, flags: &RawSettings) -> anyhow::Result<()> {
 
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
     let result = served.await;
-    let _ = fs::remove_file(dir.join(API_ADDR_FILE));
+    dir.remove_api_addr();
     node.shutdown().await?;
     result.context("API server failed")?;
     info!("stopped cleanly");
@@ -172,12 +106,7 @@ pub async fn run(dir: &Path, flags: &RawSettings) -> anyhow::Result<()> {
 
 async fn publish_initial_profile(node: &Node, settings: &Settings) {
     let Some(name) = &settings.name else { return };
-    let address = swapmesh_protocol::Address {
-        author: node.author(),
-        kind: swapmesh_protocol::RecordKind::Profile,
-        d: swapmesh_protocol::record::PROFILE_D.to_owned(),
-    };
-    if matches!(node.store().current_version(&address), Ok(Some(_))) {
+    if matches!(node.profile(node.author()), Ok(Some(_))) {
         return;
     }
     let profile = Profile {
@@ -189,13 +118,6 @@ async fn publish_initial_profile(node: &Node, settings: &Settings) {
     if let Err(e) = node.set_profile(profile).await {
         warn!(error = %e, "could not publish the profile named in the config");
     }
-}
-
-fn write_api_addr(dir: &Path, addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    let tmp = dir.join(format!("{API_ADDR_FILE}.tmp"));
-    fs::write(&tmp, format!("{addr}\n"))?;
-    fs::rename(&tmp, dir.join(API_ADDR_FILE))?;
-    Ok(())
 }
 
 async fn wait_for_listen_addresses(node: &Node) -> Vec<String> {

@@ -12,9 +12,10 @@ use swapmesh_protocol::{Geohash, MeshId};
 use thiserror::Error;
 
 use crate::config::{NodeConfig, Role, Transport};
+use crate::data_dir::DataDir;
 
 /// Name of the config file in the data directory.
-pub const CONFIG_FILE: &str = "swapmesh.toml";
+pub use crate::data_dir::CONFIG_FILE;
 
 /// Where the API listens unless told otherwise.
 pub const DEFAULT_API: &str = "127.0.0.1:7878";
@@ -170,11 +171,11 @@ struct Names {
 impl Settings {
     /// Reads the data directory's config file (if any), then `env`, then `flags`.
     pub fn load(
-        data_dir: &Path,
+        data_dir: &DataDir,
         env: impl Fn(&str) -> Option<String>,
         flags: &RawSettings,
     ) -> Result<Self, SettingsError> {
-        let file = read_file(&data_dir.join(CONFIG_FILE))?;
+        let file = read_file(&data_dir.config_file())?;
         let env = raw_from_env(env);
         let mut s = Settings::default();
         let layers = [
@@ -304,8 +305,8 @@ impl Settings {
     /// The node configuration of these settings. The transport follows the listen
     /// addresses: the in-process memory transport when every one is `/memory/…`
     /// (tests), otherwise TCP and QUIC together.
-    pub fn node_config(&self, data_dir: &Path) -> NodeConfig {
-        let mut config = NodeConfig::real(data_dir);
+    pub fn node_config(&self, data_dir: &DataDir) -> NodeConfig {
+        let mut config = NodeConfig::real(data_dir.path());
         let memory_only = !self.listen.is_empty()
             && self.listen.iter().all(|a| {
                 a.iter()
@@ -472,7 +473,7 @@ mod tests {
         )
         .unwrap();
         let none = RawSettings::default();
-        let s = Settings::load(dir.path(), env_of(&[]), &none).unwrap();
+        let s = Settings::load(&DataDir::new(dir.path()), env_of(&[]), &none).unwrap();
         assert_eq!(s.area.as_ref().unwrap().as_str(), "u4pru");
         assert_eq!(s.role, Role::Server);
         assert!(!s.mdns);
@@ -482,7 +483,7 @@ mod tests {
             ("SWAPMESH_AREA", "u4prv"),
             ("SWAPMESH_API", "127.0.0.1:9001"),
         ]);
-        let s = Settings::load(dir.path(), &env, &none).unwrap();
+        let s = Settings::load(&DataDir::new(dir.path()), &env, &none).unwrap();
         assert_eq!(s.area.as_ref().unwrap().as_str(), "u4prv");
         assert_eq!(s.api.port(), 9001);
         assert_eq!(s.role, Role::Server, "untouched by env");
@@ -491,7 +492,7 @@ mod tests {
             area: Some("u4prw".into()),
             ..RawSettings::default()
         };
-        let s = Settings::load(dir.path(), &env, &flags).unwrap();
+        let s = Settings::load(&DataDir::new(dir.path()), &env, &flags).unwrap();
         assert_eq!(s.area.as_ref().unwrap().as_str(), "u4prw");
         assert_eq!(s.api.port(), 9001, "untouched by flags");
     }
@@ -500,7 +501,12 @@ mod tests {
     fn bad_value_names_its_source_and_the_accepted_form() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(CONFIG_FILE), "role = \"boss\"\n").unwrap();
-        let err = Settings::load(dir.path(), env_of(&[]), &RawSettings::default()).unwrap_err();
+        let err = Settings::load(
+            &DataDir::new(dir.path()),
+            env_of(&[]),
+            &RawSettings::default(),
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains("swapmesh.toml (key `role`)") && text.contains("personal or server"),
@@ -509,7 +515,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let err = Settings::load(
-            dir.path(),
+            &DataDir::new(dir.path()),
             env_of(&[("SWAPMESH_AREA", "nowhere")]),
             &RawSettings::default(),
         )
@@ -524,7 +530,7 @@ mod tests {
             bootstrap: Some(vec!["not-an-address".into()]),
             ..RawSettings::default()
         };
-        let err = Settings::load(dir.path(), env_of(&[]), &flags).unwrap_err();
+        let err = Settings::load(&DataDir::new(dir.path()), env_of(&[]), &flags).unwrap_err();
         assert!(err.to_string().contains("flag --bootstrap"), "{err}");
         assert!(err.to_string().contains("multiaddr"), "{err}");
     }
@@ -533,7 +539,12 @@ mod tests {
     fn unknown_key_in_the_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(CONFIG_FILE), "aera = \"u4pru\"\n").unwrap();
-        let err = Settings::load(dir.path(), env_of(&[]), &RawSettings::default()).unwrap_err();
+        let err = Settings::load(
+            &DataDir::new(dir.path()),
+            env_of(&[]),
+            &RawSettings::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("aera"), "{err}");
     }
 
@@ -541,14 +552,24 @@ mod tests {
     fn the_default_file_parses_to_the_defaults() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(CONFIG_FILE), default_file(None, None)).unwrap();
-        let s = Settings::load(dir.path(), env_of(&[]), &RawSettings::default()).unwrap();
+        let s = Settings::load(
+            &DataDir::new(dir.path()),
+            env_of(&[]),
+            &RawSettings::default(),
+        )
+        .unwrap();
         assert_eq!(s, Settings::default());
         std::fs::write(
             dir.path().join(CONFIG_FILE),
             default_file(Some("u4pru"), Some("Ana")),
         )
         .unwrap();
-        let s = Settings::load(dir.path(), env_of(&[]), &RawSettings::default()).unwrap();
+        let s = Settings::load(
+            &DataDir::new(dir.path()),
+            env_of(&[]),
+            &RawSettings::default(),
+        )
+        .unwrap();
         assert_eq!(s.area.unwrap().as_str(), "u4pru");
         assert_eq!(s.name.as_deref(), Some("Ana"));
     }

@@ -93,6 +93,11 @@ impl Topic {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The mesh of a mesh topic (`None` for an area topic).
+    pub fn mesh_id(&self) -> Option<MeshId> {
+        self.0.strip_prefix(MESH_PREFIX).and_then(MeshId::parse)
+    }
 }
 
 impl fmt::Display for Topic {
@@ -146,5 +151,10 @@ mod tests {
         assert!(Topic::parse("swapmesh/1/area/u4pruy").is_none());
         assert!(Topic::parse("swapmesh/2/mesh/local").is_none());
         assert_eq!(area_topics(&g).len(), 9);
+        assert_eq!(
+            Topic::mesh(&MeshId::local()).mesh_id(),
+            Some(MeshId::local())
+        );
+        assert_eq!(Topic::area(&g).mesh_id(), None);
     }
 }

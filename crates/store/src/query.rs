@@ -26,7 +26,10 @@ pub const MAX_LIMIT: usize = 500;
 /// - `kinds`: it offers at least one of these deal kinds (empty: any);
 /// - `purpose`, `author`: equal when given;
 /// - `words`: every word of every string (split and lower-cased like the index)
-///   appears in its title, tags or category.
+///   appears in its title, tags or category;
+/// - `now`: it has not expired at `now` (a listing the expiry sweep has not
+///   dropped yet is skipped inside the scan, so a page is never short while it
+///   has a next one). The default, `Timestamp(0)`, keeps everything stored.
 ///
 /// Results come newest first (`created_at`, then id, descending).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,6 +46,8 @@ pub struct Query {
     pub words: Vec<String>,
     /// Only this author's listings.
     pub author: Option<AuthorKey>,
+    /// Leave out listings expired at this time.
+    pub now: Timestamp,
     /// Continue after the last result of a previous page.
     pub cursor: Option<Cursor>,
     /// Most results (clamped to 1..=[`MAX_LIMIT`]).
@@ -224,7 +229,8 @@ impl Store {
                 )));
             };
             let body = &record.body;
-            let exact = query.author.is_none_or(|a| a == body.author)
+            let exact = body.expires_at > query.now
+                && query.author.is_none_or(|a| a == body.author)
                 && (places_proven
                     || body
                         .area

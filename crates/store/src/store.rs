@@ -69,8 +69,11 @@ impl Default for StoreOptions {
 }
 
 /// What [`Store::insert`] did with a record.
+///
+/// Not `#[non_exhaustive]` on purpose: every user is in this workspace, and a new
+/// outcome must fail to compile wherever it is not handled (the node gives each
+/// outcome its gossip verdict and metric reason).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[non_exhaustive]
 pub enum InsertOutcome {
     /// Stored; nothing was stored at its address before.
     Inserted,

@@ -8,9 +8,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use swapmesh_protocol::listing::{DealKind, Purpose};
-use swapmesh_protocol::record::PROFILE_D;
 use swapmesh_protocol::validate::OwnError;
-use swapmesh_protocol::{Address, AuthorKey, Content, Geohash, ListingId, MeshId, RecordKind};
+use swapmesh_protocol::{AuthorKey, Geohash, ListingId, MeshId};
 use swapmesh_store::{Cursor, Query};
 
 use super::json::{ListingInput, ListingJson, ListingPatch, ProfileJson};
@@ -134,8 +133,8 @@ async fn node_info(State(state): State<ApiState>) -> ApiResult<Json<NodeInfo>> {
         meshes: node
             .listening_topics()
             .iter()
-            .filter_map(|t| t.as_str().strip_prefix("swapmesh/1/mesh/"))
-            .map(str::to_owned)
+            .filter_map(|t| t.mesh_id())
+            .map(|m| m.as_str().to_owned())
             .collect(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_secs: state.uptime_secs(),
@@ -167,14 +166,9 @@ async fn create(
 }
 
 fn listing_json(state: &ApiState, verified: swapmesh_protocol::Verified) -> ApiResult<ListingJson> {
-    let record = state
-        .node()
-        .store()
-        .get(&verified.id())
-        .map_err(NodeError::from)?
-        .ok_or_else(|| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "stored record vanished")
-        })?;
+    let record = state.node().record(&verified.id())?.ok_or_else(|| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "stored record vanished")
+    })?;
     ListingJson::from_record(&record)
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "not a listing"))
 }
@@ -345,24 +339,14 @@ async fn show_profile(
     Path(author): Path<String>,
 ) -> ApiResult<Json<ProfileOut>> {
     let author: AuthorKey = author.parse().map_err(|e| bad("author", e))?;
-    let address = Address {
-        author,
-        kind: RecordKind::Profile,
-        d: PROFILE_D.to_owned(),
-    };
-    let record = state
+    let (version, profile) = state
         .node()
-        .store()
-        .get_current(&address)
-        .map_err(NodeError::from)?
+        .profile(author)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no profile of {author}")))?;
-    let Content::Profile(profile) = &record.body.content else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not a profile"));
-    };
     Ok(Json(ProfileOut {
         author: author.to_string(),
-        version: record.body.seq,
-        profile: profile.into(),
+        version,
+        profile: (&profile).into(),
     }))
 }
 

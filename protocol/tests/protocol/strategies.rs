@@ -232,3 +232,103 @@ pub(crate) fn body_with(
             },
         )
 }
+
+/// A listing that keeps every rule: the arbitrary one with its kinds sorted and
+/// deduplicated, a title, valid tags, euros, a price when it lends for money, and
+/// ordered windows.
+fn valid_listing() -> impl Strategy<Value = Listing> {
+    (listing(), vec(0u64..1_000_000, 0..6)).prop_map(|(mut l, mut edges)| {
+        l.kinds.sort();
+        l.kinds.dedup();
+        if l.kinds.is_empty() {
+            l.kinds.push(DealKind::Share);
+        }
+        if l.title.is_empty() {
+            l.title.push('x');
+        }
+        l.tags
+            .retain(|t| !t.is_empty() && !t.chars().any(|c| c.is_whitespace() || c.is_control()));
+        let euros = |m: &mut Money| {
+            m.amount &= i64::MAX;
+            m.currency = *b"EUR";
+        };
+        if let Some(p) = &mut l.price {
+            euros(&mut p.money);
+        }
+        if let Some(d) = &mut l.deposit {
+            euros(d);
+        }
+        let lends = l.kinds.contains(&DealKind::Rent) || l.kinds.contains(&DealKind::Lease);
+        if lends && l.price.is_none() {
+            l.price = Some(Price {
+                money: Money {
+                    amount: 500,
+                    currency: *b"EUR",
+                },
+                per: Period::Day,
+            });
+        }
+        edges.sort();
+        edges.dedup();
+        l.availability = edges
+            .chunks_exact(2)
+            .map(|w| Window {
+                start: Timestamp(w[0]),
+                end: Timestamp(w[1]),
+            })
+            .collect();
+        l
+    })
+}
+
+/// Content that keeps every rule of its kind (listings, profiles, vouches; the
+/// receipt kinds need real signatures and have their own tests).
+pub(crate) fn valid_content() -> impl Strategy<Value = Content> {
+    prop_oneof![
+        valid_listing().prop_map(Content::Listing),
+        profile().prop_map(|mut p| {
+            if p.name.is_empty() {
+                p.name.push('n');
+            }
+            p.contact.retain(|c| !c.is_empty());
+            Content::Profile(p)
+        }),
+        vouch().prop_map(Content::Vouch),
+    ]
+}
+
+/// A body created near `now` (up to a month before, a minute after), living at
+/// most a year, with an area and distinct meshes: every header rule holds at `now`.
+pub(crate) fn body_near(
+    now: Timestamp,
+    content: impl Strategy<Value = Content>,
+) -> impl Strategy<Value = RecordBody> {
+    (
+        author(),
+        any::<u64>(),
+        0..30 * 24 * 3600u64,
+        0..60u64,
+        1..=swapmesh_protocol::validate::MAX_LIFETIME,
+        "[0-9b-hjkmnp-z]{5,6}".prop_map(|s| Geohash::parse_area(&s).unwrap()),
+        proptest::collection::btree_set(
+            "[a-z0-9]{1,32}".prop_map(|s| MeshId::parse(&s).unwrap()),
+            0..4,
+        ),
+        content,
+    )
+        .prop_map(
+            move |(author, seq, before, after, lifetime, area, meshes, content)| {
+                let created_at = Timestamp(now.0 - before + after);
+                RecordBody {
+                    author,
+                    seq,
+                    created_at,
+                    // Expired records are ignored, not valid: live at `now`.
+                    expires_at: created_at.plus(lifetime).max(now.plus(1)),
+                    area: Some(area),
+                    meshes: meshes.into_iter().collect(),
+                    content,
+                }
+            },
+        )
+}

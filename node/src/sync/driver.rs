@@ -1,12 +1,7 @@
-//! Catch-up sync over `/swapmesh/sync/1` (DESIGN §4): gossip reaches only nodes that
-//! are online, so when a peer that shares a topic connects, after a restart, and on
-//! a jittered timer, the two reconcile the topic's set of `(created_at, id)` items
-//! with [`swapmesh_sync::Reconciler`], then the initiator fetches what it lacks and
-//! pushes what the peer lacks, in size-capped batches.
-//!
-//! Records that arrive by sync take the same decode → verify → validate → topic
-//! check → store path as gossip (verified on both cores for large batches) and are
-//! not gossiped again: they are old news to everyone else.
+//! The sync driver: runs sessions as the initiator and serves peers' sessions,
+//! moving bytes over `/swapmesh/sync/1` and handing every fetched or pushed batch to
+//! the [`Ingestor`] (the same path as gossip; records that arrive by sync are not
+//! gossiped again: they are old news to everyone else).
 //!
 //! Bounds, so a peer cannot make us work without end: rounds per session (the
 //! reconciler's `max_rounds`), the frame size (the network's sync frame limit),
@@ -22,15 +17,16 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use swapmesh_net::{Misbehaviour, NetworkHandle, PeerId, Protocol, RequestError, ResponseHandle};
-use swapmesh_protocol::encoding::{self, DecodeError};
-use swapmesh_protocol::{RecordId, SignedRecord, Timestamp, Topic, topics};
+use swapmesh_protocol::encoding;
+use swapmesh_protocol::{RecordId, SignedRecord, Topic, topics};
 use swapmesh_store::Store;
-use tokio::sync::broadcast;
-
-use crate::events::NodeEvent;
-use crate::ingest::{Judged, event_of, judge};
 use swapmesh_sync::{Config, Item, Reconciler, SyncError};
-use tracing::{debug, warn};
+use tokio::sync::broadcast;
+use tracing::debug;
+
+use super::{Progress, SessionReport};
+use crate::events::NodeEvent;
+use crate::ingest::{IngestError, Ingestor};
 
 /// Most ids asked for in one fetch.
 pub const FETCH_IDS: usize = 256;
@@ -38,8 +34,6 @@ pub const FETCH_IDS: usize = 256;
 pub const MAX_SESSIONS_PER_PEER: usize = 4;
 /// A responder session unused this long is dropped.
 pub const SESSION_IDLE: Duration = Duration::from_secs(60);
-/// Below this many records a batch is verified on one core.
-const PARALLEL_BATCH: usize = 32;
 /// Room left in a frame for the envelope around the records.
 const FRAME_MARGIN: usize = 1024;
 
@@ -74,21 +68,6 @@ enum SyncResponse {
     Refused { reason: String },
 }
 
-/// How a sync session ended.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SessionReport {
-    /// Reconciliation rounds.
-    pub rounds: u32,
-    /// Items the peer had and we lacked.
-    pub needed: usize,
-    /// Records fetched and stored.
-    pub fetched: usize,
-    /// Items we had and the peer lacked.
-    pub offered: usize,
-    /// Records the peer stored from our push.
-    pub pushed: usize,
-}
-
 /// Why a sync session failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -108,21 +87,9 @@ pub enum SessionError {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] swapmesh_store::StoreError),
-}
-
-/// Progress of the sessions this node runs, for `status`.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Progress {
-    /// Sessions running now.
-    pub running: usize,
-    /// Records expected from the running sessions.
-    pub expected: usize,
-    /// Records fetched so far by the running sessions.
-    pub fetched: usize,
-    /// Sessions completed since start.
-    pub completed: u64,
-    /// Records fetched since start.
-    pub fetched_total: u64,
+    /// A batch could not be ingested (nothing of it was stored).
+    #[error("ingest: {0}")]
+    Ingest(#[from] IngestError),
 }
 
 /// Why a responder step produced no answer.
@@ -146,6 +113,7 @@ pub struct SyncService {
 
 struct ServiceInner {
     store: Store,
+    ingestor: Arc<Ingestor>,
     events: broadcast::Sender<NodeEvent>,
     net: NetworkHandle,
     config: Config,
@@ -156,8 +124,9 @@ struct ServiceInner {
 
 impl SyncService {
     /// The sync service of a node with this store and network.
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
+        ingestor: Arc<Ingestor>,
         net: NetworkHandle,
         events: broadcast::Sender<NodeEvent>,
         frame_limit: usize,
@@ -171,6 +140,7 @@ impl SyncService {
         Self {
             inner: Arc::new(ServiceInner {
                 store,
+                ingestor,
                 events,
                 net,
                 config,
@@ -192,7 +162,7 @@ impl SyncService {
         peer: PeerId,
         data: Vec<u8>,
         reply: ResponseHandle,
-        listening: impl Fn(&str) -> bool,
+        listening: impl Fn(&Topic) -> bool,
     ) {
         let response =
             match encoding::decode_canonical::<SyncRequest>(&data, self.inner.frame_limit) {
@@ -218,9 +188,9 @@ impl SyncService {
         &self,
         peer: PeerId,
         request: SyncRequest,
-        listening: &impl Fn(&str) -> bool,
+        listening: &impl Fn(&Topic) -> bool,
     ) -> SyncResponse {
-        let topic_of = |t: &str| Topic::parse(t).filter(|t| listening(t.as_str()));
+        let topic_of = |t: &str| Topic::parse(t).filter(|t| listening(t));
         match request {
             SyncRequest::Reconcile {
                 topic,
@@ -263,21 +233,17 @@ impl SyncService {
                 let Some(topic) = topic_of(&topic) else {
                     return refused(format!("not serving topic {topic:?}"));
                 };
-                let signed: Vec<Result<SignedRecord, DecodeError>> =
-                    records.iter().map(|b| SignedRecord::decode(b)).collect();
-                let outcome = ingest_batch(
-                    &self.inner.store,
-                    &self.inner.events,
-                    &topic,
-                    signed,
-                    Timestamp::now(),
-                )
-                .await;
-                if outcome.invalid > 0 {
-                    self.charge(peer, Misbehaviour::InvalidRecord).await;
-                }
-                SyncResponse::Pushed {
-                    stored: outcome.stored as u32,
+                let records = records.into_iter().map(ByteBuf::into_vec).collect();
+                match self.inner.ingestor.batch(&topic, records).await {
+                    Ok(outcome) => {
+                        if outcome.invalid > 0 {
+                            self.charge(peer, Misbehaviour::InvalidRecord).await;
+                        }
+                        SyncResponse::Pushed {
+                            stored: outcome.stored as u32,
+                        }
+                    }
+                    Err(e) => refused(format!("not stored: {e}")),
                 }
             }
         }
@@ -429,10 +395,9 @@ impl SyncService {
             if records.is_empty() {
                 break; // the peer no longer has them (expired or replaced meanwhile)
             }
-            let signed: Vec<_> = records.iter().map(|b| SignedRecord::decode(b)).collect();
-            let received: Vec<RecordId> = signed
+            let received: Vec<RecordId> = records
                 .iter()
-                .filter_map(|r| r.as_ref().ok().map(SignedRecord::id))
+                .filter_map(|b| SignedRecord::decode(b).ok().map(|r| r.id()))
                 .collect();
             if received.iter().any(|id| !batch.contains(id)) {
                 self.charge(peer, Misbehaviour::InvalidRecord).await;
@@ -440,14 +405,8 @@ impl SyncService {
                     "records we did not ask for".into(),
                 ));
             }
-            let outcome = ingest_batch(
-                &self.inner.store,
-                &self.inner.events,
-                topic,
-                signed,
-                Timestamp::now(),
-            )
-            .await;
+            let records = records.into_iter().map(ByteBuf::into_vec).collect();
+            let outcome = self.inner.ingestor.batch(topic, records).await?;
             if outcome.invalid > 0 {
                 self.charge(peer, Misbehaviour::InvalidRecord).await;
             }
@@ -455,7 +414,7 @@ impl SyncService {
             self.advance(outcome.stored);
             let _ = self.inner.events.send(NodeEvent::SyncProgress {
                 peer,
-                topic: topic.as_str().to_owned(),
+                topic: topic.clone(),
                 fetched: report.fetched,
                 expected: report.needed,
             });
@@ -547,75 +506,4 @@ impl SyncService {
 
 fn refused(reason: String) -> SyncResponse {
     SyncResponse::Refused { reason }
-}
-
-/// What a batch of records did to the store.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BatchOutcome {
-    /// New or replacing versions stored.
-    pub(crate) stored: usize,
-    /// Records that failed decoding, verification or validation, or belong to
-    /// another topic.
-    pub(crate) invalid: usize,
-}
-
-/// Checks a batch of records (on both cores when it is large) and stores the valid
-/// ones that belong to `topic`.
-pub(crate) async fn ingest_batch(
-    store: &Store,
-    events: &broadcast::Sender<NodeEvent>,
-    topic: &Topic,
-    records: Vec<Result<SignedRecord, DecodeError>>,
-    now: Timestamp,
-) -> BatchOutcome {
-    let topic = topic.clone();
-    let checked = tokio::task::spawn_blocking(move || check_all(records, &topic, now))
-        .await
-        .unwrap_or_default();
-    let mut outcome = BatchOutcome::default();
-    for judged in checked {
-        let v = match judged {
-            Judged::Valid(v) => v,
-            Judged::Ignored(_) => continue,
-            Judged::Rejected(_) => {
-                outcome.invalid += 1;
-                continue;
-            }
-        };
-        match store.insert(&v, now) {
-            Ok(o) => {
-                if o.is_new() {
-                    outcome.stored += 1;
-                }
-                if let Some(event) = event_of(o, &v) {
-                    let _ = events.send(event);
-                }
-            }
-            Err(e) => warn!(id = %v.id(), error = %e, "store failed to insert a synced record"),
-        }
-    }
-    outcome
-}
-
-/// Judges every record of a batch, on two threads when the batch is large.
-fn check_all(
-    records: Vec<Result<SignedRecord, DecodeError>>,
-    topic: &Topic,
-    now: Timestamp,
-) -> Vec<Judged> {
-    let one = |r: Result<SignedRecord, DecodeError>| match r {
-        Ok(record) => judge(record, topic.as_str(), now),
-        Err(_) => Judged::Rejected("malformed"),
-    };
-    if records.len() < PARALLEL_BATCH {
-        return records.into_iter().map(one).collect();
-    }
-    let mut records = records;
-    let second = records.split_off(records.len() / 2);
-    std::thread::scope(|s| {
-        let other = s.spawn(|| second.into_iter().map(one).collect::<Vec<_>>());
-        let mut out: Vec<_> = records.into_iter().map(one).collect();
-        out.extend(other.join().unwrap_or_default());
-        out
-    })
 }

@@ -1,0 +1,129 @@
+//! [`Dispatch`]: the router of [`NetworkEvent`]s. Each event goes to the part that
+//! owns what it is about: gossip to the ingest path, topic joins to the sync
+//! schedule and the publisher, addresses to the address book, requests to the
+//! service of their protocol. Topic names are parsed here, once, into the
+//! protocol's [`Topic`]; a name that is not a swapmesh topic is ignored.
+
+use std::sync::Arc;
+
+use swapmesh_net::{NetworkEvent, NetworkHandle, Protocol};
+use swapmesh_protocol::Topic;
+use tokio::sync::{broadcast, mpsc};
+use tracing::{debug, info};
+
+use crate::address_book::AddressBook;
+use crate::events::NodeEvent;
+use crate::ingest::Ingestor;
+use crate::meshes::MeshBook;
+use crate::publish::Publisher;
+use crate::sync::SyncService;
+use crate::sync::schedule::Schedule;
+use crate::tasks::Tasks;
+
+/// What the router hands events to.
+pub(crate) struct Dispatch {
+    pub(crate) net: NetworkHandle,
+    pub(crate) events: broadcast::Sender<NodeEvent>,
+    pub(crate) meshes: Arc<MeshBook>,
+    pub(crate) publisher: Arc<Publisher>,
+    pub(crate) ingestor: Arc<Ingestor>,
+    pub(crate) address_book: Arc<AddressBook>,
+    pub(crate) sync: SyncService,
+    pub(crate) schedule: Arc<Schedule>,
+    pub(crate) tasks: Arc<Tasks>,
+}
+
+impl Dispatch {
+    /// Routes network events until the network stops.
+    pub(crate) async fn run(self, mut net_events: mpsc::Receiver<NetworkEvent>) {
+        while let Some(event) = net_events.recv().await {
+            self.route(event).await;
+        }
+    }
+
+    async fn route(&self, event: NetworkEvent) {
+        match event {
+            NetworkEvent::Gossip {
+                message_id,
+                topic,
+                data,
+                propagation_source,
+            } => {
+                // A message on a topic that is not ours to name: nobody honest
+                // sends it.
+                let verdict = match Topic::parse(&topic) {
+                    Some(topic) => self.ingestor.gossip(&topic, &data),
+                    None => swapmesh_net::Validation::Reject,
+                };
+                if let Err(e) = self
+                    .net
+                    .report_validation(message_id, propagation_source, verdict)
+                    .await
+                {
+                    debug!(error = %e, "could not report a validation result");
+                }
+            }
+            NetworkEvent::PeerSubscribed { peer, topic } => {
+                let Some(topic) = Topic::parse(&topic) else {
+                    return;
+                };
+                self.schedule.peer_joined(peer, topic.clone());
+                self.publisher.first_peer_on(&topic);
+            }
+            NetworkEvent::PeerUnsubscribed { peer, topic } => {
+                if let Some(topic) = Topic::parse(&topic) {
+                    self.schedule.peer_left(peer, &topic);
+                }
+            }
+            NetworkEvent::PeerConnected {
+                peer,
+                address,
+                outbound,
+                ..
+            } => {
+                // An address we dialled works: remember it. (An inbound one is the
+                // peer's ephemeral port; identify tells where it listens.)
+                if outbound {
+                    self.address_book.remember(peer, &[address]);
+                }
+                let _ = self.events.send(NodeEvent::PeerUp { peer });
+            }
+            NetworkEvent::PeerIdentified {
+                peer,
+                listen_addresses,
+                ..
+            } => self.address_book.remember(peer, &listen_addresses),
+            NetworkEvent::PeerDiscovered { peer, via, .. } => {
+                let _ = self.events.send(NodeEvent::PeerDiscovered { peer, via });
+            }
+            NetworkEvent::PeerDisconnected { peer } => {
+                self.schedule.peer_gone(peer);
+                let _ = self.events.send(NodeEvent::PeerDown { peer });
+            }
+            NetworkEvent::PeerBlocked { peer, reason } => {
+                info!(%peer, ?reason, "peer blocked");
+                self.address_book.forget(peer);
+                let _ = self.events.send(NodeEvent::PeerBlocked { peer });
+            }
+            NetworkEvent::InboundRequest {
+                protocol: Protocol::Sync,
+                peer,
+                data,
+                reply,
+            } => {
+                let sync = self.sync.clone();
+                let meshes = self.meshes.clone();
+                self.tasks.spawn(async move {
+                    sync.serve(peer, data, reply, |t| meshes.listens_to(t))
+                        .await;
+                });
+            }
+            NetworkEvent::InboundRequest { protocol, peer, .. } => {
+                // Agreements come with their issue and replace this arm. Dropping
+                // the reply handle fails the request at the peer at once.
+                debug!(%protocol, %peer, "refused a request on a protocol this node does not serve yet");
+            }
+            other => debug!(?other, "network event"),
+        }
+    }
+}

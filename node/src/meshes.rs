@@ -1,0 +1,257 @@
+//! [`MeshBook`]: the named meshes this node is in, with their names, and so the
+//! topics it listens to (its area's cell and neighbours, or the built-in `local`
+//! mesh, plus every named mesh).
+//!
+//! The book is saved as one value in one format (`mesh_book` in the store's state,
+//! canonical bincode), written before a join or leave is acknowledged. Books saved
+//! by older versions as two values (`meshes`, whitespace-separated ids, and
+//! `mesh_names`, bincode pairs) are read once and rewritten.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use swapmesh_protocol::encoding::{decode_canonical, encode};
+use swapmesh_protocol::topic::area_topics;
+use swapmesh_protocol::validate::MAX_MESHES;
+use swapmesh_protocol::{Geohash, MeshId, Topic};
+use swapmesh_store::Store;
+use tracing::warn;
+
+use crate::error::NodeError;
+use crate::invite::MeshInfo;
+
+/// The store state key of the book.
+const BOOK_STATE: &str = "mesh_book";
+/// Older state keys, read once and removed.
+const OLD_MESHES_STATE: &str = "meshes";
+const OLD_NAMES_STATE: &str = "mesh_names";
+/// Largest encoded book read back.
+const MAX_BOOK_BYTES: usize = 256 * 1024;
+
+/// The book as stored.
+#[derive(Serialize, Deserialize, Default)]
+enum SavedBook {
+    #[default]
+    Empty,
+    /// (mesh id, name if known), ascending by id.
+    V1(Vec<(String, Option<String>)>),
+}
+
+/// The named meshes of a node and the topics it listens to.
+#[derive(Debug)]
+pub(crate) struct MeshBook {
+    store: Store,
+    /// The node's area, fixed for its life: its topics come before the meshes'.
+    area: Option<Geohash>,
+    /// Named meshes joined (not `local`, which follows from having no area), with
+    /// their names where known.
+    meshes: Mutex<BTreeMap<MeshId, Option<String>>>,
+}
+
+impl MeshBook {
+    /// Reads the book of `store`, adds `extra` meshes (from the config) and saves
+    /// it durably.
+    pub(crate) async fn open(
+        store: Store,
+        area: Option<Geohash>,
+        extra: &[MeshId],
+    ) -> Result<Self, NodeError> {
+        let mut meshes = load(&store)?;
+        for mesh in extra {
+            meshes.entry(mesh.clone()).or_insert(None);
+        }
+        let book = Self {
+            store,
+            area,
+            meshes: Mutex::new(meshes),
+        };
+        book.save(|_| ()).await?;
+        let _ = book.store.remove_state(OLD_MESHES_STATE);
+        let _ = book.store.remove_state(OLD_NAMES_STATE);
+        Ok(book)
+    }
+
+    /// The named meshes, ascending.
+    pub(crate) fn ids(&self) -> Vec<MeshId> {
+        self.lock().keys().cloned().collect()
+    }
+
+    /// The named meshes with their names.
+    pub(crate) fn list(&self) -> Vec<MeshInfo> {
+        self.lock()
+            .iter()
+            .map(|(id, name)| MeshInfo {
+                id: id.clone(),
+                name: name.clone(),
+            })
+            .collect()
+    }
+
+    /// The name of a mesh we are in (its id when it has none); `None` when we
+    /// are not in it.
+    pub(crate) fn name_of(&self, mesh: &MeshId) -> Option<String> {
+        self.lock()
+            .get(mesh)
+            .map(|name| name.clone().unwrap_or_else(|| mesh.to_string()))
+    }
+
+    /// Joins a mesh (a given name replaces the one known), durably.
+    pub(crate) async fn join(&self, mesh: MeshId, name: Option<String>) -> Result<(), NodeError> {
+        self.save(|meshes| {
+            let entry = meshes.entry(mesh).or_insert(None);
+            if name.is_some() {
+                *entry = name;
+            }
+        })
+        .await
+    }
+
+    /// Leaves a mesh and forgets its name, durably.
+    pub(crate) async fn leave(&self, mesh: &MeshId) -> Result<(), NodeError> {
+        self.save(|meshes| {
+            meshes.remove(mesh);
+        })
+        .await
+    }
+
+    /// The topics this node listens to: its area's cell and neighbours, or the
+    /// `local` mesh, and its named meshes.
+    pub(crate) fn topics(&self) -> Vec<Topic> {
+        let mut out = match &self.area {
+            Some(area) => area_topics(area),
+            None => vec![Topic::mesh(&MeshId::local())],
+        };
+        out.extend(self.lock().keys().map(Topic::mesh));
+        out
+    }
+
+    /// Whether this node listens to `topic`.
+    pub(crate) fn listens_to(&self, topic: &Topic) -> bool {
+        self.topics().contains(topic)
+    }
+
+    /// The meshes our records go to by default: `local` when we have no area,
+    /// then the named meshes (at most 4 in all).
+    pub(crate) fn default_meshes(&self) -> Vec<MeshId> {
+        let mut meshes = Vec::new();
+        if self.area.is_none() {
+            meshes.push(MeshId::local());
+        }
+        meshes.extend(self.lock().keys().cloned());
+        meshes.truncate(MAX_MESHES);
+        meshes
+    }
+
+    /// Changes the book and writes it in one step (so two changes never save out
+    /// of order), then flushes before returning.
+    async fn save(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<MeshId, Option<String>>),
+    ) -> Result<(), NodeError> {
+        {
+            let mut meshes = self.lock();
+            change(&mut meshes);
+            let saved = SavedBook::V1(
+                meshes
+                    .iter()
+                    .map(|(id, name)| (id.as_str().to_owned(), name.clone()))
+                    .collect(),
+            );
+            self.store.put_state(BOOK_STATE, &encode(&saved))?;
+        }
+        self.store.flush().await?;
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<MeshId, Option<String>>> {
+        self.meshes.lock().expect("mesh book lock")
+    }
+}
+
+/// Reads the book, or the two values older versions saved.
+fn load(store: &Store) -> Result<BTreeMap<MeshId, Option<String>>, NodeError> {
+    if let Some(bytes) = store.get_state(BOOK_STATE)? {
+        return Ok(
+            match decode_canonical::<SavedBook>(&bytes, MAX_BOOK_BYTES) {
+                Ok(SavedBook::V1(pairs)) => pairs
+                    .into_iter()
+                    .filter_map(|(id, name)| MeshId::parse(&id).map(|id| (id, name)))
+                    .collect(),
+                Ok(SavedBook::Empty) => BTreeMap::new(),
+                Err(e) => {
+                    // Losing the book would silently leave meshes: refuse to start.
+                    return Err(NodeError::Corrupt(format!("mesh book unreadable: {e}")));
+                }
+            },
+        );
+    }
+    let mut meshes: BTreeMap<MeshId, Option<String>> = match store.get_state(OLD_MESHES_STATE)? {
+        Some(bytes) => String::from_utf8_lossy(&bytes)
+            .split_whitespace()
+            .filter_map(MeshId::parse)
+            .map(|id| (id, None))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    if let Some(bytes) = store.get_state(OLD_NAMES_STATE)? {
+        match decode_canonical::<Vec<(String, String)>>(&bytes, MAX_BOOK_BYTES) {
+            Ok(pairs) => {
+                for (id, name) in pairs {
+                    if let Some(slot) = MeshId::parse(&id).and_then(|id| meshes.get_mut(&id)) {
+                        *slot = Some(name);
+                    }
+                }
+            }
+            // Names are a convenience: a damaged list is dropped, not fatal.
+            Err(e) => warn!(error = %e, "old mesh names unreadable; forgetting them"),
+        }
+    }
+    Ok(meshes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mesh(s: &str) -> MeshId {
+        MeshId::parse(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_book_survives_a_reopen_in_one_value() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path(), Default::default()).unwrap();
+        let book = MeshBook::open(store.clone(), None, &[mesh("club")])
+            .await
+            .unwrap();
+        book.join(mesh("elm"), Some("Elm Street".into()))
+            .await
+            .unwrap();
+        book.leave(&mesh("club")).await.unwrap();
+        drop(book);
+        let again = MeshBook::open(store.clone(), None, &[]).await.unwrap();
+        assert_eq!(again.ids(), vec![mesh("elm")]);
+        assert_eq!(again.name_of(&mesh("elm")).as_deref(), Some("Elm Street"));
+        assert_eq!(
+            again.topics(),
+            vec![Topic::mesh(&MeshId::local()), Topic::mesh(&mesh("elm"))]
+        );
+        assert!(store.get_state(OLD_MESHES_STATE).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_book_of_an_older_version_is_read_and_rewritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path(), Default::default()).unwrap();
+        store.put_state(OLD_MESHES_STATE, b"elm club").unwrap();
+        let names = vec![("elm".to_owned(), "Elm Street".to_owned())];
+        store.put_state(OLD_NAMES_STATE, &encode(&names)).unwrap();
+        let book = MeshBook::open(store.clone(), None, &[]).await.unwrap();
+        assert_eq!(book.ids(), vec![mesh("club"), mesh("elm")]);
+        assert_eq!(book.name_of(&mesh("elm")).as_deref(), Some("Elm Street"));
+        assert_eq!(book.name_of(&mesh("club")).as_deref(), Some("club"));
+        assert!(store.get_state(OLD_MESHES_STATE).unwrap().is_none());
+        assert!(store.get_state(BOOK_STATE).unwrap().is_some());
+    }
+}

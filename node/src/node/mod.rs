@@ -1,0 +1,286 @@
+//! [`Node`]: the façade. It owns the lifecycle (start, the task set, shutdown) and
+//! offers the library API that the HTTP API, the CLI and the tests use; every
+//! call goes to the part that owns its state (see the crate's `# Layout`).
+//!
+//! - `mod.rs`: the parts, start, shutdown, the expiry sweep, accessors;
+//! - `records`: our own records (through the publisher), reading and searching;
+//! - `mesh`: meshes and invites;
+//! - `network`: peers, addresses, dialling, metrics.
+
+mod mesh;
+mod network;
+mod records;
+
+use std::sync::Arc;
+
+use swapmesh_net::{MdnsConfig, NetworkConfig, NetworkHandle, PeerId};
+use swapmesh_protocol::{AuthorKey, Geohash, MeshId, Topic};
+use swapmesh_store::Store;
+use tokio::sync::broadcast;
+use tracing::{debug, info, warn};
+
+use crate::address_book::AddressBook;
+use crate::config::{NodeConfig, Role};
+use crate::dispatch::Dispatch;
+use crate::error::NodeError;
+use crate::events::NodeEvent;
+use crate::identity;
+use crate::ingest::Ingestor;
+use crate::meshes::MeshBook;
+use crate::metrics::AppMetrics;
+use crate::publish::Publisher;
+use crate::sync::schedule::Schedule;
+use crate::sync::{Progress, SessionError, SessionReport, SyncService};
+use crate::tasks::Tasks;
+
+/// Where a record of ours is placed: its area and meshes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Placement {
+    /// The area, if any.
+    pub area: Option<Geohash>,
+    /// The meshes (at most 4).
+    pub meshes: Vec<MeshId>,
+}
+
+/// A running node. Cheap to clone; every clone talks to the same node.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+/// The parts of a node. Each owns its state; none reaches into another's.
+struct Inner {
+    author: AuthorKey,
+    peer_id: PeerId,
+    config: NodeConfig,
+    store: Store,
+    net: NetworkHandle,
+    events: broadcast::Sender<NodeEvent>,
+    meshes: Arc<MeshBook>,
+    publisher: Arc<Publisher>,
+    address_book: Arc<AddressBook>,
+    sync: SyncService,
+    metrics: Arc<AppMetrics>,
+    tasks: Arc<Tasks>,
+}
+
+impl Node {
+    /// Starts a node: loads or creates its key, opens its store, starts its network,
+    /// joins its topics, dials its bootstrap peers and the peers it remembers, and
+    /// runs until [`Node::shutdown`].
+    pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
+        let key = identity::load_or_create_key(&config.data_dir)?;
+        let store = Store::open(config.data_dir.database(), config.store.clone())?;
+        let meshes =
+            Arc::new(MeshBook::open(store.clone(), config.area.clone(), &config.meshes).await?);
+
+        let net_config = network_config(&config, identity::libp2p_keypair(&key));
+        let sync_frame_limit = net_config.frame_limits.sync;
+        let (net, net_events, event_loop) = swapmesh_net::new(net_config)?;
+        let tasks = Arc::new(Tasks::default());
+        tasks.spawn(event_loop.run());
+        let (events, _) = broadcast::channel(1024);
+        let metrics = Arc::new(AppMetrics::default());
+        let clock = config.clock.clone();
+        let ingestor = Arc::new(Ingestor::new(
+            store.clone(),
+            events.clone(),
+            metrics.clone(),
+            clock.clone(),
+            config.faults.clone(),
+        ));
+        let sync = SyncService::new(
+            store.clone(),
+            ingestor.clone(),
+            net.clone(),
+            events.clone(),
+            sync_frame_limit,
+        );
+        let schedule = Arc::new(Schedule::new(
+            sync.clone(),
+            meshes.clone(),
+            events.clone(),
+            tasks.clone(),
+            config.sync_on_connect,
+        ));
+        let peer_id = net.local_peer_id();
+        let address_book = Arc::new(AddressBook::new(store.clone(), clock, peer_id));
+        let publisher = Arc::new(Publisher::new(
+            key.clone(),
+            store.clone(),
+            net.clone(),
+            events.clone(),
+            &config,
+        ));
+        for topic in meshes.topics() {
+            net.subscribe(topic.as_str()).await?;
+        }
+        let dispatch = Dispatch {
+            net: net.clone(),
+            events: events.clone(),
+            meshes: meshes.clone(),
+            publisher: publisher.clone(),
+            ingestor,
+            address_book: address_book.clone(),
+            sync: sync.clone(),
+            schedule: schedule.clone(),
+            tasks: tasks.clone(),
+        };
+        tasks.spawn(dispatch.run(net_events));
+        tasks.spawn(schedule.timer(config.sync_interval));
+        let node = Node {
+            inner: Arc::new(Inner {
+                author: swapmesh_protocol::signed::author_of(&key),
+                peer_id,
+                config,
+                store,
+                net,
+                events,
+                meshes,
+                publisher,
+                address_book,
+                sync,
+                metrics,
+                tasks,
+            }),
+        };
+        node.inner.tasks.spawn(node.clone().sweep_every_interval());
+        // Bootstrap addresses are dialled by the network itself (they also seed
+        // Kademlia); the address book is ours.
+        node.redial_known_peers().await;
+        info!(peer = %node.inner.peer_id, author = %node.inner.author, "node started");
+        Ok(node)
+    }
+
+    /// Stops the network and the node's tasks and flushes the store. Other clones
+    /// of this node see [`NodeError::Stopped`] afterwards.
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
+        self.inner.net.shutdown().await;
+        self.inner.tasks.abort_all().await;
+        self.inner.store.flush().await?;
+        info!(peer = %self.inner.peer_id, "node stopped");
+        Ok(())
+    }
+
+    /// Drops the records and tombstones expired at the clock's time now; returns
+    /// how many. The node does this at start and every
+    /// [`NodeConfig::sweep_interval`]; a test that moved the clock calls it.
+    pub fn sweep_now(&self) -> Result<usize, NodeError> {
+        Ok(self
+            .inner
+            .store
+            .sweep_expired(self.inner.config.clock.now())?)
+    }
+
+    async fn sweep_every_interval(self) {
+        let interval = self.inner.config.sweep_interval;
+        loop {
+            match self.sweep_now() {
+                Ok(0) => {}
+                Ok(n) => info!(records = n, "expired records swept"),
+                Err(e) => warn!(error = %e, "expiry sweep failed"),
+            }
+            if interval.is_zero() {
+                return;
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    /// Dials the peers of the address book, most recently seen first (up to
+    /// [`NodeConfig::reconnect_known_peers`]).
+    async fn redial_known_peers(&self) {
+        let limit = self.inner.config.reconnect_known_peers;
+        for (peer, addresses) in self.inner.address_book.to_redial(limit) {
+            debug!(%peer, ?addresses, "dialling a peer from the address book");
+            if let Err(e) = self.inner.net.dial_peer(peer, addresses).await {
+                debug!(%peer, error = %e, "could not dial a known peer");
+            }
+        }
+    }
+
+    /// Progress of the catch-up sync sessions this node runs.
+    pub fn sync_progress(&self) -> Progress {
+        self.inner.sync.progress()
+    }
+
+    /// Runs one catch-up sync session with `peer` on `topic` now, as the initiator.
+    pub async fn sync_with(
+        &self,
+        peer: PeerId,
+        topic: &Topic,
+    ) -> Result<SessionReport, SessionError> {
+        self.inner.sync.run_session(peer, topic).await
+    }
+
+    /// The libp2p peer id (derived from the node key).
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.peer_id
+    }
+
+    /// The author key of this node's records.
+    pub fn author(&self) -> AuthorKey {
+        self.inner.author
+    }
+
+    /// The configuration it was started with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+
+    /// The store, for tests and benchmarks that arrange or inspect its contents
+    /// directly. The API goes through the other methods.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The network handle.
+    pub fn network(&self) -> &NetworkHandle {
+        &self.inner.net
+    }
+
+    /// A stream of what happens on this node from now on.
+    pub fn subscribe_events(&self) -> broadcast::Receiver<NodeEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The topics this node listens to: its area's cell and neighbours, or the
+    /// `local` mesh, and its named meshes.
+    pub fn listening_topics(&self) -> Vec<Topic> {
+        self.inner.meshes.topics()
+    }
+
+    /// Where our records go by default: our area, or the `local` mesh, plus the
+    /// named meshes we are in (at most 4 meshes).
+    pub fn default_placement(&self) -> Placement {
+        Placement {
+            area: self.inner.config.area.clone(),
+            meshes: self.inner.meshes.default_meshes(),
+        }
+    }
+}
+
+/// The network configuration of a node configuration.
+fn network_config(config: &NodeConfig, keypair: swapmesh_net::Keypair) -> NetworkConfig {
+    let mut net = NetworkConfig::new(keypair);
+    net.transport = config.transport;
+    net.listen_addresses = config.listen.clone();
+    net.external_addresses = config.external_addresses.clone();
+    net.gossip = config.gossip.clone();
+    net.misbehaviour = config.misbehaviour;
+    net.connection_limits = config.connection_limits;
+    net.mdns = MdnsConfig {
+        enabled: config.mdns,
+        query_interval: config.mdns_query_interval,
+    };
+    net.discovery = config.discovery.clone();
+    net.discovery
+        .bootstrap
+        .extend(config.bootstrap.iter().cloned());
+    net.nat = config.nat;
+    net.server = (config.role == Role::Server).then_some(swapmesh_net::ServerConfig {
+        relay: Some(config.relay_limits),
+        autonat: true,
+    });
+    net
+}

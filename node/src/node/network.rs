@@ -1,0 +1,52 @@
+//! The façade's view of the network: peers, addresses, dialling, metrics.
+
+use swapmesh_net::{ConnectionInfo, Multiaddr, PeerId};
+
+use super::Node;
+use crate::error::NodeError;
+
+impl Node {
+    /// Connected peers.
+    pub async fn peers(&self) -> Result<Vec<PeerId>, NodeError> {
+        Ok(self.inner.net.connected_peers().await?)
+    }
+
+    /// Addresses we listen on.
+    pub async fn listen_addresses(&self) -> Result<Vec<Multiaddr>, NodeError> {
+        Ok(self.inner.net.listen_addresses().await?)
+    }
+
+    /// Dials a peer.
+    pub async fn dial(&self, address: Multiaddr) -> Result<(), NodeError> {
+        Ok(self.inner.net.dial(address).await?)
+    }
+
+    /// Open connections, with their addresses and whether they are relayed.
+    pub async fn connections(&self) -> Result<Vec<ConnectionInfo>, NodeError> {
+        Ok(self.inner.net.connections().await?)
+    }
+
+    /// Addresses others can reach us at: configured, or confirmed by AutoNAT.
+    pub async fn external_addresses(&self) -> Result<Vec<Multiaddr>, NodeError> {
+        Ok(self.inner.net.external_addresses().await?)
+    }
+
+    /// Announces one more address others can reach us at (see
+    /// [`NodeConfig::external_addresses`]).
+    pub async fn add_external_address(&self, address: Multiaddr) -> Result<(), NodeError> {
+        Ok(self.inner.net.add_external_address(address).await?)
+    }
+
+    /// The network's metrics and the node's own counters in the Prometheus text
+    /// format (for `/metrics`).
+    pub async fn metrics_text(&self) -> Result<String, NodeError> {
+        let libp2p = self.inner.net.metrics_text().await?;
+        let peers = self.inner.net.connected_peers().await?.len();
+        // OpenMetrics ends with `# EOF`: ours go before it.
+        let body = libp2p.trim_end().strip_suffix("# EOF").unwrap_or(&libp2p);
+        let mut text = body.to_owned();
+        text.push_str(&self.inner.metrics.render(&self.sync_progress(), peers));
+        text.push_str("# EOF\n");
+        Ok(text)
+    }
+}

@@ -1,0 +1,96 @@
+//! The façade's records: our own listings and profile (through the publisher),
+//! and reading and searching what we hold.
+
+use swapmesh_protocol::listing::Listing;
+use swapmesh_protocol::record::PROFILE_D;
+use swapmesh_protocol::social::Profile;
+use swapmesh_protocol::{Address, AuthorKey, Content, ListingId, RecordId, RecordKind, Verified};
+use swapmesh_store::{Page, Query, StoredRecord};
+
+use super::{Node, Placement};
+use crate::error::NodeError;
+
+impl Node {
+    /// Publishes a new listing of ours at the default placement.
+    pub async fn publish_listing(&self, listing: Listing) -> Result<Verified, NodeError> {
+        self.publish_listing_at(listing, self.default_placement())
+            .await
+    }
+
+    /// Publishes a new listing of ours at `placement`. A listing of ours with the same
+    /// name that is live is an error; one that was withdrawn may be published anew.
+    pub async fn publish_listing_at(
+        &self,
+        listing: Listing,
+        placement: Placement,
+    ) -> Result<Verified, NodeError> {
+        self.inner
+            .publisher
+            .publish_listing(listing, placement)
+            .await
+    }
+
+    /// Publishes a new version of a listing of ours, changed by `change`, at the same
+    /// place. Its lifetime starts again.
+    pub async fn update_listing(
+        &self,
+        d: &str,
+        change: impl FnOnce(&mut Listing),
+    ) -> Result<Verified, NodeError> {
+        self.inner.publisher.update_listing(d, change).await
+    }
+
+    /// Withdraws a listing of ours: publishes its tombstone, which lives a full year
+    /// so it outlives every version it replaces.
+    pub async fn withdraw_listing(&self, d: &str) -> Result<Verified, NodeError> {
+        self.inner.publisher.withdraw_listing(d).await
+    }
+
+    /// Sets our profile (a new version replaces the old one everywhere).
+    pub async fn set_profile(&self, profile: Profile) -> Result<Verified, NodeError> {
+        let placement = self.default_placement();
+        self.inner.publisher.set_profile(profile, placement).await
+    }
+
+    /// The current version of a listing (anyone's), tombstones included.
+    pub fn listing(&self, id: &ListingId) -> Result<Option<StoredRecord>, NodeError> {
+        let address = Address {
+            author: id.author,
+            kind: RecordKind::Listing,
+            d: id.d.clone(),
+        };
+        Ok(self.inner.store.get_current(&address)?)
+    }
+
+    /// A record we hold, by id.
+    pub fn record(&self, id: &RecordId) -> Result<Option<StoredRecord>, NodeError> {
+        Ok(self.inner.store.get(id)?)
+    }
+
+    /// The current profile of `author`, with its version, if we hold one.
+    pub fn profile(&self, author: AuthorKey) -> Result<Option<(u64, Profile)>, NodeError> {
+        let address = Address {
+            author,
+            kind: RecordKind::Profile,
+            d: PROFILE_D.to_owned(),
+        };
+        Ok(self
+            .inner
+            .store
+            .get_current(&address)?
+            .and_then(|record| match record.body.content {
+                Content::Profile(profile) => Some((record.body.seq, profile)),
+                _ => None,
+            }))
+    }
+
+    /// Searches the listings we hold. Listings expired at the clock's time are left
+    /// out, even before the sweep drops them.
+    pub fn search(&self, query: &Query) -> Result<Page, NodeError> {
+        let query = Query {
+            now: self.inner.config.clock.now(),
+            ..query.clone()
+        };
+        Ok(self.inner.store.search(&query)?)
+    }
+}

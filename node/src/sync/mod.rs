@@ -1,0 +1,47 @@
+//! Catch-up sync over `/swapmesh/sync/1` (DESIGN §4): gossip reaches only nodes that
+//! are online, so when a peer that shares a topic connects, after a restart, and on
+//! a jittered timer, the two reconcile the topic's set of `(created_at, id)` items
+//! with [`swapmesh_sync::Reconciler`], then the initiator fetches what it lacks and
+//! pushes what the peer lacks, in size-capped batches.
+//!
+//! - `driver`: [`SyncService`], which runs sessions and serves peers' sessions,
+//!   moving bytes and handing batches to the node's ingest path;
+//! - `schedule`: which sessions run when — the topics each peer joined, one queue
+//!   and one worker per peer, the jittered timer.
+
+mod driver;
+pub(crate) mod schedule;
+
+use serde::{Deserialize, Serialize};
+
+pub use driver::{FETCH_IDS, MAX_SESSIONS_PER_PEER, SESSION_IDLE, SessionError, SyncService};
+
+/// How a sync session ended.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SessionReport {
+    /// Reconciliation rounds.
+    pub rounds: u32,
+    /// Items the peer had and we lacked.
+    pub needed: usize,
+    /// Records fetched and stored.
+    pub fetched: usize,
+    /// Items we had and the peer lacked.
+    pub offered: usize,
+    /// Records the peer stored from our push.
+    pub pushed: usize,
+}
+
+/// Progress of the sessions this node runs, for `status`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Sessions running now.
+    pub running: usize,
+    /// Records expected from the running sessions.
+    pub expected: usize,
+    /// Records fetched so far by the running sessions.
+    pub fetched: usize,
+    /// Sessions completed since start.
+    pub completed: u64,
+    /// Records fetched since start.
+    pub fetched_total: u64,
+}
