@@ -122,6 +122,12 @@ impl Initiator {
         self.report
     }
 
+    /// Whether reconciliation is over: from then on `report().needed` (the records
+    /// to fetch) and `report().offered` are known.
+    pub fn is_reconciled(&self) -> bool {
+        self.reconciler.is_none()
+    }
+
     /// Whether the session ended well ([`Initiator::poll_request`] gave `None`).
     pub fn is_done(&self) -> bool {
         matches!(self.state, State::Done)

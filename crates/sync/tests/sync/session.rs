@@ -134,7 +134,11 @@ fn records_the_peer_no_longer_has_end_the_fetch_without_blame() {
     let mut fetches = Vec::new();
     while let Some(request) = session.poll_request(&a).unwrap() {
         if let SyncRequest::Fetch { ids, .. } = &request {
+            assert!(session.is_reconciled());
+            assert_eq!(session.report().needed, 10);
             fetches.push(ids.len());
+        } else {
+            assert!(!session.is_reconciled());
         }
         let Served::Answer(answer) = responders.handle(&PEER, request, now, &peer) else {
             panic!("the peer serves every request");
