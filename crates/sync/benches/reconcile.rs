@@ -1,14 +1,19 @@
 //! Reconciliation of two in-memory stores of 100,000 items differing by d items
 //! (half on each side): bytes each way, rounds and time, against the bytes of the
 //! missing items themselves and a naive exchange of all ids. Prints Markdown tables
-//! (BENCHMARKS.md, "Set reconciliation"). `cargo bench -p swapmesh-sync --bench reconcile`.
+//! (BENCHMARKS.md, "Set reconciliation"). Then whole sessions (reconcile, fetch,
+//! push) through the session machines and the frame encoders, against the bytes of
+//! the records moved. `cargo bench -p swapmesh-sync --bench reconcile`.
 
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use swapmesh_protocol::{RecordId, Timestamp};
-use swapmesh_sync::{Config, Item, MemoryStore, Reconciler, ScanStore, SyncStore};
+use swapmesh_protocol::{RecordId, Signature, SignedRecord, Timestamp, Topic};
+use swapmesh_sync::{
+    Config, Handled, Initiator, Item, MemoryStore, MemoryTopics, Reconciler, Responders, ScanStore,
+    Served, SessionConfig, SyncResponse, SyncStore,
+};
 
 const N: usize = 100_000;
 const DS: [usize; 5] = [0, 1, 10, 100, 1_000];
@@ -96,7 +101,125 @@ fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1e3)
 }
 
+/// Records per node in the session benchmark, and their body size.
+const SESSION_N: usize = 10_000;
+const BODY: usize = 400;
+
+/// A node's records: `(item, signed bytes)` with opaque bodies.
+fn records(rng: &mut StdRng, n: usize) -> Vec<(Item, Vec<u8>)> {
+    (0..n)
+        .map(|_| {
+            let mut body = vec![0u8; BODY];
+            rng.fill(&mut body[..]);
+            let record = SignedRecord {
+                body,
+                sig: Signature::from_bytes(&[0; 64]),
+            };
+            let t = Timestamp(1_700_000_000 + rng.gen_range(0..SPREAD));
+            (Item::new(t, record.id()), record.encode())
+        })
+        .collect()
+}
+
+struct SessionRun {
+    requests: usize,
+    out: usize,
+    back: usize,
+    moved: usize,
+    time: Duration,
+}
+
+/// One whole session between two fresh copies of the nodes.
+fn whole_session(a: &MemoryTopics, b: &MemoryTopics, topic: &Topic) -> SessionRun {
+    let (mut a, mut b) = (a.clone(), b.clone());
+    let config = SessionConfig::new(1 << 20).unwrap();
+    let mut responders = Responders::new(config);
+    let mut session = Initiator::new(topic.clone(), 1, config).unwrap();
+    let mut run = SessionRun {
+        requests: 0,
+        out: 0,
+        back: 0,
+        moved: 0,
+        time: Duration::ZERO,
+    };
+    let start = Instant::now();
+    let file = |node: &mut MemoryTopics, records: Vec<Vec<u8>>| -> usize {
+        let n = records.len();
+        node.extend(
+            topic,
+            records.into_iter().map(|bytes| {
+                let id = SignedRecord::decode(&bytes).unwrap().id();
+                // The time only orders items; nothing reconciles these copies again.
+                (Item::new(Timestamp(0), id), bytes)
+            }),
+        );
+        n
+    };
+    while let Some(request) = session.poll_request(&a).unwrap() {
+        let bytes = request.encode();
+        run.requests += 1;
+        run.out += bytes.len();
+        let answer = match responders.serve(&0u8, &bytes, Instant::now(), &b) {
+            Served::Answer(answer) => answer,
+            Served::Ingest { records, .. } => {
+                run.moved += records.iter().map(Vec::len).sum::<usize>();
+                SyncResponse::pushed(file(&mut b, records))
+            }
+            Served::Refused { error, .. } => panic!("refused: {error}"),
+        };
+        let bytes = answer.encode();
+        run.back += bytes.len();
+        if let Handled::Fetched(records) = session.handle_response_bytes(&a, &bytes).unwrap() {
+            run.moved += records.iter().map(Vec::len).sum::<usize>();
+            let stored = file(&mut a, records);
+            session.stored(stored);
+        }
+    }
+    run.time = start.elapsed();
+    run
+}
+
+fn sessions() {
+    let topic = Topic::parse("swapmesh/1/mesh/local").unwrap();
+    println!(
+        "\nWhole sessions (reconcile, fetch, push; 1 MiB frames) between nodes of {SESSION_N} records of {BODY} B bodies, differing by d (half each way):\n"
+    );
+    println!(
+        "| d | requests | initiator→responder B | responder→initiator B | record bytes moved | beyond records B | time ms |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for d in [0usize, 10, 100, 1_000] {
+        let mut rng = StdRng::seed_from_u64(d as u64 + 100);
+        let common = records(&mut rng, SESSION_N - d.div_ceil(2));
+        let (mut a, mut b) = (MemoryTopics::new(), MemoryTopics::new());
+        a.extend(
+            &topic,
+            common
+                .iter()
+                .cloned()
+                .chain(records(&mut rng, d.div_ceil(2))),
+        );
+        b.extend(&topic, common.into_iter().chain(records(&mut rng, d / 2)));
+        let run = whole_session(&a, &b, &topic);
+        let total = run.out + run.back;
+        println!(
+            "| {d} | {} | {} | {} | {} | {} | {} |",
+            run.requests,
+            run.out,
+            run.back,
+            run.moved,
+            total - run.moved,
+            ms(run.time)
+        );
+    }
+}
+
 fn main() {
+    run_reconcile();
+    sessions();
+}
+
+fn run_reconcile() {
     let config = Config::default();
     let naive = 32 * N;
     println!(

@@ -1,7 +1,12 @@
-//! Why a session failed.
+//! Why a session failed: [`SyncError`] for reconciliation, [`WireError`] for the
+//! frames of `/swapmesh/sync/1`, [`SessionError`] for a whole session (reconcile,
+//! fetch, push), and the [`PeerFault`] a node charges for each.
 
 use swapmesh_protocol::encoding::DecodeError;
+use swapmesh_protocol::{RecordId, Topic};
 use thiserror::Error;
+
+use crate::wire::{Refusal, VERSION};
 
 /// A session failed. Every variant but [`SyncError::Store`] and
 /// [`SyncError::InvalidConfig`] is the peer's fault ([`SyncError::is_peer_fault`]):
@@ -126,4 +131,185 @@ pub enum Malformed {
         /// Offending range.
         index: usize,
     },
+}
+
+/// Bytes that are not a frame of `/swapmesh/sync/1` this node accepts. Always the
+/// peer's fault.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The frame is longer than the frame limit (refused before decoding).
+    #[error("sync frame of {len} bytes is over the limit of {limit} bytes")]
+    TooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The frame has no bytes at all.
+    #[error("empty sync frame")]
+    Empty,
+    /// The leading version byte names a version this node does not speak.
+    #[error("sync frame of unknown version {version} (this node speaks version {VERSION})")]
+    UnknownVersion {
+        /// The version byte.
+        version: u8,
+    },
+    /// The message tag names no request or response of this version.
+    #[error("unknown sync message kind {kind}")]
+    UnknownKind {
+        /// The tag.
+        kind: u32,
+    },
+    /// The bytes are not a canonical encoding of a message (truncated, trailing or
+    /// non-minimal bytes, bad UTF-8, ...).
+    #[error("undecodable sync frame: {0}")]
+    Malformed(DecodeError),
+    /// The topic is not a well-formed topic name, spelled canonically.
+    #[error("sync frame names no valid topic")]
+    BadTopic,
+    /// A list is longer than the protocol allows.
+    #[error("{what}: {count} is over the limit of {limit}")]
+    TooMany {
+        /// What was counted.
+        what: &'static str,
+        /// How many there were.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A fetch names the same record twice.
+    #[error("fetch names record {0} twice")]
+    DuplicateId(RecordId),
+    /// A refusal's text is longer than the protocol allows.
+    #[error("refusal text of {len} bytes is over the limit of {limit} bytes")]
+    ReasonTooLong {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// What a peer did wrong, for the node to charge it (STYLE §9): the node maps each
+/// to one of its misbehaviour kinds and cuts the peer off past its tolerance.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PeerFault {
+    /// It broke the protocol: bytes that do not decode, a bound broken, a wrong
+    /// answer, a reconciliation that does not end. Honest nodes of this version never
+    /// do this (the node reports it like a malformed frame).
+    Protocol,
+    /// It sent records that were not asked for (the node reports it like an invalid
+    /// record).
+    Records,
+}
+
+/// A sync session (or one request of it) failed. Any error ends the session;
+/// [`SessionError::fault`] says whether, and how, the peer is to blame.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// Reconciliation failed (a bad or endless reconciliation message, or our store).
+    #[error("reconciliation: {0}")]
+    Reconcile(#[from] SyncError),
+    /// Bytes from the peer are not a frame this node accepts.
+    #[error("bad sync frame: {0}")]
+    Wire(#[from] WireError),
+    /// The peer answered with a response of the wrong kind.
+    #[error("expected a {expected} response, got {got}")]
+    WrongResponse {
+        /// The kind the request calls for.
+        expected: &'static str,
+        /// The kind that came.
+        got: &'static str,
+    },
+    /// The peer refused the request. Not a fault; [`Refusal::is_retry_later`] says
+    /// whether to try again later.
+    #[error("refused by peer: {0}")]
+    Refused(Refusal),
+    /// The peer answered a fetch with a record that was not asked for (or twice).
+    #[error("peer sent record {id} that was not asked for")]
+    NotAskedFor {
+        /// The record's id.
+        id: RecordId,
+    },
+    /// The peer answered a fetch with bytes that are not a signed record.
+    #[error("peer sent a record that does not decode: {error}")]
+    BadRecord {
+        /// Why it does not decode.
+        error: DecodeError,
+    },
+    /// The peer says it stored more records than were pushed to it.
+    #[error("peer says it stored {stored} of {sent} pushed records")]
+    StoredTooMany {
+        /// The count it claims.
+        stored: u32,
+        /// Records pushed.
+        sent: usize,
+    },
+    /// A reconciliation session changed topics half-way.
+    #[error("sync session {session} changed topic")]
+    TopicChanged {
+        /// The session id.
+        session: u64,
+    },
+    /// The peer already has as many sessions open as it may. Not a fault: the
+    /// answer is "busy, retry later".
+    #[error("at most {limit} sync sessions per peer at once; retry later")]
+    Busy {
+        /// Sessions allowed per peer.
+        limit: usize,
+    },
+    /// This node does not serve the topic (any more). Not a fault.
+    #[error("not serving topic {0}")]
+    NotServing(Topic),
+    /// Our record source failed.
+    #[error("record source failed: {0}")]
+    Source(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The session configuration leaves no room for progress.
+    #[error("invalid sync session configuration: {0}")]
+    InvalidConfig(&'static str),
+    /// The driver called the machine out of turn (a bug of ours, not the peer's).
+    #[error("sync session used out of order: {0}")]
+    OutOfOrder(&'static str),
+}
+
+impl SessionError {
+    /// How the peer is to blame, if it is.
+    pub fn fault(&self) -> Option<PeerFault> {
+        match self {
+            Self::Reconcile(e) if e.is_peer_fault() => Some(PeerFault::Protocol),
+            Self::Wire(_)
+            | Self::WrongResponse { .. }
+            | Self::StoredTooMany { .. }
+            | Self::TopicChanged { .. } => Some(PeerFault::Protocol),
+            Self::NotAskedFor { .. } | Self::BadRecord { .. } => Some(PeerFault::Records),
+            Self::Reconcile(_)
+            | Self::Refused(_)
+            | Self::Busy { .. }
+            | Self::NotServing(_)
+            | Self::Source(_)
+            | Self::InvalidConfig(_)
+            | Self::OutOfOrder(_) => None,
+        }
+    }
+
+    /// Whether the peer caused the failure (and should be reported).
+    pub fn is_peer_fault(&self) -> bool {
+        self.fault().is_some()
+    }
+
+    /// What a responder answers when a request fails with this error.
+    pub fn refusal(&self) -> Refusal {
+        match self {
+            Self::Busy { .. } => Refusal::Busy,
+            Self::NotServing(_) => Refusal::NotServing,
+            e if e.is_peer_fault() => Refusal::bad_request(&e.to_string()),
+            _ => Refusal::Unavailable,
+        }
+    }
+
+    pub(crate) fn source(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Source(Box::new(e))
+    }
 }

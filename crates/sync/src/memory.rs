@@ -6,20 +6,31 @@
 //! - [`ScanStore`]: a `BTreeSet` that computes every summary by walking the range:
 //!   what a store that keeps no sums costs (the reference in tests and the baseline
 //!   in the benchmark).
+//! - [`MemoryTopics`]: topics of records, each a [`MemoryStore`] of items and the
+//!   records' bytes: a [`SyncSource`] for driving the session machines in tests.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
+
+use swapmesh_protocol::{RecordId, Timestamp, Topic};
 
 use crate::fingerprint::Summary;
 use crate::item::{Bound, Item, Range};
-use crate::store::{Part, SyncStore, split_by_index};
+use crate::store::{Part, SyncSource, SyncStore, split_by_index};
 
 /// A sorted vector of items with prefix sums of their summaries.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MemoryStore {
     items: Vec<Item>,
     /// `prefix[i]` is the summary of `items[..i]`; `prefix.len() == items.len() + 1`.
     prefix: Vec<Summary>,
+}
+
+impl Default for MemoryStore {
+    // Not derived: an empty store still holds the one prefix sum of nothing.
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MemoryStore {
@@ -182,6 +193,93 @@ impl SyncStore for ScanStore {
     }
 }
 
+/// The topics a node serves, each with its items and the records' signed bytes.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryTopics {
+    topics: BTreeMap<Topic, MemoryTopic>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct MemoryTopic {
+    items: MemoryStore,
+    records: BTreeMap<RecordId, Vec<u8>>,
+}
+
+impl MemoryTopics {
+    /// Serves no topic.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves `topic` (empty until records are inserted).
+    pub fn serve(&mut self, topic: &Topic) {
+        self.topics.entry(topic.clone()).or_default();
+    }
+
+    /// Stops serving `topic` and forgets its records.
+    pub fn leave(&mut self, topic: &Topic) {
+        self.topics.remove(topic);
+    }
+
+    /// Stores the record `bytes` with id `id`, created at `created_at`, on `topic`
+    /// (serving it); returns whether it was new. O(n) in the topic's items.
+    pub fn insert(
+        &mut self,
+        topic: &Topic,
+        created_at: Timestamp,
+        id: RecordId,
+        bytes: Vec<u8>,
+    ) -> bool {
+        let t = self.topics.entry(topic.clone()).or_default();
+        if !t.items.insert(Item::new(created_at, id)) {
+            return false;
+        }
+        t.records.insert(id, bytes);
+        true
+    }
+
+    /// Stores many records on `topic` (serving it) at once: one rebuild of its
+    /// items, O(n log n), for building large sets.
+    pub fn extend(&mut self, topic: &Topic, records: impl IntoIterator<Item = (Item, Vec<u8>)>) {
+        let t = self.topics.entry(topic.clone()).or_default();
+        let mut items = t.items.items().to_vec();
+        for (item, bytes) in records {
+            items.push(item);
+            t.records.insert(item.id, bytes);
+        }
+        t.items = MemoryStore::from_items(items);
+    }
+
+    /// The items of `topic`, in order (empty when not served).
+    pub fn items_of(&self, topic: &Topic) -> &[Item] {
+        self.topics.get(topic).map_or(&[], |t| t.items.items())
+    }
+
+    /// Whether `topic` holds record `id`.
+    pub fn contains(&self, topic: &Topic, id: &RecordId) -> bool {
+        self.topics
+            .get(topic)
+            .is_some_and(|t| t.records.contains_key(id))
+    }
+}
+
+impl SyncSource for MemoryTopics {
+    type Items<'a> = &'a MemoryStore;
+    type Error = Infallible;
+
+    fn items(&self, topic: &Topic) -> Option<&MemoryStore> {
+        self.topics.get(topic).map(|t| &t.items)
+    }
+
+    fn record(&self, topic: &Topic, id: &RecordId) -> Result<Option<Vec<u8>>, Infallible> {
+        Ok(self
+            .topics
+            .get(topic)
+            .and_then(|t| t.records.get(id))
+            .cloned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +287,13 @@ mod tests {
 
     fn item(t: u64, b: u8) -> Item {
         Item::new(Timestamp(t), RecordId([b; 32]))
+    }
+
+    #[test]
+    fn a_default_store_is_an_empty_store() {
+        let store = MemoryStore::default();
+        assert_eq!(store.summary(&Range::FULL).unwrap(), Summary::EMPTY);
+        assert_eq!(store.split(&Range::FULL, 4).unwrap().len(), 1);
     }
 
     #[test]

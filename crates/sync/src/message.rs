@@ -1,4 +1,5 @@
-//! The wire messages of `/swapmesh/sync/1`.
+//! The reconciliation messages, carried as the bytes of the `Reconcile` frames of
+//! `/swapmesh/sync/1` ([`crate::wire`]).
 //!
 //! # Format (version 1)
 //! A message is a list of consecutive ranges covering the whole item order: the first
@@ -299,7 +300,7 @@ pub(crate) fn range_wire_size(range: &MessageRange, cursor: &mut u64) -> usize {
 pub(crate) const MESSAGE_OVERHEAD: usize = 1 + 9;
 
 /// Length of a bincode varint.
-fn varint_len(v: u64) -> usize {
+pub(crate) fn varint_len(v: u64) -> usize {
     match v {
         0..=250 => 1,
         251..=0xffff => 3,

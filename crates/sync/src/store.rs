@@ -1,4 +1,6 @@
-//! What reconciliation needs from a store of items: [`SyncStore`].
+//! What sync needs from a node's store: [`SyncStore`], the sorted items of one
+//! topic that reconciliation reads, and [`SyncSource`], the topics a node serves
+//! and the records behind their items, which the session machines read.
 //!
 //! # Implementing it over sled (`crates/store`)
 //! The per-topic index `by_topic` is keyed `topic ‖ created_at BE ‖ id`, exactly the
@@ -22,6 +24,8 @@
 //!   summary is then the sum of the whole buckets inside it plus a scan of the two
 //!   partial buckets at its edges; a split can cut at bucket edges (parts need only
 //!   be roughly equal) and scan only the bucket a cut falls in.
+
+use swapmesh_protocol::{RecordId, Topic};
 
 use crate::fingerprint::Summary;
 use crate::item::{Bound, Item, Range};
@@ -59,6 +63,50 @@ pub trait SyncStore {
         let items = self.items(range, usize::MAX)?;
         Ok(split_sorted(range, &items, parts))
     }
+}
+
+impl<S: SyncStore + ?Sized> SyncStore for &S {
+    type Error = S::Error;
+
+    fn summary(&self, range: &Range) -> Result<Summary, Self::Error> {
+        (**self).summary(range)
+    }
+
+    fn items(&self, range: &Range, limit: usize) -> Result<Vec<Item>, Self::Error> {
+        (**self).items(range, limit)
+    }
+
+    fn split(&self, range: &Range, parts: usize) -> Result<Vec<Part>, Self::Error> {
+        (**self).split(range, parts)
+    }
+}
+
+/// What the session machines read from a node: which topics it serves, the items
+/// of each, and the signed bytes of its records. Read-only: records that arrive go
+/// to the node's ingest path, by the driver.
+///
+/// The node implements it over its store and the topics it has joined, for
+/// example `items(topic)` = `joined(topic).then(|| store.sync_view(topic))`.
+pub trait SyncSource {
+    /// The items of one topic.
+    type Items<'a>: SyncStore
+    where
+        Self: 'a;
+    /// The store's own failure (I/O, corruption).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The items of `topic`, or `None` when this node does not serve it.
+    fn items(&self, topic: &Topic) -> Option<Self::Items<'_>>;
+
+    /// Whether this node serves `topic`. The default asks for its items.
+    fn serves(&self, topic: &Topic) -> bool {
+        self.items(topic).is_some()
+    }
+
+    /// The signed bytes (`SignedRecord::encode`) of the record `id`, if this node
+    /// holds it and it travels on `topic`. Must be that record: the peer checks the
+    /// id.
+    fn record(&self, topic: &Topic, id: &RecordId) -> Result<Option<Vec<u8>>, Self::Error>;
 }
 
 /// Splits the sorted `items` of `range` into at most `parts` parts of equal count

@@ -3,4 +3,6 @@
 mod fingerprint;
 mod hostile;
 mod reconcile;
+mod session;
+mod session_hostile;
 mod support;
