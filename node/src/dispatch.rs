@@ -14,7 +14,6 @@ use tracing::{debug, info};
 use crate::address_book::AddressBook;
 use crate::events::NodeEvent;
 use crate::ingest::Ingestor;
-use crate::meshes::MeshBook;
 use crate::publish::Publisher;
 use crate::sync::SyncService;
 use crate::sync::schedule::Schedule;
@@ -24,7 +23,6 @@ use crate::tasks::Tasks;
 pub(crate) struct Dispatch {
     pub(crate) net: NetworkHandle,
     pub(crate) events: broadcast::Sender<NodeEvent>,
-    pub(crate) meshes: Arc<MeshBook>,
     pub(crate) publisher: Arc<Publisher>,
     pub(crate) ingestor: Arc<Ingestor>,
     pub(crate) address_book: Arc<AddressBook>,
@@ -98,6 +96,7 @@ impl Dispatch {
             }
             NetworkEvent::PeerDisconnected { peer } => {
                 self.schedule.peer_gone(peer);
+                self.sync.forget(&peer);
                 let _ = self.events.send(NodeEvent::PeerDown { peer });
             }
             NetworkEvent::PeerBlocked { peer, reason } => {
@@ -112,11 +111,8 @@ impl Dispatch {
                 reply,
             } => {
                 let sync = self.sync.clone();
-                let meshes = self.meshes.clone();
-                self.tasks.spawn(async move {
-                    sync.serve(peer, data, reply, |t| meshes.listens_to(t))
-                        .await;
-                });
+                self.tasks
+                    .spawn(async move { sync.serve(peer, data, reply).await });
             }
             NetworkEvent::InboundRequest { protocol, peer, .. } => {
                 // Agreements come with their issue and replace this arm. Dropping

@@ -64,6 +64,9 @@ pub enum NodeError {
     /// Our own record lost to a version the store already holds.
     #[error("the store holds a newer version at this address")]
     Superseded,
+    /// The node's configuration cannot work.
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// Something the node saved cannot be read back.
     #[error("the data directory holds damaged state: {0}")]
     Corrupt(String),

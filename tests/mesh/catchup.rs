@@ -6,11 +6,10 @@ use std::collections::BTreeSet;
 use std::ops::Bound::Unbounded;
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_bytes::ByteBuf;
 use swapmesh_net::Protocol;
 use swapmesh_node::{Node, NodeEvent};
-use swapmesh_protocol::{Geohash, ListingId, RecordId, Timestamp, Topic, encoding, fixtures};
+use swapmesh_protocol::{Geohash, ListingId, RecordId, Timestamp, Topic, fixtures};
+use swapmesh_sync::wire::{SyncRequest, SyncResponse};
 use swapmesh_sync::{Config, Item, MemoryStore, Reconciler};
 
 use crate::kit::{self, TestNode, held, wait_until};
@@ -248,16 +247,6 @@ async fn stale_peer_cannot_resurrect_a_withdrawn_listing_through_sync() {
     stale.shutdown().await.unwrap();
 }
 
-/// The request shape of `/swapmesh/sync/1` as a hostile peer would build it.
-#[derive(Serialize)]
-enum WireRequest {
-    Reconcile {
-        topic: String,
-        session: u64,
-        message: ByteBuf,
-    },
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_sync_peers_are_cut_off_without_harming_the_node() {
     let node = kit::node(Some(CELL)).await;
@@ -311,20 +300,24 @@ async fn hostile_sync_peers_are_cut_off_without_harming_the_node() {
         .unwrap()
         .initiate_bytes(&theirs)
         .unwrap();
-    let request = encoding::encode(&WireRequest::Reconcile {
-        topic: cell_topic().as_str().to_owned(),
+    let request = SyncRequest::Reconcile {
+        topic: cell_topic(),
         session: 7,
-        message: ByteBuf::from(first),
-    });
+        message: first,
+    }
+    .encode();
     let mut refused = false;
     for _ in 0..600 {
         match endless
             .send_request(Protocol::Sync, node.peer_id(), request.clone())
             .await
         {
-            // A refusal is a response too: tell them apart by the enum tag (3).
-            Ok(bytes) if bytes.first() == Some(&3) => refused = true,
-            Ok(_) => {}
+            // A refusal is a response too.
+            Ok(bytes) => {
+                let response = SyncResponse::decode(&bytes, bytes.len())
+                    .expect("the node answers in well-formed frames");
+                refused |= matches!(response, SyncResponse::Refused { .. });
+            }
             Err(_) => break, // cut off
         }
         if !node

@@ -1,5 +1,6 @@
 //! Versions, withdrawals, late joiners and restarts.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use swapmesh_net::NetworkHandle;
@@ -237,4 +238,25 @@ async fn expired_listing_leaves_search_and_is_swept_from_the_store() {
         node.store().get(&short.id()).unwrap().is_none()
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_with_a_moved_clock() {
+    let clock = swapmesh_node::ManualClock::starting_now();
+    let test_clock = clock.clone();
+    let node = kit::node_with(Some(CELL), move |c| c.clock = Arc::new(test_clock)).await;
+    let listing = node
+        .publish_listing(fixtures::listing("lamp"))
+        .await
+        .unwrap();
+    let all = swapmesh_store::Query {
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(node.search(&all).unwrap().records.len(), 1);
+    // Past the listing's expiry, with no wait in real time.
+    clock.set(listing.body().expires_at.plus(1));
+    assert!(node.search(&all).unwrap().records.is_empty());
+    assert_eq!(node.sweep_now().unwrap(), 1);
+    assert!(node.record(&listing.id()).unwrap().is_none());
 }

@@ -9,4 +9,5 @@ mod kit;
 mod catchup;
 mod gossip;
 mod hostile;
+mod ingest;
 mod lifecycle;

@@ -86,17 +86,18 @@ async fn node_reachable_only_through_a_relay_receives_listings_over_the_circuit_
     .await;
 
     // About 8 KiB a listing: well over 128 KiB across the circuit.
-    let mut last = None;
+    let mut big = Vec::new();
     for n in 0..24 {
         let mut listing = fixtures::listing(&format!("big{n}"));
         listing.description = format!("{n} ").repeat(8000 / (n.to_string().len() + 1));
-        last = Some(publisher.publish_listing(listing).await.unwrap());
+        let version = publisher.publish_listing(listing).await.unwrap();
+        big.push((kit::listing_id(&publisher, &format!("big{n}")), version.id()));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let last = last.unwrap();
-    let last_id = kit::listing_id(&publisher, "big23");
-    wait_until("the big listings over the circuit", || async {
-        held(&receiver, &last_id) == Some(last.id())
+    // Gossip keeps no order: wait for every one of them, not only the last sent.
+    wait_until("all 24 big listings over the circuit", || async {
+        big.iter()
+            .all(|(id, version)| held(&receiver, id) == Some(*version))
     })
     .await;
     let crossed = relayed_bytes_in(&receiver).await;

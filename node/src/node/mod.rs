@@ -91,11 +91,13 @@ impl Node {
         ));
         let sync = SyncService::new(
             store.clone(),
+            meshes.clone(),
             ingestor.clone(),
             net.clone(),
             events.clone(),
             sync_frame_limit,
-        );
+        )
+        .map_err(|e| NodeError::Config(e.to_string()))?;
         let schedule = Arc::new(Schedule::new(
             sync.clone(),
             meshes.clone(),
@@ -118,7 +120,6 @@ impl Node {
         let dispatch = Dispatch {
             net: net.clone(),
             events: events.clone(),
-            meshes: meshes.clone(),
             publisher: publisher.clone(),
             ingestor,
             address_book: address_book.clone(),
@@ -267,6 +268,8 @@ fn network_config(config: &NodeConfig, keypair: swapmesh_net::Keypair) -> Networ
     net.listen_addresses = config.listen.clone();
     net.external_addresses = config.external_addresses.clone();
     net.gossip = config.gossip.clone();
+    // Net knows nothing of records: the largest message is ours to say.
+    net.gossip.max_message_bytes = swapmesh_protocol::gossip::MAX_GOSSIP_MESSAGE;
     net.misbehaviour = config.misbehaviour;
     net.connection_limits = config.connection_limits;
     net.mdns = MdnsConfig {

@@ -4,8 +4,9 @@
 //! with [`swapmesh_sync::Reconciler`], then the initiator fetches what it lacks and
 //! pushes what the peer lacks, in size-capped batches.
 //!
-//! - `driver`: [`SyncService`], which runs sessions and serves peers' sessions,
-//!   moving bytes and handing batches to the node's ingest path;
+//! - `driver`: [`SyncService`], which drives `swapmesh_sync`'s sans-IO session
+//!   machines (wire format, bounds, budgeting, session caps) over the network and
+//!   hands every fetched or pushed batch to the node's ingest path;
 //! - `schedule`: which sessions run when — the topics each peer joined, one queue
 //!   and one worker per peer, the jittered timer.
 
@@ -14,22 +15,8 @@ pub(crate) mod schedule;
 
 use serde::{Deserialize, Serialize};
 
-pub use driver::{FETCH_IDS, MAX_SESSIONS_PER_PEER, SESSION_IDLE, SessionError, SyncService};
-
-/// How a sync session ended.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SessionReport {
-    /// Reconciliation rounds.
-    pub rounds: u32,
-    /// Items the peer had and we lacked.
-    pub needed: usize,
-    /// Records fetched and stored.
-    pub fetched: usize,
-    /// Items we had and the peer lacked.
-    pub offered: usize,
-    /// Records the peer stored from our push.
-    pub pushed: usize,
-}
+pub use driver::{SessionError, SyncService};
+pub use swapmesh_sync::SessionReport;
 
 /// Progress of the sessions this node runs, for `status`.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
