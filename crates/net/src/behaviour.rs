@@ -224,7 +224,7 @@ fn gossipsub(
         })
         // Nothing is forwarded before the app has checked the record.
         .validate_messages()
-        .max_transmit_size(g.max_transmit_size)
+        .max_transmit_size(g.max_transmit_size())
         .heartbeat_interval(g.heartbeat_interval)
         .heartbeat_initial_delay(g.heartbeat_interval)
         .mesh_n(g.mesh_n)

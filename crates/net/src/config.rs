@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use libp2p::{Multiaddr, identity::Keypair, multiaddr::Protocol as AddrProtocol};
 
-/// Largest record body the protocol accepts (DESIGN §3).
-const RECORD_BODY_LIMIT: usize = 32 * 1024;
+use crate::error::NetworkError;
 
 /// Which transport the swarm runs on.
 ///
@@ -200,15 +199,20 @@ pub struct GossipConfig {
     /// How often gossipsub maintains its mesh and emits gossip (1 s by default;
     /// tests use ~100 ms). The first heartbeat comes one interval after start.
     pub heartbeat_interval: Duration,
-    /// Largest gossipsub RPC frame accepted, in bytes; a published message must
-    /// fit in it with its topic and protobuf envelope.
+    /// The largest message, in bytes, the app publishes (and so expects to
+    /// receive). The app passes its own limit, e.g.
+    /// `swapmesh_protocol::gossip::MAX_GOSSIP_MESSAGE`: this crate knows nothing
+    /// of what the bytes mean.
     ///
-    /// 34 KiB: a record is a body of at most 32 KiB plus a 64-byte signature and a
-    /// few bytes of encoding; the other ~2 KiB is headroom for that framing, the
-    /// topic and the envelope, so any valid record fits and anything much larger
-    /// is refused by the receiver's codec before it is decoded (gossipsub's
-    /// default, 64 KiB, would accept frames twice the size of any valid record).
-    pub max_transmit_size: usize,
+    /// A larger publish is refused with
+    /// [`PublishError::TooLarge`](crate::PublishError::TooLarge), and gossipsub's
+    /// frame limit is derived from it ([`GossipConfig::max_transmit_size`]), so a
+    /// message of this size always fits in a frame and a peer's frames are
+    /// refused when they are more than about 8 KiB larger (gossipsub's default
+    /// limit, 64 KiB, would be twice what swapmesh needs). Must not be zero.
+    ///
+    /// Default 33 KiB: a 32 KiB payload with 1 KiB of the app's own framing.
+    pub max_message_bytes: usize,
     /// Target number of peers in the mesh of each topic (gossipsub's D, default 6).
     pub mesh_n: usize,
     /// Fewer mesh peers than this and the heartbeat grafts more (D_lo, default 5).
@@ -223,7 +227,7 @@ impl Default for GossipConfig {
     fn default() -> Self {
         Self {
             heartbeat_interval: Duration::from_secs(1),
-            max_transmit_size: RECORD_BODY_LIMIT + 2 * 1024,
+            max_message_bytes: 33 * 1024,
             mesh_n: 6,
             mesh_n_low: 5,
             mesh_n_high: 12,
@@ -231,6 +235,96 @@ impl Default for GossipConfig {
         }
     }
 }
+
+impl GossipConfig {
+    /// gossipsub's `max_transmit_size`: the largest RPC frame we send or accept,
+    /// in bytes. [`max_message_bytes`](Self::max_message_bytes) plus
+    /// [`MAX_TOPIC_BYTES`], [`RPC_ENVELOPE_BYTES`] and
+    /// [`READ_BUFFER_ALLOWANCE`] (defaults: 33,792 + 64 + 43 + 8,192 = 42,091).
+    pub fn max_transmit_size(&self) -> usize {
+        self.max_message_bytes.saturating_add(FRAME_OVERHEAD)
+    }
+
+    /// The most data one message on `topic` may carry:
+    /// [`max_message_bytes`](Self::max_message_bytes), or less on a topic longer
+    /// than [`MAX_TOPIC_BYTES`], so that every frame we send fits in
+    /// [`max_transmit_size`](Self::max_transmit_size) with the
+    /// [`READ_BUFFER_ALLOWANCE`] to spare.
+    pub(crate) fn data_limit(&self, topic: &str) -> usize {
+        let topic_overflow = topic.len().saturating_sub(MAX_TOPIC_BYTES);
+        self.max_message_bytes.saturating_sub(topic_overflow)
+    }
+
+    /// Checks the values a network cannot run with.
+    pub(crate) fn validate(&self) -> Result<(), NetworkError> {
+        if self.max_message_bytes == 0 {
+            return Err(NetworkError::InvalidConfig(
+                "gossip.max_message_bytes is 0: set it to the largest message the app publishes"
+                    .to_owned(),
+            ));
+        }
+        if self.max_message_bytes.checked_add(FRAME_OVERHEAD).is_none() {
+            return Err(NetworkError::InvalidConfig(format!(
+                "gossip.max_message_bytes is {}: no frame can be that large",
+                self.max_message_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What [`GossipConfig::max_transmit_size`] adds to the largest message.
+const FRAME_OVERHEAD: usize = MAX_TOPIC_BYTES + RPC_ENVELOPE_BYTES + READ_BUFFER_ALLOWANCE;
+
+/// Room for the topic name in every gossipsub frame, in bytes.
+///
+/// swapmesh's longest topic is `swapmesh/1/mesh/<32 chars>`, 48 bytes; 64 leaves
+/// room for a longer name without changing the frame limit. A message on a topic
+/// longer than this may carry that much less data (publishing more is refused
+/// with [`PublishError::TooLarge`](crate::PublishError::TooLarge)).
+pub const MAX_TOPIC_BYTES: usize = 64;
+
+/// The longest protobuf varint: one that encodes a 64-bit length.
+const MAX_VARINT_BYTES: usize = 10;
+
+/// The key of a protobuf field numbered below 16: one byte.
+const FIELD_KEY_BYTES: usize = 1;
+
+/// Bytes gossipsub 0.50 adds around one published message, besides the message
+/// data and the topic name (checked against libp2p-gossipsub 0.50.1).
+///
+/// A frame on the wire is an unsigned-varint length prefix followed by one
+/// protobuf `RPC`. gossipsub 0.50 sends every queued `RpcOut` as an RPC of its
+/// own (`impl From<RpcOut> for proto::Rpc`), so the RPC that carries a message,
+/// published or forwarded, carries only that message: no subscriptions, and no
+/// control messages (IHAVE, IWANT, GRAFT, PRUNE, IDONTWANT) piggybacked on it.
+/// In anonymous mode the message has no `from`, `seqno`, `signature` or `key`.
+/// What is left:
+///
+/// | part                                     | bytes    |
+/// |------------------------------------------|----------|
+/// | frame length prefix (varint)             | ≤ 10     |
+/// | `RPC.publish` (field 2): key, length     | 1 + ≤ 10 |
+/// | `Message.data` (field 2): key, length    | 1 + ≤ 10 |
+/// | `Message.topic` (field 4): key, length   | 1 + ≤ 10 |
+///
+/// Each length is counted at its widest (10 bytes, any 64-bit length), so the
+/// sum, 43, holds for every configuration; for swapmesh's sizes (frames under
+/// 2 MiB, topics under 128 bytes) the envelope is in fact 14 bytes.
+pub const RPC_ENVELOPE_BYTES: usize = MAX_VARINT_BYTES + 3 * (FIELD_KEY_BYTES + MAX_VARINT_BYTES);
+
+/// Bytes the frame limit allows beyond the largest frame we send, so that a
+/// receiver does not drop it: 8 KiB.
+///
+/// libp2p-gossipsub 0.50.1 checks `max_transmit_size` against its whole read
+/// buffer rather than against one frame (`validate_rpc_limits` is given
+/// everything read so far), and that buffer is filled 8 KiB at a time
+/// (asynchronous-codec 0.7's `FramedRead`). When frames come back to back, the
+/// buffer holding a whole frame may also hold up to 8 KiB − 1 bytes of the next
+/// one: without this allowance a burst of messages near the limit would fail the
+/// receiver's stream and lose them (the test
+/// `a_burst_of_the_largest_messages_all_arrive` shows it).
+pub const READ_BUFFER_ALLOWANCE: usize = 8 * 1024;
 
 /// The largest frame, in bytes, each request-response protocol reads or writes.
 ///

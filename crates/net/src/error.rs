@@ -46,6 +46,9 @@ pub enum NetworkError {
     /// connection closed).
     #[error("the request is no longer pending")]
     RequestGone,
+    /// A configuration value the network cannot run with.
+    #[error("invalid network configuration: {0}")]
+    InvalidConfig(String),
 }
 
 /// Publishing a gossip message failed.
@@ -59,7 +62,10 @@ pub enum PublishError {
     /// These bytes were already published on this topic recently.
     #[error("the message was already published")]
     Duplicate,
-    /// The message is over `max_transmit_size`.
+    /// The message is over
+    /// [`GossipConfig::max_message_bytes`](crate::GossipConfig::max_message_bytes)
+    /// (less the part of a long topic name beyond
+    /// [`MAX_TOPIC_BYTES`](crate::config::MAX_TOPIC_BYTES)).
     #[error("message of {len} bytes is over the limit of {limit} bytes")]
     TooLarge {
         /// Its size.

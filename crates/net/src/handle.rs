@@ -103,8 +103,9 @@ impl NetworkHandle {
     }
 
     /// Starts listening on `address` (a `…/p2p/<relay>/p2p-circuit` address
-    /// listens through that relay). [`NetworkEvent::NewListenAddr`]
-    /// (crate::NetworkEvent::NewListenAddr) says when it is ready.
+    /// listens through that relay).
+    /// [`NetworkEvent::NewListenAddr`](crate::NetworkEvent::NewListenAddr) says
+    /// when it is ready.
     pub async fn listen_on(&self, address: Multiaddr) -> Result<(), NetworkError> {
         self.call(|reply| Command::ListenOn { address, reply })
             .await?

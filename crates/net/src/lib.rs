@@ -3,7 +3,27 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: [`NetworkConfig`] and its parts, with the defaults and why.
+//! - [`config`]: [`NetworkConfig`] and its parts, with the defaults and why, and
+//!   how the gossip frame limit follows from the largest message.
+//! - `error`: [`NetworkError`], [`PublishError`] and [`RequestError`].
+//! - `types`: [`NetworkEvent`], [`ResponseHandle`] and the other values the app
+//!   sees.
+//! - `handle`: [`NetworkHandle`], the cloneable command sender.
+//! - `event_loop`: [`EventLoop`], the one task that owns the swarm, one file per
+//!   job:
+//!   - `event_loop/mod.rs`: the struct, `run`, `emit` and the dispatch of swarm
+//!     events;
+//!   - `event_loop/command.rs`: the commands a handle sends, and where each goes;
+//!   - `event_loop/gossip.rs`: publish, join and leave topics, gossip events and
+//!     verdicts;
+//!   - `event_loop/discovery.rs`: mDNS, Kademlia, identify, bootstrap, topic
+//!     providers;
+//!   - `event_loop/relay.rs`: relay client and server, DCUtR, AutoNAT, listening
+//!     through a relay;
+//!   - `event_loop/requests.rs`: request-response, pending inbound and outbound
+//!     requests;
+//!   - `event_loop/peers.rs`: connections and dials, misbehaviour charges, block
+//!     and unblock.
 //! - `behaviour`: the libp2p behaviour, its fields in a deliberate order, and the
 //!   gossipsub configuration (anonymous, content-addressed ids, app validation).
 //! - [`scoring`]: gossipsub peer-scoring parameters, each explained.
@@ -11,9 +31,6 @@
 //!   `/swapmesh/agree/1`.
 //! - `misbehaviour`: [`Misbehaviour`], its penalties, the decaying per-peer count,
 //!   and the flood rate limits.
-//! - `event_loop`: [`EventLoop`], the one task that owns the swarm.
-//! - `handle`: [`NetworkHandle`], the cloneable command sender.
-//! - `types`: [`NetworkEvent`] and the other values the app sees.
 //! - `transport`: builds the swarm on the configured [`Transport`] (memory, TCP,
 //!   QUIC, with DNS, the relay client and bandwidth metrics).
 //!
@@ -83,6 +100,7 @@ pub fn provider_key(topic: &str) -> Vec<u8> {
 use tokio::sync::mpsc;
 
 /// Builds the network of `config` and starts listening on its addresses.
+/// Fails with [`NetworkError::InvalidConfig`] on a value it cannot run with.
 ///
 /// Returns the handle (clone it freely), the receiver of [`NetworkEvent`]s (read
 /// it steadily: when it is full the loop stops reading from the network), and the
@@ -90,18 +108,12 @@ use tokio::sync::mpsc;
 pub fn new(
     config: NetworkConfig,
 ) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>, EventLoop), NetworkError> {
+    config.gossip.validate()?;
     let (swarm, registry) = transport::build_swarm(&config)?;
     let (command_tx, command_rx) = mpsc::channel(config.command_channel_capacity.max(1));
     let (event_tx, event_rx) = mpsc::channel(config.event_channel_capacity.max(1));
-    let handle = NetworkHandle::new(command_tx.clone(), *swarm.local_peer_id());
-    let mut event_loop = EventLoop::new(
-        swarm,
-        registry,
-        command_rx,
-        command_tx.downgrade(),
-        event_tx,
-        &config,
-    );
+    let handle = NetworkHandle::new(command_tx, *swarm.local_peer_id());
+    let mut event_loop = EventLoop::new(swarm, registry, command_rx, event_tx, &config);
     for address in &config.listen_addresses {
         event_loop.listen(address.clone())?;
     }

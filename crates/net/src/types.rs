@@ -4,9 +4,9 @@ use std::fmt;
 
 use libp2p::{Multiaddr, PeerId, StreamProtocol, gossipsub};
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use crate::{Misbehaviour, error::NetworkError, event_loop::Command};
+use crate::{Misbehaviour, error::NetworkError};
 
 /// The id of a gossip message: sha256(topic ‖ 0x00 ‖ data).
 ///
@@ -278,43 +278,52 @@ pub struct ConnectionInfo {
     pub relayed: bool,
 }
 
-/// Identifies one pending inbound request inside the event loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct InboundKey {
-    pub(crate) protocol: Protocol,
-    pub(crate) id: libp2p::request_response::InboundRequestId,
+/// The app's answer to one inbound request, on its way to the event loop.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The response frame.
+    pub(crate) data: Vec<u8>,
+    /// Where the loop says whether it was sent.
+    pub(crate) reply: oneshot::Sender<Result<(), NetworkError>>,
 }
 
 /// The way back to a peer that sent a request.
 ///
-/// Dropping it without responding leaves the request to time out (the peer sees
-/// a failure). Like a [`NetworkHandle`](crate::NetworkHandle), it keeps the event
-/// loop alive while it exists: answer or drop it promptly.
+/// Answer with [`respond`](Self::respond). Dropping it without responding
+/// declines the request at once: the event loop closes the stream, and the peer's
+/// request fails promptly ([`RequestError::NoResponse`](crate::RequestError::NoResponse))
+/// instead of waiting for its timeout. Unlike a
+/// [`NetworkHandle`](crate::NetworkHandle), it does not keep the event loop
+/// running: once the loop has stopped, `respond` fails with
+/// [`NetworkError::Stopped`].
 #[derive(Debug)]
 pub struct ResponseHandle {
-    pub(crate) key: InboundKey,
-    pub(crate) commands: mpsc::Sender<Command>,
+    protocol: Protocol,
+    /// The event loop waits on the other end; dropping this sender is the
+    /// decline.
+    answer: oneshot::Sender<Answer>,
 }
 
 impl ResponseHandle {
+    /// A handle for a request on `protocol`, and the end the event loop waits on.
+    pub(crate) fn new(protocol: Protocol) -> (Self, oneshot::Receiver<Answer>) {
+        let (answer, receiver) = oneshot::channel();
+        (Self { protocol, answer }, receiver)
+    }
+
     /// Sends `data` as the response. Fails if it is over the protocol's frame
     /// limit, if the request is no longer pending (it timed out or the
     /// connection closed), or if the event loop has stopped.
     pub async fn respond(self, data: Vec<u8>) -> Result<(), NetworkError> {
         let (reply, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Respond {
-                key: self.key,
-                data,
-                reply,
-            })
-            .await
+        self.answer
+            .send(Answer { data, reply })
             .map_err(|_| NetworkError::Stopped)?;
         rx.await.map_err(|_| NetworkError::Stopped)?
     }
 
     /// The protocol of the request this answers.
     pub fn protocol(&self) -> Protocol {
-        self.key.protocol
+        self.protocol
     }
 }

@@ -1,9 +1,9 @@
 //! Two (or three) swarms exchanging gossip.
 
 use sha2::{Digest, Sha256};
-use swapmesh_net::MessageId;
+use swapmesh_net::{GossipConfig, MessageId, NetworkError, PublishError, config::MAX_TOPIC_BYTES};
 
-use crate::support::{Node, TOPIC, bounded, connect, stop_all, wait_subscribed};
+use crate::support::{Node, Seen, TOPIC, bounded, connect, stop_all, test_config, wait_subscribed};
 
 /// sha256(topic ‖ 0x00 ‖ data), computed independently of the crate.
 fn expected_id(topic: &str, data: &[u8]) -> MessageId {
@@ -58,7 +58,7 @@ async fn same_bytes_on_two_topics_arrive_on_both() {
 
         let got_first = b
             .wait_for("the copy on the area topic", |s| match s {
-                crate::support::Seen::Gossip {
+                Seen::Gossip {
                     id, topic, data: d, ..
                 } if topic == TOPIC && *d == data => Some(*id),
                 _ => None,
@@ -66,7 +66,7 @@ async fn same_bytes_on_two_topics_arrive_on_both() {
             .await;
         let got_second = b
             .wait_for("the copy on the mesh topic", |s| match s {
-                crate::support::Seen::Gossip {
+                Seen::Gossip {
                     id, topic, data: d, ..
                 } if topic == other && *d == data => Some(*id),
                 _ => None,
@@ -120,30 +120,93 @@ async fn message_on_a_topic_the_receiver_did_not_join_is_not_delivered() {
     .await;
 }
 
+/// A topic name of exactly [`MAX_TOPIC_BYTES`], the longest the frame limit
+/// makes room for (swapmesh's longest, `swapmesh/1/mesh/<32 chars>`, is 48).
+fn longest_topic() -> String {
+    let prefix = "swapmesh/1/mesh/";
+    format!("{prefix}{}", "x".repeat(MAX_TOPIC_BYTES - prefix.len()))
+}
+
+/// Two nodes joined to `topic` and connected.
+async fn pair_on(topic: &str) -> (Node, Node) {
+    let mut a = Node::start().await;
+    let mut b = Node::start().await;
+    a.handle.subscribe(topic).await.unwrap();
+    b.handle.subscribe(topic).await.unwrap();
+    connect(&mut a, &mut b).await;
+    wait_subscribed(&mut a, b.peer, topic).await;
+    (a, b)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn largest_record_fits_in_a_gossip_message_and_more_is_refused() {
+async fn a_message_of_max_message_bytes_on_the_longest_topic_arrives_and_one_byte_more_is_refused()
+{
     bounded(async {
-        let mut a = Node::start().await;
-        let mut b = Node::start().await;
-        a.handle.subscribe(TOPIC).await.unwrap();
-        b.handle.subscribe(TOPIC).await.unwrap();
-        connect(&mut a, &mut b).await;
-        wait_subscribed(&mut a, b.peer, TOPIC).await;
+        let max = GossipConfig::default().max_message_bytes;
+        let topic = longest_topic();
+        let (a, mut b) = pair_on(&topic).await;
 
-        // A 32 KiB body, a 64-byte signature and a few bytes of encoding.
-        let largest_record = vec![7u8; 32 * 1024 + 64 + 16];
+        let largest = vec![7u8; max];
         a.handle
-            .publish(TOPIC, largest_record.clone())
+            .publish(topic.as_str(), largest.clone())
             .await
-            .expect("the largest record is publishable");
-        b.wait_for_gossip(&largest_record).await;
+            .expect("a message of max_message_bytes is publishable");
+        b.wait_for_gossip(&largest).await;
 
-        let too_large = vec![7u8; 34 * 1024];
-        assert!(matches!(
-            a.handle.publish(TOPIC, too_large).await,
-            Err(swapmesh_net::PublishError::TooLarge { .. })
-        ));
+        assert_eq!(
+            a.handle.publish(topic.as_str(), vec![7u8; max + 1]).await,
+            Err(PublishError::TooLarge {
+                len: max + 1,
+                limit: max
+            })
+        );
+        // A topic longer than `MAX_TOPIC_BYTES` takes its extra bytes from the data.
+        let longer_topic = format!("{topic}y");
+        assert_eq!(
+            a.handle.publish(longer_topic, largest).await,
+            Err(PublishError::TooLarge {
+                len: max,
+                limit: max - 1
+            })
+        );
         stop_all(vec![a, b]).await;
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_the_largest_messages_all_arrive() {
+    bounded(async {
+        let max = GossipConfig::default().max_message_bytes;
+        let topic = longest_topic();
+        let (a, mut b) = pair_on(&topic).await;
+
+        // Published back to back, the frames share the receiver's read buffer.
+        const COUNT: u8 = 10;
+        for i in 0..COUNT {
+            a.handle
+                .publish(topic.as_str(), vec![i; max])
+                .await
+                .unwrap();
+        }
+        for i in 0..COUNT {
+            b.wait_for(&format!("largest message {i}"), |s| match s {
+                Seen::Gossip { data, .. } if data.len() == max && data[0] == i => Some(()),
+                _ => None,
+            })
+            .await;
+        }
+        stop_all(vec![a, b]).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_zero_max_message_bytes_is_refused_at_build() {
+    let mut config = test_config();
+    config.gossip.max_message_bytes = 0;
+    assert!(matches!(
+        swapmesh_net::new(config),
+        Err(NetworkError::InvalidConfig(_))
+    ));
 }

@@ -18,11 +18,12 @@ use libp2p::{
     yamux,
 };
 use swapmesh_net::{
-    Misbehaviour, Protocol, RequestError,
+    Misbehaviour, NetworkEvent, Protocol, RequestError,
     codec::{Frame, FrameCodec, FrameError},
 };
+use tokio::sync::mpsc;
 
-use crate::support::{Node, Seen, bounded, connect, stop_all};
+use crate::support::{Node, Seen, bounded, connect, stop_all, test_config};
 
 async fn round_trip(protocol: Protocol) {
     let mut a = Node::start().await;
@@ -51,6 +52,52 @@ async fn round_trip_on_sync() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_on_agree() {
     bounded(round_trip(Protocol::Agree)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_response_handle_fails_the_request_at_once() {
+    bounded(async {
+        // Long enough that only a prompt decline can end the request in time.
+        let request_timeout = Duration::from_secs(30);
+        let prompt = Duration::from_secs(5);
+        let mut config = test_config();
+        config.request_timeout = request_timeout;
+        let (b, mut events, event_loop) = swapmesh_net::new(config).expect("network builds");
+        let b_loop = tokio::spawn(event_loop.run());
+        let address = loop {
+            if let Some(NetworkEvent::NewListenAddr { address }) = events.recv().await {
+                break address.with_p2p(b.local_peer_id()).unwrap();
+            }
+        };
+        // `b`'s app drops every request's handle without a word.
+        let (declined_tx, mut declined) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let NetworkEvent::InboundRequest { data, reply, .. } = event {
+                    drop(reply);
+                    let _ = declined_tx.send(data);
+                }
+            }
+        });
+
+        let mut a = Node::start_with(|c| c.request_timeout = request_timeout).await;
+        a.handle.dial(address).await.unwrap();
+        a.wait_for_event(Seen::Connected(b.local_peer_id())).await;
+        let result = tokio::time::timeout(
+            prompt,
+            a.handle
+                .send_request(Protocol::Sync, b.local_peer_id(), b"hello".to_vec()),
+        )
+        .await
+        .expect("the declined request failed long before its timeout");
+        assert_eq!(result, Err(RequestError::NoResponse));
+        assert_eq!(declined.recv().await, Some(b"hello".to_vec()));
+
+        a.stop().await;
+        b.shutdown().await;
+        b_loop.await.unwrap();
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
