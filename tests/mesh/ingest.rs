@@ -210,8 +210,9 @@ async fn gossip_and_sync_verdicts_are_both_counted() {
             ("rejected", "bad_signature"),
             ("ignored", "expired"),
         ] {
-            let sample =
-                format!("swapmesh_{path}_records_total{{verdict=\"{verdict}\",reason=\"{reason}\"}}");
+            let sample = format!(
+                "swapmesh_{path}_records_total{{verdict=\"{verdict}\",reason=\"{reason}\"}}"
+            );
             wait_until(&sample, || async { metric(&node, &sample).await == 1 }).await;
         }
     }

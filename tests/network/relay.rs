@@ -91,7 +91,10 @@ async fn node_reachable_only_through_a_relay_receives_listings_over_the_circuit_
         let mut listing = fixtures::listing(&format!("big{n}"));
         listing.description = format!("{n} ").repeat(8000 / (n.to_string().len() + 1));
         let version = publisher.publish_listing(listing).await.unwrap();
-        big.push((kit::listing_id(&publisher, &format!("big{n}")), version.id()));
+        big.push((
+            kit::listing_id(&publisher, &format!("big{n}")),
+            version.id(),
+        ));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Gossip keeps no order: wait for every one of them, not only the last sent.
