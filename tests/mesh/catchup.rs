@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use swapmesh_net::Protocol;
 use swapmesh_node::{Node, NodeEvent};
-use swapmesh_protocol::{Geohash, ListingId, RecordId, Timestamp, Topic, fixtures};
+use swapmesh_protocol::{Geohash, RecordId, Timestamp, Topic, fixtures};
 use swapmesh_sync::wire::{SyncRequest, SyncResponse};
 use swapmesh_sync::{Config, Item, MemoryStore, Reconciler};
 
-use crate::kit::{self, TestNode, held, wait_until};
+use crate::kit::{self, TestNode, held, listing_id, wait_until};
 
 const CELL: &str = "u4pru";
 
@@ -28,25 +28,14 @@ fn items(node: &Node) -> BTreeSet<RecordId> {
         .collect()
 }
 
-fn listing_id(node: &Node, d: &str) -> ListingId {
-    ListingId {
-        author: node.author(),
-        d: d.to_owned(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_off_while_2000_listings_were_published_catches_up_through_sync_alone() {
-    let dir = tempfile::tempdir().unwrap();
     // The source only answers, so the laptop's own sessions do the catching up
     // (and report their progress).
     let source = kit::node_with(Some(CELL), |c| c.sync_on_connect = false).await;
-    let config = || kit::config(dir.path(), Some(CELL));
-    {
-        let laptop = Node::start(config()).await.unwrap();
-        kit::connect(&laptop, &source).await;
-        laptop.shutdown().await.unwrap();
-    }
+    let mut laptop = kit::node(Some(CELL)).await;
+    kit::connect(&laptop, &source).await;
+    laptop.stop().await;
     // While the laptop is off, 2,000 listings by 20 neighbours reach the source
     // node directly (never gossiped: gossip history cannot help the laptop).
     let now = Timestamp::now();
@@ -58,9 +47,7 @@ async fn node_off_while_2000_listings_were_published_catches_up_through_sync_alo
     source.store().insert_batch(&batch, now).unwrap();
     let expected: BTreeSet<RecordId> = batch.iter().map(|v| v.id()).collect();
 
-    let mut restart = config();
-    restart.reconnect_known_peers = 0;
-    let laptop = Node::start(restart).await.unwrap();
+    laptop.resume(|c| c.reconnect_known_peers = 0).await;
     let mut events = laptop.subscribe_events();
     kit::connect(&laptop, &source).await;
     wait_until("the laptop to hold all 2,000 listings", || async {
@@ -196,27 +183,21 @@ async fn split_neighbourhood_heals_and_converges_withdrawals_included() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_peer_cannot_resurrect_a_withdrawn_listing_through_sync() {
-    let stale_dir = tempfile::tempdir().unwrap();
     let author = kit::node(Some(CELL)).await;
     let witness = kit::node(Some(CELL)).await;
     kit::connect(&author, &witness).await;
     let id = listing_id(&author, "bike");
-    let v1 = {
-        let stale = Node::start(kit::config(stale_dir.path(), Some(CELL)))
-            .await
-            .unwrap();
-        kit::connect(&stale, &author).await;
-        let v1 = author
-            .publish_listing(fixtures::listing("bike"))
-            .await
-            .unwrap();
-        wait_until("the stale node to hold v1", || async {
-            held(&stale, &id) == Some(v1.id())
-        })
-        .await;
-        stale.shutdown().await.unwrap();
-        v1
-    };
+    let mut stale = kit::node(Some(CELL)).await;
+    kit::connect(&stale, &author).await;
+    let v1 = author
+        .publish_listing(fixtures::listing("bike"))
+        .await
+        .unwrap();
+    wait_until("the stale node to hold v1", || async {
+        held(&stale, &id) == Some(v1.id())
+    })
+    .await;
+    stale.stop().await;
     let tombstone = author.withdraw_listing("bike").await.unwrap();
     wait_until("the witness to hold the tombstone", || async {
         held(&witness, &id) == Some(tombstone.id())
@@ -224,9 +205,7 @@ async fn stale_peer_cannot_resurrect_a_withdrawn_listing_through_sync() {
     .await;
 
     // The stale node comes back knowing only v1, and meets the witness alone.
-    let mut config = kit::config(stale_dir.path(), Some(CELL));
-    config.reconnect_known_peers = 0;
-    let stale = Node::start(config).await.unwrap();
+    stale.resume(|c| c.reconnect_known_peers = 0).await;
     kit::connect(&stale, &witness).await;
     wait_until("the stale node to learn the tombstone", || async {
         held(&stale, &id) == Some(tombstone.id())
@@ -236,7 +215,7 @@ async fn stale_peer_cannot_resurrect_a_withdrawn_listing_through_sync() {
     let topic = cell_topic();
     let _ = stale.sync_with(witness.peer_id(), &topic).await;
     let _ = witness.sync_with(stale.peer_id(), &topic).await;
-    for node in [&witness.node, &stale, &author.node] {
+    for node in [&witness, &stale, &author] {
         assert_eq!(held(node, &id), Some(tombstone.id()));
         assert!(
             node.store().get(&v1.id()).unwrap().is_none(),
@@ -258,14 +237,7 @@ async fn hostile_sync_peers_are_cut_off_without_harming_the_node() {
 
     // 1. Garbage requests.
     let garbage = kit::raw_peer().await;
-    garbage.dial(kit::address(&node).await).await.unwrap();
-    wait_until("the garbage peer to connect", || async {
-        node.peers()
-            .await
-            .unwrap()
-            .contains(&garbage.local_peer_id())
-    })
-    .await;
+    kit::connect_raw(&garbage, &node).await;
     for _ in 0..6 {
         let _ = garbage
             .send_request(Protocol::Sync, node.peer_id(), vec![0xff; 100])
@@ -283,14 +255,7 @@ async fn hostile_sync_peers_are_cut_off_without_harming_the_node() {
     // 2. Endless reconciliation: the same first message again and again in one
     // session, far past the round limit.
     let endless = kit::raw_peer().await;
-    endless.dial(kit::address(&node).await).await.unwrap();
-    wait_until("the endless peer to connect", || async {
-        node.peers()
-            .await
-            .unwrap()
-            .contains(&endless.local_peer_id())
-    })
-    .await;
+    kit::connect_raw(&endless, &node).await;
     let theirs = MemoryStore::from_items((0..500u32).map(|i| {
         let mut id = [0u8; 32];
         id[..4].copy_from_slice(&i.to_be_bytes());

@@ -1,9 +1,9 @@
 //! Listings travel to exactly the nodes of their area cells and meshes.
 
 use swapmesh_node::Placement;
-use swapmesh_protocol::{Geohash, ListingId, fixtures};
+use swapmesh_protocol::{Geohash, fixtures};
 
-use crate::kit::{self, held, settle, wait_until};
+use crate::kit::{self, held, listing_id, settle, wait_until};
 
 /// `u4pru` and cells around it; `9q8yy` is San Francisco, far away.
 const CELL: &str = "u4pru";
@@ -15,13 +15,6 @@ fn test_cells_are_what_the_tests_assume() {
     let cell = Geohash::parse_cell(CELL).unwrap();
     assert!(cell.neighbours().iter().any(|g| g.as_str() == NEIGHBOUR));
     assert!(!cell.neighbours().iter().any(|g| g.as_str() == FAR));
-}
-
-fn listing_id(node: &swapmesh_node::Node, d: &str) -> ListingId {
-    ListingId {
-        author: node.author(),
-        d: d.to_owned(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

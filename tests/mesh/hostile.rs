@@ -12,15 +12,6 @@ use crate::kit::{self, TestNode, settle, wait_until};
 
 const CELL: &str = "u4pru";
 
-async fn connect_raw(raw: &NetworkHandle, node: &TestNode) {
-    raw.dial(kit::address(node).await).await.expect("dial");
-    let peer = raw.local_peer_id();
-    wait_until("the raw peer to connect", || async {
-        node.peers().await.unwrap_or_default().contains(&peer)
-    })
-    .await;
-}
-
 fn topic() -> String {
     Topic::area(&swapmesh_protocol::Geohash::parse_cell(CELL).unwrap())
         .as_str()
@@ -66,7 +57,7 @@ async fn forged_records_are_not_stored_or_forwarded_and_the_forger_is_blocked() 
     let second = kit::node(Some(CELL)).await;
     kit::connect(&first, &second).await;
     let forger = kit::raw_peer().await;
-    connect_raw(&forger, &first).await;
+    kit::connect_raw(&forger, &first).await;
     let mut events = first.subscribe_events();
 
     let now = Timestamp::now();
@@ -113,7 +104,7 @@ async fn forged_records_are_not_stored_or_forwarded_and_the_forger_is_blocked() 
 async fn validly_signed_invalid_records_are_rejected_and_their_sender_blocked() {
     let node = kit::node(Some(CELL)).await;
     let sender = kit::raw_peer().await;
-    connect_raw(&sender, &node).await;
+    kit::connect_raw(&sender, &node).await;
     let now = Timestamp::now();
     for i in 0..4u64 {
         let key = fixtures::key(200 + i);
@@ -138,7 +129,7 @@ async fn validly_signed_invalid_records_are_rejected_and_their_sender_blocked() 
 async fn record_created_an_hour_ahead_is_ignored_without_penalty() {
     let node = kit::node(Some(CELL)).await;
     let honest = kit::raw_peer().await;
-    connect_raw(&honest, &node).await;
+    kit::connect_raw(&honest, &node).await;
     let key = fixtures::key(300);
     let ahead = Timestamp::now().plus(3600);
     let mut body =

@@ -14,20 +14,12 @@ use swapmesh_protocol::{
 };
 use swapmesh_sync::wire::{SyncRequest, SyncResponse};
 
-use crate::kit::{self, wait_until};
+use crate::kit::{self, metric, wait_until};
 
 const CELL: &str = "u4pru";
 
 fn cell_topic() -> Topic {
     Topic::area(&Geohash::parse_cell(CELL).unwrap())
-}
-
-/// The value of one sample line of the node's `/metrics` text (0 when absent).
-async fn metric(node: &Node, sample: &str) -> u64 {
-    let text = node.metrics_text().await.unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// `n` listings by a few authors, valid now.
@@ -158,14 +150,10 @@ fn three_kinds(prefix: &str, now: Timestamp) -> [SignedRecord; 3] {
     [valid.signed().clone(), forged, expired]
 }
 
+/// A bare network peer connected to `node`.
 async fn raw_peer_of(node: &Node) -> NetworkHandle {
     let raw = kit::raw_peer().await;
-    raw.dial(kit::address(node).await).await.unwrap();
-    let peer = raw.local_peer_id();
-    wait_until("the raw peer to connect", || async {
-        node.peers().await.unwrap_or_default().contains(&peer)
-    })
-    .await;
+    kit::connect_raw(&raw, node).await;
     raw
 }
 

@@ -1,34 +1,21 @@
-//! The in-process test kit: build nodes with temporary stores on the memory
-//! transport, connect them as a line, a ring or a seeded random graph, and wait for
-//! a condition with a timeout.
+//! The memory-transport kit: nodes on `/memory/0` with fast timers, graphs of
+//! them (a line, a seeded random graph) and bare network peers with no node
+//! behind them. Nodes, connections and waits come from the shared kit
+//! (`tests/support`), re-exported here.
 
+use std::path::Path;
 use std::time::Duration;
 
-pub(crate) use crate::support::{TIMEOUT, held, wait_until};
+pub(crate) use crate::support::*;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use swapmesh_net::{Multiaddr, PeerId};
+use swapmesh_net::{NetworkConfig, NetworkHandle};
 use swapmesh_node::{Node, NodeConfig};
-use swapmesh_protocol::{Geohash, MeshId};
-use tempfile::TempDir;
+use swapmesh_protocol::Geohash;
 
-/// A node and the temporary directory it lives in.
-pub(crate) struct TestNode {
-    pub(crate) node: Node,
-    /// Kept so the directory lives as long as the node.
-    _dir: TempDir,
-}
-
-impl std::ops::Deref for TestNode {
-    type Target = Node;
-    fn deref(&self) -> &Node {
-        &self.node
-    }
-}
-
-/// A config with fast timers for tests: 100 ms heartbeats, no mDNS, short blocks.
-pub(crate) fn config(dir: &std::path::Path, area: Option<&str>) -> NodeConfig {
+/// A config for tests: 100 ms heartbeats, no mDNS, short blocks.
+pub(crate) fn config(dir: &Path, area: Option<&str>) -> NodeConfig {
     let mut config = NodeConfig::new(dir);
     config.area = area.map(|a| Geohash::parse_area(a).expect("test area"));
     config.mdns = false;
@@ -48,11 +35,18 @@ pub(crate) async fn node_with(
     area: Option<&str>,
     adjust: impl FnOnce(&mut NodeConfig),
 ) -> TestNode {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = config(dir.path(), area);
-    adjust(&mut config);
-    let node = Node::start(config).await.expect("node starts");
-    TestNode { node, _dir: dir }
+    TestNode::start(|dir| {
+        let mut config = config(dir, area);
+        adjust(&mut config);
+        config
+    })
+    .await
+}
+
+/// Starts a node whose clock stands still until the test moves it
+/// ([`TestNode::clock`]).
+pub(crate) async fn node_with_clock(area: Option<&str>) -> TestNode {
+    TestNode::start_with_clock(|dir| config(dir, area)).await
 }
 
 /// Starts `n` nodes with areas given by `area_of(i)`.
@@ -65,30 +59,6 @@ pub(crate) async fn nodes(
         out.push(node(area_of(i)).await);
     }
     out
-}
-
-/// The address a node listens on.
-pub(crate) async fn address(node: &Node) -> Multiaddr {
-    wait_until("a listen address", || async {
-        !node.listen_addresses().await.unwrap_or_default().is_empty()
-    })
-    .await;
-    node.listen_addresses().await.unwrap()[0].clone()
-}
-
-/// Connects `a` to `b` and waits until both see the connection.
-pub(crate) async fn connect(a: &Node, b: &Node) {
-    let addr = address(b).await;
-    a.dial(addr).await.expect("dial");
-    let (pa, pb) = (a.peer_id(), b.peer_id());
-    wait_until("a connection", || async {
-        connected(a, pb).await && connected(b, pa).await
-    })
-    .await;
-}
-
-async fn connected(node: &Node, peer: PeerId) -> bool {
-    node.peers().await.unwrap_or_default().contains(&peer)
 }
 
 /// Connects the nodes in a line: 0-1, 1-2, ...
@@ -124,21 +94,28 @@ pub(crate) async fn connect_edges(nodes: &[TestNode], edges: &[(usize, usize)]) 
 /// A bare network peer (no node behind it) that sends whatever bytes a test gives
 /// it: a stale, hostile or scripted peer. Its event channel is kept drained so
 /// its loop never stalls.
-pub(crate) async fn raw_peer() -> swapmesh_net::NetworkHandle {
-    let mut config = swapmesh_net::NetworkConfig::new(swapmesh_net::Keypair::generate_ed25519());
+pub(crate) async fn raw_peer() -> NetworkHandle {
+    raw_peer_with(|_| {}).await
+}
+
+/// A bare network peer with its config changed by `adjust` (a larger
+/// `gossip.max_message_bytes` than a node's, for example).
+pub(crate) async fn raw_peer_with(adjust: impl FnOnce(&mut NetworkConfig)) -> NetworkHandle {
+    let mut config = NetworkConfig::new(swapmesh_net::Keypair::generate_ed25519());
     config.gossip.heartbeat_interval = Duration::from_millis(100);
+    adjust(&mut config);
     let (handle, mut events, event_loop) = swapmesh_net::new(config).expect("network");
     tokio::spawn(event_loop.run());
     tokio::spawn(async move { while events.recv().await.is_some() {} });
     handle
 }
 
-/// A mesh id for tests.
-pub(crate) fn mesh(name: &str) -> MeshId {
-    MeshId::parse(name).expect("test mesh id")
-}
-
-/// Waits a little to let gossip that should NOT arrive have its chance.
-pub(crate) async fn settle() {
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+/// Dials `node` from the bare peer `raw` and waits until the node sees it.
+pub(crate) async fn connect_raw(raw: &NetworkHandle, node: &Node) {
+    raw.dial(address(node).await).await.expect("dial");
+    let peer = raw.local_peer_id();
+    wait_until("the raw peer to connect", || async {
+        connected(node, peer).await
+    })
+    .await;
 }

@@ -1,22 +1,14 @@
 //! Versions, withdrawals, late joiners and restarts.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use swapmesh_net::NetworkHandle;
 use swapmesh_node::{Node, NodeEvent};
-use swapmesh_protocol::{Geohash, GossipMessage, ListingId, Topic, Verified, fixtures};
+use swapmesh_protocol::{Geohash, GossipMessage, Topic, Verified, fixtures};
 
-use crate::kit::{self, held, settle, wait_until};
+use crate::kit::{self, held, listing_id, settle, wait_until};
 
 const CELL: &str = "u4pru";
-
-fn listing_id(node: &Node, d: &str) -> ListingId {
-    ListingId {
-        author: node.author(),
-        d: d.to_owned(),
-    }
-}
 
 fn topic() -> String {
     Topic::area(&Geohash::parse_cell(CELL).unwrap())
@@ -149,20 +141,15 @@ async fn listing_published_before_any_peer_reaches_a_peer_that_connects_later() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_restarted_on_its_data_directory_keeps_key_records_and_meshes() {
-    let dir = tempfile::tempdir().unwrap();
     let street = kit::mesh("street7");
-    let (peer, author, published) = {
-        let node = Node::start(kit::config(dir.path(), None)).await.unwrap();
-        node.join_mesh(street.clone()).await.unwrap();
-        let published = node
-            .publish_listing(fixtures::listing("bbq"))
-            .await
-            .unwrap();
-        let ids = (node.peer_id(), node.author());
-        node.shutdown().await.unwrap();
-        (ids.0, ids.1, published)
-    };
-    let node = Node::start(kit::config(dir.path(), None)).await.unwrap();
+    let mut node = kit::node(None).await;
+    node.join_mesh(street.clone()).await.unwrap();
+    let published = node
+        .publish_listing(fixtures::listing("bbq"))
+        .await
+        .unwrap();
+    let (peer, author) = (node.peer_id(), node.author());
+    node.restart().await;
     assert_eq!(node.peer_id(), peer);
     assert_eq!(node.author(), author);
     assert_eq!(node.meshes(), vec![street.clone()]);
@@ -242,9 +229,7 @@ async fn expired_listing_leaves_search_and_is_swept_from_the_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiry_with_a_moved_clock() {
-    let clock = swapmesh_node::ManualClock::starting_now();
-    let test_clock = clock.clone();
-    let node = kit::node_with(Some(CELL), move |c| c.clock = Arc::new(test_clock)).await;
+    let node = kit::node_with_clock(Some(CELL)).await;
     let listing = node
         .publish_listing(fixtures::listing("lamp"))
         .await
@@ -255,7 +240,7 @@ async fn expiry_with_a_moved_clock() {
     };
     assert_eq!(node.search(&all).unwrap().records.len(), 1);
     // Past the listing's expiry, with no wait in real time.
-    clock.set(listing.body().expires_at.plus(1));
+    node.clock().set(listing.body().expires_at.plus(1));
     assert!(node.search(&all).unwrap().records.is_empty());
     assert_eq!(node.sweep_now().unwrap(), 1);
     assert!(node.record(&listing.id()).unwrap().is_none());

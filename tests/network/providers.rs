@@ -2,9 +2,10 @@
 //! starting from one common bootstrap peer, and leave other cells alone.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use swapmesh_net::{Discovery, PeerId};
-use swapmesh_node::NodeEvent;
+use swapmesh_node::{NodeConfig, NodeEvent};
 use swapmesh_protocol::{Geohash, Topic};
 
 use crate::kit::{self, Net, Recorder, wait_until};
@@ -49,17 +50,30 @@ async fn five_nodes_of_a_cell_find_and_connect_to_each_other_through_kademlia_bu
     // The common bootstrap peer has no area (it listens to the `local` mesh).
     let bootstrap = kit::node(Net::Tcp, None, |_| {}).await;
     let bootstrap_addr = kit::address(&bootstrap).await;
-    let mut cell = Vec::new();
-    let mut recorders = Vec::new();
-    for _ in 0..5 {
-        let addr = bootstrap_addr.clone();
-        let node = kit::node(Net::Tcp, Some(CELL), |c| c.bootstrap = vec![addr]).await;
-        recorders.push(Recorder::new(&node));
-        cell.push(node);
+    // Seven nodes of nine topics each (a cell and its neighbours): a lookup of
+    // every topic each second, the kit's pace, is more Kademlia queries than two
+    // busy cores answer in time, and a round does not wait for the queries of the
+    // one before, so they pile up and discovery stalls. A slower pace keeps well
+    // within.
+    let pace = |c: &mut NodeConfig| {
+        c.discovery.provider_lookup_interval = Duration::from_secs(3);
+        c.discovery.provider_announce_interval = Duration::from_secs(6);
+    };
+    // A provider is reported once: each node's recorder listens before the node
+    // meets the bootstrap peer (the path of `NodeConfig::bootstrap`), so no
+    // discovery happens before it.
+    let mut joined = Vec::new();
+    for area in [CELL, CELL, CELL, CELL, CELL, OTHER_CELL] {
+        let node = kit::node(Net::Tcp, Some(area), pace).await;
+        let recorder = Recorder::new(&node);
+        node.network()
+            .bootstrap(vec![bootstrap_addr.clone()])
+            .await
+            .unwrap();
+        joined.push((node, recorder));
     }
-    let addr = bootstrap_addr.clone();
-    let other = kit::node(Net::Tcp, Some(OTHER_CELL), |c| c.bootstrap = vec![addr]).await;
-    let mut other_recorder = Recorder::new(&other);
+    let (other, mut other_recorder) = joined.pop().unwrap();
+    let (cell, mut recorders): (Vec<_>, Vec<_>) = joined.into_iter().unzip();
 
     let topic = Topic::area(&Geohash::parse_area(CELL).unwrap())
         .as_str()

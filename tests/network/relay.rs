@@ -33,11 +33,19 @@ async fn relayed_address(node: &Node) -> Multiaddr {
 }
 
 /// Bytes `node` received over relayed connections, from its bandwidth metrics.
+///
+/// The metrics label a connection with the protocols of its remote address. One
+/// this node dialled through a relay has `…/p2p-circuit/p2p`; one it accepted
+/// through its own reservation has the send-back address libp2p-relay gives it,
+/// `/p2p/<peer>`, labelled `/p2p` (no direct connection has that label). Which
+/// of the two carries the listings depends on which neighbour dialled first
+/// (both find each other as topic providers), so both count.
 async fn relayed_bytes_in(node: &Node) -> u64 {
     let text = node.metrics_text().await.unwrap();
     text.lines()
-        .filter(|l| l.starts_with("libp2p_bandwidth_bytes_total"))
-        .filter(|l| l.contains("p2p-circuit") && l.contains("direction=\"Inbound\""))
+        .filter_map(|l| l.strip_prefix("libp2p_bandwidth_bytes_total{"))
+        .filter(|l| l.contains("direction=\"Inbound\""))
+        .filter(|l| l.contains("p2p-circuit") || l.contains("protocols=\"/p2p\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }

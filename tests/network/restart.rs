@@ -1,7 +1,5 @@
 //! The address book: peers met before are found again after a restart.
 
-use swapmesh_node::Node;
-
 use crate::kit::{self, Net, connected, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -9,7 +7,7 @@ async fn node_restarted_without_bootstrap_addresses_reconnects_to_peers_from_its
     let hub = kit::node(Net::Tcp, None, |_| {}).await;
     let hub_addr = kit::address(&hub).await;
     let neighbour = kit::node(Net::Tcp, None, |c| c.bootstrap = vec![hub_addr.clone()]).await;
-    let node = kit::node(Net::Tcp, None, |c| c.bootstrap = vec![hub_addr.clone()]).await;
+    let mut node = kit::node(Net::Tcp, None, |c| c.bootstrap = vec![hub_addr.clone()]).await;
     kit::wait_connected(&node, &hub).await;
     // Through the hub, Kademlia introduces the two others to each other.
     kit::wait_connected(&node, &neighbour).await;
@@ -20,23 +18,20 @@ async fn node_restarted_without_bootstrap_addresses_reconnects_to_peers_from_its
     })
     .await;
 
-    let kit::TestNode { node, dir } = node;
     let peer_id = node.peer_id();
-    node.shutdown().await.unwrap();
-    drop(node);
+    node.stop().await;
     wait_until("the others to see it gone", || async {
         !connected(&hub, peer_id).await && !connected(&neighbour, peer_id).await
     })
     .await;
 
-    let mut config = kit::config(dir.path(), Net::Tcp, None);
-    config.bootstrap.clear();
-    let restarted = Node::start(config).await.unwrap();
-    assert_eq!(restarted.peer_id(), peer_id);
-    kit::wait_connected(&restarted, &hub).await;
-    kit::wait_connected(&restarted, &neighbour).await;
+    // Back on its data directory, with no bootstrap address.
+    node.resume(|c| c.bootstrap.clear()).await;
+    assert_eq!(node.peer_id(), peer_id);
+    kit::wait_connected(&node, &hub).await;
+    kit::wait_connected(&node, &neighbour).await;
 
-    for node in [restarted, hub.node, neighbour.node] {
+    for node in [node, hub, neighbour] {
         node.shutdown().await.unwrap();
     }
 }

@@ -1,33 +1,22 @@
-//! Waiting helpers shared by the in-process test binaries (`mesh`, `network`).
+//! The kit shared by the in-process test binaries, `mesh` (memory transport) and
+//! `network` (real sockets on 127.0.0.1). Each binary's `kit.rs` adds its own
+//! transport's config and re-exports this kit, so a test names everything
+//! `kit::…`.
+//!
+//! - `node`: [`TestNode`], a node in a temporary directory that can stop, start
+//!   again on that directory and run on a clock the test moves; addresses and
+//!   connections.
+//! - `look`: what a node holds and counts, and the events it emits.
+//! - `wait`: waits bounded in time.
 
-use std::future::Future;
-use std::time::Duration;
+// Each binary uses a part of the kit; the rest is not dead, only unused there.
+#![allow(dead_code)]
 
-use swapmesh_node::Node;
-use swapmesh_protocol::{ListingId, RecordId};
+mod look;
+mod node;
+mod wait;
 
-/// How long any one wait may take before the test fails.
-pub(crate) const TIMEOUT: Duration = Duration::from_secs(40);
-
-/// Polls `condition` every 50 ms until it holds; fails the test after [`TIMEOUT`].
-pub(crate) async fn wait_until<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        if condition().await {
-            return;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out after {TIMEOUT:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The id of the version of a listing a node holds, if any.
-pub(crate) fn held(node: &Node, id: &ListingId) -> Option<RecordId> {
-    node.listing(id).expect("store read").map(|r| r.id)
-}
+// Globs: a binary that leaves some of these unused is not warned about each.
+pub(crate) use look::*;
+pub(crate) use node::*;
+pub(crate) use wait::*;
