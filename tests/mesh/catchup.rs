@@ -59,6 +59,11 @@ async fn node_off_while_2000_listings_were_published_catches_up_through_sync_alo
         items(&laptop).is_superset(&expected)
     })
     .await;
+    // A batch is in the store a moment before the progress counts it.
+    wait_until("the progress to count the last batch", || async {
+        laptop.sync_progress().fetched_total >= 2000
+    })
+    .await;
     let mut progress = 0;
     loop {
         use tokio::sync::broadcast::error::TryRecvError;
