@@ -140,6 +140,10 @@ pub struct ListingIdPrefix {
 }
 
 impl ListingIdPrefix {
+    /// The least number of characters of a prefix people may type: 8 hex
+    /// characters tell one author from another in a neighbourhood's thousands.
+    pub const MIN_LEN: usize = 8;
+
     /// The prefix as given.
     pub fn as_str(&self) -> &str {
         &self.text
