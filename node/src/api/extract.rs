@@ -123,7 +123,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
                 let detail = text
                     .strip_prefix("Failed to deserialize query string: ")
                     .unwrap_or(&text);
-                match quoted(detail, "unknown field `") {
+                let unknown = detail
+                    .find("unknown field `")
+                    .and_then(|i| quoted(&detail[i..], "unknown field `"));
+                match unknown {
                     Some(name) => ApiError::field(
                         ErrorCode::UnknownParameter,
                         name,

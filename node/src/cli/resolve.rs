@@ -12,15 +12,19 @@ use crate::client::Client;
 /// Most candidates an ambiguous short id lists.
 const MAX_CANDIDATES: usize = 10;
 
-/// The full id of the listing `short` names.
+/// The full id of the listing `short` names. A whole id names itself, unless
+/// it names nothing live and is the start of exactly one live listing's id
+/// (`<author>.bi` for `<author>.bike`); a withdrawn listing is named by its
+/// whole id or, if it is ours, its name.
 pub(super) fn listing(client: &Client, short: &str) -> anyhow::Result<String> {
     let short = short.trim();
-    if short.parse::<ListingId>().is_ok() {
-        return Ok(short.to_owned());
-    }
+    let whole = short.parse::<ListingId>().is_ok();
     let limit = (MAX_CANDIDATES + 1).to_string();
     let page: ListingPage =
         client.get_with("/listings", &[("id_prefix", short), ("limit", &limit)])?;
+    if whole && (page.listings.is_empty() || page.listings.iter().any(|l| l.id == short)) {
+        return Ok(short.to_owned());
+    }
     match page.listings.as_slice() {
         [] => bail!(
             "no listing matches {short:?}: give the name of one of your listings, or at least 8 characters of a listing id"
