@@ -311,7 +311,11 @@ impl Settings {
                 flag: "currency",
             };
             self.currency = Currency::from_code(v).map_err(|_| {
-                invalid(src(&n), v, "an ISO 4217 currency code such as EUR, USD or JPY")
+                invalid(
+                    src(&n),
+                    v,
+                    "an ISO 4217 currency code such as EUR, USD or JPY",
+                )
             })?;
         }
         Ok(())

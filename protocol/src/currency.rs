@@ -383,8 +383,14 @@ mod tests {
         let eur = Currency::from_code("EUR").unwrap();
         assert_eq!(eur.format_amount(500), "5.00");
         assert_eq!(eur.format_amount(7), "0.07");
-        assert_eq!(Currency::from_code("JPY").unwrap().format_amount(1000), "1000");
-        assert_eq!(Currency::from_code("BHD").unwrap().format_amount(1500), "1.500");
+        assert_eq!(
+            Currency::from_code("JPY").unwrap().format_amount(1000),
+            "1000"
+        );
+        assert_eq!(
+            Currency::from_code("BHD").unwrap().format_amount(1500),
+            "1.500"
+        );
         let money = |amount, code: &[u8; 3]| Money {
             amount,
             currency: *code,
@@ -397,7 +403,10 @@ mod tests {
     fn codes_outside_the_table_are_refused() {
         for bad in ["XYZ", "eur", "EURO", "", "XAU"] {
             assert!(
-                matches!(Currency::from_code(bad), Err(MoneyError::UnknownCurrency(_))),
+                matches!(
+                    Currency::from_code(bad),
+                    Err(MoneyError::UnknownCurrency(_))
+                ),
                 "{bad}"
             );
         }

@@ -182,9 +182,7 @@ impl FromStr for ListingIdPrefix {
         let not_prefix = || ParseIdError::NotListingId(s.to_owned());
         let author_hex = match s.split_once('.') {
             Some((author, d)) => {
-                if author.len() != 64
-                    || !(d.is_empty() || is_valid_name(d) && d.len() <= 64)
-                {
+                if author.len() != 64 || !(d.is_empty() || is_valid_name(d) && d.len() <= 64) {
                     return Err(not_prefix());
                 }
                 author
@@ -241,7 +239,13 @@ mod tests {
             author: AuthorKey([0xab; 32]),
             d: "drill".into(),
         };
-        for yes in ["a", "aba", "abababab", &format!("{}.", id.author), &format!("{}.dr", id.author)] {
+        for yes in [
+            "a",
+            "aba",
+            "abababab",
+            &format!("{}.", id.author),
+            &format!("{}.dr", id.author),
+        ] {
             let p: ListingIdPrefix = yes.parse().unwrap();
             assert!(p.matches(&id), "{yes}");
         }
@@ -250,7 +254,14 @@ mod tests {
         for no in ["abc", &format!("{}.x", id.author)] {
             assert!(!no.parse::<ListingIdPrefix>().unwrap().matches(&id), "{no}");
         }
-        for bad in ["", "drill", "ABAB", "abab.dr", &format!("{}.Dr", id.author), &"a".repeat(65)] {
+        for bad in [
+            "",
+            "drill",
+            "ABAB",
+            "abab.dr",
+            &format!("{}.Dr", id.author),
+            &"a".repeat(65),
+        ] {
             assert!(bad.parse::<ListingIdPrefix>().is_err(), "{bad}");
         }
     }

@@ -27,8 +27,8 @@ pub mod time;
 pub mod topic;
 pub mod validate;
 
-pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 pub use currency::Currency;
+pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 pub use geo::Geohash;
 pub use gossip::GossipMessage;
 pub use ids::{AgreementId, AuthorKey, BlobHash, ListingId, ListingIdPrefix, RecordId};

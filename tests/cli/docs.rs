@@ -67,7 +67,11 @@ fn man_page_names_every_subcommand() {
     assert!(main.contains("neighbours"), "{main}");
     for (words, _) in subcommands() {
         if words.len() == 1 {
-            assert!(main.contains(&words[0]), "swapmesh.1 does not name {}", words[0]);
+            assert!(
+                main.contains(&words[0]),
+                "swapmesh.1 does not name {}",
+                words[0]
+            );
         }
         let page = man.join(format!("swapmesh-{}.1", words.join("-")));
         let text = std::fs::read_to_string(&page)

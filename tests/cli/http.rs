@@ -97,7 +97,14 @@ pub(crate) fn call(d: &Daemon, method: &str, path: &str, body: Option<&Value>) -
     if text.is_some() {
         headers.push(("Content-Type", "application/json"));
     }
-    send(d, method, path, &headers, text.as_deref().map(str::as_bytes), false)
+    send(
+        d,
+        method,
+        path,
+        &headers,
+        text.as_deref().map(str::as_bytes),
+        false,
+    )
 }
 
 /// One raw HTTP/1.1 request; returns the status and the body parsed as JSON.

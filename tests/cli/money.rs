@@ -37,15 +37,33 @@ fn money_round_trips_as_typed() {
     let bootstrap = peer.bootstrap_address();
     let node = Daemon::start(
         &dir,
-        &["--listen", "/ip4/127.0.0.1/tcp/0", "--area", AREA, "--bootstrap", &bootstrap],
+        &[
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--area",
+            AREA,
+            "--bootstrap",
+            &bootstrap,
+        ],
     );
 
     // 5 → 500 → "5.00 EUR" (EUR: the currency when none is set).
     let out = ok(
         &dir,
         &[
-            "listing", "add", "--title", "Drill", "--kind", "rent", "--name", "drill", "--price",
-            "5", "--deposit", "50.50", "--json",
+            "listing",
+            "add",
+            "--title",
+            "Drill",
+            "--kind",
+            "rent",
+            "--name",
+            "drill",
+            "--price",
+            "5",
+            "--deposit",
+            "50.50",
+            "--json",
         ],
     );
     let listing: Value = serde_json::from_str(&out).unwrap();
@@ -73,27 +91,62 @@ fn money_round_trips_as_typed() {
         assert!(err.contains(named), "{args:?}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     }
-    assert_eq!(count_own(&dir), before, "a refused amount published something");
+    assert_eq!(
+        count_own(&dir),
+        before,
+        "a refused amount published something"
+    );
 
     // JPY has no minor digits: 1000 stays 1000.
     let out = ok(
         &dir,
         &[
-            "listing", "add", "--title", "Tent", "--kind", "rent", "--name", "tent", "--price",
-            "1000", "--currency", "JPY", "--json",
+            "listing",
+            "add",
+            "--title",
+            "Tent",
+            "--kind",
+            "rent",
+            "--name",
+            "tent",
+            "--price",
+            "1000",
+            "--currency",
+            "JPY",
+            "--json",
         ],
     );
     let listing: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(listing["price"]["amount"], 1000);
     assert!(ok(&dir, &["listing", "show", "tent"]).contains("1000 JPY per day"));
-    assert!(!fails(&dir, &["listing", "add", "--title", "T", "--kind", "rent", "--price", "1000.5", "--currency", "JPY"]).is_empty());
+    assert!(
+        !fails(
+            &dir,
+            &[
+                "listing",
+                "add",
+                "--title",
+                "T",
+                "--kind",
+                "rent",
+                "--price",
+                "1000.5",
+                "--currency",
+                "JPY"
+            ]
+        )
+        .is_empty()
+    );
 
     // The record in XYZ from the network: kept, and shown in minor units.
     eventually("the neighbour's listing in XYZ", || {
         ok(&dir, &["browse", "--area", AREA]).contains("Odd money")
     });
     let browse = ok(&dir, &["browse", "--area", AREA, "--query", "odd"]);
-    assert!(browse.contains("1234 XYZ (minor units) per day"), "{browse}");
+    assert!(
+        browse.contains("1234 XYZ (minor units) per day"),
+        "{browse}"
+    );
     assert!(node.terminate().success());
 
     // The `currency` setting is the default of the CLI.
@@ -106,7 +159,9 @@ fn money_round_trips_as_typed() {
     let node = Daemon::start(&jpy, &["--listen", "/memory/0", "--area", AREA]);
     let out = ok(
         &jpy,
-        &["listing", "add", "--title", "Kayak", "--kind", "rent", "--price", "1000", "--json"],
+        &[
+            "listing", "add", "--title", "Kayak", "--kind", "rent", "--price", "1000", "--json",
+        ],
     );
     let listing: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(listing["price"]["amount"], 1000);

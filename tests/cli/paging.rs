@@ -31,14 +31,23 @@ fn browse_all_follows_the_cursor() {
             &d,
             "POST",
             "/api/v1/listings",
-            Some(&json!({"d": format!("thing-{i}"), "kinds": ["give"], "title": format!("Thing {i}")})),
+            Some(
+                &json!({"d": format!("thing-{i}"), "kinds": ["give"], "title": format!("Thing {i}")}),
+            ),
         );
         assert_eq!(reply.status, 201, "{}", reply.body);
     }
 
-    let all = ids(&ok(&dir, &["browse", "--area", AREA, "--limit", "100", "--all"]));
+    let all = ids(&ok(
+        &dir,
+        &["browse", "--area", AREA, "--limit", "100", "--all"],
+    ));
     assert_eq!(all.len(), 250);
-    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), 250, "a listing came twice");
+    assert_eq!(
+        all.iter().collect::<BTreeSet<_>>().len(),
+        250,
+        "a listing came twice"
+    );
 
     // One page, and the command that prints the next one.
     let first = ok(&dir, &["browse", "--area", AREA, "--limit", "100"]);
@@ -47,7 +56,10 @@ fn browse_all_follows_the_cursor() {
         .lines()
         .find_map(|l| l.strip_prefix("next page: "))
         .unwrap_or_else(|| panic!("no next command in {first}"));
-    assert!(next.contains("--cursor") && next.contains("--area u4pru"), "{next}");
+    assert!(
+        next.contains("--cursor") && next.contains("--area u4pru"),
+        "{next}"
+    );
     let words: Vec<&str> = next.split_whitespace().collect();
     assert_eq!(words[0], "swapmesh");
     assert_eq!(words[1..3], ["--data-dir", dir.to_str().unwrap()]);
@@ -56,12 +68,18 @@ fn browse_all_follows_the_cursor() {
     assert!(ids(&second).iter().all(|id| !ids(&first).contains(id)));
 
     // Own listings page the same way.
-    let mine: Value =
-        serde_json::from_str(&ok(&dir, &["listing", "list", "--limit", "30", "--all", "--json"]))
-            .unwrap();
+    let mine: Value = serde_json::from_str(&ok(
+        &dir,
+        &["listing", "list", "--limit", "30", "--all", "--json"],
+    ))
+    .unwrap();
     assert_eq!(mine["listings"].as_array().unwrap().len(), 250);
     assert!(mine["next"].is_null());
-    assert!(!swapmesh(&dir, &["browse", "--all", "--cursor", "00"]).status.success());
+    assert!(
+        !swapmesh(&dir, &["browse", "--all", "--cursor", "00"])
+            .status
+            .success()
+    );
     assert!(d.terminate().success());
 }
 
@@ -77,7 +95,14 @@ fn short_ids_resolve_and_ambiguity_is_reported() {
     let bootstrap = peer.bootstrap_address();
     let d = Daemon::start(
         &dir,
-        &["--listen", "/ip4/127.0.0.1/tcp/0", "--area", AREA, "--bootstrap", &bootstrap],
+        &[
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--area",
+            AREA,
+            "--bootstrap",
+            &bootstrap,
+        ],
     );
     eventually("the neighbour's two listings", || {
         let out = ok(&dir, &["browse", "--area", AREA]);
@@ -86,9 +111,24 @@ fn short_ids_resolve_and_ambiguity_is_reported() {
 
     // An own listing whose name is also the start of the neighbour's ids.
     let own_name = &theirs[..10];
-    ok(&dir, &["listing", "add", "--title", "Hex-named lamp", "--kind", "give", "--name", own_name]);
+    ok(
+        &dir,
+        &[
+            "listing",
+            "add",
+            "--title",
+            "Hex-named lamp",
+            "--kind",
+            "give",
+            "--name",
+            own_name,
+        ],
+    );
     let shown = ok(&dir, &["listing", "show", own_name]);
-    assert!(shown.contains("Hex-named lamp"), "the own name must win: {shown}");
+    assert!(
+        shown.contains("Hex-named lamp"),
+        "the own name must win: {shown}"
+    );
 
     // A longer prefix names both of the neighbour's listings: the candidates.
     let err = fails(&dir, &["listing", "show", &theirs[..12]]);
@@ -98,7 +138,8 @@ fn short_ids_resolve_and_ambiguity_is_reported() {
     // A unique prefix, and the full id, name one listing.
     let unique = format!("{theirs}.bi");
     assert!(ok(&dir, &["listing", "show", &unique]).contains(&bike));
-    let boat_json: Value = serde_json::from_str(&ok(&dir, &["listing", "show", &boat, "--json"])).unwrap();
+    let boat_json: Value =
+        serde_json::from_str(&ok(&dir, &["listing", "show", &boat, "--json"])).unwrap();
     assert_eq!(boat_json["id"], boat);
 
     // Too short, or naming nothing: one line, non-zero.

@@ -51,7 +51,10 @@ impl Peer {
             if let Some(a) = addrs.first() {
                 return format!("{a}/p2p/{}", self.node.peer_id());
             }
-            assert!(std::time::Instant::now() < deadline, "the peer listens nowhere");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the peer listens nowhere"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -69,7 +69,12 @@ mod tests {
         let store = Store::temporary().unwrap();
         let now = Timestamp(1_800_000_000);
         let (ana, ben) = (fixtures::key(1), fixtures::key(2));
-        for (key, d) in [(&ana, "drill"), (&ana, "dryer"), (&ana, "tent"), (&ben, "drill")] {
+        for (key, d) in [
+            (&ana, "drill"),
+            (&ana, "dryer"),
+            (&ana, "tent"),
+            (&ben, "drill"),
+        ] {
             store
                 .insert(&fixtures::verified_listing(key, d, "u4pru", now), now)
                 .unwrap();

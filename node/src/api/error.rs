@@ -176,7 +176,9 @@ impl ErrorCode {
     pub fn meaning(self) -> &'static str {
         use ErrorCode::*;
         match self {
-            MissingToken => "no `Authorization: Bearer <token>` header (the token is DIR/api-token)",
+            MissingToken => {
+                "no `Authorization: Bearer <token>` header (the token is DIR/api-token)"
+            }
             WrongToken => "the bearer token is not this node's",
             ForbiddenHost => "the Host header is not the API's address (DNS rebinding)",
             NoSuchRoute => "no such route",
@@ -318,6 +320,15 @@ mod tests {
             let json = serde_json::to_value(code).unwrap();
             assert_eq!(json, code.as_str());
             assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+    }
+
+    #[test]
+    fn the_readme_lists_every_code_with_its_status() {
+        let readme = include_str!("../../../README.md");
+        for code in ErrorCode::ALL {
+            let row = format!("| `{}` | {} |", code.as_str(), code.status().as_u16());
+            assert!(readme.contains(&row), "README.md lacks the row {row}");
         }
     }
 }

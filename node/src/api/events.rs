@@ -14,13 +14,13 @@ use super::ApiState;
 use super::json::EventJson;
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::new().routes(routes!(events))
+    OpenApiRouter::new().routes(routes!(event_stream))
 }
 
 /// Event stream
 ///
 /// Every node event from now on, as server-sent events: each `data:` line is
-/// one JSON [`EventJson`] told apart by `type` (`record_added`,
+/// one JSON `EventJson` told apart by `type` (`record_added`,
 /// `record_changed`, `record_withdrawn`, `peer_up`, `peer_down`,
 /// `peer_discovered`, `peer_blocked`, `sync_progress`, `sync_finished`, and
 /// `lagged` when this reader was too slow and missed some).
@@ -30,7 +30,7 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
     tag = "events",
     responses((status = 200, description = "A stream of server-sent events; each `data:` line is one event", body = EventJson, content_type = "text/event-stream"))
 )]
-async fn events(
+async fn event_stream(
     State(state): State<ApiState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = state.node().subscribe_events();

@@ -172,7 +172,9 @@ mod tests {
     use crate::api::json::ListingInput;
 
     fn refused(body: &str) -> ApiError {
-        parse_json::<ListingInput>(body.as_bytes()).err().expect("refused")
+        parse_json::<ListingInput>(body.as_bytes())
+            .err()
+            .expect("refused")
     }
 
     #[test]
@@ -189,6 +191,9 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::InvalidField);
         assert!(format!("{e:?}").contains("price.amount"), "{e:?}");
         assert_eq!(refused(r#"{"kinds": ["#).code(), ErrorCode::MalformedJson);
-        assert_eq!(refused(r#"{"kinds":["give"],"title":"x"} x"#).code(), ErrorCode::MalformedJson);
+        assert_eq!(
+            refused(r#"{"kinds":["give"],"title":"x"} x"#).code(),
+            ErrorCode::MalformedJson
+        );
     }
 }

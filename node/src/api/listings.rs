@@ -18,8 +18,8 @@ use super::json::{ErrorBody, ListingInput, ListingJson, ListingPage, ListingPatc
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
-        .routes(routes!(search, create))
-        .routes(routes!(show, update, withdraw))
+        .routes(routes!(search_listings, create_listing))
+        .routes(routes!(show_listing, update_listing, withdraw_listing))
 }
 
 /// Most listings one page holds unless `limit` says otherwise.
@@ -78,7 +78,10 @@ impl SearchParams {
                 Ok(n) if (1..=swapmesh_store::MAX_LIMIT).contains(&n) => Ok(n),
                 _ => Err(bad_parameter(
                     "limit",
-                    format!("{text:?} is not a number from 1 to {}", swapmesh_store::MAX_LIMIT),
+                    format!(
+                        "{text:?} is not a number from 1 to {}",
+                        swapmesh_store::MAX_LIMIT
+                    ),
                 )),
             },
         }
@@ -91,7 +94,10 @@ impl SearchParams {
         };
         for area in list(&self.area) {
             let cell = Geohash::parse_area(area).ok_or_else(|| {
-                bad_parameter("area", format!("{area:?} is not a geohash of 5-6 characters"))
+                bad_parameter(
+                    "area",
+                    format!("{area:?} is not a geohash of 5-6 characters"),
+                )
             })?;
             query.cells.push(cell.cell());
         }
@@ -154,7 +160,7 @@ impl SearchParams {
         (status = 400, description = "`invalid_parameter`: a value does not parse; `unknown_parameter`: no such parameter; `id_prefix_too_short`: a short id under 8 characters that is not the name of one of our listings", body = ErrorBody),
     )
 )]
-async fn search(
+async fn search_listings(
     State(state): State<ApiState>,
     Params(p): Params<SearchParams>,
 ) -> ApiResult<Json<ListingPage>> {
@@ -204,7 +210,7 @@ fn published(verified: &Verified) -> ApiResult<Json<ListingJson>> {
         (status = 422, description = "`invalid_record`: the listing breaks a protocol rule (`rule`); `unknown_currency`: a currency not in the ISO 4217 table; `invalid_field`: e.g. an availability time that is not RFC 3339", body = ErrorBody),
     )
 )]
-async fn create(
+async fn create_listing(
     State(state): State<ApiState>,
     Body(input): Body<ListingInput>,
 ) -> ApiResult<(StatusCode, Json<ListingJson>)> {
@@ -227,12 +233,17 @@ async fn create(
         (status = 404, description = "`listing_not_found`: no listing with this id is held here", body = ErrorBody),
     )
 )]
-async fn show(
+async fn show_listing(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ListingJson>> {
     let id = listing_id(&id)?;
-    let not_found = || ApiError::new(ErrorCode::ListingNotFound, format!("no listing {id} is held here"));
+    let not_found = || {
+        ApiError::new(
+            ErrorCode::ListingNotFound,
+            format!("no listing {id} is held here"),
+        )
+    };
     let record = state.node().listing(&id)?.ok_or_else(not_found)?;
     ListingJson::from_record(&record)
         .map(Json)
@@ -258,17 +269,14 @@ async fn show(
         (status = 422, description = "`invalid_record`: the new version breaks a protocol rule (`rule`); `unknown_currency`; `invalid_field`: e.g. `status` set to `withdrawn`", body = ErrorBody),
     )
 )]
-async fn update(
+async fn update_listing(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     Body(patch): Body<ListingPatch>,
 ) -> ApiResult<Json<ListingJson>> {
     let id = listing_id(&id)?;
     let patch = patch.resolve()?;
-    let verified = state
-        .node()
-        .change_listing(&id, |l| patch.apply(l))
-        .await?;
+    let verified = state.node().change_listing(&id, |l| patch.apply(l)).await?;
     published(&verified)
 }
 
@@ -288,7 +296,7 @@ async fn update(
         (status = 409, description = "`listing_withdrawn`: it is withdrawn already; `superseded`", body = ErrorBody),
     )
 )]
-async fn withdraw(
+async fn withdraw_listing(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ListingJson>> {

@@ -219,10 +219,19 @@ fn finish_document(doc: &mut Value) {
     }});
     let table: Vec<String> = ErrorCode::ALL
         .iter()
-        .map(|c| format!("- `{}` ({}): {}", c.as_str(), c.status().as_u16(), c.meaning()))
+        .map(|c| {
+            format!(
+                "- `{}` ({}): {}",
+                c.as_str(),
+                c.status().as_u16(),
+                c.meaning()
+            )
+        })
         .collect();
-    doc["components"]["schemas"]["ErrorCode"]["description"] =
-        json!(format!("What went wrong, with its HTTP status:\n\n{}", table.join("\n")));
+    doc["components"]["schemas"]["ErrorCode"]["description"] = json!(format!(
+        "What went wrong, with its HTTP status:\n\n{}",
+        table.join("\n")
+    ));
 
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
@@ -236,9 +245,7 @@ fn finish_document(doc: &mut Value) {
                 continue;
             };
             let has_body = operation.contains_key("requestBody");
-            let responses = operation
-                .entry("responses")
-                .or_insert_with(|| json!({}));
+            let responses = operation.entry("responses").or_insert_with(|| json!({}));
             let mut common = vec![
                 ErrorCode::MissingToken,
                 ErrorCode::WrongToken,
@@ -310,7 +317,13 @@ mod tests {
             .as_array()
             .expect("the codes are an enum");
         assert_eq!(codes.len(), ErrorCode::ALL.len());
-        for schema in ["ListingInput", "ListingJson", "EventJson", "ErrorBody", "NodeJson"] {
+        for schema in [
+            "ListingInput",
+            "ListingJson",
+            "EventJson",
+            "ErrorBody",
+            "NodeJson",
+        ] {
             assert!(
                 doc["components"]["schemas"][schema].is_object(),
                 "{schema} has no schema"
@@ -319,9 +332,14 @@ mod tests {
         let events = &doc["paths"]["/api/v1/events"]["get"]["responses"]["200"]["content"];
         assert!(events["text/event-stream"].is_object(), "{events}");
         let post = &doc["paths"]["/api/v1/listings"]["post"]["responses"];
-        for status in ["201", "400", "401", "403", "409", "413", "415", "422", "500"] {
+        for status in [
+            "201", "400", "401", "403", "409", "413", "415", "422", "500",
+        ] {
             assert!(post[status].is_object(), "POST /listings lacks {status}");
         }
-        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
     }
 }

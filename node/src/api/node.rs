@@ -16,11 +16,11 @@ use super::{ApiState, Document};
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(node_info))
-        .routes(routes!(peers))
+        .routes(routes!(list_peers))
         .routes(routes!(set_profile))
         .routes(routes!(show_profile))
         .routes(routes!(metrics))
-        .routes(routes!(openapi))
+        .routes(routes!(openapi_document))
 }
 
 /// This node
@@ -67,7 +67,7 @@ async fn node_info(State(state): State<ApiState>) -> ApiResult<Json<NodeJson>> {
         (status = 503, description = "`network_unavailable`", body = ErrorBody),
     )
 )]
-async fn peers(State(state): State<ApiState>) -> ApiResult<Json<PeersJson>> {
+async fn list_peers(State(state): State<ApiState>) -> ApiResult<Json<PeersJson>> {
     let peers = state.node().peers().await?;
     Ok(Json(PeersJson {
         peers: peers.iter().map(ToString::to_string).collect(),
@@ -164,7 +164,7 @@ async fn metrics(State(state): State<ApiState>) -> ApiResult<impl IntoResponse> 
     tag = "node",
     responses((status = 200, description = "The OpenAPI document", body = serde_json::Value))
 )]
-async fn openapi(Extension(document): Extension<Document>) -> impl IntoResponse {
+async fn openapi_document(Extension(document): Extension<Document>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
         document.json(),

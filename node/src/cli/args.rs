@@ -247,7 +247,9 @@ pub enum ListingCommand {
     )]
     Add(AddArgs),
     /// List your own listings.
-    #[command(after_long_help = "Example:\n  swapmesh listing list\n  swapmesh listing list --all --json")]
+    #[command(
+        after_long_help = "Example:\n  swapmesh listing list\n  swapmesh listing list --all --json"
+    )]
     List {
         /// Which page.
         #[command(flatten)]
@@ -433,7 +435,9 @@ pub enum ProfileCommand {
         client: ClientArgs,
     },
     /// Show a profile (yours by default).
-    #[command(after_long_help = "Example:\n  swapmesh profile show\n  swapmesh profile show <author-hex>")]
+    #[command(
+        after_long_help = "Example:\n  swapmesh profile show\n  swapmesh profile show <author-hex>"
+    )]
     Show {
         /// The author (64 hex).
         author: Option<String>,

@@ -110,7 +110,7 @@ fn show_line(listing: &ListingJson, json: bool) {
     if json {
         print_json(listing);
     } else {
-        println!("{}", listing_line(listing));
+        println!("{}", listing_line(listing, true));
     }
 }
 
@@ -127,6 +127,7 @@ pub(super) fn list(
         filters: vec![("author", node.author)],
         command: command_words(data_dir, &["listing", "list"]),
         shown_filters: Vec::new(),
+        own: true,
     };
     search.run(&c, page, args.json)
 }
@@ -157,6 +158,7 @@ pub(super) fn browse(
         filters,
         command: command_words(data_dir, &["browse"]),
         shown_filters: shown,
+        own: false,
     };
     search.run(&c, &args.page, args.client.json)
 }
@@ -180,6 +182,8 @@ struct Search {
     command: String,
     /// The filters as flags, to print the next command.
     shown_filters: Vec<String>,
+    /// Whether every listing is ours (shown by name).
+    own: bool,
 }
 
 impl Search {
@@ -205,7 +209,7 @@ impl Search {
                 println!("no listings");
             }
             for l in &found.listings {
-                println!("{}", listing_line(l));
+                println!("{}", listing_line(l, self.own));
             }
             if let Some(next) = &found.next {
                 println!("next page: {}", self.next_command(page.limit, next));
@@ -218,7 +222,7 @@ impl Search {
             let found = self.page(c, page.limit, cursor.as_deref())?;
             if !json {
                 for l in &found.listings {
-                    println!("{}", listing_line(l));
+                    println!("{}", listing_line(l, self.own));
                 }
             }
             all.extend(found.listings);

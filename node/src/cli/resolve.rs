@@ -36,7 +36,11 @@ pub(super) fn listing(client: &Client, short: &str) -> anyhow::Result<String> {
                 .take(MAX_CANDIDATES)
                 .map(|l| format!("{} ({})", l.id, l.title))
                 .collect();
-            let more = if many.len() > MAX_CANDIDATES { ", …" } else { "" };
+            let more = if many.len() > MAX_CANDIDATES {
+                ", …"
+            } else {
+                ""
+            };
             bail!(
                 "{short:?} matches several listings, give more of the id: {}{more}",
                 shown.join(", ")
@@ -54,7 +58,11 @@ pub(super) fn mesh(client: &Client, short: &str) -> anyhow::Result<String> {
     let by_name: Vec<_> = list
         .meshes
         .iter()
-        .filter(|m| m.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(short)))
+        .filter(|m| {
+            m.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(short))
+        })
         .collect();
     let candidates = if by_name.is_empty() {
         list.meshes

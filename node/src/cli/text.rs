@@ -74,17 +74,22 @@ pub(super) fn name_of<T: serde::Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-/// One line per listing: id, version, what, title, price, status.
-pub(super) fn listing_line(l: &ListingJson) -> String {
+/// One line per listing: id, version, what, title, price, status. A listing
+/// of ours (`own`) is shown by its name, which is how it is named back.
+pub(super) fn listing_line(l: &ListingJson, own: bool) -> String {
     let price = l
         .price
         .as_ref()
         .map(|p| format!(", {}", price(p)))
         .unwrap_or_default();
     let kinds: Vec<String> = l.kinds.iter().map(name_of).collect();
+    let id = match l.id.split_once('.') {
+        Some((_, name)) if own => name,
+        _ => l.id.as_str(),
+    };
     format!(
         "{}  v{}  {} {}: {}{}  [{}]",
-        l.id,
+        id,
         l.version,
         name_of(&l.purpose),
         kinds.join("/"),
@@ -168,7 +173,10 @@ pub(super) fn print_node(n: &NodeJson) {
     let mut b = Block::default();
     b.row("peer id", &n.peer_id)
         .row("author", &n.author)
-        .row("area", n.area.as_deref().unwrap_or("none (LAN mesh `local`)"))
+        .row(
+            "area",
+            n.area.as_deref().unwrap_or("none (LAN mesh `local`)"),
+        )
         .rows("meshes", n.meshes.iter().cloned(), "none")
         .rows("listening", n.listen.iter().cloned(), "nowhere")
         .row("currency", &n.currency)
