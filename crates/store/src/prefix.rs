@@ -51,7 +51,7 @@ impl Store {
             }
             out.push(record);
         }
-        out.sort_by(|a, b| (b.body.created_at, b.id).cmp(&(a.body.created_at, a.id)));
+        out.sort_by_key(|r| std::cmp::Reverse((r.body.created_at, r.id)));
         out.truncate(limit);
         Ok(out)
     }

@@ -172,9 +172,7 @@ mod tests {
     use crate::api::json::ListingInput;
 
     fn refused(body: &str) -> ApiError {
-        parse_json::<ListingInput>(body.as_bytes())
-            .err()
-            .expect("refused")
+        parse_json::<ListingInput>(body.as_bytes()).expect_err("refused")
     }
 
     #[test]
