@@ -79,3 +79,30 @@ fn man_page_names_every_subcommand() {
         assert!(text.contains(words.last().unwrap()), "{}", page.display());
     }
 }
+
+#[test]
+fn a_mistyped_command_line_is_one_line_naming_the_mistake() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, named) in [
+        (
+            &[
+                "listing", "add", "--title", "x", "--kind", "rent", "--colour", "red",
+            ][..],
+            "--colour",
+        ),
+        (
+            &["listing", "add", "--title", "x", "--kind", "gift"][..],
+            "gift",
+        ),
+        (&["listing", "add", "--title", "x"][..], "--kind"),
+        (&["browse", "--limit", "many"][..], "many"),
+    ] {
+        let err = fails(tmp.path(), args);
+        assert!(err.contains(named), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {err}"
+        );
+    }
+}
