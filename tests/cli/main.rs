@@ -10,6 +10,7 @@ mod peer;
 mod api;
 mod commands;
 mod docs;
+mod errors;
 mod money;
 mod network;
 mod openapi;
