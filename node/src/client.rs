@@ -7,6 +7,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
+use crate::api::ErrorCode;
+use crate::api::json::ErrorBody;
 use crate::data_dir::DataDir;
 
 /// Why a client call failed. Each message is one line a person can act on.
@@ -34,10 +36,12 @@ pub enum ClientError {
         detail: String,
     },
     /// The API answered with an error.
-    #[error("{message} (HTTP {status})")]
+    #[error("{message} ({}HTTP {status})", code.map(|c| format!("{c}, ")).unwrap_or_default())]
     Api {
         /// The status.
         status: u16,
+        /// The API's code, if the answer was the API's error JSON.
+        code: Option<ErrorCode>,
         /// The API's message.
         message: String,
     },
@@ -97,6 +101,23 @@ impl Client {
             agent,
             data_dir: shown,
         })
+    }
+
+    /// GET a path under `/api/v1` with query parameters (encoded here).
+    pub fn get_with<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<T, ClientError> {
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode_query(v)))
+            .collect();
+        if query.is_empty() {
+            self.get(path)
+        } else {
+            self.get(&format!("{path}?{}", query.join("&")))
+        }
     }
 
     /// GET a path under `/api/v1`.
@@ -170,12 +191,43 @@ impl Client {
             .read_to_string()
             .map_err(|e| ClientError::Unexpected(e.to_string()))?;
         if !(200..300).contains(&status) {
-            let message = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-                .unwrap_or(text);
-            return Err(ClientError::Api { status, message });
+            return Err(match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(body) => ClientError::Api {
+                    status,
+                    code: Some(body.code),
+                    message: body.error,
+                },
+                Err(_) => ClientError::Api {
+                    status,
+                    code: None,
+                    message: text,
+                },
+            });
         }
         serde_json::from_str(&text).map_err(|e| ClientError::Unexpected(format!("{e}: {text}")))
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn encode_query(v: &str) -> String {
+    let mut out = String::new();
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b',') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(encode_query("cargo bike&x"), "cargo%20bike%26x");
+        assert_eq!(encode_query("u4pru,u4prv"), "u4pru,u4prv");
     }
 }

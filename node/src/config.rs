@@ -9,7 +9,7 @@ pub use swapmesh_net::{
     ConnectionLimitsConfig, DiscoveryConfig, GossipConfig, MisbehaviourConfig, Multiaddr,
     NatConfig, RelayLimits, Transport,
 };
-use swapmesh_protocol::{Geohash, MeshId};
+use swapmesh_protocol::{Currency, Geohash, MeshId};
 use swapmesh_store::StoreOptions;
 
 use crate::clock::{self, Clock};
@@ -116,6 +116,9 @@ pub struct NodeConfig {
     /// How often expired records and tombstones are swept from the store (default
     /// 10 minutes; also once at start; zero sweeps only at start).
     pub sweep_interval: Duration,
+    /// The currency people of this node price things in (default EUR): the CLI
+    /// and the page take amounts in it unless told another.
+    pub currency: Currency,
 }
 
 impl NodeConfig {
@@ -148,6 +151,7 @@ impl NodeConfig {
             sync_interval: Duration::from_secs(60),
             sync_on_connect: true,
             sweep_interval: Duration::from_secs(600),
+            currency: Currency::from_code("EUR").expect("EUR is in the ISO 4217 table"),
         }
     }
 

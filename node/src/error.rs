@@ -55,6 +55,20 @@ pub enum NodeError {
     /// No listing of ours has this name.
     #[error("no listing of ours named {0:?}")]
     NoSuchListing(String),
+    /// The listing is another author's: only its author can change it.
+    #[error("listing {0} belongs to another author; only its author can change it")]
+    NotOurListing(String),
+    /// A short id too short to look up by prefix (and not the name of a listing
+    /// of ours).
+    #[error(
+        "{given:?} is not the name of one of your listings, and a prefix of a listing id needs at least {min} characters"
+    )]
+    IdPrefixTooShort {
+        /// What was given.
+        given: String,
+        /// The least length of a prefix.
+        min: usize,
+    },
     /// A listing of ours with this name exists and is live.
     #[error("a listing named {0:?} exists already; update it instead")]
     ListingExists(String),

@@ -87,44 +87,4 @@ impl NodeEvent {
             InsertOutcome::Stale | InsertOutcome::Duplicate | InsertOutcome::Expired => None,
         }
     }
-
-    /// The event as the API streams it: `{"type": "...", ...}` with the text forms
-    /// of DESIGN §7.
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::json;
-        let address = |a: &swapmesh_protocol::Address| json!({"author": a.author.to_string(), "kind": format!("{:?}", a.kind).to_lowercase(), "d": a.d});
-        match self {
-            NodeEvent::RecordAdded { address: a, id } => {
-                json!({"type": "record_added", "address": address(a), "id": id.to_string()})
-            }
-            NodeEvent::RecordChanged { address: a, id } => {
-                json!({"type": "record_changed", "address": address(a), "id": id.to_string()})
-            }
-            NodeEvent::RecordWithdrawn { address: a, id } => {
-                json!({"type": "record_withdrawn", "address": address(a), "id": id.to_string()})
-            }
-            NodeEvent::PeerUp { peer } => json!({"type": "peer_up", "peer": peer.to_string()}),
-            NodeEvent::PeerDown { peer } => json!({"type": "peer_down", "peer": peer.to_string()}),
-            NodeEvent::PeerDiscovered { peer, .. } => {
-                json!({"type": "peer_discovered", "peer": peer.to_string()})
-            }
-            NodeEvent::PeerBlocked { peer } => {
-                json!({"type": "peer_blocked", "peer": peer.to_string()})
-            }
-            NodeEvent::SyncProgress {
-                peer,
-                topic,
-                fetched,
-                expected,
-            } => json!({"type": "sync_progress", "peer": peer.to_string(), "topic": topic.as_str(),
-                        "fetched": fetched, "expected": expected}),
-            NodeEvent::SyncFinished {
-                peer,
-                topic,
-                fetched,
-                pushed,
-            } => json!({"type": "sync_finished", "peer": peer.to_string(), "topic": topic.as_str(),
-                        "fetched": fetched, "pushed": pushed}),
-        }
-    }
 }

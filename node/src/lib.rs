@@ -26,9 +26,12 @@
 //! - [`events`]: the [`NodeEvent`]s; `metrics`: the node's counters in `/metrics`;
 //!   `error`: [`NodeError`].
 //! - [`invite`]: mesh invites.
-//! - [`api`]: the local HTTP API (axum) under `/api/v1`.
+//! - [`api`]: the local HTTP API (axum) under `/api/v1`, one file per resource,
+//!   every request and response type in [`api::json`], the OpenAPI document
+//!   generated from the handlers (utoipa), errors with codes ([`api::error`]).
 //! - [`run`]: `swapmesh init` and `swapmesh run`; [`cli`] and [`client`]: the
-//!   command line and its API client.
+//!   command line (money as people type it, pages, short ids, completions, man
+//!   pages) and its typed API client.
 
 mod address_book;
 pub mod api;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use swapmesh_net::Multiaddr;
-use swapmesh_protocol::{Geohash, MeshId};
+use swapmesh_protocol::{Currency, Geohash, MeshId};
 use thiserror::Error;
 
 use crate::config::{NodeConfig, Role, Transport};
@@ -101,6 +101,8 @@ pub struct RawSettings {
     pub name: Option<String>,
     /// Extra `Host` header values the API answers to (host:port).
     pub api_hosts: Option<Vec<String>>,
+    /// The currency amounts are typed in (ISO 4217).
+    pub currency: Option<String>,
 }
 
 /// The settings a node runs with.
@@ -128,6 +130,8 @@ pub struct Settings {
     pub name: Option<String>,
     /// Extra `Host` values the API answers to.
     pub api_hosts: Vec<String>,
+    /// The currency amounts are typed in.
+    pub currency: Currency,
 }
 
 impl Default for Settings {
@@ -147,6 +151,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             name: None,
             api_hosts: Vec::new(),
+            currency: Currency::from_code("EUR").expect("EUR is in the ISO 4217 table"),
         }
     }
 }
@@ -299,6 +304,20 @@ impl Settings {
         if let Some(v) = &raw.api_hosts {
             self.api_hosts = v.clone();
         }
+        if let Some(v) = &raw.currency {
+            let n = Names {
+                key: "currency",
+                env: "SWAPMESH_CURRENCY",
+                flag: "currency",
+            };
+            self.currency = Currency::from_code(v).map_err(|_| {
+                invalid(
+                    src(&n),
+                    v,
+                    "an ISO 4217 currency code such as EUR, USD or JPY",
+                )
+            })?;
+        }
         Ok(())
     }
 
@@ -322,6 +341,7 @@ impl Settings {
         config.mdns = self.mdns;
         config.set_role(self.role);
         config.external_addresses = self.external_addresses.clone();
+        config.currency = self.currency;
         config
     }
 }
@@ -400,6 +420,7 @@ fn raw_from_env(env: impl Fn(&str) -> Option<String>) -> RawSettings {
         log_format: env("SWAPMESH_LOG_FORMAT"),
         name: env("SWAPMESH_NAME"),
         api_hosts: list("SWAPMESH_API_HOSTS"),
+        currency: env("SWAPMESH_CURRENCY"),
     }
 }
 
@@ -448,6 +469,10 @@ pub fn default_file(area: Option<&str>, name: Option<&str>) -> String {
 
 # "text", or "json" for servers.
 # log_format = "text"
+
+# The currency you price things in (ISO 4217); `listing add --price 5` means
+# 5.00 of it unless --currency says another.
+# currency = "EUR"
 "#
     )
 }

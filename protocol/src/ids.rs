@@ -130,6 +130,80 @@ impl FromStr for ListingId {
     }
 }
 
+/// The start of a listing id, as a person types a short one: up to 64 lower-case
+/// hex characters of the author, or the whole author, a `.` and the start of the
+/// name (DESIGN §7: anyone's listing by a unique prefix).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ListingIdPrefix {
+    text: String,
+    author_bytes: Vec<u8>,
+}
+
+impl ListingIdPrefix {
+    /// The least number of characters of a prefix people may type: 8 hex
+    /// characters tell one author from another in a neighbourhood's thousands.
+    pub const MIN_LEN: usize = 8;
+
+    /// The prefix as given.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The bytes every matching id's author starts with (whole hex pairs of the
+    /// prefix; an odd last character is checked by [`ListingIdPrefix::matches`]).
+    pub fn author_bytes(&self) -> &[u8] {
+        &self.author_bytes
+    }
+
+    /// The start of the name, when the prefix names the whole author.
+    pub fn name_prefix(&self) -> Option<&str> {
+        self.text.split_once('.').map(|(_, d)| d)
+    }
+
+    /// Whether `id`'s text form starts with this prefix.
+    pub fn matches(&self, id: &ListingId) -> bool {
+        let author = id.author.to_string();
+        match self.text.split_once('.') {
+            Some((a, d)) => a == author && id.d.starts_with(d),
+            None => author.starts_with(&self.text),
+        }
+    }
+}
+
+impl fmt::Display for ListingIdPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl FromStr for ListingIdPrefix {
+    type Err = ParseIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let not_prefix = || ParseIdError::NotListingId(s.to_owned());
+        let author_hex = match s.split_once('.') {
+            Some((author, d)) => {
+                if author.len() != 64 || !(d.is_empty() || is_valid_name(d) && d.len() <= 64) {
+                    return Err(not_prefix());
+                }
+                author
+            }
+            None => s,
+        };
+        let hex_ok = author_hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if author_hex.is_empty() || author_hex.len() > 64 || !hex_ok {
+            return Err(not_prefix());
+        }
+        let whole = author_hex.len() / 2 * 2;
+        let author_bytes = hex::decode(&author_hex[..whole]).map_err(|_| not_prefix())?;
+        Ok(Self {
+            text: s.to_owned(),
+            author_bytes,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +231,38 @@ mod tests {
             Err(ParseIdError::BadName("Drill".into()))
         );
         assert!("nodot".parse::<ListingId>().is_err());
+    }
+
+    #[test]
+    fn listing_id_prefixes_match_the_start_of_the_text_form() {
+        let id = ListingId {
+            author: AuthorKey([0xab; 32]),
+            d: "drill".into(),
+        };
+        for yes in [
+            "a",
+            "aba",
+            "abababab",
+            &format!("{}.", id.author),
+            &format!("{}.dr", id.author),
+        ] {
+            let p: ListingIdPrefix = yes.parse().unwrap();
+            assert!(p.matches(&id), "{yes}");
+        }
+        let p: ListingIdPrefix = "aba".parse().unwrap();
+        assert_eq!(p.author_bytes(), &[0xab]);
+        for no in ["abc", &format!("{}.x", id.author)] {
+            assert!(!no.parse::<ListingIdPrefix>().unwrap().matches(&id), "{no}");
+        }
+        for bad in [
+            "",
+            "drill",
+            "ABAB",
+            "abab.dr",
+            &format!("{}.Dr", id.author),
+            &"a".repeat(65),
+        ] {
+            assert!(bad.parse::<ListingIdPrefix>().is_err(), "{bad}");
+        }
     }
 }

@@ -5,11 +5,13 @@
 //! - [`ids`]: authors, record ids, listing ids and their text forms.
 //! - [`time`]: timestamps; the clock is always passed in.
 //! - [`geo`] and [`topic`]: geohash areas, neighbours, mesh ids, gossip topics.
-//! - [`listing`] and [`social`]: the record contents.
+//! - [`listing`] and [`social`]: the record contents; [`currency`]: the ISO 4217
+//!   table and money as people type and read it.
 //! - [`record`]: the record body, its bytes, addressing and `supersedes`.
 //! - [`signed`]: signed records. [`validate`]: the three outcomes of checking one.
 //! - [`gossip`]: the gossip wire message. [`keys`]: keys and mnemonics.
 
+pub mod currency;
 pub mod encoding;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fixtures;
@@ -25,10 +27,11 @@ pub mod time;
 pub mod topic;
 pub mod validate;
 
+pub use currency::Currency;
 pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 pub use geo::Geohash;
 pub use gossip::GossipMessage;
-pub use ids::{AgreementId, AuthorKey, BlobHash, ListingId, RecordId};
+pub use ids::{AgreementId, AuthorKey, BlobHash, ListingId, ListingIdPrefix, RecordId};
 pub use record::{Address, Content, RecordBody, RecordKind, Version, supersedes};
 pub use signed::SignedRecord;
 pub use time::Timestamp;

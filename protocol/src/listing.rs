@@ -38,6 +38,7 @@ pub struct Listing {
 
 /// Offer or want.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     /// Something on offer.
@@ -48,6 +49,7 @@ pub enum Purpose {
 
 /// The kinds of deal. Declared in the order used to sort `Listing::kinds`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DealKind {
     /// Exchange for something else.
@@ -64,6 +66,7 @@ pub enum DealKind {
 
 /// The state of a thing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Condition {
     /// Unused.
@@ -80,6 +83,7 @@ pub enum Condition {
 
 /// Where a listing stands.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ListingStatus {
     /// Open to proposals.
@@ -114,6 +118,7 @@ pub struct Price {
 
 /// A billing period.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     /// Per hour.

@@ -1,11 +1,12 @@
 //! The API refuses what it must, with the right status and a message, and stores
 //! nothing when it refuses.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 
 use serde_json::{Value, json};
 
+use crate::http::{request, request_text};
 use crate::kit::Daemon;
 
 /// The node for these tests listens on the memory transport only: the API is what
@@ -14,80 +15,6 @@ fn daemon() -> (tempfile::TempDir, Daemon) {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(dir.path(), &["--listen", "/memory/0", "--area", "u4pru"]);
     (dir, d)
-}
-
-/// One raw HTTP/1.1 request; returns the status and the body parsed as JSON.
-fn request(
-    d: &Daemon,
-    method: &str,
-    path: &str,
-    host: Option<&str>,
-    token: Option<&str>,
-    body: Option<&[u8]>,
-) -> (u16, Value) {
-    let (status, text) = request_text(d, method, path, host, token, body);
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// One raw HTTP/1.1 request; returns the status and the body as text.
-fn request_text(
-    d: &Daemon,
-    method: &str,
-    path: &str,
-    host: Option<&str>,
-    token: Option<&str>,
-    body: Option<&[u8]>,
-) -> (u16, String) {
-    let mut stream = TcpStream::connect(&d.api).unwrap();
-    let host = host.unwrap_or(&d.api);
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    if let Some(b) = body {
-        head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            b.len()
-        ));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    if let Some(b) = body {
-        // A refused oversize body may close the connection early: ignore that.
-        let _ = stream.write_all(b);
-    }
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status: u16 = text[9..12].parse().expect("status code");
-    let body_start = text.find("\r\n\r\n").map(|i| i + 4).unwrap_or(text.len());
-    let body = &text[body_start..];
-    // Small answers are sent with a content length; decode chunked ones too.
-    let chunked = text[..body_start]
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    (status, body)
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 fn listing_count(d: &Daemon) -> usize {

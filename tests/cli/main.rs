@@ -1,9 +1,17 @@
 //! The real `swapmesh` binary as separate processes: init and run, the API's
-//! security and its answers to bad input, configuration, and several nodes over
-//! real sockets on 127.0.0.1.
+//! security, its OpenAPI document and its answers to bad input, configuration,
+//! money, pages and short ids, help and man pages, and several nodes over real
+//! sockets on 127.0.0.1.
 
+mod http;
 mod kit;
+mod peer;
 
 mod api;
 mod commands;
+mod docs;
+mod errors;
+mod money;
 mod network;
+mod openapi;
+mod paging;

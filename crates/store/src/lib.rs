@@ -8,6 +8,8 @@
 //! - [`query`]: [`Query`] search over live listings, newest first with a
 //!   [`Cursor`]; [`Store::topic_items`], a topic's `(created_at, id)` items in sync
 //!   order.
+//! - `prefix`: [`Store::listings_by_id_prefix`], listings by the start of their
+//!   id (short ids).
 //! - [`peers`]: the peer address book and `get_state`/`put_state`.
 //! - [`sync`]: [`Store::sync_view`], a topic as a [`swapmesh_sync::SyncStore`] over
 //!   `by_topic` and its per-bucket id sums.
@@ -26,6 +28,7 @@ pub mod check;
 pub mod error;
 mod keys;
 pub mod peers;
+mod prefix;
 pub mod query;
 pub mod store;
 pub mod sync;

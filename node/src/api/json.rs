@@ -1,68 +1,58 @@
-//! The API's JSON forms (DESIGN §7): authors and ids in lower-case hex, a listing's
-//! `id` as `<author-hex>.<d>`, times in RFC 3339 UTC, money as integer minor units
-//! with an ISO-4217 code. Inputs refuse unknown fields, so a typo is an error and
-//! not a silently dropped value.
-
-use std::time::{Duration, UNIX_EPOCH};
+//! The API's JSON forms (DESIGN §7), every request and response type, each with
+//! its OpenAPI schema: authors and ids in lower-case hex, a listing's `id` as
+//! `<author-hex>.<d>`, times in RFC 3339 UTC, money as integer minor units with
+//! an ISO 4217 code. Inputs refuse unknown fields, so a typo is an error and not
+//! a silently dropped value. The conversions to and from records are in
+//! `convert`.
 
 use serde::{Deserialize, Serialize};
-use swapmesh_protocol::listing::{
-    Condition, DealKind, Listing, ListingStatus, Money, Period, Price, Purpose, Window,
-};
-use swapmesh_protocol::social::Profile;
-use swapmesh_protocol::{Content, ListingId, Timestamp};
-use swapmesh_store::StoredRecord;
+use swapmesh_protocol::listing::{Condition, DealKind, ListingStatus, Period, Purpose};
+use utoipa::ToSchema;
 
-/// A time as RFC 3339 UTC text.
-pub fn rfc3339(t: Timestamp) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t.secs())).to_string()
-}
+pub use super::error::ErrorCode;
+pub use crate::sync::Progress;
 
-/// Parses RFC 3339 text.
-pub fn parse_rfc3339(s: &str) -> Result<Timestamp, String> {
-    let t = humantime::parse_rfc3339_weak(s)
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time ({e})"))?;
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map_err(|_| format!("{s:?} is before 1970"))?
-        .as_secs();
-    Ok(Timestamp(secs))
-}
-
-/// Money in JSON.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// Money: integer minor units of an ISO 4217 currency (500 EUR is 5.00 EUR).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoneyJson {
-    /// Minor units (cents).
+    /// Minor units (cents for EUR; yen for JPY).
+    #[schema(minimum = 0, example = 5000)]
     pub amount: i64,
-    /// ISO 4217, e.g. "EUR".
+    /// ISO 4217 code. On input it must be in the ISO 4217 table; a record
+    /// from the network may carry any three upper-case letters.
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: String,
 }
 
-/// A price in JSON.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// A price per period.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriceJson {
     /// Minor units per period.
+    #[schema(minimum = 0, example = 500)]
     pub amount: i64,
-    /// ISO 4217.
+    /// ISO 4217 code (see [`MoneyJson::currency`]).
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: String,
-    /// hour, day, week or month.
+    /// The period.
     pub per: Period,
 }
 
-/// A time window in JSON.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// A time window `[start, end)`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowJson {
     /// RFC 3339.
+    #[schema(format = DateTime, example = "2030-01-01T00:00:00Z")]
     pub start: String,
     /// RFC 3339.
+    #[schema(format = DateTime, example = "2030-02-01T00:00:00Z")]
     pub end: String,
 }
 
 /// A listing as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct ListingJson {
     /// `<author-hex>.<d>`, stable across versions.
     pub id: String,
@@ -72,9 +62,9 @@ pub struct ListingJson {
     pub version_id: String,
     /// The author's key (64 hex).
     pub author: String,
-    /// offer or want.
+    /// Offer or want.
     pub purpose: Purpose,
-    /// Deal kinds.
+    /// Deal kinds, a sorted set.
     pub kinds: Vec<DealKind>,
     /// Title.
     pub title: String,
@@ -85,94 +75,63 @@ pub struct ListingJson {
     /// Tags.
     pub tags: Vec<String>,
     /// Condition.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<Condition>,
     /// Photo blob hashes (hex).
     pub photos: Vec<String>,
     /// Price per period.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<PriceJson>,
     /// Deposit.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deposit: Option<MoneyJson>,
-    /// Availability windows.
+    /// Availability windows (empty: any time).
     pub availability: Vec<WindowJson>,
-    /// active, paused, reserved, on_loan or withdrawn.
+    /// Where the listing stands (`withdrawn`: a tombstone).
     pub status: ListingStatus,
     /// Area geohash.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area: Option<String>,
     /// Meshes.
     pub meshes: Vec<String>,
-    /// When this version was made.
+    /// When this version was made (RFC 3339).
+    #[schema(format = DateTime)]
     pub created_at: String,
-    /// When it expires.
+    /// When it expires (RFC 3339).
+    #[schema(format = DateTime)]
     pub expires_at: String,
 }
 
-impl ListingJson {
-    /// The JSON form of a stored listing, if the record is a listing.
-    pub fn from_record(record: &StoredRecord) -> Option<Self> {
-        let Content::Listing(l) = &record.body.content else {
-            return None;
-        };
-        let body = &record.body;
-        Some(Self {
-            id: ListingId {
-                author: body.author,
-                d: l.d.clone(),
-            }
-            .to_string(),
-            version: body.seq,
-            version_id: record.id.to_string(),
-            author: body.author.to_string(),
-            purpose: l.purpose,
-            kinds: l.kinds.clone(),
-            title: l.title.clone(),
-            description: l.description.clone(),
-            category: l.category.clone(),
-            tags: l.tags.clone(),
-            condition: l.condition,
-            photos: l.photos.iter().map(ToString::to_string).collect(),
-            price: l.price.map(|p| PriceJson {
-                amount: p.money.amount,
-                currency: p.money.currency_str().to_owned(),
-                per: p.per,
-            }),
-            deposit: l.deposit.map(|m| MoneyJson {
-                amount: m.amount,
-                currency: m.currency_str().to_owned(),
-            }),
-            availability: l
-                .availability
-                .iter()
-                .map(|w| WindowJson {
-                    start: rfc3339(w.start),
-                    end: rfc3339(w.end),
-                })
-                .collect(),
-            status: l.status,
-            area: body.area.as_ref().map(ToString::to_string),
-            meshes: body.meshes.iter().map(ToString::to_string).collect(),
-            created_at: rfc3339(body.created_at),
-            expires_at: rfc3339(body.expires_at),
-        })
-    }
+/// A page of listings, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ListingPage {
+    /// The listings.
+    pub listings: Vec<ListingJson>,
+    /// The cursor of the next page (pass it as `cursor`), if there is one.
+    pub next: Option<String>,
 }
 
 /// A new listing, as posted to the API.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "d": "drill", "kinds": ["rent", "share"], "title": "Cordless drill",
+    "price": {"amount": 500, "currency": "EUR", "per": "day"},
+    "deposit": {"amount": 5000, "currency": "EUR"}, "tags": ["tools"]
+}))]
 pub struct ListingInput {
     /// The name (`[a-z0-9_-]{1,64}`); made from the title when missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     pub d: Option<String>,
-    /// offer (default) or want.
+    /// Offer (default) or want.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<Purpose>,
     /// Deal kinds (at least one).
+    #[schema(min_items = 1)]
     pub kinds: Vec<DealKind>,
-    /// Title.
+    /// Title (up to 140 characters).
+    #[schema(max_length = 140)]
     pub title: String,
     /// Description.
     #[serde(default)]
@@ -186,7 +145,7 @@ pub struct ListingInput {
     /// Condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<Condition>,
-    /// Price per period.
+    /// Price per period; required on offers to rent or lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<PriceJson>,
     /// Deposit.
@@ -198,8 +157,9 @@ pub struct ListingInput {
 }
 
 /// A change to a listing: only the fields given change.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Cordless drill, 18 V", "status": "paused"}))]
 pub struct ListingPatch {
     /// Deal kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,192 +193,12 @@ pub struct ListingPatch {
     pub status: Option<ListingStatus>,
 }
 
-/// A field whose JSON value does not convert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field.
-    pub field: &'static str,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl FieldError {
-    fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
-    }
-}
-
-fn currency(field: &'static str, code: &str) -> Result<[u8; 3], FieldError> {
-    let bytes: [u8; 3] = code
-        .as_bytes()
-        .try_into()
-        .map_err(|_| FieldError::new(field, format!("currency {code:?} is not 3 letters")))?;
-    Ok(bytes)
-}
-
-fn money(field: &'static str, m: &MoneyJson) -> Result<Money, FieldError> {
-    Ok(Money {
-        amount: m.amount,
-        currency: currency(field, &m.currency)?,
-    })
-}
-
-fn price(p: &PriceJson) -> Result<Price, FieldError> {
-    Ok(Price {
-        money: Money {
-            amount: p.amount,
-            currency: currency("price", &p.currency)?,
-        },
-        per: p.per,
-    })
-}
-
-fn windows(ws: &[WindowJson]) -> Result<Vec<Window>, FieldError> {
-    ws.iter()
-        .map(|w| {
-            Ok(Window {
-                start: parse_rfc3339(&w.start).map_err(|e| FieldError::new("availability", e))?,
-                end: parse_rfc3339(&w.end).map_err(|e| FieldError::new("availability", e))?,
-            })
-        })
-        .collect()
-}
-
-/// Kinds as the protocol wants them: a set in ascending order.
-fn kind_set(mut kinds: Vec<DealKind>) -> Vec<DealKind> {
-    kinds.sort();
-    kinds.dedup();
-    kinds
-}
-
-/// A name made from a title: lower-case words joined by '-', plus a random suffix
-/// so two listings with one title do not collide.
-fn name_from_title(title: &str) -> String {
-    let mut slug = String::new();
-    for c in title.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-        if slug.len() >= 40 {
-            break;
-        }
-    }
-    let slug = slug.trim_end_matches('-');
-    let suffix = hex::encode(rand::random::<[u8; 3]>());
-    if slug.is_empty() {
-        format!("item-{suffix}")
-    } else {
-        format!("{slug}-{suffix}")
-    }
-}
-
-impl ListingInput {
-    /// The listing this input describes (the protocol's rules are checked when it
-    /// is signed).
-    pub fn into_listing(self) -> Result<Listing, FieldError> {
-        Ok(Listing {
-            d: self.d.unwrap_or_else(|| name_from_title(&self.title)),
-            purpose: self.purpose.unwrap_or(Purpose::Offer),
-            kinds: kind_set(self.kinds),
-            title: self.title,
-            description: self.description,
-            category: self.category,
-            tags: self.tags,
-            condition: self.condition,
-            photos: Vec::new(),
-            price: self.price.as_ref().map(price).transpose()?,
-            deposit: self
-                .deposit
-                .as_ref()
-                .map(|m| money("deposit", m))
-                .transpose()?,
-            availability: windows(&self.availability)?,
-            status: ListingStatus::Active,
-        })
-    }
-}
-
-impl ListingPatch {
-    /// Converts every given field, so that nothing is signed unless the whole
-    /// change is well-formed.
-    pub fn resolve(self) -> Result<ResolvedPatch, FieldError> {
-        if self.status == Some(ListingStatus::Withdrawn) {
-            return Err(FieldError::new(
-                "status",
-                "withdraw a listing with DELETE, not by setting its status",
-            ));
-        }
-        Ok(ResolvedPatch {
-            kinds: self.kinds.map(kind_set),
-            title: self.title,
-            description: self.description,
-            category: self.category,
-            tags: self.tags,
-            condition: self.condition,
-            price: self.price.as_ref().map(price).transpose()?,
-            deposit: self
-                .deposit
-                .as_ref()
-                .map(|m| money("deposit", m))
-                .transpose()?,
-            availability: self.availability.as_deref().map(windows).transpose()?,
-            status: self.status,
-        })
-    }
-}
-
-/// A checked change to a listing.
-#[derive(Debug, Clone)]
-pub struct ResolvedPatch {
-    kinds: Option<Vec<DealKind>>,
-    title: Option<String>,
-    description: Option<String>,
-    category: Option<String>,
-    tags: Option<Vec<String>>,
-    condition: Option<Condition>,
-    price: Option<Price>,
-    deposit: Option<Money>,
-    availability: Option<Vec<Window>>,
-    status: Option<ListingStatus>,
-}
-
-impl ResolvedPatch {
-    /// Applies the change.
-    pub fn apply(self, l: &mut Listing) {
-        fn set<T>(field: &mut T, value: Option<T>) {
-            if let Some(v) = value {
-                *field = v;
-            }
-        }
-        set(&mut l.kinds, self.kinds);
-        set(&mut l.title, self.title);
-        set(&mut l.description, self.description);
-        set(&mut l.category, self.category);
-        set(&mut l.tags, self.tags);
-        set(&mut l.availability, self.availability);
-        set(&mut l.status, self.status);
-        if self.condition.is_some() {
-            l.condition = self.condition;
-        }
-        if self.price.is_some() {
-            l.price = self.price;
-        }
-        if self.deposit.is_some() {
-            l.deposit = self.deposit;
-        }
-    }
-}
-
-/// A profile in JSON (input and output).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// A profile to publish.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ProfileJson {
-    /// Display name.
+#[schema(example = json!({"name": "Ana", "bio": "Tools and bikes.", "contact": ["signal: ana.01"]}))]
+pub struct ProfileInput {
+    /// Display name (1-64 characters).
     pub name: String,
     /// About them.
     #[serde(default)]
@@ -428,53 +208,225 @@ pub struct ProfileJson {
     pub contact: Vec<String>,
 }
 
-impl From<&Profile> for ProfileJson {
-    fn from(p: &Profile) -> Self {
-        Self {
-            name: p.name.clone(),
-            bio: p.bio.clone(),
-            contact: p.contact.clone(),
-        }
-    }
+/// A profile as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ProfileJson {
+    /// The author (64 hex).
+    pub author: String,
+    /// Its version (`seq`).
+    pub version: u64,
+    /// Display name.
+    pub name: String,
+    /// About them.
+    pub bio: String,
+    /// How to reach them.
+    pub contact: Vec<String>,
 }
 
-impl From<ProfileJson> for Profile {
-    fn from(p: ProfileJson) -> Self {
-        Profile {
-            name: p.name,
-            bio: p.bio,
-            contact: p.contact,
-            mail_peers: Vec::new(),
-        }
-    }
+/// This node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct NodeJson {
+    /// The libp2p peer id.
+    pub peer_id: String,
+    /// The author key of its records (64 hex).
+    pub author: String,
+    /// Addresses it listens on.
+    pub listen: Vec<String>,
+    /// Its area, if it has one.
+    pub area: Option<String>,
+    /// The named meshes it is in.
+    pub meshes: Vec<String>,
+    /// The currency its people price things in (ISO 4217).
+    pub currency: String,
+    /// The node's version.
+    pub version: String,
+    /// Seconds since the API started.
+    pub uptime_secs: u64,
+    /// Catch-up sync: sessions running, records fetched of expected.
+    pub sync: Progress,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Connected peers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct PeersJson {
+    /// Their peer ids.
+    pub peers: Vec<String>,
+}
 
-    #[test]
-    fn times_round_trip_as_rfc3339() {
-        let t = Timestamp(1_800_000_000);
-        assert_eq!(rfc3339(t), "2027-01-15T08:00:00Z");
-        assert_eq!(parse_rfc3339(&rfc3339(t)), Ok(t));
-        assert!(parse_rfc3339("tomorrow").is_err());
-    }
+/// A named mesh.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct MeshJson {
+    /// Its id.
+    pub id: String,
+    /// Its name, if it was created here or joined with an invite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
 
-    #[test]
-    fn names_from_titles_are_valid() {
-        for title in ["Cordless drill, 18 V!", "", "ÅÄÖ", &"long ".repeat(40)] {
-            let d = name_from_title(title);
-            assert!(swapmesh_protocol::ids::is_valid_name(&d), "{d}");
-        }
-    }
+/// The named meshes this node is in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct MeshList {
+    /// The meshes.
+    pub meshes: Vec<MeshJson>,
+}
 
-    #[test]
-    fn unknown_fields_are_refused() {
-        let err = serde_json::from_str::<ListingInput>(
-            r#"{"kinds":["give"],"title":"x","colour":"red"}"#,
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("colour"), "{err}");
-    }
+/// A mesh and an invite to it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct MeshInvite {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The invite text (`swapmesh:…`), to pass to `POST /meshes/join`.
+    pub invite: String,
+}
+
+/// A mesh to create.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Elm Street"}))]
+pub struct CreateMesh {
+    /// A name for people.
+    pub name: String,
+}
+
+/// An invite to join with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"invite": "swapmesh:not-a-real-invite"}))]
+pub struct JoinMesh {
+    /// The invite text (`swapmesh:…`).
+    pub invite: String,
+}
+
+/// A record's address: its author, kind and name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct AddressJson {
+    /// The author (64 hex).
+    pub author: String,
+    /// The record kind.
+    pub kind: RecordKindJson,
+    /// The name (`d`); a listing's id is `<author>.<d>`.
+    pub d: String,
+}
+
+/// The kinds of record.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKindJson {
+    /// An offer or a want.
+    Listing,
+    /// Who someone is.
+    Profile,
+    /// I know this neighbour.
+    Vouch,
+    /// An agreement ended.
+    Receipt,
+    /// A party's review.
+    Review,
+}
+
+/// How a peer was discovered.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscoveryJson {
+    /// mDNS on the LAN.
+    Mdns,
+    /// Kademlia: it provides one of our topics.
+    TopicProvider,
+    /// Another way.
+    Other,
+}
+
+/// One event of `GET /events` (the JSON of a server-sent event's `data:`
+/// line), told apart by `type`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventJson {
+    /// A record arrived at an address where we had nothing.
+    RecordAdded {
+        /// Its address.
+        address: AddressJson,
+        /// The version's id (64 hex).
+        id: String,
+    },
+    /// A newer version replaced the one we had.
+    RecordChanged {
+        /// Its address.
+        address: AddressJson,
+        /// The new version's id.
+        id: String,
+    },
+    /// A listing was withdrawn (its tombstone arrived).
+    RecordWithdrawn {
+        /// Its address.
+        address: AddressJson,
+        /// The tombstone's id.
+        id: String,
+    },
+    /// A peer connected.
+    PeerUp {
+        /// Its peer id.
+        peer: String,
+    },
+    /// A peer disconnected.
+    PeerDown {
+        /// Its peer id.
+        peer: String,
+    },
+    /// Discovery found a peer.
+    PeerDiscovered {
+        /// Its peer id.
+        peer: String,
+        /// How.
+        via: DiscoveryJson,
+    },
+    /// A peer was blocked for misbehaving.
+    PeerBlocked {
+        /// Its peer id.
+        peer: String,
+    },
+    /// A catch-up sync session made progress.
+    SyncProgress {
+        /// The peer.
+        peer: String,
+        /// The topic.
+        topic: String,
+        /// Records fetched so far.
+        fetched: usize,
+        /// Records expected.
+        expected: usize,
+    },
+    /// A catch-up sync session ended.
+    SyncFinished {
+        /// The peer.
+        peer: String,
+        /// The topic.
+        topic: String,
+        /// Records fetched and stored.
+        fetched: usize,
+        /// Records the peer stored from us.
+        pushed: usize,
+    },
+    /// This reader was too slow and missed events.
+    Lagged {
+        /// How many.
+        missed: u64,
+    },
+}
+
+/// Every error: one sentence, a code per case, and details where they help.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ErrorBody {
+    /// One sentence a person can act on.
+    pub error: String,
+    /// What went wrong, for programs (see the `ErrorCode` schema).
+    pub code: ErrorCode,
+    /// The field or query parameter at fault, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The protocol rule a record breaks (`invalid_record`), e.g. `bad_title`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }

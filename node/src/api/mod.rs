@@ -1,24 +1,46 @@
 //! The local HTTP API under `/api/v1` (DESIGN §7): JSON in and out, every call
 //! authenticated with the node's bearer token, requests for any other `Host`
-//! refused (DNS rebinding), no CORS, bodies capped.
+//! refused (DNS rebinding), no CORS, bodies capped. Handlers go through
+//! [`Node`] only.
+//!
+//! Every route is registered with `OpenApiRouter::routes(routes!(…))`, so the
+//! OpenAPI 3.1 document ([`openapi`], served at `/api/v1/openapi.json`) is
+//! generated from the handlers and their types and no route exists
+//! undocumented.
+//!
+//! - `extract`: bodies, query strings and path ids, parsed once into types;
+//! - [`error`]: [`ErrorCode`](error::ErrorCode) and the error answer;
+//! - `listings`, `meshes`, `node` (the node, peers, profiles, `/metrics`, this
+//!   document), `events`: the handlers, by resource;
+//! - [`json`]: every request and response type; `convert`: between them and
+//!   records;
+//! - `document`: the OpenAPI document, generated from the routes.
 //!
 //! Authentication is one layer ([`authorize`]) so the web page's cookie, when it
 //! comes, is a second way into the same check.
 
+mod convert;
+mod document;
+pub mod error;
+mod events;
+mod extract;
 pub mod json;
-mod openapi;
-mod routes;
+mod listings;
+mod meshes;
+mod node;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use axum::{Extension, Router};
 use subtle::ConstantTimeEq;
+
+pub use convert::{ResolvedPatch, parse_rfc3339, rfc3339};
+pub use error::{ApiError, ErrorCode};
 
 use crate::Node;
 
@@ -79,47 +101,50 @@ impl ApiState {
     }
 }
 
+/// The OpenAPI document as served, shared by the handler that serves it.
+#[derive(Clone)]
+pub(crate) struct Document(Arc<String>);
+
+impl Document {
+    pub(crate) fn json(&self) -> String {
+        self.0.as_str().to_owned()
+    }
+}
+
+pub use document::openapi;
+
 /// The API router.
 pub fn router(state: ApiState) -> Router {
-    routes::routes()
+    let (router, document) = document::parts();
+    let document = Document(Arc::new(document.to_string()));
+    router
+        .fallback(no_such_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(document))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
-/// An error as the API returns it: a status and `{"error": "..."}`.
-#[derive(Debug)]
-pub struct ApiError {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// One line a person can act on.
-    pub message: String,
+async fn no_such_route(request: Request) -> ApiError {
+    ApiError::new(
+        ErrorCode::NoSuchRoute,
+        format!(
+            "no route {} (see /api/v1/openapi.json)",
+            request.uri().path()
+        ),
+    )
 }
 
-impl ApiError {
-    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(ErrorBody {
-                error: &self.message,
-            }),
-        )
-            .into_response()
-    }
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!(
+            "{} does not take {} (see /api/v1/openapi.json)",
+            request.uri().path(),
+            request.method()
+        ),
+    )
 }
 
 /// Host check, then the bearer token (compared in constant time).
@@ -137,7 +162,7 @@ fn check_request(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> 
         .unwrap_or("");
     if !state.inner.hosts.iter().any(|h| h == host) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
+            ErrorCode::ForbiddenHost,
             format!("host {host:?} is not this node's API address"),
         ));
     }
@@ -147,13 +172,13 @@ fn check_request(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> 
         .and_then(|h| h.strip_prefix("Bearer "))
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
+                ErrorCode::MissingToken,
                 "missing `Authorization: Bearer <token>` (the token is in the data directory's api-token file)",
             )
         })?;
     let expected = state.inner.token.as_bytes();
     if !bool::from(given.as_bytes().ct_eq(expected)) {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong API token"));
+        return Err(ApiError::new(ErrorCode::WrongToken, "wrong API token"));
     }
     Ok(())
 }

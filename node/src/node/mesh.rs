@@ -21,8 +21,12 @@ impl Node {
         Ok(())
     }
 
-    /// Leaves a named mesh (and forgets its name).
+    /// Leaves a named mesh (and forgets its name); [`NodeError::NotInMesh`] if
+    /// this node is not in it.
     pub async fn leave_mesh(&self, mesh: &MeshId) -> Result<(), NodeError> {
+        if !self.meshes().contains(mesh) {
+            return Err(NodeError::NotInMesh(mesh.to_string()));
+        }
         self.inner.meshes.leave(mesh).await?;
         self.inner
             .net

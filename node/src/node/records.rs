@@ -4,7 +4,9 @@
 use swapmesh_protocol::listing::Listing;
 use swapmesh_protocol::record::PROFILE_D;
 use swapmesh_protocol::social::Profile;
-use swapmesh_protocol::{Address, AuthorKey, Content, ListingId, RecordId, RecordKind, Verified};
+use swapmesh_protocol::{
+    Address, AuthorKey, Content, ListingId, ListingIdPrefix, RecordId, RecordKind, Verified,
+};
 use swapmesh_store::{Page, Query, StoredRecord};
 
 use super::{Node, Placement};
@@ -44,6 +46,64 @@ impl Node {
     /// so it outlives every version it replaces.
     pub async fn withdraw_listing(&self, d: &str) -> Result<Verified, NodeError> {
         self.inner.publisher.withdraw_listing(d).await
+    }
+
+    /// [`Node::update_listing`] by the listing's id: another author's listing is
+    /// [`NodeError::NotOurListing`].
+    pub async fn change_listing(
+        &self,
+        id: &ListingId,
+        change: impl FnOnce(&mut Listing),
+    ) -> Result<Verified, NodeError> {
+        self.check_ours(id)?;
+        self.update_listing(&id.d, change).await
+    }
+
+    /// [`Node::withdraw_listing`] by the listing's id: another author's listing
+    /// is [`NodeError::NotOurListing`].
+    pub async fn withdraw(&self, id: &ListingId) -> Result<Verified, NodeError> {
+        self.check_ours(id)?;
+        self.withdraw_listing(&id.d).await
+    }
+
+    fn check_ours(&self, id: &ListingId) -> Result<(), NodeError> {
+        if id.author == self.author() {
+            Ok(())
+        } else {
+            Err(NodeError::NotOurListing(id.to_string()))
+        }
+    }
+
+    /// The listings a short id names, as people type one (DESIGN §7): the name
+    /// of a listing of ours (`cordless-drill-71de39`, withdrawn or not) names
+    /// that one alone; otherwise the live listings whose id `<author-hex>.<d>`
+    /// starts with `short`, newest first, at most `limit`. A prefix needs
+    /// [`ListingIdPrefix::MIN_LEN`] characters ([`NodeError::IdPrefixTooShort`]);
+    /// text that cannot start a listing id names nothing.
+    pub fn find_listings(&self, short: &str, limit: usize) -> Result<Vec<StoredRecord>, NodeError> {
+        if swapmesh_protocol::ids::is_valid_name(short) {
+            let own = ListingId {
+                author: self.author(),
+                d: short.to_owned(),
+            };
+            if let Some(record) = self.listing(&own)? {
+                return Ok(vec![record]);
+            }
+        }
+        if short.len() < ListingIdPrefix::MIN_LEN {
+            return Err(NodeError::IdPrefixTooShort {
+                given: short.to_owned(),
+                min: ListingIdPrefix::MIN_LEN,
+            });
+        }
+        let Ok(prefix) = short.parse::<ListingIdPrefix>() else {
+            return Ok(Vec::new());
+        };
+        let now = self.inner.config.clock.now();
+        Ok(self
+            .inner
+            .store
+            .listings_by_id_prefix(&prefix, now, limit)?)
     }
 
     /// Sets our profile (a new version replaces the old one everywhere).

@@ -19,7 +19,7 @@ pub use driver::{SessionError, SyncService};
 pub use swapmesh_sync::SessionReport;
 
 /// Progress of the sessions this node runs, for `status`.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Progress {
     /// Sessions running now.
     pub running: usize,

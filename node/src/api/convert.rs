@@ -1,0 +1,435 @@
+//! Between the JSON forms of [`super::json`] and records: what the API shows
+//! of a record, and the records (or changes) an input describes, checked at the
+//! edge so that nothing is signed unless the whole input is well-formed.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use swapmesh_net::Discovery;
+use swapmesh_protocol::listing::{
+    Condition, DealKind, Listing, ListingStatus, Money, Price, Purpose, Window,
+};
+use swapmesh_protocol::social::Profile;
+use swapmesh_protocol::{
+    Address, AuthorKey, Content, Currency, ListingId, RecordBody, RecordId, RecordKind, Timestamp,
+};
+use swapmesh_store::StoredRecord;
+
+use super::error::{ApiError, ErrorCode};
+use super::json::{
+    AddressJson, DiscoveryJson, EventJson, ListingInput, ListingJson, ListingPatch, MoneyJson,
+    PriceJson, ProfileInput, ProfileJson, RecordKindJson, WindowJson,
+};
+use crate::NodeEvent;
+
+/// A time as RFC 3339 UTC text.
+pub fn rfc3339(t: Timestamp) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t.secs())).to_string()
+}
+
+/// Parses RFC 3339 text.
+pub fn parse_rfc3339(s: &str) -> Result<Timestamp, String> {
+    let t = humantime::parse_rfc3339_weak(s)
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time ({e})"))?;
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| format!("{s:?} is before 1970"))?
+        .as_secs();
+    Ok(Timestamp(secs))
+}
+
+impl ListingJson {
+    /// What the API shows of a listing version (`id` is the version's id), if
+    /// the body is a listing. A publish answers with the version it stored
+    /// without reading the store again.
+    pub fn from_body(id: RecordId, body: &RecordBody) -> Option<Self> {
+        let Content::Listing(l) = &body.content else {
+            return None;
+        };
+        Some(Self {
+            id: ListingId {
+                author: body.author,
+                d: l.d.clone(),
+            }
+            .to_string(),
+            version: body.seq,
+            version_id: id.to_string(),
+            author: body.author.to_string(),
+            purpose: l.purpose,
+            kinds: l.kinds.clone(),
+            title: l.title.clone(),
+            description: l.description.clone(),
+            category: l.category.clone(),
+            tags: l.tags.clone(),
+            condition: l.condition,
+            photos: l.photos.iter().map(ToString::to_string).collect(),
+            price: l.price.map(|p| PriceJson {
+                amount: p.money.amount,
+                currency: p.money.currency_str().to_owned(),
+                per: p.per,
+            }),
+            deposit: l.deposit.map(|m| MoneyJson {
+                amount: m.amount,
+                currency: m.currency_str().to_owned(),
+            }),
+            availability: l
+                .availability
+                .iter()
+                .map(|w| WindowJson {
+                    start: rfc3339(w.start),
+                    end: rfc3339(w.end),
+                })
+                .collect(),
+            status: l.status,
+            area: body.area.as_ref().map(ToString::to_string),
+            meshes: body.meshes.iter().map(ToString::to_string).collect(),
+            created_at: rfc3339(body.created_at),
+            expires_at: rfc3339(body.expires_at),
+        })
+    }
+
+    /// What the API shows of a stored listing, if the record is one.
+    pub fn from_record(record: &StoredRecord) -> Option<Self> {
+        Self::from_body(record.id, &record.body)
+    }
+}
+
+impl MoneyJson {
+    /// The money as records carry it and people read it (`5.00 EUR`; a code
+    /// outside the ISO 4217 table in minor units with its code).
+    pub fn to_money(&self) -> Option<Money> {
+        Some(Money {
+            amount: self.amount,
+            currency: self.currency.as_bytes().try_into().ok()?,
+        })
+    }
+}
+
+impl PriceJson {
+    /// The price's money (see [`MoneyJson::to_money`]).
+    pub fn money(&self) -> MoneyJson {
+        MoneyJson {
+            amount: self.amount,
+            currency: self.currency.clone(),
+        }
+    }
+}
+
+/// A currency code on input: only codes of the ISO 4217 table.
+fn currency(field: &str, code: &str) -> Result<[u8; 3], ApiError> {
+    Currency::from_code(code)
+        .map(|c| c.code_bytes())
+        .map_err(|e| ApiError::field(ErrorCode::UnknownCurrency, field, e))
+}
+
+fn money(field: &str, m: &MoneyJson) -> Result<Money, ApiError> {
+    Ok(Money {
+        amount: m.amount,
+        currency: currency(&format!("{field}.currency"), &m.currency)?,
+    })
+}
+
+fn price(p: &PriceJson) -> Result<Price, ApiError> {
+    Ok(Price {
+        money: money("price", &p.money())?,
+        per: p.per,
+    })
+}
+
+fn windows(ws: &[WindowJson]) -> Result<Vec<Window>, ApiError> {
+    let field = |e: String| ApiError::field(ErrorCode::InvalidField, "availability", e);
+    ws.iter()
+        .map(|w| {
+            Ok(Window {
+                start: parse_rfc3339(&w.start).map_err(field)?,
+                end: parse_rfc3339(&w.end).map_err(field)?,
+            })
+        })
+        .collect()
+}
+
+/// Kinds as the protocol wants them: a set in ascending order.
+fn kind_set(mut kinds: Vec<DealKind>) -> Vec<DealKind> {
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+/// A name made from a title: lower-case words joined by '-', plus a random suffix
+/// so two listings with one title do not collide.
+fn name_from_title(title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let suffix = hex::encode(rand::random::<[u8; 3]>());
+    if slug.is_empty() {
+        format!("item-{suffix}")
+    } else {
+        format!("{slug}-{suffix}")
+    }
+}
+
+impl ListingInput {
+    /// The listing this input describes (the protocol's rules are checked when it
+    /// is signed; currencies must be in the ISO 4217 table).
+    pub fn into_listing(self) -> Result<Listing, ApiError> {
+        Ok(Listing {
+            d: self.d.unwrap_or_else(|| name_from_title(&self.title)),
+            purpose: self.purpose.unwrap_or(Purpose::Offer),
+            kinds: kind_set(self.kinds),
+            price: self.price.as_ref().map(price).transpose()?,
+            deposit: self
+                .deposit
+                .as_ref()
+                .map(|m| money("deposit", m))
+                .transpose()?,
+            availability: windows(&self.availability)?,
+            title: self.title,
+            description: self.description,
+            category: self.category,
+            tags: self.tags,
+            condition: self.condition,
+            photos: Vec::new(),
+            status: ListingStatus::Active,
+        })
+    }
+}
+
+impl ListingPatch {
+    /// Converts every given field, so that nothing is signed unless the whole
+    /// change is well-formed.
+    pub fn resolve(self) -> Result<ResolvedPatch, ApiError> {
+        if self.status == Some(ListingStatus::Withdrawn) {
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                "status",
+                "withdraw a listing with DELETE, not by setting its status",
+            ));
+        }
+        Ok(ResolvedPatch {
+            kinds: self.kinds.map(kind_set),
+            price: self.price.as_ref().map(price).transpose()?,
+            deposit: self
+                .deposit
+                .as_ref()
+                .map(|m| money("deposit", m))
+                .transpose()?,
+            availability: self.availability.as_deref().map(windows).transpose()?,
+            title: self.title,
+            description: self.description,
+            category: self.category,
+            tags: self.tags,
+            condition: self.condition,
+            status: self.status,
+        })
+    }
+}
+
+/// A checked change to a listing.
+#[derive(Debug, Clone)]
+pub struct ResolvedPatch {
+    kinds: Option<Vec<DealKind>>,
+    title: Option<String>,
+    description: Option<String>,
+    category: Option<String>,
+    tags: Option<Vec<String>>,
+    condition: Option<Condition>,
+    price: Option<Price>,
+    deposit: Option<Money>,
+    availability: Option<Vec<Window>>,
+    status: Option<ListingStatus>,
+}
+
+impl ResolvedPatch {
+    /// Applies the change.
+    pub fn apply(self, l: &mut Listing) {
+        fn set<T>(field: &mut T, value: Option<T>) {
+            if let Some(v) = value {
+                *field = v;
+            }
+        }
+        set(&mut l.kinds, self.kinds);
+        set(&mut l.title, self.title);
+        set(&mut l.description, self.description);
+        set(&mut l.category, self.category);
+        set(&mut l.tags, self.tags);
+        set(&mut l.availability, self.availability);
+        set(&mut l.status, self.status);
+        if self.condition.is_some() {
+            l.condition = self.condition;
+        }
+        if self.price.is_some() {
+            l.price = self.price;
+        }
+        if self.deposit.is_some() {
+            l.deposit = self.deposit;
+        }
+    }
+}
+
+impl From<ProfileInput> for Profile {
+    fn from(p: ProfileInput) -> Self {
+        Profile {
+            name: p.name,
+            bio: p.bio,
+            contact: p.contact,
+            mail_peers: Vec::new(),
+        }
+    }
+}
+
+impl ProfileJson {
+    /// What the API shows of `author`'s profile at `version`.
+    pub fn of(author: AuthorKey, version: u64, p: &Profile) -> Self {
+        Self {
+            author: author.to_string(),
+            version,
+            name: p.name.clone(),
+            bio: p.bio.clone(),
+            contact: p.contact.clone(),
+        }
+    }
+}
+
+impl From<RecordKind> for RecordKindJson {
+    fn from(kind: RecordKind) -> Self {
+        match kind {
+            RecordKind::Listing => RecordKindJson::Listing,
+            RecordKind::Profile => RecordKindJson::Profile,
+            RecordKind::Vouch => RecordKindJson::Vouch,
+            RecordKind::Receipt => RecordKindJson::Receipt,
+            RecordKind::Review => RecordKindJson::Review,
+        }
+    }
+}
+
+impl From<&Address> for AddressJson {
+    fn from(a: &Address) -> Self {
+        Self {
+            author: a.author.to_string(),
+            kind: a.kind.into(),
+            d: a.d.clone(),
+        }
+    }
+}
+
+impl From<&NodeEvent> for EventJson {
+    fn from(event: &NodeEvent) -> Self {
+        match event {
+            NodeEvent::RecordAdded { address, id } => EventJson::RecordAdded {
+                address: address.into(),
+                id: id.to_string(),
+            },
+            NodeEvent::RecordChanged { address, id } => EventJson::RecordChanged {
+                address: address.into(),
+                id: id.to_string(),
+            },
+            NodeEvent::RecordWithdrawn { address, id } => EventJson::RecordWithdrawn {
+                address: address.into(),
+                id: id.to_string(),
+            },
+            NodeEvent::PeerUp { peer } => EventJson::PeerUp {
+                peer: peer.to_string(),
+            },
+            NodeEvent::PeerDown { peer } => EventJson::PeerDown {
+                peer: peer.to_string(),
+            },
+            NodeEvent::PeerDiscovered { peer, via } => EventJson::PeerDiscovered {
+                peer: peer.to_string(),
+                via: match via {
+                    Discovery::Mdns => DiscoveryJson::Mdns,
+                    Discovery::TopicProvider { .. } => DiscoveryJson::TopicProvider,
+                    _ => DiscoveryJson::Other,
+                },
+            },
+            NodeEvent::PeerBlocked { peer } => EventJson::PeerBlocked {
+                peer: peer.to_string(),
+            },
+            NodeEvent::SyncProgress {
+                peer,
+                topic,
+                fetched,
+                expected,
+            } => EventJson::SyncProgress {
+                peer: peer.to_string(),
+                topic: topic.as_str().to_owned(),
+                fetched: *fetched,
+                expected: *expected,
+            },
+            NodeEvent::SyncFinished {
+                peer,
+                topic,
+                fetched,
+                pushed,
+            } => EventJson::SyncFinished {
+                peer: peer.to_string(),
+                topic: topic.as_str().to_owned(),
+                fetched: *fetched,
+                pushed: *pushed,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_as_rfc3339() {
+        let t = Timestamp(1_800_000_000);
+        assert_eq!(rfc3339(t), "2027-01-15T08:00:00Z");
+        assert_eq!(parse_rfc3339(&rfc3339(t)), Ok(t));
+        assert!(parse_rfc3339("tomorrow").is_err());
+    }
+
+    #[test]
+    fn names_from_titles_are_valid() {
+        for title in ["Cordless drill, 18 V!", "", "ÅÄÖ", &"long ".repeat(40)] {
+            let d = name_from_title(title);
+            assert!(swapmesh_protocol::ids::is_valid_name(&d), "{d}");
+        }
+    }
+
+    #[test]
+    fn currencies_outside_the_table_are_refused_on_input() {
+        let input = |code: &str| ListingInput {
+            kinds: vec![DealKind::Rent],
+            title: "Drill".into(),
+            price: Some(PriceJson {
+                amount: 500,
+                currency: code.into(),
+                per: swapmesh_protocol::listing::Period::Day,
+            }),
+            ..ListingInput::default()
+        };
+        assert!(input("EUR").into_listing().is_ok());
+        let e = input("XYZ").into_listing().unwrap_err();
+        assert_eq!(e.code(), ErrorCode::UnknownCurrency);
+    }
+
+    #[test]
+    fn events_serialise_from_their_types() {
+        let event = NodeEvent::RecordAdded {
+            address: Address {
+                author: AuthorKey([1; 32]),
+                kind: RecordKind::Listing,
+                d: "drill".into(),
+            },
+            id: RecordId([2; 32]),
+        };
+        let json = serde_json::to_value(EventJson::from(&event)).unwrap();
+        assert_eq!(json["type"], "record_added");
+        assert_eq!(json["address"]["kind"], "listing");
+        assert_eq!(json["address"]["d"], "drill");
+        assert_eq!(json["id"], RecordId([2; 32]).to_string());
+    }
+}

@@ -1,0 +1,197 @@
+//! What handlers take from a request, parsed once at the edge into types, every
+//! refusal a typed [`ApiError`] naming the field: JSON bodies ([`Body`]), query
+//! strings ([`Params`]) and the ids in paths.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+use swapmesh_protocol::{AuthorKey, ListingId, MeshId};
+
+use super::MAX_BODY;
+use super::error::{ApiError, ErrorCode};
+
+/// A JSON body. Not JSON (`not_json`, `malformed_json`), over the cap
+/// (`body_too_large`), an unknown, missing or ill-typed field (`unknown_field`,
+/// `missing_field`, `invalid_field`, naming the field).
+pub(crate) struct Body<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                ErrorCode::NotJson,
+                "the body must be JSON, sent with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    ErrorCode::BodyTooLarge,
+                    format!("the request body is over the limit of {MAX_BODY} bytes"),
+                )
+            } else {
+                ApiError::new(ErrorCode::MalformedJson, rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(Body)
+    }
+}
+
+/// Parses a JSON body into `T`, naming the field at fault.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
+    de.end().map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("the body is not JSON: {}", without_position(&e)),
+        )
+    })?;
+    Ok(value)
+}
+
+fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    use serde_json::error::Category;
+    let path = e.path().to_string();
+    let inner = e.inner();
+    let message = without_position(inner);
+    if !matches!(inner.classify(), Category::Data) {
+        return ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("the body is not JSON: {message}"),
+        );
+    }
+    let within = |name: &str| {
+        if path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    if let Some(name) = quoted(&message, "unknown field `") {
+        return ApiError::field(ErrorCode::UnknownField, &within(name), &message);
+    }
+    if let Some(name) = quoted(&message, "missing field `") {
+        return ApiError::field(ErrorCode::MissingField, &within(name), &message);
+    }
+    if path == "." {
+        ApiError::new(ErrorCode::InvalidField, message)
+    } else {
+        ApiError::field(ErrorCode::InvalidField, &path, &message)
+    }
+}
+
+/// The name between `` `…` `` after `start`, if the message begins so.
+fn quoted<'a>(message: &'a str, start: &str) -> Option<&'a str> {
+    message.strip_prefix(start)?.split('`').next()
+}
+
+/// serde_json's message without its " at line L column C".
+fn without_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// A query string; every parameter is text, parsed by the handler into its type
+/// with [`bad_parameter`]. An unknown parameter is `unknown_parameter`.
+pub(crate) struct Params<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| Params(q.0))
+            .map_err(|rejection| {
+                let text = rejection.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                let unknown = detail
+                    .find("unknown field `")
+                    .and_then(|i| quoted(&detail[i..], "unknown field `"));
+                match unknown {
+                    Some(name) => ApiError::field(
+                        ErrorCode::UnknownParameter,
+                        name,
+                        format!("this route takes no such parameter ({detail})"),
+                    ),
+                    None => ApiError::new(ErrorCode::InvalidParameter, detail.to_owned()),
+                }
+            })
+    }
+}
+
+/// A query parameter whose value does not parse.
+pub(crate) fn bad_parameter(name: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::field(ErrorCode::InvalidParameter, name, message)
+}
+
+/// The listing id in a path.
+pub(crate) fn listing_id(text: &str) -> Result<ListingId, ApiError> {
+    text.parse()
+        .map_err(|e| ApiError::field(ErrorCode::InvalidListingId, "id", e))
+}
+
+/// The author in a path or parameter.
+pub(crate) fn author(field: &str, text: &str) -> Result<AuthorKey, ApiError> {
+    text.parse()
+        .map_err(|e| ApiError::field(ErrorCode::InvalidAuthor, field, e))
+}
+
+/// The mesh id in a path or parameter.
+pub(crate) fn mesh_id(field: &str, text: &str) -> Result<MeshId, ApiError> {
+    MeshId::parse(text).ok_or_else(|| {
+        ApiError::field(
+            ErrorCode::InvalidMeshId,
+            field,
+            format!("{text:?} is not a mesh id (1-32 of a-z and 0-9)"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::json::ListingInput;
+
+    fn refused(body: &str) -> ApiError {
+        parse_json::<ListingInput>(body.as_bytes()).expect_err("refused")
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = refused(r#"{"kinds":["give"],"title":"x","colour":"red"}"#);
+        assert_eq!(e.code(), ErrorCode::UnknownField);
+        assert!(format!("{e:?}").contains("colour"), "{e:?}");
+        let e = refused(r#"{"kinds":["give"]}"#);
+        assert_eq!(e.code(), ErrorCode::MissingField);
+        assert!(format!("{e:?}").contains("field: Some(\"title\")"), "{e:?}");
+        let e = refused(
+            r#"{"kinds":["give"],"title":"x","price":{"amount":"five","currency":"EUR","per":"day"}}"#,
+        );
+        assert_eq!(e.code(), ErrorCode::InvalidField);
+        assert!(format!("{e:?}").contains("price.amount"), "{e:?}");
+        assert_eq!(refused(r#"{"kinds": ["#).code(), ErrorCode::MalformedJson);
+        assert_eq!(
+            refused(r#"{"kinds":["give"],"title":"x"} x"#).code(),
+            ErrorCode::MalformedJson
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! `/meshes`: the named meshes this node is in, creating one, its invite,
+//! joining with an invite, leaving.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiState;
+use super::error::ApiResult;
+use super::extract::{Body, mesh_id};
+use super::json::{CreateMesh, ErrorBody, JoinMesh, MeshInvite, MeshJson, MeshList};
+
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_meshes, create_mesh))
+        .routes(routes!(join_mesh))
+        .routes(routes!(leave_mesh))
+        .routes(routes!(mesh_invite))
+}
+
+/// List meshes
+///
+/// The named meshes this node is in.
+#[utoipa::path(
+    get,
+    path = "/api/v1/meshes",
+    tag = "meshes",
+    responses((status = 200, description = "The meshes", body = MeshList))
+)]
+async fn list_meshes(State(state): State<ApiState>) -> Json<MeshList> {
+    let meshes = state
+        .node()
+        .named_meshes()
+        .into_iter()
+        .map(|m| MeshJson {
+            id: m.id.to_string(),
+            name: m.name,
+        })
+        .collect();
+    Json(MeshList { meshes })
+}
+
+/// Create a mesh
+///
+/// Creates a named mesh with a fresh id, joins it, and answers with an invite
+/// to give to neighbours.
+#[utoipa::path(
+    post,
+    path = "/api/v1/meshes",
+    tag = "meshes",
+    request_body = CreateMesh,
+    responses(
+        (status = 201, description = "The mesh and its invite", body = MeshInvite),
+        (status = 422, description = "`invalid_invite`: the name cannot go into an invite (e.g. too long)", body = ErrorBody),
+        (status = 503, description = "`no_address_to_share`: the node listens nowhere yet; `network_unavailable`", body = ErrorBody),
+    )
+)]
+async fn create_mesh(
+    State(state): State<ApiState>,
+    Body(input): Body<CreateMesh>,
+) -> ApiResult<(StatusCode, Json<MeshInvite>)> {
+    let (id, invite) = state.node().create_mesh(&input.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(MeshInvite {
+            id: id.to_string(),
+            name: Some(input.name),
+            invite,
+        }),
+    ))
+}
+
+/// Join a mesh
+///
+/// Joins the mesh of an invite, remembers it and its name, and dials the
+/// invite's peers.
+#[utoipa::path(
+    post,
+    path = "/api/v1/meshes/join",
+    tag = "meshes",
+    request_body = JoinMesh,
+    responses(
+        (status = 200, description = "The mesh joined", body = MeshJson),
+        (status = 422, description = "`invalid_invite`: the invite is mistyped or altered", body = ErrorBody),
+        (status = 503, description = "`network_unavailable`", body = ErrorBody),
+    )
+)]
+async fn join_mesh(
+    State(state): State<ApiState>,
+    Body(input): Body<JoinMesh>,
+) -> ApiResult<Json<MeshJson>> {
+    let id = state.node().join_invite(input.invite.trim()).await?;
+    let name = state
+        .node()
+        .named_meshes()
+        .into_iter()
+        .find(|m| m.id == id)
+        .and_then(|m| m.name);
+    Ok(Json(MeshJson {
+        id: id.to_string(),
+        name,
+    }))
+}
+
+/// Leave a mesh
+#[utoipa::path(
+    delete,
+    path = "/api/v1/meshes/{id}",
+    tag = "meshes",
+    params(("id" = String, Path, description = "The mesh id", example = "nosuchmesh0")),
+    responses(
+        (status = 200, description = "The mesh left", body = MeshJson),
+        (status = 400, description = "`invalid_mesh_id`: not 1-32 of a-z and 0-9", body = ErrorBody),
+        (status = 404, description = "`mesh_not_found`: this node is not in this mesh", body = ErrorBody),
+        (status = 503, description = "`network_unavailable`", body = ErrorBody),
+    )
+)]
+async fn leave_mesh(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MeshJson>> {
+    let mesh = mesh_id("id", &id)?;
+    state.node().leave_mesh(&mesh).await?;
+    Ok(Json(MeshJson { id, name: None }))
+}
+
+/// A mesh's invite
+///
+/// An invite to a mesh this node is in, with this node's addresses.
+#[utoipa::path(
+    get,
+    path = "/api/v1/meshes/{id}/invite",
+    tag = "meshes",
+    params(("id" = String, Path, description = "The mesh id", example = "nosuchmesh0")),
+    responses(
+        (status = 200, description = "The invite", body = MeshInvite),
+        (status = 400, description = "`invalid_mesh_id`: not 1-32 of a-z and 0-9", body = ErrorBody),
+        (status = 404, description = "`mesh_not_found`: this node is not in this mesh", body = ErrorBody),
+        (status = 503, description = "`no_address_to_share`; `network_unavailable`", body = ErrorBody),
+    )
+)]
+async fn mesh_invite(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MeshInvite>> {
+    let mesh = mesh_id("id", &id)?;
+    let invite = state.node().invite(&mesh).await?;
+    let name = state
+        .node()
+        .named_meshes()
+        .into_iter()
+        .find(|m| m.id == mesh)
+        .and_then(|m| m.name);
+    Ok(Json(MeshInvite { id, name, invite }))
+}

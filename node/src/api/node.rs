@@ -1,0 +1,172 @@
+//! This node: its state, its peers, profiles, `/metrics`, and the OpenAPI
+//! document itself.
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ApiResult, ErrorCode};
+use super::extract::{Body, author};
+use super::json::{ErrorBody, NodeJson, PeersJson, ProfileInput, ProfileJson};
+use super::{ApiState, Document};
+
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(node_info))
+        .routes(routes!(list_peers))
+        .routes(routes!(set_profile))
+        .routes(routes!(show_profile))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_document))
+}
+
+/// This node
+///
+/// Its peer id, author, addresses, area, meshes, currency, version, uptime and
+/// catch-up progress.
+#[utoipa::path(
+    get,
+    path = "/api/v1/node",
+    tag = "node",
+    responses(
+        (status = 200, description = "This node", body = NodeJson),
+        (status = 503, description = "`network_unavailable`", body = ErrorBody),
+    )
+)]
+async fn node_info(State(state): State<ApiState>) -> ApiResult<Json<NodeJson>> {
+    let node = state.node();
+    let listen = node.listen_addresses().await?;
+    Ok(Json(NodeJson {
+        peer_id: node.peer_id().to_string(),
+        author: node.author().to_string(),
+        listen: listen.iter().map(ToString::to_string).collect(),
+        area: node.config().area.as_ref().map(ToString::to_string),
+        meshes: node
+            .listening_topics()
+            .iter()
+            .filter_map(|t| t.mesh_id())
+            .map(|m| m.as_str().to_owned())
+            .collect(),
+        currency: node.config().currency.code().to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_secs: state.uptime_secs(),
+        sync: node.sync_progress(),
+    }))
+}
+
+/// Connected peers
+#[utoipa::path(
+    get,
+    path = "/api/v1/peers",
+    tag = "node",
+    responses(
+        (status = 200, description = "Their peer ids", body = PeersJson),
+        (status = 503, description = "`network_unavailable`", body = ErrorBody),
+    )
+)]
+async fn list_peers(State(state): State<ApiState>) -> ApiResult<Json<PeersJson>> {
+    let peers = state.node().peers().await?;
+    Ok(Json(PeersJson {
+        peers: peers.iter().map(ToString::to_string).collect(),
+    }))
+}
+
+/// Set our profile
+///
+/// Publishes a new version of our profile; it replaces the old one everywhere.
+#[utoipa::path(
+    put,
+    path = "/api/v1/profile",
+    tag = "profiles",
+    request_body = ProfileInput,
+    responses(
+        (status = 200, description = "The profile as published", body = ProfileJson),
+        (status = 422, description = "`invalid_record`: the profile breaks a protocol rule (`rule`, e.g. `bad_profile`)", body = ErrorBody),
+    )
+)]
+async fn set_profile(
+    State(state): State<ApiState>,
+    Body(input): Body<ProfileInput>,
+) -> ApiResult<Json<ProfileJson>> {
+    let verified = state.node().set_profile(input.into()).await?;
+    let body = verified.body();
+    match &body.content {
+        swapmesh_protocol::Content::Profile(p) => {
+            Ok(Json(ProfileJson::of(body.author, body.seq, p)))
+        }
+        _ => Err(ApiError::new(
+            ErrorCode::Internal,
+            "the published record is not a profile",
+        )),
+    }
+}
+
+/// Show a profile
+#[utoipa::path(
+    get,
+    path = "/api/v1/profile/{author}",
+    tag = "profiles",
+    params(("author" = String, Path, description = "The author (64 hex)", example = "0101010101010101010101010101010101010101010101010101010101010101")),
+    responses(
+        (status = 200, description = "The profile", body = ProfileJson),
+        (status = 400, description = "`invalid_author`: not 64 lower-case hex characters", body = ErrorBody),
+        (status = 404, description = "`profile_not_found`: no profile of this author is held here", body = ErrorBody),
+    )
+)]
+async fn show_profile(
+    State(state): State<ApiState>,
+    Path(text): Path<String>,
+) -> ApiResult<Json<ProfileJson>> {
+    let author = author("author", &text)?;
+    let (version, profile) = state.node().profile(author)?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ProfileNotFound,
+            format!("no profile of {author} is held here"),
+        )
+    })?;
+    Ok(Json(ProfileJson::of(author, version, &profile)))
+}
+
+/// Metrics
+///
+/// OpenMetrics text for Prometheus: libp2p's metrics and the node's own
+/// counters (gossip verdicts by reason, sync sessions and records, peers).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "node",
+    responses(
+        (status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 503, description = "`network_unavailable`", body = ErrorBody),
+    )
+)]
+async fn metrics(State(state): State<ApiState>) -> ApiResult<impl IntoResponse> {
+    let text = state.node().metrics_text().await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    ))
+}
+
+/// This document
+///
+/// The OpenAPI 3.1 description of this API, generated from its handlers and
+/// types.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "node",
+    responses((status = 200, description = "The OpenAPI document", body = serde_json::Value))
+)]
+async fn openapi_document(Extension(document): Extension<Document>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document.json(),
+    )
+}

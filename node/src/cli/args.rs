@@ -1,0 +1,470 @@
+//! The command line's words: every subcommand, flag and its help, parsed once
+//! by clap into these types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+use swapmesh_protocol::listing::{Condition, DealKind, ListingStatus, Period};
+
+use crate::settings::RawSettings;
+
+const ABOUT: &str = "Lend, rent, lease, swap and give things to your neighbours, peer to peer";
+
+const LONG_ABOUT: &str = "\
+swapmesh lets neighbours lend, rent, lease, swap and give each other things — a \
+drill for a weekend, a cargo bike for a month — with no platform in between.
+
+Your computer runs a node (`swapmesh run`) that shares your listings with the \
+nodes of the people around you and keeps theirs. The other commands talk to your \
+running node: publish what you offer or want, look around, and join the meshes \
+of your street or club.";
+
+const EXAMPLES: &str = "\
+Getting started:
+  swapmesh init --name Ana --area u4pru     # once: your key, token and config
+  swapmesh run                              # keep it running
+  swapmesh listing add --title \"Cordless drill\" --kind rent --price 5 --deposit 50
+  swapmesh browse --query drill
+  swapmesh listing update cordless-drill-71de39 --status paused";
+
+/// The `swapmesh` command line.
+#[derive(Parser, Debug)]
+#[command(
+    name = "swapmesh",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The data directory (default: $SWAPMESH_DATA_DIR, else ~/.local/share/swapmesh).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the data directory, your key, the API token and a commented config.
+    #[command(after_long_help = "Example:\n  swapmesh init --name Ana --area u4pru")]
+    Init {
+        /// Display name for your profile.
+        #[arg(long)]
+        name: Option<String>,
+        /// Your area, a geohash of 5-6 characters (about 5 km).
+        #[arg(long)]
+        area: Option<String>,
+    },
+    /// Run your node until Ctrl-C or SIGTERM (initialises first if needed).
+    #[command(
+        after_long_help = "Example:\n  swapmesh run --area u4pru\n  swapmesh run --role server --external-address /dns4/home.example.org/tcp/7879"
+    )]
+    Run(RunArgs),
+    /// Your node: who it is, where it listens, its meshes, catch-up progress.
+    #[command(after_long_help = "Example:\n  swapmesh status\n  swapmesh status --json")]
+    Status(ClientArgs),
+    /// The nodes yours is connected to.
+    #[command(after_long_help = "Example:\n  swapmesh peers")]
+    Peers(ClientArgs),
+    /// Things you offer: add, list, show, update, withdraw.
+    #[command(subcommand)]
+    Listing(ListingCommand),
+    /// Things you want.
+    #[command(subcommand)]
+    Want(WantCommand),
+    /// Look for things in your neighbourhood.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh browse --query drill\n  swapmesh browse --kind rent,share --limit 20\n  swapmesh browse --all --json"
+    )]
+    Browse(BrowseArgs),
+    /// Your key as 24 words: export it, or import it on a new computer.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Your profile: who you are to your neighbours.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Named meshes: create one and invite neighbours, or join with an invite.
+    #[command(subcommand)]
+    Mesh(MeshCommand),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    #[command(
+        after_long_help = "Example:\n  swapmesh completions bash > ~/.local/share/bash-completion/completions/swapmesh\n  swapmesh completions zsh > ~/.zfunc/_swapmesh"
+    )]
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+    /// Write the man pages (swapmesh.1 and one per subcommand) into a directory.
+    #[command(after_long_help = "Example:\n  swapmesh man ~/.local/share/man/man1")]
+    Man {
+        /// Where to write them (created if missing).
+        dir: PathBuf,
+    },
+}
+
+/// `mesh` subcommands. A mesh is named by its id, its name, or the start of
+/// its id.
+#[derive(Subcommand, Debug)]
+pub enum MeshCommand {
+    /// Create a named mesh and print its invite.
+    #[command(after_long_help = "Example:\n  swapmesh mesh create \"Elm Street\"")]
+    Create {
+        /// A name for people, e.g. "Elm Street".
+        name: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Print the invite of a mesh you are in.
+    #[command(after_long_help = "Example:\n  swapmesh mesh invite \"Elm Street\"")]
+    Invite {
+        /// The mesh: its id, its name, or the start of its id.
+        mesh: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Join a mesh with an invite (`swapmesh:…`).
+    #[command(after_long_help = "Example:\n  swapmesh mesh join swapmesh:…")]
+    Join {
+        /// The invite text.
+        invite: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The named meshes you are in.
+    #[command(after_long_help = "Example:\n  swapmesh mesh list")]
+    List(ClientArgs),
+    /// Leave a mesh.
+    #[command(after_long_help = "Example:\n  swapmesh mesh leave \"Elm Street\"")]
+    Leave {
+        /// The mesh: its id, its name, or the start of its id.
+        mesh: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// Flags of `run`; each overrides swapmesh.toml and SWAPMESH_* variables.
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// Listen address (repeatable), e.g. /ip4/0.0.0.0/tcp/7879.
+    #[arg(long, value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// Peer to dial at start (repeatable).
+    #[arg(long, value_name = "MULTIADDR")]
+    pub bootstrap: Vec<String>,
+    /// Where the API listens (127.0.0.1:0 picks a free port; see DIR/api-addr).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub api: Option<String>,
+    /// Your area, a geohash of 5-6 characters.
+    #[arg(long)]
+    pub area: Option<String>,
+    /// A named mesh to be in (repeatable).
+    #[arg(long = "mesh", value_name = "ID")]
+    pub meshes: Vec<String>,
+    /// Do not look for neighbours on the LAN.
+    #[arg(long)]
+    pub no_mdns: bool,
+    /// personal or server.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// An address this server is reachable at (repeatable).
+    #[arg(long = "external-address", value_name = "MULTIADDR")]
+    pub external_addresses: Vec<String>,
+    /// text or json.
+    #[arg(long)]
+    pub log_format: Option<String>,
+    /// The currency you price things in (ISO 4217, default EUR).
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
+}
+
+impl RunArgs {
+    /// The flags as the top layer of settings.
+    pub fn raw(&self) -> RawSettings {
+        let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        RawSettings {
+            listen: list(&self.listen),
+            bootstrap: list(&self.bootstrap),
+            api: self.api.clone(),
+            area: self.area.clone(),
+            meshes: list(&self.meshes),
+            mdns: self.no_mdns.then(|| "false".to_owned()),
+            role: self.role.clone(),
+            external_addresses: list(&self.external_addresses),
+            log_format: self.log_format.clone(),
+            name: None,
+            api_hosts: None,
+            currency: self.currency.clone(),
+        }
+    }
+}
+
+/// How a client command reaches the node.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ClientArgs {
+    /// The API address (default: read from DIR/api-addr).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub api: Option<String>,
+    /// The API token (default: read from DIR/api-token).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Print JSON (the API's own answer) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which page of a listing search to print.
+#[derive(Args, Debug, Default, Clone)]
+pub struct PageArgs {
+    /// Most listings per page (1-500).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub limit: u16,
+    /// Continue where the previous page ended (the command prints it).
+    #[arg(long, conflicts_with = "all")]
+    pub cursor: Option<String>,
+    /// Follow the pages to the end and print every listing.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `listing` subcommands. A listing is named by its full id
+/// (`<author-hex>.<name>`), one of yours by its name (`cordless-drill-71de39`),
+/// anyone's by a unique start of its id (at least 8 characters).
+#[derive(Subcommand, Debug)]
+pub enum ListingCommand {
+    /// Publish something you offer.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh listing add --title \"Cordless drill\" --kind rent --kind share --price 5 --per day --deposit 50 --tag tools\n  swapmesh listing add --title \"Sofa\" --kind give"
+    )]
+    Add(AddArgs),
+    /// List your own listings.
+    #[command(
+        after_long_help = "Example:\n  swapmesh listing list\n  swapmesh listing list --all --json"
+    )]
+    List {
+        /// Which page.
+        #[command(flatten)]
+        page: PageArgs,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a listing.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh listing show cordless-drill-71de39      # one of yours, by its name\n  swapmesh listing show 3f2a9c01                   # anyone's, by the start of its id"
+    )]
+    Show {
+        /// The listing: your listing's name, or (the start of) its id.
+        id: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Publish a new version of one of your listings.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh listing update cordless-drill-71de39 --status paused\n  swapmesh listing update cordless-drill-71de39 --price 4.50"
+    )]
+    Update(UpdateArgs),
+    /// Withdraw one of your listings (every node drops it).
+    #[command(after_long_help = "Example:\n  swapmesh listing withdraw cordless-drill-71de39")]
+    Withdraw {
+        /// The listing: your listing's name, or (the start of) its id.
+        id: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// `want` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum WantCommand {
+    /// Publish something you want.
+    #[command(
+        after_long_help = "Example:\n  swapmesh want add --title \"Ladder, 4 m\" --kind rent --price 3"
+    )]
+    Add(AddArgs),
+}
+
+/// The fields of a new listing.
+#[derive(Args, Debug)]
+pub struct AddArgs {
+    /// Title (up to 140 characters).
+    #[arg(long)]
+    pub title: String,
+    /// Deal kind (repeatable): swap, rent, lease, share, give.
+    #[arg(long = "kind", required = true, value_parser = parse_kind)]
+    pub kinds: Vec<DealKind>,
+    /// Description.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Category, e.g. tools.
+    #[arg(long, default_value = "")]
+    pub category: String,
+    /// Tag (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Condition: new, like_new, good, fair, poor.
+    #[arg(long, value_parser = parse_condition)]
+    pub condition: Option<Condition>,
+    /// Price per --per, as you would say it: 5, 5.50 (in --currency).
+    #[arg(long, value_name = "AMOUNT")]
+    pub price: Option<String>,
+    /// Price period: hour, day, week, month.
+    #[arg(long, value_parser = parse_period, default_value = "day")]
+    pub per: Period,
+    /// Deposit, as you would say it: 50 (in --currency).
+    #[arg(long, value_name = "AMOUNT")]
+    pub deposit: Option<String>,
+    /// Currency (ISO 4217; default: the node's `currency` setting, else EUR).
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
+    /// A stable name for the listing (default: made from the title).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How to reach the node.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// The fields of `listing update`; only those given change.
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// The listing: your listing's name, or (the start of) its id.
+    pub id: String,
+    /// New title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// New description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// New category.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// New status: active, paused, reserved, on_loan.
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<ListingStatus>,
+    /// New price per --per, as you would say it: 5, 5.50.
+    #[arg(long, value_name = "AMOUNT")]
+    pub price: Option<String>,
+    /// Price period.
+    #[arg(long, value_parser = parse_period, default_value = "day")]
+    pub per: Period,
+    /// New deposit, as you would say it: 50.
+    #[arg(long, value_name = "AMOUNT")]
+    pub deposit: Option<String>,
+    /// Currency of a new price or deposit (default: the node's `currency` setting).
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
+    /// How to reach the node.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `browse` filters.
+#[derive(Args, Debug)]
+pub struct BrowseArgs {
+    /// Geohash cell(s), comma-separated.
+    #[arg(long)]
+    pub area: Option<String>,
+    /// Mesh id(s), comma-separated.
+    #[arg(long)]
+    pub mesh: Option<String>,
+    /// Deal kind(s), comma-separated.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// offer or want.
+    #[arg(long)]
+    pub purpose: Option<String>,
+    /// Words that must all appear in title, tags or category.
+    #[arg(long)]
+    pub query: Option<String>,
+    /// Only this author's listings (64 hex).
+    #[arg(long)]
+    pub author: Option<String>,
+    /// Which page.
+    #[command(flatten)]
+    pub page: PageArgs,
+    /// How to reach the node.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `key` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Print your key as 24 words (keep them secret: they are the key).
+    #[command(after_long_help = "Example:\n  swapmesh key export > words.txt")]
+    Export,
+    /// Write a key from 24 words (argument or stdin) into a data directory with no key.
+    #[command(after_long_help = "Example:\n  swapmesh --data-dir ~/new key import < words.txt")]
+    Import {
+        /// The words; read from stdin when absent.
+        words: Vec<String>,
+    },
+}
+
+/// `profile` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ProfileCommand {
+    /// Publish your profile.
+    #[command(
+        after_long_help = "Example:\n  swapmesh profile set --name Ana --bio \"Tools and bikes\" --contact \"signal: ana.01\""
+    )]
+    Set {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// About you.
+        #[arg(long, default_value = "")]
+        bio: String,
+        /// How to reach you (repeatable).
+        #[arg(long)]
+        contact: Vec<String>,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a profile (yours by default).
+    #[command(
+        after_long_help = "Example:\n  swapmesh profile show\n  swapmesh profile show <author-hex>"
+    )]
+    Show {
+        /// The author (64 hex).
+        author: Option<String>,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+fn enum_text<T: serde::de::DeserializeOwned>(
+    s: &str,
+    what: &str,
+    accepted: &str,
+) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("unknown {what} {s:?}: use {accepted}"))
+}
+
+fn parse_kind(s: &str) -> Result<DealKind, String> {
+    enum_text(s, "kind", "swap, rent, lease, share or give")
+}
+fn parse_condition(s: &str) -> Result<Condition, String> {
+    enum_text(s, "condition", "new, like_new, good, fair or poor")
+}
+fn parse_period(s: &str) -> Result<Period, String> {
+    enum_text(s, "period", "hour, day, week or month")
+}
+fn parse_status(s: &str) -> Result<ListingStatus, String> {
+    enum_text(s, "status", "active, paused, reserved or on_loan")
+}

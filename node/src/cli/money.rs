@@ -1,0 +1,45 @@
+//! Money as people type it: `--price 5`, `--price 5.50`, `--deposit 50`, in the
+//! currency of `--currency`, else the node's `currency` setting. The API takes
+//! integer minor units, so the amount is converted here, by the currency's ISO
+//! 4217 minor digits; too many decimals or a code outside the table is an error
+//! naming the flag, and nothing is sent.
+
+use anyhow::Context;
+use swapmesh_protocol::Currency;
+
+use crate::api::json::{MoneyJson, NodeJson, PriceJson};
+use crate::client::Client;
+use swapmesh_protocol::listing::Period;
+
+/// The currency amounts are typed in: `--currency`, else the node's setting.
+pub(super) fn currency(client: &Client, flag: Option<&str>) -> anyhow::Result<Currency> {
+    let code = match flag {
+        Some(code) => code.to_owned(),
+        None => client.get::<NodeJson>("/node")?.currency,
+    };
+    Currency::from_code(&code).context("--currency")
+}
+
+/// Minor units of an amount typed for `flag`.
+pub(super) fn minor_units(currency: Currency, flag: &str, text: &str) -> anyhow::Result<i64> {
+    currency
+        .parse_amount(text.trim())
+        .with_context(|| format!("--{flag}"))
+}
+
+/// A price typed for `--price`.
+pub(super) fn price(currency: Currency, text: &str, per: Period) -> anyhow::Result<PriceJson> {
+    Ok(PriceJson {
+        amount: minor_units(currency, "price", text)?,
+        currency: currency.code().to_owned(),
+        per,
+    })
+}
+
+/// A deposit typed for `--deposit`.
+pub(super) fn deposit(currency: Currency, text: &str) -> anyhow::Result<MoneyJson> {
+    Ok(MoneyJson {
+        amount: minor_units(currency, "deposit", text)?,
+        currency: currency.code().to_owned(),
+    })
+}

@@ -1,0 +1,138 @@
+//! `status`, `peers`, `profile` and `mesh`: the node, its people and its meshes,
+//! as aligned text (or the API's JSON with `--json`).
+
+use super::args::{ClientArgs, MeshCommand, ProfileCommand};
+use super::text::{Block, print_json, print_node, print_profile};
+use super::{client, resolve};
+use crate::api::json::{
+    CreateMesh, JoinMesh, MeshInvite, MeshJson, MeshList, NodeJson, PeersJson, ProfileInput,
+    ProfileJson,
+};
+use crate::data_dir::DataDir;
+
+/// `status`.
+pub(super) fn status(dir: &DataDir, args: &ClientArgs) -> anyhow::Result<()> {
+    let node: NodeJson = client(dir, args)?.get("/node")?;
+    if args.json {
+        print_json(&node);
+    } else {
+        print_node(&node);
+    }
+    Ok(())
+}
+
+/// `peers`.
+pub(super) fn peers(dir: &DataDir, args: &ClientArgs) -> anyhow::Result<()> {
+    let peers: PeersJson = client(dir, args)?.get("/peers")?;
+    if args.json {
+        print_json(&peers);
+    } else {
+        Block::default()
+            .row("connected", peers.peers.len().to_string())
+            .rows("peers", peers.peers.iter().cloned(), "none")
+            .print();
+    }
+    Ok(())
+}
+
+/// `profile set` and `profile show`.
+pub(super) fn profile(dir: &DataDir, command: ProfileCommand) -> anyhow::Result<()> {
+    match command {
+        ProfileCommand::Set {
+            name,
+            bio,
+            contact,
+            client: args,
+        } => {
+            let out: ProfileJson =
+                client(dir, &args)?.put("/profile", &ProfileInput { name, bio, contact })?;
+            if args.json {
+                print_json(&out);
+            } else {
+                println!("profile published (version {})", out.version);
+            }
+        }
+        ProfileCommand::Show {
+            author,
+            client: args,
+        } => {
+            let c = client(dir, &args)?;
+            let author = match author {
+                Some(a) => a,
+                None => c.get::<NodeJson>("/node")?.author,
+            };
+            let out: ProfileJson = c.get(&format!("/profile/{author}"))?;
+            if args.json {
+                print_json(&out);
+            } else {
+                print_profile(&out);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `mesh …`.
+pub(super) fn mesh(dir: &DataDir, command: MeshCommand) -> anyhow::Result<()> {
+    match command {
+        MeshCommand::Create { name, client: args } => {
+            let out: MeshInvite = client(dir, &args)?.post("/meshes", &CreateMesh { name })?;
+            if args.json {
+                print_json(&out);
+            } else {
+                println!(
+                    "created mesh {} ({})",
+                    out.id,
+                    out.name.as_deref().unwrap_or_default()
+                );
+                println!("{}", out.invite);
+            }
+        }
+        MeshCommand::Invite { mesh, client: args } => {
+            let c = client(dir, &args)?;
+            let id = resolve::mesh(&c, &mesh)?;
+            let out: MeshInvite = c.get(&format!("/meshes/{id}/invite"))?;
+            if args.json {
+                print_json(&out);
+            } else {
+                println!("{}", out.invite);
+            }
+        }
+        MeshCommand::Join {
+            invite,
+            client: args,
+        } => {
+            let out: MeshJson = client(dir, &args)?.post("/meshes/join", &JoinMesh { invite })?;
+            if args.json {
+                print_json(&out);
+            } else {
+                let name = out.name.map(|n| format!(" ({n})")).unwrap_or_default();
+                println!("joined mesh {}{name}", out.id);
+            }
+        }
+        MeshCommand::List(args) => {
+            let out: MeshList = client(dir, &args)?.get("/meshes")?;
+            if args.json {
+                print_json(&out);
+            } else if out.meshes.is_empty() {
+                println!("no named meshes");
+            } else {
+                let width = out.meshes.iter().map(|m| m.id.len()).max().unwrap_or(0);
+                for m in &out.meshes {
+                    println!("{:<width$}  {}", m.id, m.name.as_deref().unwrap_or(""));
+                }
+            }
+        }
+        MeshCommand::Leave { mesh, client: args } => {
+            let c = client(dir, &args)?;
+            let id = resolve::mesh(&c, &mesh)?;
+            let out: MeshJson = c.delete(&format!("/meshes/{id}"))?;
+            if args.json {
+                print_json(&out);
+            } else {
+                println!("left mesh {}", out.id);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! Short ids, wherever the CLI takes an id (DESIGN §7): a listing of yours by
+//! its name, anyone's by a unique start of its id; a mesh by its id, its name
+//! or a unique start of its id. An ambiguous one is an error that lists the
+//! candidates.
+
+use anyhow::bail;
+use swapmesh_protocol::ListingId;
+
+use crate::api::json::{ListingPage, MeshList};
+use crate::client::Client;
+
+/// Most candidates an ambiguous short id lists.
+const MAX_CANDIDATES: usize = 10;
+
+/// The full id of the listing `short` names. A whole id names itself, unless
+/// it names nothing live and is the start of exactly one live listing's id
+/// (`<author>.bi` for `<author>.bike`); a withdrawn listing is named by its
+/// whole id or, if it is ours, its name.
+pub(super) fn listing(client: &Client, short: &str) -> anyhow::Result<String> {
+    let short = short.trim();
+    let whole = short.parse::<ListingId>().is_ok();
+    let limit = (MAX_CANDIDATES + 1).to_string();
+    let page: ListingPage =
+        client.get_with("/listings", &[("id_prefix", short), ("limit", &limit)])?;
+    if whole && (page.listings.is_empty() || page.listings.iter().any(|l| l.id == short)) {
+        return Ok(short.to_owned());
+    }
+    match page.listings.as_slice() {
+        [] => bail!(
+            "no listing matches {short:?}: give the name of one of your listings, or at least 8 characters of a listing id"
+        ),
+        [one] => Ok(one.id.clone()),
+        many => {
+            let shown: Vec<String> = many
+                .iter()
+                .take(MAX_CANDIDATES)
+                .map(|l| format!("{} ({})", l.id, l.title))
+                .collect();
+            let more = if many.len() > MAX_CANDIDATES {
+                ", …"
+            } else {
+                ""
+            };
+            bail!(
+                "{short:?} matches several listings, give more of the id: {}{more}",
+                shown.join(", ")
+            )
+        }
+    }
+}
+
+/// The id of the mesh `short` names among those this node is in.
+pub(super) fn mesh(client: &Client, short: &str) -> anyhow::Result<String> {
+    let list: MeshList = client.get("/meshes")?;
+    if let Some(m) = list.meshes.iter().find(|m| m.id == short) {
+        return Ok(m.id.clone());
+    }
+    let by_name: Vec<_> = list
+        .meshes
+        .iter()
+        .filter(|m| {
+            m.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(short))
+        })
+        .collect();
+    let candidates = if by_name.is_empty() {
+        list.meshes
+            .iter()
+            .filter(|m| m.id.starts_with(short))
+            .collect()
+    } else {
+        by_name
+    };
+    match candidates.as_slice() {
+        // Not one of ours: the node answers with its own error.
+        [] => Ok(short.to_owned()),
+        [one] => Ok(one.id.clone()),
+        many => {
+            let shown: Vec<String> = many
+                .iter()
+                .map(|m| format!("{} ({})", m.id, m.name.as_deref().unwrap_or("no name")))
+                .collect();
+            bail!(
+                "{short:?} names several meshes, give more of the id: {}",
+                shown.join(", ")
+            )
+        }
+    }
+}

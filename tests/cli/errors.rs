@@ -1,0 +1,364 @@
+//! Every way a request can be refused has a code, answered with its status and
+//! documented where it can happen; a refused request changes nothing.
+
+use serde_json::{Value, json};
+
+use crate::http::{call, send};
+use crate::openapi::{daemon, documents_code, fill};
+
+/// One bad request: what is sent, and the status and code it must get.
+struct Case {
+    method: &'static str,
+    path: String,
+    /// Header lines instead of the daemon's token (and JSON type with a body).
+    headers: Option<Vec<(&'static str, String)>>,
+    body: Option<String>,
+    status: u16,
+    code: &'static str,
+}
+
+fn case(
+    method: &'static str,
+    path: impl Into<String>,
+    body: Option<Value>,
+    status: u16,
+    code: &'static str,
+) -> Case {
+    Case {
+        method,
+        path: path.into(),
+        headers: None,
+        body: body.map(|b| b.to_string()),
+        status,
+        code,
+    }
+}
+
+#[test]
+fn every_error_has_a_documented_code() {
+    let (_dir, d) = daemon();
+    let token = d.token();
+    let good = json!({"kinds": ["give"], "title": "Sofa"});
+    let ours = call(
+        &d,
+        "POST",
+        "/api/v1/listings",
+        Some(&json!({"d": "lamp", "kinds": ["give"], "title": "Lamp"})),
+    );
+    assert_eq!(ours.status, 201);
+    let gone = call(
+        &d,
+        "POST",
+        "/api/v1/listings",
+        Some(&json!({"d": "gone", "kinds": ["give"], "title": "Gone"})),
+    );
+    let gone_id = gone.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call(&d, "DELETE", &format!("/api/v1/listings/{gone_id}"), None).status,
+        200
+    );
+    let author = call(&d, "GET", "/api/v1/node", None).json()["author"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = "ab".repeat(32);
+
+    let mut cases = vec![
+        Case {
+            headers: Some(vec![("Content-Type", "application/json".into())]),
+            ..case(
+                "POST",
+                "/api/v1/listings",
+                Some(good.clone()),
+                401,
+                "missing_token",
+            )
+        },
+        Case {
+            headers: Some(vec![
+                ("Authorization", "Bearer 0000".into()),
+                ("Content-Type", "application/json".into()),
+            ]),
+            ..case(
+                "POST",
+                "/api/v1/listings",
+                Some(good.clone()),
+                401,
+                "wrong_token",
+            )
+        },
+        Case {
+            headers: Some(vec![
+                ("Host", "evil.example:7878".into()),
+                ("Authorization", format!("Bearer {token}")),
+                ("Content-Type", "application/json".into()),
+            ]),
+            ..case(
+                "POST",
+                "/api/v1/listings",
+                Some(good.clone()),
+                403,
+                "forbidden_host",
+            )
+        },
+        case("GET", "/api/v1/nowhere", None, 404, "no_such_route"),
+        case("PUT", "/api/v1/node", None, 405, "method_not_allowed"),
+        case(
+            "POST",
+            "/api/v1/listings",
+            Some(
+                json!({"kinds": ["give"], "title": "Sofa", "description": "x".repeat(100 * 1024)}),
+            ),
+            413,
+            "body_too_large",
+        ),
+        Case {
+            headers: Some(vec![("Authorization", format!("Bearer {token}"))]),
+            ..case(
+                "POST",
+                "/api/v1/listings",
+                Some(good.clone()),
+                415,
+                "not_json",
+            )
+        },
+        Case {
+            body: Some("{\"kinds\": [\"give\"],".into()),
+            ..case("POST", "/api/v1/listings", None, 400, "malformed_json")
+        },
+        case(
+            "POST",
+            "/api/v1/listings",
+            Some(json!({"kinds": ["give"], "title": "Sofa", "colour": "red"})),
+            422,
+            "unknown_field",
+        ),
+        case(
+            "POST",
+            "/api/v1/listings",
+            Some(json!({"kinds": ["give"]})),
+            422,
+            "missing_field",
+        ),
+        case(
+            "POST",
+            "/api/v1/listings",
+            Some(
+                json!({"kinds": ["rent"], "title": "Drill", "price": {"amount": "five", "currency": "EUR", "per": "day"}}),
+            ),
+            422,
+            "invalid_field",
+        ),
+        case(
+            "POST",
+            "/api/v1/listings",
+            Some(
+                json!({"kinds": ["rent"], "title": "Drill", "price": {"amount": 500, "currency": "XYZ", "per": "day"}}),
+            ),
+            422,
+            "unknown_currency",
+        ),
+        case(
+            "POST",
+            "/api/v1/listings",
+            Some(json!({"kinds": ["give"], "title": "t".repeat(141)})),
+            422,
+            "invalid_record",
+        ),
+        case(
+            "POST",
+            "/api/v1/listings",
+            Some(json!({"d": "lamp", "kinds": ["give"], "title": "Lamp again"})),
+            409,
+            "listing_exists",
+        ),
+        case(
+            "GET",
+            "/api/v1/listings?colour=red",
+            None,
+            400,
+            "unknown_parameter",
+        ),
+        case(
+            "GET",
+            "/api/v1/listings?limit=many",
+            None,
+            400,
+            "invalid_parameter",
+        ),
+        case(
+            "GET",
+            "/api/v1/listings?id_prefix=abc",
+            None,
+            400,
+            "id_prefix_too_short",
+        ),
+        case(
+            "GET",
+            "/api/v1/listings/nodot",
+            None,
+            400,
+            "invalid_listing_id",
+        ),
+        case(
+            "GET",
+            format!("/api/v1/listings/{author}.nothing"),
+            None,
+            404,
+            "listing_not_found",
+        ),
+        case(
+            "PATCH",
+            format!("/api/v1/listings/{other}.sofa"),
+            Some(json!({"title": "Mine now"})),
+            403,
+            "not_your_listing",
+        ),
+        case(
+            "DELETE",
+            format!("/api/v1/listings/{other}.sofa"),
+            None,
+            403,
+            "not_your_listing",
+        ),
+        case(
+            "PATCH",
+            format!("/api/v1/listings/{gone_id}"),
+            Some(json!({"title": "Back"})),
+            409,
+            "listing_withdrawn",
+        ),
+        case(
+            "GET",
+            "/api/v1/profile/someone",
+            None,
+            400,
+            "invalid_author",
+        ),
+        case(
+            "GET",
+            format!("/api/v1/profile/{other}"),
+            None,
+            404,
+            "profile_not_found",
+        ),
+        case(
+            "DELETE",
+            "/api/v1/meshes/Not-A-Mesh",
+            None,
+            400,
+            "invalid_mesh_id",
+        ),
+        case(
+            "DELETE",
+            "/api/v1/meshes/nosuchmesh",
+            None,
+            404,
+            "mesh_not_found",
+        ),
+        case(
+            "GET",
+            "/api/v1/meshes/nosuchmesh/invite",
+            None,
+            404,
+            "mesh_not_found",
+        ),
+        case(
+            "POST",
+            "/api/v1/meshes/join",
+            Some(json!({"invite": "swapmesh:garbage"})),
+            422,
+            "invalid_invite",
+        ),
+    ];
+    let doc = call(&d, "GET", "/api/v1/openapi.json", None).json();
+    let before = call(&d, "GET", "/api/v1/listings?limit=500", None).json()["listings"]
+        .as_array()
+        .unwrap()
+        .len();
+
+    let mut seen = std::collections::BTreeSet::new();
+    for c in cases.drain(..) {
+        let what = format!("{} {} → {} {}", c.method, c.path, c.status, c.code);
+        let headers: Vec<(&str, String)> = c.headers.clone().unwrap_or_else(|| {
+            let mut h = vec![("Authorization", format!("Bearer {token}"))];
+            if c.body.is_some() {
+                h.push(("Content-Type", "application/json".into()));
+            }
+            h
+        });
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let reply = send(
+            &d,
+            c.method,
+            &c.path,
+            &headers,
+            c.body.as_deref().map(str::as_bytes),
+            false,
+        );
+        let body = reply.json();
+        assert_eq!(reply.status, c.status, "{what}: {}", reply.body);
+        assert_eq!(body["code"], c.code, "{what}: {body}");
+        let sentence = body["error"].as_str().unwrap_or_default();
+        assert!(
+            !sentence.is_empty() && !sentence.contains('\n'),
+            "{what}: {body}"
+        );
+        // Documented: under this status of this operation, or (for what no
+        // route can document) as a code of the ErrorCode schema.
+        let path = c.path.split('?').next().unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let template = paths.get(path).or_else(|| {
+            paths
+                .iter()
+                .find(|(p, _)| matches_template(&fill(p, |_| "\u{0}".into()), path))
+                .map(|(_, item)| item)
+        });
+        match template.and_then(|item| item.get(c.method.to_lowercase())) {
+            Some(op) => assert!(
+                documents_code(&op["responses"][c.status.to_string().as_str()], c.code),
+                "{what}: not documented for this operation"
+            ),
+            None => assert!(
+                doc["components"]["schemas"]["ErrorCode"]["enum"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(c.code)),
+                "{what}: not a documented code"
+            ),
+        }
+        seen.insert(c.code);
+    }
+
+    // Every documented code is reached above, or cannot be reached from
+    // outside a healthy node.
+    let unreachable = [
+        "superseded",
+        "no_address_to_share",
+        "network_unavailable",
+        "internal",
+    ];
+    for code in doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap()
+    {
+        let code = code.as_str().unwrap();
+        assert!(
+            seen.contains(code) || unreachable.contains(&code),
+            "no bad request in the table answers `{code}`"
+        );
+    }
+
+    let after = call(&d, "GET", "/api/v1/listings?limit=500", None).json()["listings"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after, "a refused request published something");
+}
+
+/// Whether `path` fits `pattern`, where `\0` stands for one path segment.
+fn matches_template(pattern: &str, path: &str) -> bool {
+    let a: Vec<&str> = pattern.split('/').collect();
+    let b: Vec<&str> = path.split('/').collect();
+    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| *x == "\u{0}" || x == y)
+}

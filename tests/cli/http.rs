@@ -1,0 +1,161 @@
+//! Raw HTTP/1.1 requests to a daemon's API, so the tests see exactly what a
+//! client would: status, headers and body, with any Host, token or content type.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use serde_json::Value;
+
+use crate::kit::Daemon;
+
+/// One answer.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    /// The head, lower-cased.
+    pub(crate) head: String,
+    pub(crate) body: String,
+}
+
+impl Reply {
+    /// The body as JSON (`Null` when it is not JSON).
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The `content-type` header.
+    pub(crate) fn content_type(&self) -> &str {
+        self.head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-type:"))
+            .map(str::trim)
+            .unwrap_or("")
+    }
+}
+
+/// A request with the given header lines (`Host` is added unless given);
+/// with `head_only`, reads the status line and headers and hangs up (for
+/// streams that never end).
+pub(crate) fn send(
+    d: &Daemon,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    head_only: bool,
+) -> Reply {
+    let mut stream = TcpStream::connect(&d.api).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {}\r\n", d.api));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    if let Some(b) = body {
+        // A refused oversize body may close the connection early: ignore that.
+        let _ = stream.write_all(b);
+    }
+    let mut response = Vec::new();
+    if head_only {
+        let mut byte = [0u8; 1];
+        while !response.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(1) => response.push(byte[0]),
+                _ => break,
+            }
+        }
+    } else {
+        let _ = stream.read_to_end(&mut response);
+    }
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status: u16 = text[9..12].parse().expect("status code");
+    let body_start = text.find("\r\n\r\n").map(|i| i + 4).unwrap_or(text.len());
+    let head = text[..body_start].to_ascii_lowercase();
+    let body = &text[body_start..];
+    // Small answers are sent with a content length; decode chunked ones too.
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Reply { status, head, body }
+}
+
+/// A request with the daemon's token and, with a body, `application/json`.
+pub(crate) fn call(d: &Daemon, method: &str, path: &str, body: Option<&Value>) -> Reply {
+    let token = format!("Bearer {}", d.token());
+    let text = body.map(|b| b.to_string());
+    let mut headers = vec![("Authorization", token.as_str())];
+    if text.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    send(
+        d,
+        method,
+        path,
+        &headers,
+        text.as_deref().map(str::as_bytes),
+        false,
+    )
+}
+
+/// One raw HTTP/1.1 request; returns the status and the body parsed as JSON.
+pub(crate) fn request(
+    d: &Daemon,
+    method: &str,
+    path: &str,
+    host: Option<&str>,
+    token: Option<&str>,
+    body: Option<&[u8]>,
+) -> (u16, Value) {
+    let (status, text) = request_text(d, method, path, host, token, body);
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// One raw HTTP/1.1 request; returns the status and the body as text.
+pub(crate) fn request_text(
+    d: &Daemon,
+    method: &str,
+    path: &str,
+    host: Option<&str>,
+    token: Option<&str>,
+    body: Option<&[u8]>,
+) -> (u16, String) {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = Vec::new();
+    if let Some(h) = host {
+        headers.push(("Host", h));
+    }
+    if let Some(b) = &bearer {
+        headers.push(("Authorization", b.as_str()));
+    }
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    let reply = send(d, method, path, &headers, body, false);
+    (reply.status, reply.body)
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
+}
