@@ -99,22 +99,25 @@ impl AppMetrics {
         }
         let batches = self.batches.lock().expect("metrics lock").clone();
         let panics = self.panics.lock().expect("metrics lock").clone();
-        let _ = writeln!(
-            out,
-            "# HELP swapmesh_store_batches Store transactions of records of others, by path.\n\
-             # TYPE swapmesh_store_batches counter\n\
-             # HELP swapmesh_verify_panics Verify tasks that panicked (the batch was not stored), by path.\n\
-             # TYPE swapmesh_verify_panics counter"
-        );
-        for path in [Path::Gossip, Path::Sync] {
-            let name = path.name();
-            let b = batches.get(&path).copied().unwrap_or(0);
-            let p = panics.get(&path).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "swapmesh_store_batches_total{{path=\"{name}\"}} {b}\n\
-                 swapmesh_verify_panics_total{{path=\"{name}\"}} {p}"
-            );
+        // Each family's samples stand together after its TYPE line, as the
+        // OpenMetrics text format requires.
+        for (family, help, counts) in [
+            (
+                "swapmesh_store_batches",
+                "Store transactions of records of others, by path.",
+                &batches,
+            ),
+            (
+                "swapmesh_verify_panics",
+                "Verify tasks that panicked (the batch was not stored), by path.",
+                &panics,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {family} {help}\n# TYPE {family} counter");
+            for path in [Path::Gossip, Path::Sync] {
+                let n = counts.get(&path).copied().unwrap_or(0);
+                let _ = writeln!(out, "{family}_total{{path=\"{}\"}} {n}", path.name());
+            }
         }
         let _ = writeln!(
             out,
@@ -156,5 +159,16 @@ mod tests {
             "swapmesh_gossip_records_total{verdict=\"rejected\",reason=\"bad_signature\"} 1"
         ));
         assert!(text.contains("swapmesh_peers 3"));
+        // Every family's samples follow its own TYPE line, together.
+        let mut family = "";
+        let mut seen = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                family = rest.split(' ').next().unwrap();
+                assert!(seen.insert(family.to_owned()), "{family} twice");
+            } else if !line.starts_with('#') {
+                assert!(line.starts_with(family), "{line} outside {family}");
+            }
+        }
     }
 }
