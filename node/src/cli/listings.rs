@@ -14,21 +14,13 @@ use crate::data_dir::DataDir;
 /// `listing add` and `want add`.
 pub(super) fn add(dir: &DataDir, args: AddArgs, purpose: Purpose) -> anyhow::Result<()> {
     let c = client(dir, &args.client)?;
-    let (price, deposit) = if args.price.is_some() || args.deposit.is_some() {
-        let currency = money::currency(&c, args.currency.as_deref())?;
-        (
-            args.price
-                .as_deref()
-                .map(|p| money::price(currency, p, args.per))
-                .transpose()?,
-            args.deposit
-                .as_deref()
-                .map(|d| money::deposit(currency, d))
-                .transpose()?,
-        )
-    } else {
-        (None, None)
-    };
+    let (price, deposit) = money::price_and_deposit(
+        &c,
+        args.price.as_deref(),
+        args.per,
+        args.deposit.as_deref(),
+        args.currency.as_deref(),
+    )?;
     let input = ListingInput {
         d: args.name,
         purpose: Some(purpose),
@@ -51,21 +43,13 @@ pub(super) fn add(dir: &DataDir, args: AddArgs, purpose: Purpose) -> anyhow::Res
 pub(super) fn update(dir: &DataDir, args: UpdateArgs) -> anyhow::Result<()> {
     let c = client(dir, &args.client)?;
     let id = resolve::listing(&c, &args.id)?;
-    let (price, deposit) = if args.price.is_some() || args.deposit.is_some() {
-        let currency = money::currency(&c, args.currency.as_deref())?;
-        (
-            args.price
-                .as_deref()
-                .map(|p| money::price(currency, p, args.per))
-                .transpose()?,
-            args.deposit
-                .as_deref()
-                .map(|d| money::deposit(currency, d))
-                .transpose()?,
-        )
-    } else {
-        (None, None)
-    };
+    let (price, deposit) = money::price_and_deposit(
+        &c,
+        args.price.as_deref(),
+        args.per,
+        args.deposit.as_deref(),
+        args.currency.as_deref(),
+    )?;
     let patch = ListingPatch {
         title: args.title,
         description: args.description,

@@ -28,7 +28,7 @@ pub(super) fn minor_units(currency: Currency, flag: &str, text: &str) -> anyhow:
 }
 
 /// A price typed for `--price`.
-pub(super) fn price(currency: Currency, text: &str, per: Period) -> anyhow::Result<PriceJson> {
+fn price(currency: Currency, text: &str, per: Period) -> anyhow::Result<PriceJson> {
     Ok(PriceJson {
         amount: minor_units(currency, "price", text)?,
         currency: currency.code().to_owned(),
@@ -37,9 +37,28 @@ pub(super) fn price(currency: Currency, text: &str, per: Period) -> anyhow::Resu
 }
 
 /// A deposit typed for `--deposit`.
-pub(super) fn deposit(currency: Currency, text: &str) -> anyhow::Result<MoneyJson> {
+fn deposit(currency: Currency, text: &str) -> anyhow::Result<MoneyJson> {
     Ok(MoneyJson {
         amount: minor_units(currency, "deposit", text)?,
         currency: currency.code().to_owned(),
     })
+}
+
+/// The `--price` and `--deposit` a command was given, in the currency of
+/// `--currency` (else the node's setting, asked only when an amount was given).
+pub(super) fn price_and_deposit(
+    client: &Client,
+    price_text: Option<&str>,
+    per: Period,
+    deposit_text: Option<&str>,
+    currency_flag: Option<&str>,
+) -> anyhow::Result<(Option<PriceJson>, Option<MoneyJson>)> {
+    if price_text.is_none() && deposit_text.is_none() {
+        return Ok((None, None));
+    }
+    let currency = currency(client, currency_flag)?;
+    Ok((
+        price_text.map(|p| price(currency, p, per)).transpose()?,
+        deposit_text.map(|d| deposit(currency, d)).transpose()?,
+    ))
 }
