@@ -99,7 +99,7 @@ pub fn is_valid_name(d: &str) -> bool {
 }
 
 /// A listing's stable id across versions: `<author-hex>.<d>`.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 pub struct ListingId {
     /// Who published it.
     pub author: AuthorKey,

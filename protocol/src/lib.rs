@@ -10,7 +10,9 @@
 //! - [`record`]: the record body, its bytes, addressing and `supersedes`.
 //! - [`signed`]: signed records. [`validate`]: the three outcomes of checking one.
 //! - [`gossip`]: the gossip wire message. [`keys`]: keys and mnemonics.
+//! - [`agreement`]: terms, the signed event chain and its pure state machine.
 
+pub mod agreement;
 pub mod currency;
 pub mod encoding;
 #[cfg(any(test, feature = "test-util"))]

@@ -17,8 +17,11 @@ use crate::social::{Profile, Receipt, Review, Vouch};
 use crate::time::Timestamp;
 use crate::topic::MeshId;
 
-/// The record format this code writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The newest record format this code writes and reads. Each kind has exactly one
+/// format ([`RecordKind::format`]): receipts and reviews are format 2 (their
+/// statement carries `on_time`), the other kinds format 1. An older node ignores a
+/// format it does not read; a kind in a format not its own is rejected.
+pub const FORMAT_VERSION: u16 = 2;
 
 /// The d of a profile.
 pub const PROFILE_D: &str = "profile";
@@ -43,6 +46,14 @@ impl RecordKind {
     /// The wire code.
     pub fn code(self) -> u8 {
         self as u8
+    }
+
+    /// The one record format this kind is written in.
+    pub fn format(self) -> u16 {
+        match self {
+            Self::Receipt | Self::Review => 2,
+            Self::Listing | Self::Profile | Self::Vouch => 1,
+        }
     }
 
     /// The kind of a wire code, if known.
@@ -132,7 +143,7 @@ impl RecordBody {
     /// The canonical body bytes (what is signed and hashed).
     pub fn encode(&self) -> Vec<u8> {
         let header = Header {
-            version: FORMAT_VERSION,
+            version: self.content.kind().format(),
             kind: self.content.kind().code(),
             author: self.author,
             seq: self.seq,
@@ -160,10 +171,17 @@ impl RecordBody {
     pub fn decode_trusted(bytes: &[u8]) -> Result<RecordBody, DecodeError> {
         encoding::check_len(bytes, crate::signed::MAX_BODY)?;
         let version = Self::peek_version(bytes)?;
-        if version != FORMAT_VERSION {
+        if !(1..=FORMAT_VERSION).contains(&version) {
             return Err(DecodeError::Malformed(format!("format version {version}")));
         }
         let (header, used) = Self::decode_header(bytes)?;
+        if let Some(kind) = RecordKind::from_code(header.kind)
+            && kind.format() != version
+        {
+            return Err(DecodeError::Malformed(format!(
+                "{kind:?} in format version {version}"
+            )));
+        }
         match Self::decode_rest(header, used, bytes)? {
             Decoded::Body(body) => Ok(body),
             Decoded::UnknownKind(code) => {

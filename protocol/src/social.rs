@@ -84,8 +84,10 @@ pub struct ReceiptStatement {
     pub receiver: AuthorKey,
     /// How it ended.
     pub outcome: Outcome,
-    /// When it ended.
+    /// When it ended: the `at` of the ending event.
     pub ended_at: Timestamp,
+    /// Did the last return come by the due date? `None` without a return.
+    pub on_time: Option<bool>,
 }
 
 /// Domain tag of a receipt signature.

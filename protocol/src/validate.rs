@@ -16,7 +16,7 @@ use thiserror::Error;
 use crate::encoding::DecodeError;
 use crate::ids::{AuthorKey, RecordId, is_valid_name};
 use crate::listing::{DealKind, Listing, Money, Purpose};
-use crate::record::{Content, Decoded, FORMAT_VERSION, RecordBody};
+use crate::record::{Content, Decoded, FORMAT_VERSION, RecordBody, RecordKind};
 use crate::signed::{MAX_BODY, SignedRecord, author_of, signing_bytes};
 use crate::social::{Profile, Receipt, Review, Vouch};
 use crate::time::{MINUTE, Timestamp, YEAR};
@@ -61,6 +61,15 @@ pub enum Invalid {
     /// The bytes are not a canonical encoding.
     #[error("malformed record: {0}")]
     Malformed(#[from] DecodeError),
+    /// A kind in a format version not its own (a format-1 receipt or review;
+    /// none was ever written).
+    #[error("{kind:?} records are not written in format {version}")]
+    WrongFormat {
+        /// The kind.
+        kind: RecordKind,
+        /// The format version found.
+        version: u16,
+    },
     /// The body is larger than 32 KiB.
     #[error("record body of {len} bytes is over the 32 KiB limit")]
     BodyTooLarge {
@@ -160,6 +169,9 @@ pub enum Invalid {
     /// A receipt's parties are the same key, or the author is not a party.
     #[error("receipt parties must be two different keys and include the author")]
     BadParties,
+    /// A receipt authored by anyone but its provider, the agreement's sequencer.
+    #[error("a receipt is authored by its provider, the agreement's sequencer")]
+    ReceiptNotBySequencer,
     /// A receipt signature does not verify.
     #[error("a party's receipt signature does not verify")]
     BadReceiptSignature,
@@ -176,6 +188,7 @@ impl Invalid {
     pub fn rule(&self) -> &'static str {
         match self {
             Invalid::Malformed(_) => "malformed",
+            Invalid::WrongFormat { .. } => "wrong_format",
             Invalid::BodyTooLarge { .. } => "body_too_large",
             Invalid::BadAuthorKey => "bad_author_key",
             Invalid::BadSignature => "bad_signature",
@@ -201,6 +214,7 @@ impl Invalid {
             Invalid::SelfVouch => "self_vouch",
             Invalid::NoteTooLong => "note_too_long",
             Invalid::BadParties => "bad_parties",
+            Invalid::ReceiptNotBySequencer => "receipt_not_by_sequencer",
             Invalid::BadReceiptSignature => "bad_receipt_signature",
             Invalid::BadRating(_) => "bad_rating",
             Invalid::ReviewTooLong => "review_too_long",
@@ -320,12 +334,19 @@ pub fn check(signed: SignedRecord, now: Timestamp) -> Result<Checked, Invalid> {
         return Ok(Checked::Ignored(Ignored::NewerVersion { version }));
     }
     let (header, used) = RecordBody::decode_header(body)?;
-    if header.version != FORMAT_VERSION {
-        // Only version 0 is left, which was never a format.
-        return Err(Invalid::Malformed(DecodeError::Malformed(format!(
-            "format version {}",
-            header.version
-        ))));
+    if header.version == 0 {
+        // Version 0 was never a format.
+        return Err(Invalid::Malformed(DecodeError::Malformed(
+            "format version 0".to_owned(),
+        )));
+    }
+    if let Some(kind) = RecordKind::from_code(header.kind)
+        && kind.format() != header.version
+    {
+        return Err(Invalid::WrongFormat {
+            kind,
+            version: header.version,
+        });
     }
     let key = VerifyingKey::from_bytes(&header.author.0).map_err(|_| Invalid::BadAuthorKey)?;
     key.verify_strict(&signing_bytes(body), &signed.sig)
@@ -420,7 +441,13 @@ pub fn validate_body(body: &RecordBody) -> Result<(), Invalid> {
         Content::Listing(l) => validate_listing(l),
         Content::Profile(p) => validate_profile(p),
         Content::Vouch(v) => validate_vouch(v, &body.author),
-        Content::Receipt(r) => validate_receipt(r, &body.author),
+        Content::Receipt(r) => {
+            validate_receipt(r, &body.author)?;
+            if body.author != r.statement.provider {
+                return Err(Invalid::ReceiptNotBySequencer);
+            }
+            Ok(())
+        }
         Content::Review(r) => validate_review(r, &body.author),
     }
 }

@@ -9,7 +9,7 @@ use swapmesh_protocol::social::{
 use swapmesh_protocol::time::{DAY, MINUTE, YEAR};
 use swapmesh_protocol::validate::{Checked, Ignored, Invalid, OwnError, check, sign_own};
 use swapmesh_protocol::{
-    AgreementId, AuthorKey, BlobHash, Content, Geohash, MeshId, RecordBody, Timestamp,
+    AgreementId, AuthorKey, BlobHash, Content, Geohash, MeshId, RecordBody, RecordKind, Timestamp,
 };
 
 const NOW: Timestamp = Timestamp(1_800_000_000);
@@ -371,6 +371,7 @@ fn receipt(provider_key: u64, receiver_key: u64) -> Receipt {
         receiver: author_of(&r),
         outcome: Outcome::Completed,
         ended_at: NOW,
+        on_time: Some(true),
     };
     Receipt {
         provider_sig: statement.sign(&p),
@@ -439,11 +440,87 @@ fn review_rating_outside_1_to_5_is_rejected() {
 #[test]
 fn newer_format_version_is_ignored() {
     let mut signed = SignedRecord::sign(&listing_body(), &fixtures::key(1));
-    signed.body[0] = 2;
+    signed.body[0] = 3;
     assert_eq!(
         check(signed, NOW),
-        Ok(Checked::Ignored(Ignored::NewerVersion { version: 2 }))
+        Ok(Checked::Ignored(Ignored::NewerVersion { version: 3 }))
     );
+}
+
+/// Re-signs body bytes whose first byte (the format version) was changed.
+fn with_format(body: &RecordBody, version: u8, key: u64) -> SignedRecord {
+    use ed25519_dalek::Signer;
+    let mut bytes = body.encode();
+    bytes[0] = version;
+    let mut msg = swapmesh_protocol::signed::RECORD_DOMAIN.to_vec();
+    msg.extend_from_slice(&bytes);
+    let sig = fixtures::key(key).sign(&msg);
+    SignedRecord { body: bytes, sig }
+}
+
+#[test]
+fn receipts_and_reviews_are_format_2_and_the_rest_format_1() {
+    let receipt = other_body(Content::Receipt(receipt(1, 2)));
+    assert_eq!(receipt.encode()[0], 2);
+    assert_eq!(listing_body().encode()[0], 1);
+    // A listing in format 2 is no format any node writes: rejected.
+    assert_eq!(
+        check(with_format(&listing_body(), 2, 1), NOW),
+        Err(Invalid::WrongFormat {
+            kind: RecordKind::Listing,
+            version: 2
+        })
+    );
+}
+
+#[test]
+fn format_1_receipts_are_rejected() {
+    let receipt = other_body(Content::Receipt(receipt(1, 2)));
+    assert!(matches!(verdict(&receipt), Ok(Checked::Valid(_))));
+    assert_eq!(
+        check(with_format(&receipt, 1, 1), NOW),
+        Err(Invalid::WrongFormat {
+            kind: RecordKind::Receipt,
+            version: 1
+        })
+    );
+    let review = other_body(Content::Review(Review {
+        receipt: receipt_of(&receipt),
+        rating: 5,
+        text: String::new(),
+    }));
+    assert!(matches!(verdict(&review), Ok(Checked::Valid(_))));
+    assert!(matches!(
+        check(with_format(&review, 1, 1), NOW),
+        Err(Invalid::WrongFormat { .. })
+    ));
+}
+
+fn receipt_of(body: &RecordBody) -> Receipt {
+    match &body.content {
+        Content::Receipt(r) => r.clone(),
+        _ => unreachable!("a receipt body"),
+    }
+}
+
+#[test]
+fn receipt_by_the_non_sequencer_is_rejected() {
+    // key 1 wrote it; in receipt(2, 1) key 1 is the receiver, key 2 the provider
+    // and sequencer: both signed, but only the sequencer publishes the receipt.
+    assert_eq!(
+        verdict(&other_body(Content::Receipt(receipt(2, 1)))),
+        Err(Invalid::ReceiptNotBySequencer)
+    );
+    // Either party may review it.
+    let review = Review {
+        receipt: receipt(2, 1),
+        rating: 4,
+        text: "fine".into(),
+    };
+    assert!(matches!(
+        verdict(&other_body(Content::Review(review))),
+        Ok(Checked::Valid(_))
+    ));
 }
 
 #[test]

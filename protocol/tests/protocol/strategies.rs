@@ -157,6 +157,7 @@ pub(crate) fn receipt() -> impl Strategy<Value = Receipt> {
             Just(Outcome::Resolved)
         ],
         ts(),
+        proptest::option::of(any::<bool>()),
         sig(),
         sig(),
     )
@@ -168,6 +169,7 @@ pub(crate) fn receipt() -> impl Strategy<Value = Receipt> {
                 receiver,
                 outcome,
                 ended_at,
+                on_time,
                 provider_sig,
                 receiver_sig,
             )| {
@@ -179,6 +181,7 @@ pub(crate) fn receipt() -> impl Strategy<Value = Receipt> {
                         receiver,
                         outcome,
                         ended_at,
+                        on_time,
                     },
                     provider_sig,
                     receiver_sig,

@@ -1,0 +1,27 @@
+//! Agreements (DESIGN §5), with no I/O: the terms, the signed event chain, the
+//! pure state machine that derives an agreement from its chain, calendars and the
+//! derived listing status.
+//!
+//! - [`terms`]: [`Terms`] and their [`Deal`] per kind, [`TermsHash`].
+//! - [`event`]: [`EventBody`], [`Action`], [`SignedEvent`], [`verify_event`].
+//! - [`state`]: [`Agreement`], [`apply`] and [`replay`]: chain rules on signed data.
+//! - [`calendar`]: [`Span`] and an item's [`Calendar`] of holds, never overlapping.
+//! - [`status`]: the derived [`listing_status`] of an item.
+//! - [`error`]: [`AgreementError`], a variant per rule and flaw.
+
+pub mod calendar;
+pub mod error;
+pub mod event;
+pub mod state;
+pub mod status;
+pub mod terms;
+
+pub use calendar::{Calendar, Span};
+pub use error::AgreementError;
+pub use event::{
+    Action, EventBody, EventId, Leg, Link, Resolution, SignedEvent, VerifiedEvent, sign_event,
+    verify_event, verify_event_bytes,
+};
+pub use state::{Act, Agreement, Applied, LegState, OpenAct, Phase, apply, replay};
+pub use status::listing_status;
+pub use terms::{Deal, Terms, TermsHash, TermsRule};
