@@ -4,7 +4,8 @@
 //!
 //! - [`terms`]: [`Terms`] and their [`Deal`] per kind, [`TermsHash`].
 //! - [`event`]: [`EventBody`], [`Action`], [`SignedEvent`], [`verify_event`].
-//! - [`state`]: [`Agreement`], [`apply`] and [`replay`]: chain rules on signed data.
+//! - [`state`]: [`Agreement`], [`apply`] and [`replay`]: chain rules on signed data;
+//!   `transition`: each action's effect (the rules of DESIGN §5, exactly).
 //! - [`calendar`]: [`Span`] and an item's [`Calendar`] of holds, never overlapping.
 //! - [`status`]: the derived [`listing_status`] of an item.
 //! - [`error`]: [`AgreementError`], a variant per rule and flaw.
@@ -15,6 +16,7 @@ pub mod event;
 pub mod state;
 pub mod status;
 pub mod terms;
+mod transition;
 
 pub use calendar::{Calendar, Span};
 pub use error::AgreementError;

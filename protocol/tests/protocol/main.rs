@@ -1,5 +1,6 @@
 //! The protocol's promises, one module per area.
 
+mod agreement;
 mod decode;
 mod roundtrip;
 mod rules;
