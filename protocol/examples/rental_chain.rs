@@ -51,7 +51,11 @@ fn main() {
         deposit_returned: None,
     };
     let handover = chain
-        .act(Side::Provider, Action::Handover { leg: Leg::Provider }, start)
+        .act(
+            Side::Provider,
+            Action::Handover { leg: Leg::Provider },
+            start,
+        )
         .unwrap();
     chain
         .act(Side::Receiver, confirm(handover.id()), start)

@@ -9,6 +9,7 @@
 //! - [`calendar`]: [`Span`] and an item's [`Calendar`] of holds, never overlapping.
 //! - [`status`]: the derived [`listing_status`] of an item.
 //! - [`error`]: [`AgreementError`], a variant per rule and flaw.
+//! - [`wire`]: the agree protocol's frames, [`wire::Refusal`] and [`wire::Note`].
 
 pub mod calendar;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod state;
 pub mod status;
 pub mod terms;
 mod transition;
+pub mod wire;
 
 pub use calendar::{Calendar, Span};
 pub use error::AgreementError;
