@@ -55,6 +55,18 @@ impl AddressBook {
         }
     }
 
+    /// The addresses remembered for `peer`, most recent first.
+    pub(crate) fn addresses_of(&self, peer: PeerId) -> Vec<Multiaddr> {
+        match self.store.peer(&peer.to_bytes()) {
+            Ok(Some(entry)) => entry
+                .addresses
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Forgets a peer (a blocked one is not worth dialling after a restart).
     pub(crate) fn forget(&self, peer: PeerId) {
         let _ = self.store.remove_peer(&peer.to_bytes());

@@ -119,6 +119,12 @@ pub struct NodeConfig {
     /// The currency people of this node price things in (default EUR): the CLI
     /// and the page take amounts in it unless told another.
     pub currency: Currency,
+    /// How long an agreement call waits for the other node before it answers
+    /// with the event pending (default 5 s).
+    pub agreement_ack_wait: Duration,
+    /// How often the agreement timers run (offer expiry, a booking's start;
+    /// default 30 s; zero runs them only at start and on `Node::tick`).
+    pub agreement_tick: Duration,
 }
 
 impl NodeConfig {
@@ -152,6 +158,8 @@ impl NodeConfig {
             sync_on_connect: true,
             sweep_interval: Duration::from_secs(600),
             currency: Currency::from_code("EUR").expect("EUR is in the ISO 4217 table"),
+            agreement_ack_wait: Duration::from_secs(5),
+            agreement_tick: Duration::from_secs(30),
         }
     }
 
@@ -183,12 +191,51 @@ impl NodeConfig {
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
     verify_panics: Arc<AtomicU32>,
+    agree: Option<AgreeFault>,
+}
+
+/// Where an agreement exchange is cut by `std::process::abort` (no flush on
+/// drop), for the crash tests of the real binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgreeFault {
+    /// When an agree response arrives, before it is recorded.
+    AfterSend,
+    /// After the receiver's commit and flush, before it answers.
+    BeforeAck,
 }
 
 impl Faults {
     /// Makes the next `n` sync batches panic while they are verified.
     pub fn panic_next_verifies(&self, n: u32) {
         self.verify_panics.store(n, Ordering::SeqCst);
+    }
+
+    /// The faults `SWAPMESH_FAULT` names (`agree-after-send`, `agree-before-ack`);
+    /// only in debug builds, a release build ignores the variable.
+    pub fn from_env() -> Self {
+        let agree = if cfg!(debug_assertions) {
+            match std::env::var("SWAPMESH_FAULT").as_deref() {
+                Ok("agree-after-send") => Some(AgreeFault::AfterSend),
+                Ok("agree-before-ack") => Some(AgreeFault::BeforeAck),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        Self {
+            agree,
+            ..Self::default()
+        }
+    }
+
+    /// Abort when an agree response arrives, before recording it?
+    pub(crate) fn agree_after_send(&self) -> bool {
+        self.agree == Some(AgreeFault::AfterSend)
+    }
+
+    /// Abort after committing a delivery, before answering it?
+    pub(crate) fn agree_before_ack(&self) -> bool {
+        self.agree == Some(AgreeFault::BeforeAck)
     }
 
     /// Whether this verify is to panic (counts one down).

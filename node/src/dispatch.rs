@@ -1,7 +1,8 @@
 //! [`Dispatch`]: the router of [`NetworkEvent`]s. Each event goes to the part that
 //! owns what it is about: gossip to the ingest path, topic joins to the sync
-//! schedule and the publisher, addresses to the address book, requests to the
-//! service of their protocol. Topic names are parsed here, once, into the
+//! schedule and the publisher, addresses to the address book (and the agreement
+//! outbox, which retries a peer when it appears), requests to the service of
+//! their protocol. Topic names are parsed here, once, into the
 //! protocol's [`Topic`]; a name that is not a swapmesh topic is ignored.
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info};
 
 use crate::address_book::AddressBook;
+use crate::agree::Agree;
 use crate::events::NodeEvent;
 use crate::ingest::Ingestor;
 use crate::publish::Publisher;
@@ -21,6 +23,7 @@ use crate::tasks::Tasks;
 
 /// What the router hands events to.
 pub(crate) struct Dispatch {
+    pub(crate) agree: Agree,
     pub(crate) net: NetworkHandle,
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) publisher: Arc<Publisher>,
@@ -84,14 +87,19 @@ impl Dispatch {
                 if outbound {
                     self.address_book.remember(peer, &[address]);
                 }
+                self.agree.peer_seen(peer);
                 let _ = self.events.send(NodeEvent::PeerUp { peer });
             }
             NetworkEvent::PeerIdentified {
                 peer,
                 listen_addresses,
                 ..
-            } => self.address_book.remember(peer, &listen_addresses),
+            } => {
+                self.address_book.remember(peer, &listen_addresses);
+                self.agree.peer_seen(peer);
+            }
             NetworkEvent::PeerDiscovered { peer, via, .. } => {
+                self.agree.peer_seen(peer);
                 let _ = self.events.send(NodeEvent::PeerDiscovered { peer, via });
             }
             NetworkEvent::PeerDisconnected { peer } => {
@@ -114,10 +122,15 @@ impl Dispatch {
                 self.tasks
                     .spawn(async move { sync.serve(peer, data, reply).await });
             }
-            NetworkEvent::InboundRequest { protocol, peer, .. } => {
-                // Agreements come with their issue and replace this arm. Dropping
-                // the reply handle fails the request at the peer at once.
-                debug!(%protocol, %peer, "refused a request on a protocol this node does not serve yet");
+            NetworkEvent::InboundRequest {
+                protocol: Protocol::Agree,
+                peer,
+                data,
+                reply,
+            } => {
+                let agree = self.agree.clone();
+                self.tasks
+                    .spawn(async move { agree.serve(peer, data, reply).await });
             }
             other => debug!(?other, "network event"),
         }

@@ -90,6 +90,9 @@ pub enum NodeError {
     /// A mesh invite was refused.
     #[error("invite: {0}")]
     Invite(#[from] crate::invite::InviteError),
+    /// An agreement call was refused.
+    #[error("agreement: {0}")]
+    Agreement(#[from] crate::agree::AgreeError),
     /// The node is not in this mesh.
     #[error("this node is not in mesh {0}; join it first")]
     NotInMesh(String),

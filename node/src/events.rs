@@ -1,7 +1,9 @@
 //! What a node tells its users (the API's event stream, tests).
 
 use swapmesh_net::{Discovery, PeerId};
-use swapmesh_protocol::{Address, RecordId, Topic, Verified};
+use swapmesh_protocol::agreement::wire::Refusal;
+use swapmesh_protocol::agreement::{EventId, Phase};
+use swapmesh_protocol::{Address, AgreementId, RecordId, Topic, Verified};
 use swapmesh_store::InsertOutcome;
 
 /// Something that happened on a node.
@@ -61,6 +63,37 @@ pub enum NodeEvent {
         fetched: usize,
         /// Records the session expects.
         expected: usize,
+    },
+    /// An agreement's chain or state changed here.
+    AgreementChanged {
+        /// The agreement.
+        id: AgreementId,
+        /// Its head now.
+        head: EventId,
+        /// Its phase now.
+        phase: Phase,
+    },
+    /// The other party acknowledged our chain up to `head`.
+    AgreementDelivered {
+        /// The agreement.
+        id: AgreementId,
+        /// The head it has.
+        head: EventId,
+    },
+    /// Our pending event was refused by the sequencer, or dropped (its offer
+    /// expired): it will not be in the chain.
+    AgreementRefused {
+        /// The agreement.
+        id: AgreementId,
+        /// The event.
+        event: EventId,
+        /// Why.
+        refusal: Refusal,
+    },
+    /// The other party sent a note.
+    AgreementNote {
+        /// The agreement.
+        id: AgreementId,
     },
     /// A catch-up sync session ended.
     SyncFinished {

@@ -15,6 +15,8 @@
 //! - `meshes`: the `MeshBook`, the named meshes we are in and the topics we
 //!   listen to.
 //! - `address_book`: the peers we met and where they listen.
+//! - [`agree`]: agreements over `/swapmesh/agree/1` — the sequencer, our pending
+//!   event, holds, the outbox, the timers (DESIGN §5).
 //! - [`sync`]: catch-up sync — the driver of sessions over `/swapmesh/sync/1`
 //!   and the schedule of which run when.
 //! - `tasks`: the node's background tasks, aborted together at shutdown.
@@ -34,6 +36,7 @@
 //!   pages) and its typed API client.
 
 mod address_book;
+pub mod agree;
 pub mod api;
 pub mod cli;
 pub mod client;
@@ -55,6 +58,7 @@ pub mod settings;
 pub mod sync;
 mod tasks;
 
+pub use agree::{Acted, AgreeError, AgreementView, Proposal};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Faults, NodeConfig, Role};
 pub use data_dir::DataDir;

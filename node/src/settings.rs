@@ -326,6 +326,7 @@ impl Settings {
     /// (tests), otherwise TCP and QUIC together.
     pub fn node_config(&self, data_dir: &DataDir) -> NodeConfig {
         let mut config = NodeConfig::real(data_dir.path());
+        config.faults = crate::config::Faults::from_env();
         let memory_only = !self.listen.is_empty()
             && self.listen.iter().all(|a| {
                 a.iter()

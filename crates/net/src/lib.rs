@@ -84,7 +84,7 @@ pub use config::{
 pub use error::{NetworkError, PublishError, RequestError};
 pub use event_loop::EventLoop;
 pub use handle::NetworkHandle;
-pub use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr};
+pub use libp2p::{Multiaddr, PeerId, identity, identity::Keypair, multiaddr};
 pub use misbehaviour::Misbehaviour;
 pub use types::{
     BlockReason, ConnectionInfo, Discovery, MessageId, NetworkEvent, PeerScore, Protocol,

@@ -5,8 +5,10 @@
 //! - `mod.rs`: the parts, start, shutdown, the expiry sweep, accessors;
 //! - `records`: our own records (through the publisher), reading and searching;
 //! - `mesh`: meshes and invites;
-//! - `network`: peers, addresses, dialling, metrics.
+//! - `network`: peers, addresses, dialling, metrics;
+//! - `agreements`: proposing, acting and reading agreements (through `agree`).
 
+mod agreements;
 mod mesh;
 mod network;
 mod records;
@@ -20,6 +22,7 @@ use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
 
 use crate::address_book::AddressBook;
+use crate::agree::{Agree, AgreeParts};
 use crate::config::{NodeConfig, Role};
 use crate::dispatch::Dispatch;
 use crate::error::NodeError;
@@ -60,6 +63,7 @@ struct Inner {
     publisher: Arc<Publisher>,
     address_book: Arc<AddressBook>,
     sync: SyncService,
+    agree: Agree,
     metrics: Arc<AppMetrics>,
     tasks: Arc<Tasks>,
 }
@@ -114,10 +118,23 @@ impl Node {
             events.clone(),
             &config,
         ));
+        let agree = Agree::new(AgreeParts {
+            key: key.clone(),
+            store: store.clone(),
+            net: net.clone(),
+            clock: config.clock.clone(),
+            publisher: publisher.clone(),
+            events: events.clone(),
+            address_book: address_book.clone(),
+            tasks: tasks.clone(),
+            ack_wait: config.agreement_ack_wait,
+            faults: config.faults.clone(),
+        });
         for topic in meshes.topics() {
             net.subscribe(topic.as_str()).await?;
         }
         let dispatch = Dispatch {
+            agree: agree.clone(),
             net: net.clone(),
             events: events.clone(),
             publisher: publisher.clone(),
@@ -129,6 +146,7 @@ impl Node {
         };
         tasks.spawn(dispatch.run(net_events));
         tasks.spawn(schedule.timer(config.sync_interval));
+        agree.start(config.agreement_tick);
         let node = Node {
             inner: Arc::new(Inner {
                 author: swapmesh_protocol::signed::author_of(&key),
@@ -141,6 +159,7 @@ impl Node {
                 publisher,
                 address_book,
                 sync,
+                agree,
                 metrics,
                 tasks,
             }),

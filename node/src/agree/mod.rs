@@ -1,0 +1,290 @@
+//! [`Agree`]: agreements between two nodes over `/swapmesh/agree/1` (DESIGN §5).
+//!
+//! The provider's node sequences each chain: its own events apply at once and
+//! reach the other party through the outbox; the other party's events wait as its
+//! one *pending* event until the sequencer appends them. Whoever commits an event
+//! flushes before anything is acknowledged, so nothing acknowledged is lost.
+//!
+//! - `local`: our own events (check our copy, sign, hold, commit, queue, wait);
+//! - `serve`: the other party's deliveries (apply in order, the sequencer's
+//!   arrival rules, commit, flush, then answer);
+//! - `arrival`: the sequencer's rules that read its clock and its own state;
+//! - `holds`: the calendar windows a commit takes or releases for our items;
+//! - `outbox`: a worker per peer delivering in order, with retries;
+//! - `pending`: our pending event as the other party: acked, refused, signed again;
+//! - `timers`: offer expiry, dropped pending proposals, listing status.
+
+mod arrival;
+mod error;
+mod holds;
+mod local;
+mod outbox;
+mod pending;
+mod serve;
+mod timers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use swapmesh_net::{NetworkHandle, PeerId};
+use swapmesh_protocol::agreement::wire::{Note, Refusal};
+use swapmesh_protocol::agreement::{Action, Agreement, EventId, SignedEvent, verify_event};
+use swapmesh_protocol::{AgreementId, AuthorKey, SigningKey, Timestamp};
+use swapmesh_store::{Store, StoredAgreement};
+use tokio::sync::broadcast;
+
+pub use error::AgreeError;
+pub use local::{Acted, Proposal};
+
+use crate::address_book::AddressBook;
+use crate::clock::Clock;
+use crate::config::Faults;
+use crate::events::NodeEvent;
+use crate::publish::Publisher;
+use crate::tasks::Tasks;
+
+use self::outbox::Outbox;
+
+/// Undecided proposals one party may have with us before more are refused.
+pub const MAX_UNDECIDED: usize = 16;
+/// How long an offer stands unless the proposal says.
+pub const DEFAULT_OFFER: u64 = 7 * swapmesh_protocol::time::DAY;
+
+/// The agreements of one node.
+#[derive(Clone)]
+pub(crate) struct Agree {
+    inner: Arc<Parts>,
+}
+
+struct Parts {
+    key: SigningKey,
+    me: AuthorKey,
+    store: Store,
+    net: NetworkHandle,
+    clock: Arc<dyn Clock>,
+    publisher: Arc<Publisher>,
+    events: broadcast::Sender<NodeEvent>,
+    address_book: Arc<AddressBook>,
+    tasks: Arc<Tasks>,
+    outbox: Outbox,
+    /// One writer of agreement state at a time: a local action and a delivery on
+    /// one agreement never race to its head.
+    commits: tokio::sync::Mutex<()>,
+    /// How long a call waits for the other node before answering 202.
+    ack_wait: Duration,
+    faults: Faults,
+}
+
+/// What [`Agree::new`] needs.
+pub(crate) struct AgreeParts {
+    pub(crate) key: SigningKey,
+    pub(crate) store: Store,
+    pub(crate) net: NetworkHandle,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) publisher: Arc<Publisher>,
+    pub(crate) events: broadcast::Sender<NodeEvent>,
+    pub(crate) address_book: Arc<AddressBook>,
+    pub(crate) tasks: Arc<Tasks>,
+    pub(crate) ack_wait: Duration,
+    pub(crate) faults: Faults,
+}
+
+/// An agreement as this node has it.
+#[derive(Debug, Clone)]
+pub struct AgreementView {
+    /// The state derived from the chain.
+    pub state: Agreement,
+    /// Our event waiting for the sequencer, if any.
+    pub pending: Option<EventSummary>,
+    /// The chain, in order.
+    pub events: Vec<EventSummary>,
+    /// Notes beside the chain, oldest first.
+    pub notes: Vec<NoteView>,
+    /// Why our first proposal was refused or dropped, if it was: the agreement
+    /// never started.
+    pub refused: Option<Refusal>,
+    /// This node's key.
+    pub me: AuthorKey,
+}
+
+impl AgreementView {
+    /// Does this node sequence the chain (is it the provider)?
+    pub fn is_sequencer(&self) -> bool {
+        self.state.terms.provider == self.me
+    }
+}
+
+/// One event of a chain, as read back.
+#[derive(Debug, Clone)]
+pub struct EventSummary {
+    /// Its id.
+    pub id: EventId,
+    /// Who signed it.
+    pub signer: AuthorKey,
+    /// When.
+    pub at: Timestamp,
+    /// What it does.
+    pub action: Action,
+    /// The signer's note.
+    pub note: String,
+}
+
+impl EventSummary {
+    fn of(signed: &SignedEvent) -> Option<Self> {
+        let event = verify_event(signed.clone()).ok()?;
+        let body = event.body().clone();
+        Some(Self {
+            id: event.id(),
+            signer: body.signer,
+            at: body.at,
+            action: body.action,
+            note: body.note,
+        })
+    }
+}
+
+/// A note beside the chain.
+#[derive(Debug, Clone)]
+pub struct NoteView {
+    /// Who wrote it.
+    pub from: AuthorKey,
+    /// When.
+    pub at: Timestamp,
+    /// What it says.
+    pub text: String,
+}
+
+impl Agree {
+    pub(crate) fn new(parts: AgreeParts) -> Self {
+        let me = swapmesh_protocol::signed::author_of(&parts.key);
+        Self {
+            inner: Arc::new(Parts {
+                me,
+                key: parts.key,
+                store: parts.store,
+                net: parts.net,
+                clock: parts.clock,
+                publisher: parts.publisher,
+                events: parts.events,
+                address_book: parts.address_book,
+                tasks: parts.tasks,
+                outbox: Outbox::default(),
+                commits: tokio::sync::Mutex::new(()),
+                ack_wait: parts.ack_wait,
+                faults: parts.faults,
+            }),
+        }
+    }
+
+    /// Starts delivering what the outbox holds and the periodic timers.
+    pub(crate) fn start(&self, tick_every: Duration) {
+        match self.inner.store.outbox_peers() {
+            Ok(peers) => {
+                for peer in peers {
+                    self.wake(peer);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the outbox"),
+        }
+        let agree = self.clone();
+        self.inner.tasks.spawn(async move {
+            loop {
+                if let Err(e) = agree.tick().await {
+                    tracing::warn!(error = %e, "agreement timers failed");
+                }
+                if tick_every.is_zero() {
+                    return;
+                }
+                tokio::time::sleep(tick_every).await;
+            }
+        });
+    }
+
+    /// A peer connected, identified itself or was discovered: its outbox worker,
+    /// if it has one waiting, tries again now.
+    pub(crate) fn peer_seen(&self, peer: PeerId) {
+        if let Some(author) = author_of_peer(&peer) {
+            self.inner.outbox.poke(&author);
+        }
+    }
+
+    /// An agreement as stored, with its chain and notes.
+    pub(crate) fn get(&self, id: &AgreementId) -> Result<AgreementView, AgreeError> {
+        let stored = self
+            .inner
+            .store
+            .agreement(id)?
+            .ok_or(AgreeError::UnknownAgreement(*id))?;
+        self.view(stored)
+    }
+
+    /// Every agreement stored, newest first.
+    pub(crate) fn list(&self) -> Result<Vec<AgreementView>, AgreeError> {
+        let mut all = self
+            .inner
+            .store
+            .agreements()?
+            .into_iter()
+            .map(|s| self.view(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        all.sort_by_key(|v| std::cmp::Reverse(v.state.head_at));
+        Ok(all)
+    }
+
+    fn view(&self, stored: StoredAgreement) -> Result<AgreementView, AgreeError> {
+        let events = self
+            .inner
+            .store
+            .agreement_events(&stored.state.id)?
+            .iter()
+            .filter_map(EventSummary::of)
+            .collect();
+        Ok(AgreementView {
+            pending: stored.pending.as_ref().and_then(EventSummary::of),
+            events,
+            notes: stored
+                .notes
+                .iter()
+                .map(|n| NoteView {
+                    from: n.from,
+                    at: n.note.at,
+                    text: n.note.text.clone(),
+                })
+                .collect(),
+            refused: stored.refused,
+            state: stored.state,
+            me: self.inner.me,
+        })
+    }
+
+    fn emit(&self, event: NodeEvent) {
+        let _ = self.inner.events.send(event);
+    }
+
+    /// The other party of an agreement, from our side.
+    fn other(&self, state: &Agreement) -> AuthorKey {
+        state.terms.other(&self.inner.me)
+    }
+
+    fn is_sequencer(&self, state: &Agreement) -> bool {
+        state.terms.provider == self.inner.me
+    }
+}
+
+/// The `PeerId` of an author: the same ed25519 key.
+pub(crate) fn peer_of(author: &AuthorKey) -> Option<PeerId> {
+    let public = swapmesh_net::identity::ed25519::PublicKey::try_from_bytes(&author.0).ok()?;
+    Some(PeerId::from_public_key(&public.into()))
+}
+
+/// The author of a `PeerId`, if it is an ed25519 one (every swapmesh node's is).
+pub(crate) fn author_of_peer(peer: &PeerId) -> Option<AuthorKey> {
+    let multihash = peer.as_ref();
+    let public = swapmesh_net::identity::PublicKey::try_decode_protobuf(multihash.digest()).ok()?;
+    Some(AuthorKey(public.try_into_ed25519().ok()?.to_bytes()))
+}
+
+/// A note as kept with its agreement.
+pub(crate) fn stored_note(from: AuthorKey, note: Note) -> swapmesh_store::StoredNote {
+    swapmesh_store::StoredNote { from, note }
+}
