@@ -7,13 +7,16 @@ use std::collections::BTreeMap;
 use swapmesh_protocol::RecordId;
 use swapmesh_sync::{Item, Summary};
 
+use crate::agreements::{decode_agreement, decode_calendar, decode_event};
 use crate::body::decode_stored;
 use crate::error::Result;
 use crate::keys::{
-    AddressEntry, BucketSum, Index, address_key, bucket_key_of, expiry_key, index_entries,
-    sweep_time,
+    AddressEntry, BucketSum, Index, address_key, bucket_key_of, event_key, expiry_key,
+    index_entries, sweep_time,
 };
+use crate::outbox::OutboxKey;
 use crate::store::Store;
+use swapmesh_protocol::AgreementId;
 
 /// Most problems a check lists.
 const MAX_PROBLEMS: usize = 100;
@@ -33,6 +36,14 @@ pub struct Consistency {
     pub index_entries: usize,
     /// Bucket entries in `sync_sums`.
     pub sync_buckets: usize,
+    /// Stored agreements.
+    pub agreements: usize,
+    /// Stored agreement events.
+    pub agreement_events: usize,
+    /// Items with a calendar.
+    pub calendars: usize,
+    /// Outbox entries.
+    pub outbox: usize,
     /// Each disagreement found (at most 100); empty when consistent.
     pub problems: Vec<String>,
 }
@@ -55,8 +66,12 @@ impl Store {
     /// its key, is the current version of its address, and has exactly its index
     /// entries; that no index entry is left over; that every address is backed by a
     /// record or an expiry fence; and that every `sync_sums` bucket holds exactly
-    /// the count and id sum of its `by_topic` items. Reads everything: for tests and repair
-    /// tools, not for a hot path. `Err` only when reading fails.
+    /// the count and id sum of its `by_topic` items. Then the agreements: every
+    /// value decodes under its id, its stored events are exactly its chain (each
+    /// decoding to the id at its position), every calendar decodes with its
+    /// windows in order and names stored agreements only, and every outbox key is
+    /// well formed. Reads everything: for tests and repair tools, not for a hot
+    /// path. `Err` only when reading fails.
     pub fn check_consistency(&self) -> Result<Consistency> {
         let t = &self.trees;
         let mut report = Consistency::default();
@@ -138,7 +153,84 @@ impl Store {
             .map(|(k, s)| (k, BucketSum(s).encode().to_vec()))
             .collect();
         report.sync_buckets = compare(&mut report, "sync_sums", &t.sync_sums, &expected_sums)?;
+        self.check_agreements(&mut report)?;
         Ok(report)
+    }
+
+    /// The agreement half of [`Store::check_consistency`].
+    fn check_agreements(&self, report: &mut Consistency) -> Result<()> {
+        let t = &self.trees;
+        let mut ids = std::collections::BTreeSet::new();
+        let mut expected_events = BTreeMap::new();
+        for kv in t.agreements.iter() {
+            let (k, v) = kv?;
+            report.agreements += 1;
+            let Ok(id) = <[u8; 32]>::try_from(k.as_ref()).map(AgreementId) else {
+                report.problem(format!("agreement key of {} bytes", k.len()));
+                continue;
+            };
+            ids.insert(id);
+            let stored = match decode_agreement(&id, &v) {
+                Ok(s) => s,
+                Err(e) => {
+                    report.problem(e.to_string());
+                    continue;
+                }
+            };
+            for (i, event_id) in stored.state.chain.iter().enumerate() {
+                let key = u32::try_from(i).map(|i| event_key(&id, i).to_vec());
+                if let Ok(key) = key {
+                    expected_events.insert(key, (id, i, *event_id));
+                }
+            }
+        }
+        for kv in t.agreement_events.iter() {
+            let (k, v) = kv?;
+            report.agreement_events += 1;
+            let Some((id, i, event_id)) = expected_events.remove(k.as_ref()) else {
+                report.problem(format!("agreement_events: stray entry {}", hex::encode(&k)));
+                continue;
+            };
+            match decode_event(&id, i, &v) {
+                Ok(e) if e.id() == event_id => {}
+                Ok(e) => report.problem(format!(
+                    "event {i} of agreement {id} is {}, its chain says {event_id}",
+                    e.id()
+                )),
+                Err(e) => report.problem(e.to_string()),
+            }
+        }
+        for (id, i, _) in expected_events.values() {
+            report.problem(format!("event {i} of agreement {id} is missing"));
+        }
+        for kv in t.calendars.iter() {
+            let (k, v) = kv?;
+            report.calendars += 1;
+            match decode_calendar(&hex::encode(&k), &v) {
+                Ok(c) if c.is_empty() => {
+                    report.problem(format!("empty calendar {}", hex::encode(&k)))
+                }
+                Ok(c) => {
+                    for (_, a) in c.entries() {
+                        if !ids.contains(a) {
+                            report.problem(format!(
+                                "calendar {} holds for {a}, which is not stored",
+                                hex::encode(&k)
+                            ));
+                        }
+                    }
+                }
+                Err(e) => report.problem(e.to_string()),
+            }
+        }
+        for k in t.outbox.iter().keys() {
+            let k = k?;
+            report.outbox += 1;
+            if OutboxKey::from_bytes(&k).is_none() {
+                report.problem(format!("outbox key of {} bytes", k.len()));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -45,6 +45,12 @@ pub enum StoreError {
     /// A cursor that this store did not hand out.
     #[error("invalid cursor {0:?}")]
     BadCursor(String),
+    /// An agreement commit that contradicts itself (its events are not the end of
+    /// its state's chain, or belong to another agreement, or its state does not
+    /// continue the stored one) or whose value would be too large to read back: a
+    /// bug in the caller. Nothing was written.
+    #[error("agreement commit refused: {0}")]
+    BadCommit(String),
     /// sled reported a bug or an unsupported use (see the message).
     #[error("database error: {0}")]
     Database(String),

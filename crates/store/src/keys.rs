@@ -1,4 +1,4 @@
-//! Key and value layouts of every tree (schema 2). Keys are plain big-endian byte
+//! Key and value layouts of every tree (schema 3). Keys are plain big-endian byte
 //! strings so that sled's byte order is the order we scan in; no bincode in keys
 //! (its varints do not sort).
 //!
@@ -10,6 +10,10 @@
 //! | `by_author` | author (32) ‖ created_at ‖ id | [`Summary`] |
 //! | `expiry` | sweep time (8) ‖ id (32) | empty, or an address key for a fence |
 //! | `sync_sums` | topic ‖ 0x00 ‖ bucket (8) | [`BucketSum`]: count (8) ‖ id sum (32) |
+//! | `agreements` | agreement id (32) | [`StoredAgreement`], canonical encoding |
+//! | `agreement_events` | agreement id (32) ‖ index (4) | `SignedEvent::encode()` |
+//! | `calendars` | listing author (32) ‖ d | [`Calendar`], canonical encoding |
+//! | `outbox` | peer (32) ‖ agreement id (32) ‖ seq (8) | the payload, opaque |
 //!
 //! `by_topic` holds every stored record, tombstones included (the sync set, and the
 //! search set of places); `by_author` holds live listings only. A record writes
@@ -22,10 +26,27 @@
 //! and bucket of `created_at >> bits`, the count and id sum of the bucket's
 //! `by_topic` items (see [`crate::sync`]); it is rewritten in the same transaction
 //! as `by_topic`. Integers are big-endian; `created_at ‖ id` is the sync order.
+//!
+//! Schema 3 added the agreement trees (DESIGN §5). `agreements` holds one value
+//! per agreement: its state as derived from its chain (which lists the chain's
+//! event ids and so its head) and the one event of ours waiting for the other
+//! party's sequencer, so a transaction reads everything it checks in one value.
+//! `agreement_events` holds the chain, the index being the event's position in
+//! `state.chain`, so a prefix scan reads it in order. `calendars` holds one
+//! [`Calendar`] per item (a listing's author and name), so checking for an
+//! overlap and taking a hold are one read and one write in the commit's
+//! transaction. `outbox` holds what we owe a peer, keyed by the agreement and a
+//! sequence number from `sled::Db::generate_id` (monotonic, also across
+//! restarts): per agreement in the order queued, each agreement's queue apart
+//! from the others' so none waits on another.
+//!
+//! [`StoredAgreement`]: crate::StoredAgreement
+//! [`Calendar`]: swapmesh_protocol::agreement::Calendar
 
 use swapmesh_protocol::listing::{DealKind, Purpose};
 use swapmesh_protocol::{
-    Address, AuthorKey, RecordBody, RecordId, RecordKind, Timestamp, Topic, topics,
+    Address, AgreementId, AuthorKey, ListingId, RecordBody, RecordId, RecordKind, Timestamp, Topic,
+    topics,
 };
 
 use crate::words::listing_words;
@@ -352,4 +373,30 @@ pub(crate) fn sweep_time(body: &RecordBody, fence: Timestamp) -> Timestamp {
     } else {
         body.expires_at
     }
+}
+
+/// Length of an `agreement_events` key.
+pub(crate) const EVENT_KEY_LEN: usize = 32 + 4;
+
+/// The key of the event at `index` of an agreement's chain in `agreement_events`.
+pub(crate) fn event_key(agreement: &AgreementId, index: u32) -> [u8; EVENT_KEY_LEN] {
+    let mut out = [0u8; EVENT_KEY_LEN];
+    out[..32].copy_from_slice(&agreement.0);
+    out[32..].copy_from_slice(&index.to_be_bytes());
+    out
+}
+
+/// The chain index of an `agreement_events` key of `agreement` (`None`: another
+/// agreement's key, or not a key of that tree).
+pub(crate) fn event_index(agreement: &AgreementId, key: &[u8]) -> Option<u32> {
+    let key: &[u8; EVENT_KEY_LEN] = key.try_into().ok()?;
+    (key[..32] == agreement.0).then(|| u32::from_be_bytes([key[32], key[33], key[34], key[35]]))
+}
+
+/// The key of an item's calendar in `calendars`.
+pub(crate) fn calendar_key(item: &ListingId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(32 + item.d.len());
+    k.extend_from_slice(&item.author.0);
+    k.extend_from_slice(item.d.as_bytes());
+    k
 }

@@ -1,6 +1,7 @@
 //! swapmesh-store: the node's sled database — verified records under the replace,
-//! tombstone and expiry rules, their search and sync indexes, the peer address book
-//! and the node's small state.
+//! tombstone and expiry rules, their search and sync indexes, agreements with
+//! their chains, calendars and outbox, the peer address book and the node's small
+//! state.
 //!
 //! # Layout
 //! - [`store`]: [`Store`] — open, schema and migrations, [`Store::insert`] under the
@@ -10,6 +11,10 @@
 //!   order.
 //! - `prefix`: [`Store::listings_by_id_prefix`], listings by the start of their
 //!   id (short ids).
+//! - [`agreements`]: [`Store::commit_agreement`] — an agreement's state, events,
+//!   pending event, calendar holds and outbox entries in one transaction, with
+//!   typed [`CommitOutcome`]s — and the agreement and calendar reads.
+//! - [`outbox`]: what we owe each peer, by [`OutboxKey`] (peer, agreement, seq).
 //! - [`peers`]: the peer address book and `get_state`/`put_state`.
 //! - [`sync`]: [`Store::sync_view`], a topic as a [`swapmesh_sync::SyncStore`] over
 //!   `by_topic` and its per-bucket id sums.
@@ -23,10 +28,12 @@
 //! `_durable` (or the caller awaits [`Store::flush`] before acknowledging). See
 //! [`Store`].
 
+pub mod agreements;
 pub mod body;
 pub mod check;
 pub mod error;
 mod keys;
+pub mod outbox;
 pub mod peers;
 mod prefix;
 pub mod query;
@@ -34,9 +41,11 @@ pub mod store;
 pub mod sync;
 pub mod words;
 
+pub use agreements::{AgreementCommit, CommitOutcome, Pending, StoredAgreement};
 pub use body::StoredRecord;
 pub use check::Consistency;
 pub use error::StoreError;
+pub use outbox::OutboxKey;
 pub use peers::PeerEntry;
 pub use query::{Cursor, MAX_LIMIT, Page, Query, TopicItem};
 pub use store::{InsertOutcome, SCHEMA_VERSION, SYNC_BUCKET_BITS, Store, StoreOptions};

@@ -19,9 +19,10 @@ use crate::keys::{
 
 /// The schema version this build writes and reads. 2: `by_area`, `by_kind` and
 /// `words` folded into a 28-byte summary value of `by_topic`/`by_author`, and
-/// `sync_sums` added (see the `keys` module); schema 1 databases are migrated on
-/// open.
-pub const SCHEMA_VERSION: u32 = 2;
+/// `sync_sums` added; 3: the agreement trees `agreements`, `agreement_events`,
+/// `calendars` and `outbox` (see the `keys` module). Older databases are migrated
+/// on open.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Key of the schema version in the `meta` tree.
 const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -110,6 +111,10 @@ pub(crate) struct Trees {
     pub(crate) sync_sums: sled::Tree,
     pub(crate) peers: sled::Tree,
     pub(crate) state: sled::Tree,
+    pub(crate) agreements: sled::Tree,
+    pub(crate) agreement_events: sled::Tree,
+    pub(crate) calendars: sled::Tree,
+    pub(crate) outbox: sled::Tree,
     /// Width of the `sync_sums` buckets: `created_at >> bucket_bits`.
     pub(crate) bucket_bits: u32,
 }
@@ -126,6 +131,10 @@ impl Trees {
             sync_sums: db.open_tree("sync_sums")?,
             peers: db.open_tree("peers")?,
             state: db.open_tree("state")?,
+            agreements: db.open_tree("agreements")?,
+            agreement_events: db.open_tree("agreement_events")?,
+            calendars: db.open_tree("calendars")?,
+            outbox: db.open_tree("outbox")?,
             bucket_bits: SYNC_BUCKET_BITS,
         })
     }
@@ -177,9 +186,11 @@ struct Tx<'a> {
     bits: u32,
 }
 
-type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
+/// The result of a step inside a sled transaction.
+pub(crate) type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
 
-fn abort<T>(e: StoreError) -> TxResult<T> {
+/// Aborts the transaction with `e`: nothing it wrote is kept.
+pub(crate) fn abort<T>(e: StoreError) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(e))
 }
 
@@ -287,7 +298,7 @@ impl Tx<'_> {
 /// `_durable` variants which do exactly that.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
+    pub(crate) db: sled::Db,
     pub(crate) trees: Trees,
 }
 
@@ -430,6 +441,10 @@ impl Store {
     /// `by_author` get the new summary value, `sync_sums` is built, and `by_area`,
     /// `by_kind` and `words` are dropped. The step rebuilds from `records` only, so
     /// an interrupted run is simply run again on the next open.
+    ///
+    /// 2 → 3: the agreement trees are new and start empty ([`Trees::open`] has
+    /// already created them); nothing else changes, so the step only moves the
+    /// version on.
     fn migration_step(&self, from: u32) -> Result<u32> {
         match from {
             1 => {
@@ -439,6 +454,7 @@ impl Store {
                 }
                 Ok(2)
             }
+            2 => Ok(3),
             _ => Err(StoreError::UnknownSchema { found: from }),
         }
     }
@@ -833,7 +849,7 @@ mod tests {
     use swapmesh_protocol::fixtures;
 
     #[test]
-    fn a_schema_1_database_is_migrated_to_schema_2_on_open() {
+    fn a_schema_1_database_is_migrated_to_the_current_schema_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let at = Timestamp(1_700_000_000);
         let records: Vec<Verified> = (1..=20u64)
@@ -860,6 +876,9 @@ mod tests {
             }
             store.set_schema_version(1).unwrap();
             assert!(!store.check_consistency().unwrap().is_ok());
+            for name in SCHEMA_3_TREES {
+                store.db.drop_tree(name).unwrap();
+            }
             store.flush_blocking().unwrap();
         }
         let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
@@ -879,5 +898,95 @@ mod tests {
             })
             .unwrap();
         assert_eq!(page.records.len(), records.len());
+        assert!(store.agreements().unwrap().is_empty());
+    }
+
+    /// The trees schema 3 added.
+    const SCHEMA_3_TREES: [&str; 4] = ["agreements", "agreement_events", "calendars", "outbox"];
+
+    #[test]
+    fn a_schema_2_database_opens_as_schema_3_with_its_records_intact() {
+        use swapmesh_protocol::agreement::Span;
+        use swapmesh_protocol::fixtures::chain::{Chain, LISTED};
+        use swapmesh_protocol::listing::DealKind;
+
+        let dir = tempfile::tempdir().unwrap();
+        let at = Timestamp(1_700_000_000);
+        let records: Vec<Verified> = (1..=20u64)
+            .map(|i| {
+                let key = fixtures::key(i);
+                fixtures::verified_listing(&key, &format!("item{i}"), "u4pruy", at.plus(i * 60))
+            })
+            .collect();
+        let peer = crate::PeerEntry {
+            addresses: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+            last_seen: at,
+        };
+        let (ids, sums) = {
+            let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+            store.insert_batch(&records, at).unwrap();
+            store.put_peer(b"peer", &peer).unwrap();
+            store.put_state("meshes", b"local").unwrap();
+            // A schema 2 database: no agreement trees.
+            for name in SCHEMA_3_TREES {
+                assert!(store.db.drop_tree(name).unwrap(), "{name}");
+            }
+            store.set_schema_version(2).unwrap();
+            store.flush_blocking().unwrap();
+            let ids: Vec<RecordId> = store
+                .trees
+                .records
+                .iter()
+                .keys()
+                .map(|k| RecordId(k.unwrap().as_ref().try_into().unwrap()))
+                .collect();
+            let sums: Vec<_> = store.trees.sync_sums.iter().map(Result::unwrap).collect();
+            (ids, sums)
+        };
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), Some(3));
+        let names = store.db.tree_names();
+        for name in SCHEMA_3_TREES {
+            assert!(names.iter().any(|n| n == name.as_bytes()), "{name} missing");
+        }
+        let c = store.check_consistency().unwrap();
+        assert!(c.is_ok(), "{:?}", c.problems);
+        assert_eq!(c.records, records.len());
+        for r in &records {
+            assert_eq!(store.get(&r.id()).unwrap().unwrap().signed, *r.signed());
+        }
+        let now_ids: Vec<RecordId> = store
+            .trees
+            .records
+            .iter()
+            .keys()
+            .map(|k| RecordId(k.unwrap().as_ref().try_into().unwrap()))
+            .collect();
+        assert_eq!(now_ids, ids);
+        let now_sums: Vec<_> = store.trees.sync_sums.iter().map(Result::unwrap).collect();
+        assert_eq!(now_sums, sums);
+        assert_eq!(store.peer(b"peer").unwrap(), Some(peer));
+        assert_eq!(
+            store.get_state("meshes").unwrap().as_deref(),
+            Some(&b"local"[..])
+        );
+
+        // And the new trees work.
+        let chain = Chain::accepted(DealKind::Rent, LISTED.plus(60));
+        let state = chain.agreement();
+        let item = state.items[0].clone().unwrap();
+        let hold = [(item.clone(), state.hold())];
+        let commit = crate::AgreementCommit {
+            events: &chain.events,
+            holds: &hold,
+            ..crate::AgreementCommit::new(state)
+        };
+        assert_eq!(
+            store.commit_agreement(&commit).unwrap(),
+            crate::CommitOutcome::Committed
+        );
+        let span: Option<Span> = store.calendar(&item).unwrap().held_by(&state.id);
+        assert_eq!(span, state.hold());
+        assert!(store.check_consistency().unwrap().is_ok());
     }
 }
