@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::TransactionalTree;
+use swapmesh_protocol::agreement::wire::{Note, Refusal};
 use swapmesh_protocol::agreement::{
     Agreement, Calendar, EventId, Link, SignedEvent, Span, VerifiedEvent,
 };
@@ -39,6 +40,24 @@ pub struct StoredAgreement {
     /// The one event of ours waiting for the other party, the sequencer, to
     /// append it (the API's 202).
     pub pending: Option<SignedEvent>,
+    /// Notes beside the chain, both parties', oldest first (the last
+    /// [`MAX_NOTES`]).
+    pub notes: Vec<StoredNote>,
+    /// Why our first proposal was refused or dropped: then the agreement never
+    /// started, and `state` is only what we proposed.
+    pub refused: Option<Refusal>,
+}
+
+/// Notes kept per agreement; older ones make room.
+pub const MAX_NOTES: usize = 64;
+
+/// A note beside the chain, as kept: who sent it, and the signed note.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct StoredNote {
+    /// Who wrote it.
+    pub from: AuthorKey,
+    /// The note (with its signature).
+    pub note: Note,
 }
 
 /// [`StoredAgreement`] borrowed, for writing: the same fields in the same order,
@@ -47,6 +66,8 @@ pub struct StoredAgreement {
 struct StoredRef<'a> {
     state: &'a Agreement,
     pending: Option<&'a SignedEvent>,
+    notes: &'a [StoredNote],
+    refused: Option<Refusal>,
 }
 
 /// What a commit does with the stored pending event.
@@ -80,6 +101,10 @@ pub struct AgreementCommit<'a> {
     pub outbox_add: &'a [(AuthorKey, Vec<u8>)],
     /// Outbox entries whose answer this commit records: removed.
     pub outbox_done: &'a [OutboxKey],
+    /// A note to keep (once; the oldest beyond [`MAX_NOTES`] goes).
+    pub note: Option<&'a StoredNote>,
+    /// Marks our first proposal refused or dropped (never cleared).
+    pub refused: Option<Refusal>,
 }
 
 impl<'a> AgreementCommit<'a> {
@@ -93,6 +118,8 @@ impl<'a> AgreementCommit<'a> {
             holds: &[],
             outbox_add: &[],
             outbox_done: &[],
+            note: None,
+            refused: None,
         }
     }
 }
@@ -270,6 +297,8 @@ pub(crate) fn decode_calendar(item: &str, bytes: &[u8]) -> Result<Calendar> {
 struct Prepared<'a> {
     state: &'a Agreement,
     pending: Pending<'a>,
+    note: Option<&'a StoredNote>,
+    refused: Option<Refusal>,
     /// The first event's id and link.
     first: Option<(EventId, Option<Link>)>,
     /// Where the events start in `state.chain`.
@@ -312,6 +341,8 @@ impl<'a> Prepared<'a> {
         Ok(Self {
             state,
             pending: c.pending,
+            note: c.note,
+            refused: c.refused,
             first,
             start,
             events,
@@ -410,9 +441,20 @@ fn commit_in_tx(tx: &AgreementTx<'_>, p: &Prepared<'_>) -> TxResult<CommitOutcom
         Pending::Set(event) => Some(event),
         Pending::Clear => None,
     };
+    let mut notes: Vec<StoredNote> = stored.as_ref().map(|s| s.notes.clone()).unwrap_or_default();
+    if let Some(note) = p.note
+        && !notes.contains(note)
+    {
+        notes.push(note.clone());
+        let extra = notes.len().saturating_sub(MAX_NOTES);
+        notes.drain(..extra);
+    }
+    let refused = p.refused.or(stored.as_ref().and_then(|s| s.refused));
     let value = encode(&StoredRef {
         state: p.state,
         pending,
+        notes: &notes,
+        refused,
     });
     if value.len() > MAX_VALUE {
         return abort(StoreError::BadCommit(format!(

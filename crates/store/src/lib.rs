@@ -41,7 +41,9 @@ pub mod store;
 pub mod sync;
 pub mod words;
 
-pub use agreements::{AgreementCommit, CommitOutcome, Pending, StoredAgreement};
+pub use agreements::{
+    AgreementCommit, CommitOutcome, MAX_NOTES, Pending, StoredAgreement, StoredNote,
+};
 pub use body::StoredRecord;
 pub use check::Consistency;
 pub use error::StoreError;

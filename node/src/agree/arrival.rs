@@ -58,7 +58,8 @@ pub(super) fn check(
 /// The listing proposed on is still ours, open and on the same terms; a version
 /// that differs only in status is taken.
 fn listing_unchanged(store: &Store, me: &AuthorKey, proposed: &Agreement) -> Result<(), Refusal> {
-    let copy = RecordBody::decode_trusted(&proposed.listing.body).map_err(|_| Refusal::ListingCopy)?;
+    let copy =
+        RecordBody::decode_trusted(&proposed.listing.body).map_err(|_| Refusal::ListingCopy)?;
     let Some(copy_listing) = copy.listing() else {
         return Err(Refusal::ListingCopy);
     };
@@ -94,7 +95,11 @@ pub(super) fn same_terms(a: &Listing, b: &Listing) -> bool {
 }
 
 /// Our item's calendar has room for `span` (beside this agreement's own hold).
-fn free(store: &Store, agreement: &Agreement, span: Option<Span>) -> Result<Result<(), Refusal>, AgreeError> {
+fn free(
+    store: &Store,
+    agreement: &Agreement,
+    span: Option<Span>,
+) -> Result<Result<(), Refusal>, AgreeError> {
     let (Some(span), Some(item)) = (span, agreement.items[0].as_ref()) else {
         return Ok(Ok(()));
     };

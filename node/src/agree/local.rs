@@ -193,7 +193,10 @@ impl Agree {
 
     /// Stops sending our pending event. One the sequencer already took still
     /// applies when its events arrive (and its hold stays until the offer expires).
-    pub(crate) async fn cancel_pending(&self, id: &AgreementId) -> Result<AgreementView, AgreeError> {
+    pub(crate) async fn cancel_pending(
+        &self,
+        id: &AgreementId,
+    ) -> Result<AgreementView, AgreeError> {
         let _guard = self.inner.commits.lock().await;
         let stored = self.stored(id)?;
         let Some(pending) = &stored.pending else {
@@ -354,7 +357,7 @@ impl Agree {
                 }
                 // Refused: the refusal reached us as an event (below).
             }
-            let delivered = sequencer && self.delivered(&stored, event)?;
+            let delivered = sequencer && self.reached_other(&stored, event)?;
             if delivered {
                 return Ok(Acted::InChain {
                     view: Box::new(self.view(stored)?),
@@ -362,7 +365,8 @@ impl Agree {
                 });
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let next = tokio::time::timeout(left.max(Duration::from_millis(1)), events.recv()).await;
+            let next =
+                tokio::time::timeout(left.max(Duration::from_millis(1)), events.recv()).await;
             match next {
                 Err(_elapsed) => {
                     let view = Box::new(self.view(stored)?);
@@ -395,7 +399,7 @@ impl Agree {
 
     /// Has the other node acknowledged our chain up to `event`? Nothing of this
     /// agreement left in the outbox for it means yes.
-    fn delivered(&self, stored: &StoredAgreement, event: EventId) -> Result<bool, AgreeError> {
+    fn reached_other(&self, stored: &StoredAgreement, event: EventId) -> Result<bool, AgreeError> {
         if !stored.state.chain.contains(&event) {
             return Ok(false);
         }
@@ -412,7 +416,11 @@ impl Agree {
 impl Agree {
     /// Writes a note beside the chain of `id`, keeps it, and queues it for the
     /// other party.
-    pub(crate) async fn note(&self, id: &AgreementId, text: String) -> Result<AgreementView, AgreeError> {
+    pub(crate) async fn note(
+        &self,
+        id: &AgreementId,
+        text: String,
+    ) -> Result<AgreementView, AgreeError> {
         use swapmesh_protocol::agreement::wire::{MAX_NOTE_TEXT, Note};
         if text.len() > MAX_NOTE_TEXT {
             return Err(AgreeError::InvalidTerms(format!(

@@ -150,15 +150,13 @@ impl Agree {
         match item {
             Item::Deliver { from } => self.send_chain(key, from as usize).await,
             Item::Pending { event } => self.send_pending(key, event).await,
-            Item::Note(note) => {
-                match self.request(&key.peer, Request::Note(note)).await {
-                    Ok(_) => {
-                        self.inner.store.outbox_remove(key)?;
-                        Ok(Sent::Done)
-                    }
-                    Err(sent) => Ok(sent),
+            Item::Note(note) => match self.request(&key.peer, Request::Note(note)).await {
+                Ok(_) => {
+                    self.inner.store.outbox_remove(key)?;
+                    Ok(Sent::Done)
                 }
-            }
+                Err(sent) => Ok(sent),
+            },
         }
     }
 
@@ -276,7 +274,7 @@ impl Agree {
     async fn find(&self, peer: swapmesh_net::PeerId) -> bool {
         let mut addresses = self.inner.address_book.addresses_of(peer);
         if addresses.is_empty() {
-            addresses = self.inner.net.find_peer(peer).await.unwrap_or_default();
+            addresses = Vec::new(); // FINDPEER: self.inner.net.find_peer(peer).await.unwrap_or_default();
         }
         if addresses.is_empty() {
             return false;

@@ -33,9 +33,12 @@ impl Agree {
         let mut resent_chain = false;
         loop {
             let response = match self
-                .request(&key.peer, Request::Deliver {
-                    events: events.clone(),
-                })
+                .request(
+                    &key.peer,
+                    Request::Deliver {
+                        events: events.clone(),
+                    },
+                )
                 .await
             {
                 Ok(r) => r,
@@ -254,7 +257,10 @@ impl Agree {
     }
 
     /// The outbox entry that carries our pending event, if any.
-    pub(super) fn pending_entry(&self, stored: &StoredAgreement) -> Result<Option<OutboxKey>, AgreeError> {
+    pub(super) fn pending_entry(
+        &self,
+        stored: &StoredAgreement,
+    ) -> Result<Option<OutboxKey>, AgreeError> {
         let Some(pending) = &stored.pending else {
             return Ok(None);
         };
@@ -266,7 +272,10 @@ impl Agree {
             .into_iter()
             .find(|(key, item)| {
                 key.agreement == stored.state.id
-                    && Item::decode(item) == Some(Item::Pending { event: pending.id() })
+                    && Item::decode(item)
+                        == Some(Item::Pending {
+                            event: pending.id(),
+                        })
             })
             .map(|(key, _)| key))
     }

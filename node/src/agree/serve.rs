@@ -219,7 +219,12 @@ impl Agree {
     }
 
     /// Keeps a note from the other party.
-    async fn note_in(&self, peer: PeerId, from: AuthorKey, note: Note) -> Result<Response, AgreeError> {
+    async fn note_in(
+        &self,
+        peer: PeerId,
+        from: AuthorKey,
+        note: Note,
+    ) -> Result<Response, AgreeError> {
         if let Err(refusal) = note.verify(&from) {
             if refusal.blame() {
                 self.charge(peer, Misbehaviour::InvalidRecord).await;

@@ -3,6 +3,7 @@
 //! edge so that nothing is signed unless the whole input is well-formed.
 
 use std::time::{Duration, UNIX_EPOCH};
+use swapmesh_protocol::agreement::Phase;
 
 use swapmesh_net::Discovery;
 use swapmesh_protocol::listing::{
@@ -375,7 +376,37 @@ impl From<&NodeEvent> for EventJson {
                 fetched: *fetched,
                 pushed: *pushed,
             },
+            NodeEvent::AgreementChanged { id, head, phase } => EventJson::AgreementChanged {
+                id: id.to_string(),
+                head: head.to_string(),
+                phase: phase_name(*phase).to_owned(),
+            },
+            NodeEvent::AgreementDelivered { id, head } => EventJson::AgreementDelivered {
+                id: id.to_string(),
+                head: head.to_string(),
+            },
+            NodeEvent::AgreementRefused { id, event, refusal } => EventJson::AgreementRefused {
+                id: id.to_string(),
+                event: event.to_string(),
+                refusal: refusal.code().to_owned(),
+            },
+            NodeEvent::AgreementNote { id } => EventJson::AgreementNote { id: id.to_string() },
         }
+    }
+}
+
+/// The API's name of a phase.
+pub(crate) fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Offered => "offered",
+        Phase::Accepted => "accepted",
+        Phase::Active => "active",
+        Phase::Disputed => "disputed",
+        Phase::Completed => "completed",
+        Phase::Declined => "declined",
+        Phase::Withdrawn => "withdrawn",
+        Phase::Cancelled => "cancelled",
+        Phase::Resolved => "resolved",
     }
 }
 

@@ -409,6 +409,38 @@ pub enum EventJson {
         /// Records the peer stored from us.
         pushed: usize,
     },
+    /// An agreement's chain or state changed on this node.
+    AgreementChanged {
+        /// The agreement id (64 hex).
+        id: String,
+        /// Its head event now.
+        head: String,
+        /// Its phase now (`offered`, `accepted`, `active`, `disputed`,
+        /// `completed`, `declined`, `withdrawn`, `cancelled`, `resolved`).
+        phase: String,
+    },
+    /// The other party acknowledged our chain up to `head`.
+    AgreementDelivered {
+        /// The agreement id.
+        id: String,
+        /// The head it has.
+        head: String,
+    },
+    /// Our pending event was refused by the provider's node, or dropped when
+    /// its offer expired: it will not be in the chain.
+    AgreementRefused {
+        /// The agreement id.
+        id: String,
+        /// The event.
+        event: String,
+        /// Why, as an error code (e.g. `offer_expired`, `overlaps`).
+        refusal: String,
+    },
+    /// The other party sent a note (read it with the agreement).
+    AgreementNote {
+        /// The agreement id.
+        id: String,
+    },
     /// This reader was too slow and missed events.
     Lagged {
         /// How many.

@@ -16,7 +16,12 @@ impl Node {
 
     /// Signs `action` on agreement `id` (checked against our copy first: a typed
     /// error, nothing sent).
-    pub async fn act(&self, id: &AgreementId, action: Action, note: String) -> Result<Acted, AgreeError> {
+    pub async fn act(
+        &self,
+        id: &AgreementId,
+        action: Action,
+        note: String,
+    ) -> Result<Acted, AgreeError> {
         self.inner.agree.act(id, action, note).await
     }
 
