@@ -6,6 +6,7 @@ mod support;
 
 mod kit;
 
+mod agreements;
 mod catchup;
 mod gossip;
 mod hostile;
