@@ -785,3 +785,210 @@ async fn unknown_request_version_is_refused_without_blame() {
     assert!(matches!(garbage, Response::Refused { refusal: Refusal::Malformed, .. }));
     assert!(misbehaviour_of(&ana, peer).await > 0.0, "a malformed frame is charged");
 }
+
+/// The taker's accept, signed while the provider was away, arrives over an hour
+/// late: refused as too old, signed again on the head with a fresh time, taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_event_is_refused_too_old_and_signed_again() {
+    let clock = ManualClock::starting_now();
+    let mut ana = node_on(&clock).await;
+    let ben = node_on(&clock).await;
+    kit::connect(&ana, &ben).await;
+    let listing = drill(&ana, &[&ben]).await;
+    let proposed = ben
+        .propose(proposal(&listing, rent(clock.now().plus(DAY), 2, 500)))
+        .await
+        .unwrap();
+    let id = view(&proposed).state.id;
+    wait_phase(&ana, &id, Phase::Offered).await;
+    ana.counter(&id, |t| t.offer_expires = t.offer_expires.plus(1), String::new())
+        .await
+        .unwrap();
+    wait_until("the counter at ben", || async {
+        ben.agreement(&id).unwrap().state.terms_by == ana.author()
+    })
+    .await;
+    ana.stop().await;
+    let signed_at = clock.now();
+    let Acted::Pending { event: old, .. } = ben.accept(&id, String::new()).await.unwrap() else {
+        panic!("ana is away");
+    };
+    clock.advance(3600);
+    ana.resume(|_| {}).await;
+    kit::connect(&ben, &ana).await;
+    wait_phase(&ana, &id, Phase::Accepted).await;
+    wait_phase(&ben, &id, Phase::Accepted).await;
+    let chain = ana.agreement(&id).unwrap();
+    let accept = chain.events.last().unwrap();
+    assert_ne!(accept.id, old, "signed again");
+    assert!(accept.at >= signed_at.plus(3600), "with a fresh time");
+    assert_eq!(chain_bytes(&ana, &id), chain_bytes(&ben, &id));
+}
+
+/// The sequencer's events and notes queued while the taker is away survive the
+/// sequencer's restart and arrive in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_survives_restart_and_delivers_in_order() {
+    let clock = ManualClock::starting_now();
+    let mut ana = node_on(&clock).await;
+    let mut ben = node_on(&clock).await;
+    kit::connect(&ana, &ben).await;
+    let listing = drill(&ana, &[&ben]).await;
+    let proposed = ben
+        .propose(proposal(&listing, rent(clock.now().plus(DAY), 2, 500)))
+        .await
+        .unwrap();
+    let id = view(&proposed).state.id;
+    wait_phase(&ana, &id, Phase::Offered).await;
+    ana.accept(&id, String::new()).await.unwrap();
+    wait_phase(&ben, &id, Phase::Accepted).await;
+
+    ben.stop().await;
+    clock.advance(DAY);
+    for action in [Action::Handover { leg: Leg::Provider }, Action::Dispute] {
+        let acted = ana.act(&id, action, String::new()).await.unwrap();
+        assert!(matches!(acted, Acted::InChain { delivered: false, .. }));
+    }
+    ana.note(&id, "the charger is in the bag".into()).await.unwrap();
+    assert_eq!(ana.store().outbox(&ben_author(&ben)).unwrap().len(), 3);
+    ana.restart().await;
+    ben.resume(|_| {}).await;
+    kit::connect(&ben, &ana).await;
+    wait_phase(&ben, &id, Phase::Disputed).await;
+    wait_until("the note at ben", || async {
+        ben.agreement(&id).unwrap().notes.len() == 1
+    })
+    .await;
+    assert_eq!(chain_bytes(&ana, &id), chain_bytes(&ben, &id));
+    wait_until("ana's outbox to empty", || async {
+        ana.store().outbox(&ben.author()).unwrap().is_empty()
+    })
+    .await;
+}
+
+fn ben_author(ben: &TestNode) -> swapmesh_protocol::AuthorKey {
+    ben.config_author()
+}
+
+/// One agreement refused does not hold back another to the same peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_agreement_does_not_hold_back_another() {
+    let clock = ManualClock::starting_now();
+    let mut ana = node_on(&clock).await;
+    let ben = node_on(&clock).await;
+    kit::connect(&ana, &ben).await;
+    let drill = drill(&ana, &[&ben]).await;
+    ana.publish_listing(fixtures::listing("tent")).await.unwrap();
+    let tent = kit::listing_id(&ana, "tent");
+    wait_until("the tent at ben", || async { kit::held(&ben, &tent).is_some() }).await;
+    ana.update_listing("drill", |l| l.status = ListingStatus::Paused)
+        .await
+        .unwrap();
+    let paused = kit::held(&ana, &drill).unwrap();
+    wait_until("the pause at ben", || async { kit::held(&ben, &drill) == Some(paused) }).await;
+
+    ana.stop().await;
+    let start = clock.now().plus(DAY);
+    let on_drill = ben.propose(proposal(&drill, rent(start, 2, 500))).await.unwrap();
+    let on_tent = ben.propose(proposal(&tent, rent(start, 2, 500))).await.unwrap();
+    let (on_drill, on_tent) = (view(&on_drill).state.id, view(&on_tent).state.id);
+    ana.resume(|_| {}).await;
+    kit::connect(&ben, &ana).await;
+    wait_phase(&ana, &on_tent, Phase::Offered).await;
+    wait_until("the drill proposal refused", || async {
+        ben.agreement(&on_drill).unwrap().refused == Some(Refusal::Unavailable)
+    })
+    .await;
+    assert!(ana.agreement(&on_drill).is_err(), "nothing stored for it");
+}
+
+/// A taker that lost its store and came back with its key (from its words)
+/// gets its chains back the next time the provider delivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_restored_from_its_mnemonic_gets_its_chains_back() {
+    let clock = ManualClock::starting_now();
+    let ana = node_on(&clock).await;
+    let mut ben = node_on(&clock).await;
+    kit::connect(&ana, &ben).await;
+    let listing = drill(&ana, &[&ben]).await;
+    let proposed = ben
+        .propose(proposal(&listing, rent(clock.now().plus(DAY), 2, 500)))
+        .await
+        .unwrap();
+    let id = view(&proposed).state.id;
+    wait_phase(&ana, &id, Phase::Offered).await;
+    ana.accept(&id, String::new()).await.unwrap();
+    wait_phase(&ben, &id, Phase::Accepted).await;
+
+    let key = swapmesh_node::identity::load_key(&swapmesh_node::DataDir::new(ben.dir()))
+        .unwrap()
+        .unwrap();
+    let words = swapmesh_protocol::keys::to_mnemonic(&key);
+    ben.stop().await;
+    let restored = {
+        let clock = clock.clone();
+        TestNode::start(move |dir| {
+            let data = swapmesh_node::DataDir::new(dir);
+            data.prepare().unwrap();
+            let key = swapmesh_protocol::keys::from_mnemonic(&words).unwrap();
+            swapmesh_node::identity::write_key(&data, &key).unwrap();
+            let mut config = kit::config(dir, Some(CELL));
+            config.clock = Arc::new(clock);
+            config.agreement_ack_wait = Duration::from_millis(300);
+            config
+        })
+        .await
+    };
+    assert!(restored.agreement(&id).is_err(), "a fresh store");
+    kit::connect(&restored, &ana).await;
+    clock.advance(DAY);
+    ana.act(&id, Action::Handover { leg: Leg::Provider }, String::new())
+        .await
+        .unwrap();
+    wait_until("the whole chain at the restored node", || async {
+        restored
+            .agreement(&id)
+            .is_ok_and(|a| a.state.chain.len() == 3)
+    })
+    .await;
+    assert_eq!(chain_bytes(&ana, &id), chain_bytes(&restored, &id));
+}
+
+/// A proposal on a version whose terms have since changed is refused; one on a
+/// version that differs from the current one only in status is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposal_on_a_changed_listing_is_refused_but_a_status_change_is_not() {
+    let clock = ManualClock::starting_now();
+    let ana = node_on(&clock).await;
+    let ben = node_on(&clock).await;
+    kit::connect(&ana, &ben).await;
+    let listing = drill(&ana, &[&ben]).await;
+    let v1 = kit::held(&ben, &listing).unwrap();
+    ana.update_listing("drill", |l| l.title = "Cordless drill, 18 V, three batteries".into())
+        .await
+        .unwrap();
+    let v2 = kit::held(&ana, &listing).unwrap();
+    wait_until("v2 at ben", || async { kit::held(&ben, &listing) == Some(v2) }).await;
+    let start = clock.now().plus(DAY);
+    let refused = ben
+        .propose(Proposal {
+            version: Some(v1),
+            ..proposal(&listing, rent(start, 2, 500))
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(swapmesh_node::AgreeError::ListingChanged)),
+        "{refused:?}"
+    );
+    // Status-only versions since v2: paused, then active again.
+    ana.update_listing("drill", |l| l.status = ListingStatus::Paused).await.unwrap();
+    ana.update_listing("drill", |l| l.status = ListingStatus::Active).await.unwrap();
+    let taken = ben
+        .propose(Proposal {
+            version: Some(v2),
+            ..proposal(&listing, rent(start, 2, 500))
+        })
+        .await
+        .unwrap();
+    wait_phase(&ana, &view(&taken).state.id, Phase::Offered).await;
+}
