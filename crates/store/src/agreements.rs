@@ -12,12 +12,11 @@
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::TransactionalTree;
-use swapmesh_protocol::agreement::{
-    Agreement, Calendar, EventId, Link, SignedEvent, Span, VerifiedEvent,
-};
+use swapmesh_protocol::agreement::{Agreement, EventId, Link, SignedEvent, Span, VerifiedEvent};
 use swapmesh_protocol::encoding::{MAX_DECODE, decode_canonical, encode};
 use swapmesh_protocol::{AgreementId, AuthorKey, ListingId};
 
+use crate::calendar::{take_holds, write_calendars};
 use crate::error::{Result, StoreError};
 use crate::keys::{EVENT_KEY_LEN, calendar_key, event_index, event_key};
 use crate::outbox::{OutboxKey, outbox_prefix};
@@ -142,7 +141,8 @@ impl Store {
     ///    positions, the calendars and the outbox are written.
     ///
     /// `Err` for I/O, corruption, and [`StoreError::BadCommit`] for a commit that
-    /// contradicts itself (events that are not the end of `state.chain`).
+    /// contradicts itself (events that are not the end of `state.chain`, a state
+    /// that does not continue the stored chain) or a value over the size limit.
     pub fn commit_agreement(&self, commit: &AgreementCommit<'_>) -> Result<CommitOutcome> {
         let prepared = Prepared::new(commit)?;
         let t = &self.trees;
@@ -188,7 +188,7 @@ impl Store {
         for kv in self.trees.agreement_events.scan_prefix(id.0) {
             let (k, v) = kv?;
             let index = u32::try_from(out.len()).ok();
-            if event_index(id, &k) != index || index.is_none() {
+            if index.is_none() || event_index(id, &k) != index {
                 return Err(StoreError::corrupt(format!(
                     "agreement {id}: event key {} where event {} belongs",
                     hex::encode(&k),
@@ -214,14 +214,6 @@ impl Store {
             })
             .collect()
     }
-
-    /// The calendar of an item: the windows its agreements hold (empty if none).
-    pub fn calendar(&self, item: &ListingId) -> Result<Calendar> {
-        match self.trees.calendars.get(calendar_key(item))? {
-            None => Ok(Calendar::default()),
-            Some(v) => decode_calendar(&item.to_string(), &v),
-        }
-    }
 }
 
 /// Decodes an `agreements` value: canonical, with a chain (its head) and the id
@@ -245,24 +237,6 @@ pub(crate) fn decode_agreement(id: &AgreementId, bytes: &[u8]) -> Result<StoredA
 pub(crate) fn decode_event(id: &AgreementId, index: usize, bytes: &[u8]) -> Result<SignedEvent> {
     SignedEvent::decode(bytes)
         .map_err(|e| StoreError::corrupt(format!("event {index} of agreement {id}: {e}")))
-}
-
-/// Decodes a `calendars` value: canonical, its windows non-empty, by start and
-/// not overlapping.
-pub(crate) fn decode_calendar(item: &str, bytes: &[u8]) -> Result<Calendar> {
-    let calendar: Calendar = decode_canonical(bytes, MAX_VALUE)
-        .map_err(|e| StoreError::corrupt(format!("calendar of {item}: {e}")))?;
-    let entries = calendar.entries();
-    let ordered = entries.iter().all(|(s, _)| !s.is_empty())
-        && entries
-            .windows(2)
-            .all(|w| w[0].0.start <= w[1].0.start && !w[0].0.overlaps(&w[1].0));
-    if !ordered {
-        return Err(StoreError::corrupt(format!(
-            "calendar of {item}: windows out of order or overlapping"
-        )));
-    }
-    Ok(calendar)
 }
 
 /// A commit checked and encoded outside the transaction, which may run more than
@@ -375,35 +349,10 @@ fn commit_in_tx(tx: &AgreementTx<'_>, p: &Prepared<'_>) -> TxResult<CommitOutcom
         (None, _) => {}
     }
 
-    // Each calendar read once, however many holds name its item.
-    let mut calendars: Vec<(&[u8], Calendar)> = Vec::new();
-    for (key, span) in &p.holds {
-        let at = match calendars.iter().position(|(k, _)| k == key) {
-            Some(at) => at,
-            None => {
-                let calendar = match tx.calendars.get(key)? {
-                    None => Calendar::default(),
-                    Some(v) => match decode_calendar(&hex::encode(key), &v) {
-                        Ok(c) => c,
-                        Err(e) => return abort(e),
-                    },
-                };
-                calendars.push((key, calendar));
-                calendars.len() - 1
-            }
-        };
-        let calendar = &mut calendars[at].1;
-        match span {
-            Some(span) => {
-                if let Err((window, agreement)) = calendar.hold(id, *span) {
-                    return Ok(CommitOutcome::Overlap { window, agreement });
-                }
-            }
-            None => {
-                calendar.release(&id);
-            }
-        }
-    }
+    let calendars = match take_holds(tx.calendars, id, &p.holds)? {
+        Ok(calendars) => calendars,
+        Err((window, agreement)) => return Ok(CommitOutcome::Overlap { window, agreement }),
+    };
 
     let pending = match p.pending {
         Pending::Keep => stored.as_ref().and_then(|s| s.pending.as_ref()),
@@ -424,21 +373,7 @@ fn commit_in_tx(tx: &AgreementTx<'_>, p: &Prepared<'_>) -> TxResult<CommitOutcom
     for (key, bytes) in &p.events {
         tx.events.insert(&key[..], &bytes[..])?;
     }
-    for (key, calendar) in &calendars {
-        if calendar.is_empty() {
-            tx.calendars.remove(*key)?;
-            continue;
-        }
-        let value = encode(calendar);
-        if value.len() > MAX_VALUE {
-            return abort(StoreError::BadCommit(format!(
-                "calendar {}: {} bytes, over the {MAX_VALUE} a value may have",
-                hex::encode(key),
-                value.len()
-            )));
-        }
-        tx.calendars.insert(*key, value)?;
-    }
+    write_calendars(tx.calendars, &calendars)?;
     for (prefix, payload) in &p.outbox_add {
         let seq = tx.outbox.generate_id()?;
         let mut key = [0u8; OutboxKey::LEN];

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use swapmesh_protocol::RecordId;
 use swapmesh_sync::{Item, Summary};
 
-use crate::agreements::{decode_agreement, decode_calendar, decode_event};
+use crate::agreements::{decode_agreement, decode_event};
 use crate::body::decode_stored;
+use crate::calendar::decode_calendar;
 use crate::error::Result;
 use crate::keys::{
     AddressEntry, BucketSum, Index, address_key, bucket_key_of, event_key, expiry_key,

@@ -10,7 +10,7 @@ use std::sync::{Barrier, OnceLock};
 use common::block_on;
 use proptest::prelude::*;
 use swapmesh_protocol::agreement::{
-    Action, Agreement, Calendar, Leg, SignedEvent, Span, VerifiedEvent,
+    Action, Agreement, Calendar, EventId, Leg, SignedEvent, Span, VerifiedEvent,
 };
 use swapmesh_protocol::fixtures::chain::{Chain, LISTED, Side};
 use swapmesh_protocol::listing::DealKind;
@@ -418,6 +418,72 @@ fn outbox_survives_reopen_in_order_per_agreement() {
     pushed.get_mut(&(p, a)).unwrap().remove(0);
     assert_eq!(read_back(&store), pushed);
     assert!(store.check_consistency().unwrap().is_ok());
+}
+
+#[test]
+fn a_commit_that_contradicts_itself_is_refused_unwritten() {
+    let store = Store::temporary().unwrap();
+    let chain = Chain::accepted(DealKind::Rent, LISTED.plus(60));
+    let other = proposed(20 * DAY);
+    let state = chain.agreement();
+    let before = snapshot(&store, &[item(state)]);
+    let contradictions = [
+        // The proposal is not the end of the accepted state's chain.
+        AgreementCommit {
+            events: &chain.events[..1],
+            ..AgreementCommit::new(state)
+        },
+        // Another agreement's event.
+        AgreementCommit {
+            events: &other.events,
+            ..AgreementCommit::new(state)
+        },
+    ];
+    for (i, commit) in contradictions.iter().enumerate() {
+        match store.commit_agreement(commit) {
+            Err(StoreError::BadCommit(_)) => {}
+            other => panic!("commit {i}: expected BadCommit, got {other:?}"),
+        }
+        assert_eq!(snapshot(&store, &[item(state)]), before, "commit {i}");
+    }
+    // An accept that extends the stored proposal, with a state whose chain
+    // does not start with the stored one.
+    assert_eq!(
+        commit_events(&store, other.agreement(), &other.events),
+        CommitOutcome::Committed
+    );
+    let hash = other.agreement().terms_hash;
+    let mut accepted = other.clone();
+    let accept = accepted
+        .act(
+            Side::Provider,
+            Action::Accept { terms: hash },
+            LISTED.plus(20 * DAY + HOUR),
+        )
+        .unwrap();
+    assert_eq!(
+        commit_events(&store, accepted.agreement(), std::slice::from_ref(&accept)),
+        CommitOutcome::Committed
+    );
+    let handover = accepted
+        .act(
+            Side::Provider,
+            Action::Handover { leg: Leg::Provider },
+            LISTED.plus(21 * DAY),
+        )
+        .unwrap();
+    let items = [item(state)];
+    let before = snapshot(&store, &items);
+    let mut forged = accepted.agreement().clone();
+    forged.chain[1] = EventId([7; 32]);
+    match store.commit_agreement(&AgreementCommit {
+        events: std::slice::from_ref(&handover),
+        ..AgreementCommit::new(&forged)
+    }) {
+        Err(StoreError::BadCommit(_)) => {}
+        other => panic!("expected BadCommit, got {other:?}"),
+    }
+    assert_eq!(snapshot(&store, &items), before);
 }
 
 /// Opens the database in `dir` with sled itself, waiting for the store's lock.
