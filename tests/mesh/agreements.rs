@@ -843,6 +843,7 @@ async fn outbox_survives_restart_and_delivers_in_order() {
     ana.accept(&id, String::new()).await.unwrap();
     wait_phase(&ben, &id, Phase::Accepted).await;
 
+    let ben_key = ben.author();
     ben.stop().await;
     clock.advance(DAY);
     for action in [Action::Handover { leg: Leg::Provider }, Action::Dispute] {
@@ -850,7 +851,7 @@ async fn outbox_survives_restart_and_delivers_in_order() {
         assert!(matches!(acted, Acted::InChain { delivered: false, .. }));
     }
     ana.note(&id, "the charger is in the bag".into()).await.unwrap();
-    assert_eq!(ana.store().outbox(&ben_author(&ben)).unwrap().len(), 3);
+    assert_eq!(ana.store().outbox(&ben_key).unwrap().len(), 3);
     ana.restart().await;
     ben.resume(|_| {}).await;
     kit::connect(&ben, &ana).await;
@@ -864,10 +865,6 @@ async fn outbox_survives_restart_and_delivers_in_order() {
         ana.store().outbox(&ben.author()).unwrap().is_empty()
     })
     .await;
-}
-
-fn ben_author(ben: &TestNode) -> swapmesh_protocol::AuthorKey {
-    ben.config_author()
 }
 
 /// One agreement refused does not hold back another to the same peer.

@@ -13,12 +13,11 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::TransactionalTree;
 use swapmesh_protocol::agreement::wire::{Note, Refusal};
-use swapmesh_protocol::agreement::{
-    Agreement, Calendar, EventId, Link, SignedEvent, Span, VerifiedEvent,
-};
+use swapmesh_protocol::agreement::{Agreement, EventId, Link, SignedEvent, Span, VerifiedEvent};
 use swapmesh_protocol::encoding::{MAX_DECODE, decode_canonical, encode};
 use swapmesh_protocol::{AgreementId, AuthorKey, ListingId};
 
+use crate::calendar::{take_holds, write_calendars};
 use crate::error::{Result, StoreError};
 use crate::keys::{EVENT_KEY_LEN, calendar_key, event_index, event_key};
 use crate::outbox::{OutboxKey, outbox_prefix};
@@ -169,7 +168,8 @@ impl Store {
     ///    positions, the calendars and the outbox are written.
     ///
     /// `Err` for I/O, corruption, and [`StoreError::BadCommit`] for a commit that
-    /// contradicts itself (events that are not the end of `state.chain`).
+    /// contradicts itself (events that are not the end of `state.chain`, a state
+    /// that does not continue the stored chain) or a value over the size limit.
     pub fn commit_agreement(&self, commit: &AgreementCommit<'_>) -> Result<CommitOutcome> {
         let prepared = Prepared::new(commit)?;
         let t = &self.trees;
@@ -215,7 +215,7 @@ impl Store {
         for kv in self.trees.agreement_events.scan_prefix(id.0) {
             let (k, v) = kv?;
             let index = u32::try_from(out.len()).ok();
-            if event_index(id, &k) != index || index.is_none() {
+            if index.is_none() || event_index(id, &k) != index {
                 return Err(StoreError::corrupt(format!(
                     "agreement {id}: event key {} where event {} belongs",
                     hex::encode(&k),
@@ -241,14 +241,6 @@ impl Store {
             })
             .collect()
     }
-
-    /// The calendar of an item: the windows its agreements hold (empty if none).
-    pub fn calendar(&self, item: &ListingId) -> Result<Calendar> {
-        match self.trees.calendars.get(calendar_key(item))? {
-            None => Ok(Calendar::default()),
-            Some(v) => decode_calendar(&item.to_string(), &v),
-        }
-    }
 }
 
 /// Decodes an `agreements` value: canonical, with a chain (its head) and the id
@@ -272,24 +264,6 @@ pub(crate) fn decode_agreement(id: &AgreementId, bytes: &[u8]) -> Result<StoredA
 pub(crate) fn decode_event(id: &AgreementId, index: usize, bytes: &[u8]) -> Result<SignedEvent> {
     SignedEvent::decode(bytes)
         .map_err(|e| StoreError::corrupt(format!("event {index} of agreement {id}: {e}")))
-}
-
-/// Decodes a `calendars` value: canonical, its windows non-empty, by start and
-/// not overlapping.
-pub(crate) fn decode_calendar(item: &str, bytes: &[u8]) -> Result<Calendar> {
-    let calendar: Calendar = decode_canonical(bytes, MAX_VALUE)
-        .map_err(|e| StoreError::corrupt(format!("calendar of {item}: {e}")))?;
-    let entries = calendar.entries();
-    let ordered = entries.iter().all(|(s, _)| !s.is_empty())
-        && entries
-            .windows(2)
-            .all(|w| w[0].0.start <= w[1].0.start && !w[0].0.overlaps(&w[1].0));
-    if !ordered {
-        return Err(StoreError::corrupt(format!(
-            "calendar of {item}: windows out of order or overlapping"
-        )));
-    }
-    Ok(calendar)
 }
 
 /// A commit checked and encoded outside the transaction, which may run more than
@@ -406,35 +380,10 @@ fn commit_in_tx(tx: &AgreementTx<'_>, p: &Prepared<'_>) -> TxResult<CommitOutcom
         (None, _) => {}
     }
 
-    // Each calendar read once, however many holds name its item.
-    let mut calendars: Vec<(&[u8], Calendar)> = Vec::new();
-    for (key, span) in &p.holds {
-        let at = match calendars.iter().position(|(k, _)| k == key) {
-            Some(at) => at,
-            None => {
-                let calendar = match tx.calendars.get(key)? {
-                    None => Calendar::default(),
-                    Some(v) => match decode_calendar(&hex::encode(key), &v) {
-                        Ok(c) => c,
-                        Err(e) => return abort(e),
-                    },
-                };
-                calendars.push((key, calendar));
-                calendars.len() - 1
-            }
-        };
-        let calendar = &mut calendars[at].1;
-        match span {
-            Some(span) => {
-                if let Err((window, agreement)) = calendar.hold(id, *span) {
-                    return Ok(CommitOutcome::Overlap { window, agreement });
-                }
-            }
-            None => {
-                calendar.release(&id);
-            }
-        }
-    }
+    let calendars = match take_holds(tx.calendars, id, &p.holds)? {
+        Ok(calendars) => calendars,
+        Err((window, agreement)) => return Ok(CommitOutcome::Overlap { window, agreement }),
+    };
 
     let pending = match p.pending {
         Pending::Keep => stored.as_ref().and_then(|s| s.pending.as_ref()),
@@ -466,21 +415,7 @@ fn commit_in_tx(tx: &AgreementTx<'_>, p: &Prepared<'_>) -> TxResult<CommitOutcom
     for (key, bytes) in &p.events {
         tx.events.insert(&key[..], &bytes[..])?;
     }
-    for (key, calendar) in &calendars {
-        if calendar.is_empty() {
-            tx.calendars.remove(*key)?;
-            continue;
-        }
-        let value = encode(calendar);
-        if value.len() > MAX_VALUE {
-            return abort(StoreError::BadCommit(format!(
-                "calendar {}: {} bytes, over the {MAX_VALUE} a value may have",
-                hex::encode(key),
-                value.len()
-            )));
-        }
-        tx.calendars.insert(*key, value)?;
-    }
+    write_calendars(tx.calendars, &calendars)?;
     for (prefix, payload) in &p.outbox_add {
         let seq = tx.outbox.generate_id()?;
         let mut key = [0u8; OutboxKey::LEN];
@@ -505,13 +440,26 @@ mod tests {
     fn the_borrowed_value_encodes_as_the_stored_one() {
         let chain = Chain::accepted(DealKind::Rent, Timestamp(LISTED.0 + 60));
         let pending = chain.events[0].signed().clone();
+        let note = StoredNote {
+            from: chain.agreement().terms.provider,
+            note: Note::sign(
+                chain.agreement().id,
+                Timestamp(LISTED.0 + 61),
+                "gate".into(),
+                &chain.provider,
+            ),
+        };
         let owned = StoredAgreement {
             state: chain.agreement().clone(),
             pending: Some(pending.clone()),
+            notes: vec![note.clone()],
+            refused: Some(Refusal::TooMany),
         };
         let borrowed = StoredRef {
             state: chain.agreement(),
             pending: Some(&pending),
+            notes: std::slice::from_ref(&note),
+            refused: Some(Refusal::TooMany),
         };
         assert_eq!(encode(&owned), encode(&borrowed));
         let id = chain.agreement().id;

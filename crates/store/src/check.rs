@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use swapmesh_protocol::RecordId;
 use swapmesh_sync::{Item, Summary};
 
-use crate::agreements::{decode_agreement, decode_calendar, decode_event};
+use crate::agreements::{decode_agreement, decode_event};
 use crate::body::decode_stored;
+use crate::calendar::decode_calendar;
 use crate::error::Result;
 use crate::keys::{
     AddressEntry, BucketSum, Index, address_key, bucket_key_of, event_key, expiry_key,
@@ -161,6 +162,8 @@ impl Store {
     fn check_agreements(&self, report: &mut Consistency) -> Result<()> {
         let t = &self.trees;
         let mut ids = std::collections::BTreeSet::new();
+        // Agreements whose value does not decode: their events are not stray.
+        let mut unreadable = std::collections::BTreeSet::new();
         let mut expected_events = BTreeMap::new();
         for kv in t.agreements.iter() {
             let (k, v) = kv?;
@@ -174,6 +177,7 @@ impl Store {
                 Ok(s) => s,
                 Err(e) => {
                     report.problem(e.to_string());
+                    unreadable.insert(id);
                     continue;
                 }
             };
@@ -188,6 +192,10 @@ impl Store {
             let (k, v) = kv?;
             report.agreement_events += 1;
             let Some((id, i, event_id)) = expected_events.remove(k.as_ref()) else {
+                let owner = k.get(..32).and_then(|o| <[u8; 32]>::try_from(o).ok());
+                if owner.is_some_and(|o| unreadable.contains(&AgreementId(o))) {
+                    continue;
+                }
                 report.problem(format!("agreement_events: stray entry {}", hex::encode(&k)));
                 continue;
             };

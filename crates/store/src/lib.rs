@@ -13,13 +13,15 @@
 //!   id (short ids).
 //! - [`agreements`]: [`Store::commit_agreement`] — an agreement's state, events,
 //!   pending event, calendar holds and outbox entries in one transaction, with
-//!   typed [`CommitOutcome`]s — and the agreement and calendar reads.
+//!   typed [`CommitOutcome`]s — and the agreement reads.
+//! - `calendar`: [`Store::calendar`], an item's holds as one value, and taking
+//!   holds inside a commit.
 //! - [`outbox`]: what we owe each peer, by [`OutboxKey`] (peer, agreement, seq).
 //! - [`peers`]: the peer address book and `get_state`/`put_state`.
 //! - [`sync`]: [`Store::sync_view`], a topic as a [`swapmesh_sync::SyncStore`] over
 //!   `by_topic` and its per-bucket id sums.
 //! - [`check`]: [`Store::check_consistency`], every index and bucket sum against
-//!   the records.
+//!   the records, every agreement's events against its chain.
 //! - `keys` (private): the key layout of every tree, documented there; `body`
 //!   (private): decoding stored records; [`words`]: the word index's tokenizer.
 //!
@@ -30,6 +32,7 @@
 
 pub mod agreements;
 pub mod body;
+mod calendar;
 pub mod check;
 pub mod error;
 mod keys;
