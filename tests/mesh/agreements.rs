@@ -1122,3 +1122,120 @@ async fn proposal_on_a_changed_listing_is_refused_but_a_status_change_is_not() {
     );
     wait_phase(&ana, &on_v2.id().as_agreement(), Phase::Offered).await;
 }
+
+/// Collects what the nodes log, for the test that reads the log.
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every file under `dir`, read whole.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path, bytes));
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A pickup place and a note go only to the two parties: not to a third node's
+/// store (uncompressed, so a string in it would show), and into nobody's debug
+/// log. One thread, so the subscriber set here sees every node's tasks.
+#[tokio::test(flavor = "current_thread")]
+async fn pickup_place_never_leaves_the_two_nodes() {
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_env_filter("swapmesh_node=debug,swapmesh_net=debug,swapmesh_store=debug")
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let clock = ManualClock::starting_now();
+    let ana = node_on(&clock).await;
+    let ben = node_on(&clock).await;
+    let mut cas = {
+        let clock = clock.clone();
+        TestNode::start(move |dir| {
+            let mut config = kit::config(dir, Some(CELL));
+            config.clock = Arc::new(clock);
+            config.store.compression = false;
+            config
+        })
+        .await
+    };
+    kit::connect(&ana, &ben).await;
+    kit::connect(&ben, &cas).await;
+    kit::connect(&ana, &cas).await;
+    let listing = drill(&ana, &[&ben, &cas]).await;
+    let pickup = format!("pickup-{}", hex::encode(rand::random::<[u8; 8]>()));
+    let secret_note = format!("note-{}", hex::encode(rand::random::<[u8; 8]>()));
+    let proposed = ben
+        .propose(Proposal {
+            pickup: Some(pickup.clone()),
+            note: secret_note.clone(),
+            ..proposal(&listing, rent(clock.now().plus(DAY), 2, 500))
+        })
+        .await
+        .unwrap();
+    let id = view(&proposed).state.id;
+    wait_phase(&ana, &id, Phase::Offered).await;
+    ana.accept(&id, String::new()).await.unwrap();
+    wait_phase(&ben, &id, Phase::Accepted).await;
+    ben.note(&id, secret_note.clone()).await.unwrap();
+    wait_until("the note at ana", || async {
+        ana.agreement(&id).unwrap().notes.len() == 1
+    })
+    .await;
+    // The listing's status changes travel to cas meanwhile.
+    clock.advance(DAY);
+    ana.tick().await.unwrap();
+    wait_status(&cas, &listing, ListingStatus::Reserved).await;
+
+    assert_eq!(
+        ana.agreement(&id).unwrap().state.terms.pickup.as_deref(),
+        Some(pickup.as_str()),
+        "the parties have it"
+    );
+    let cas_dir = cas.dir().to_owned();
+    cas.stop().await;
+    let files = files_under(&cas_dir);
+    assert!(
+        files.iter().any(|(_, b)| contains(b, b"Cordless drill")),
+        "the scan finds what cas does hold"
+    );
+    for (path, bytes) in files {
+        for secret in [&pickup, &secret_note] {
+            assert!(
+                !contains(&bytes, secret.as_bytes()),
+                "{secret} in {}",
+                path.display()
+            );
+        }
+    }
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    assert!(
+        text.contains(&id.to_string()),
+        "the log was captured: {text}"
+    );
+    assert!(!text.contains(&pickup), "the pickup place is never logged");
+    assert!(!text.contains(&secret_note), "notes are never logged");
+}

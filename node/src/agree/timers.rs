@@ -60,6 +60,8 @@ impl Agree {
     /// After a commit: tell the users, and republish our items' status if the
     /// agreement changed it.
     pub(super) async fn after_commit(&self, state: &Agreement) {
+        // Ids and phases only: terms (the pickup place) and notes are never logged.
+        debug!(agreement = %state.id, phase = ?state.phase, events = state.chain.len(), "agreement committed");
         self.emit(NodeEvent::AgreementChanged {
             id: state.id,
             head: state.head(),
