@@ -103,7 +103,13 @@ impl Behaviour {
         );
         let identify = identify::Behaviour::new(
             identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), key.public())
-                .with_agent_version(format!("swapmesh/{}", env!("CARGO_PKG_VERSION"))),
+                .with_agent_version(format!("swapmesh/{}", env!("CARGO_PKG_VERSION")))
+                // A node dials its bootstrap peers while its listeners start:
+                // its first identify can go out with no listen address, and
+                // the next one only 5 minutes later. Pushing every change
+                // gets its addresses (and later relayed ones) into its peers'
+                // routing tables at once, so that others can look it up.
+                .with_push_listen_addr_updates(true),
         );
         let nat = config.nat;
         let server = config.server;

@@ -102,6 +102,21 @@ impl NetworkHandle {
             .await?
     }
 
+    /// The addresses at which `peer` can be dialled, each ending with
+    /// `/p2p/<peer>`; empty if it could not be found (not an error).
+    ///
+    /// Addresses already known (Kademlia's routing table, connections we
+    /// dialled) come back at once. Otherwise Kademlia looks for the peers closest
+    /// to `peer`, which takes at most its query timeout (30 s); if `peer` is among
+    /// them, its addresses come back and are remembered, so that
+    /// [`dial_peer`](Self::dial_peer) and [`send_request`](Self::send_request)
+    /// can reach it. Concurrent calls for one peer share one lookup. With
+    /// Kademlia off only connections we dialled are known. Our own id gives our
+    /// external and listen addresses.
+    pub async fn find_peer(&self, peer: PeerId) -> Result<Vec<Multiaddr>, NetworkError> {
+        self.call(|reply| Command::FindPeer { peer, reply }).await
+    }
+
     /// Starts listening on `address` (a `…/p2p/<relay>/p2p-circuit` address
     /// listens through that relay).
     /// [`NetworkEvent::NewListenAddr`](crate::NetworkEvent::NewListenAddr) says

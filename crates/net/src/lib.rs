@@ -17,7 +17,7 @@
 //!   - `event_loop/gossip.rs`: publish, join and leave topics, gossip events and
 //!     verdicts;
 //!   - `event_loop/discovery.rs`: mDNS, Kademlia, identify, bootstrap, topic
-//!     providers;
+//!     providers, lookups of a peer's addresses;
 //!   - `event_loop/relay.rs`: relay client and server, DCUtR, AutoNAT, listening
 //!     through a relay;
 //!   - `event_loop/requests.rs`: request-response, pending inbound and outbound
@@ -39,7 +39,8 @@
 //! mDNS on the LAN; Kademlia (`/swapmesh/kad/1`, server mode) fed with
 //! identify's listen addresses and bootstrapped from configured addresses; topic
 //! providers (every joined topic is announced under sha256(topic) and its other
-//! providers are looked up and dialled, periodically); relay client, DCUtR and
+//! providers are looked up and dialled, periodically); one peer's addresses
+//! looked up on demand ([`NetworkHandle::find_peer`]); relay client, DCUtR and
 //! AutoNAT v2 client; relay and AutoNAT servers with `server`. Discovered peers
 //! are dialled, never added as explicit gossip peers (that would bypass scoring).
 //!

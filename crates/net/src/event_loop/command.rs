@@ -47,6 +47,10 @@ pub(crate) enum Command {
         addresses: Vec<Multiaddr>,
         reply: Reply<Result<(), NetworkError>>,
     },
+    FindPeer {
+        peer: PeerId,
+        reply: Reply<Vec<Multiaddr>>,
+    },
     ListenOn {
         address: Multiaddr,
         reply: Reply<Result<(), NetworkError>>,
@@ -141,6 +145,8 @@ impl EventLoop {
             Command::Bootstrap { addresses, reply } => {
                 let _ = reply.send(self.bootstrap(addresses));
             }
+            // Answered now, or when its Kademlia lookup ends.
+            Command::FindPeer { peer, reply } => self.find_peer(peer, reply),
             Command::ListenOn { address, reply } => {
                 let _ = reply.send(self.listen(address));
             }

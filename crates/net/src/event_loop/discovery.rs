@@ -1,5 +1,5 @@
-//! Discovery: mDNS on the LAN, Kademlia fed by identify, bootstrap peers, and
-//! the providers of each joined topic.
+//! Discovery: mDNS on the LAN, Kademlia fed by identify, bootstrap peers, the
+//! providers of each joined topic, and lookups of one peer's addresses.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -12,7 +12,7 @@ use libp2p::{
 use sha2::{Digest, Sha256};
 use tracing::{debug, trace, warn};
 
-use super::EventLoop;
+use super::{EventLoop, command::Reply};
 use crate::{
     behaviour::KAD_PROTOCOL,
     error::NetworkError,
@@ -30,6 +30,16 @@ const MAX_REPORTED_PROVIDERS: usize = 10_000;
 /// A completed Kademlia bootstrap starts a discovery round unless one ran less
 /// than this long ago (automatic bootstraps can come in bursts).
 const MIN_ROUND_GAP: Duration = Duration::from_secs(5);
+
+/// A Kademlia lookup of one peer's addresses
+/// ([`NetworkHandle::find_peer`](crate::NetworkHandle::find_peer)) and everyone
+/// waiting for its answer. Dropped with the loop, which the callers read as
+/// `Stopped`.
+#[derive(Debug)]
+pub(super) struct PeerLookup {
+    peer: PeerId,
+    replies: Vec<Reply<Vec<Multiaddr>>>,
+}
 
 impl EventLoop {
     /// Adds bootstrap peers: each address with a `/p2p/<peer>` joins Kademlia's
@@ -69,6 +79,94 @@ impl EventLoop {
             }
             kad.get_providers(key.clone());
         }
+    }
+
+    /// Answers with the addresses of `peer`: the known ones at once, or else
+    /// those a Kademlia lookup finds when it ends ([`Self::on_peer_lookup`]).
+    /// A lookup already running for `peer` gets one more waiting caller.
+    pub(super) fn find_peer(&mut self, peer: PeerId, reply: Reply<Vec<Multiaddr>>) {
+        if peer == self.local_peer_id {
+            let own = self
+                .swarm
+                .external_addresses()
+                .chain(self.swarm.listeners());
+            let _ = reply.send(dialable(peer, own.cloned()));
+            return;
+        }
+        let known = self.known_addresses(peer);
+        if !known.is_empty() {
+            let _ = reply.send(known);
+            return;
+        }
+        // A scan: lookups in flight are few (each is a walk of the DHT).
+        if let Some(lookup) = self.peer_lookups.values_mut().find(|l| l.peer == peer) {
+            lookup.replies.push(reply);
+            return;
+        }
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            let _ = reply.send(Vec::new());
+            return;
+        };
+        // Ends within kad's query timeout, with `Ok` or `Err(Timeout)`.
+        let id = kad.get_closest_peers(peer);
+        debug!(%peer, ?id, "looking the peer up in Kademlia");
+        self.peer_lookups.insert(
+            id,
+            PeerLookup {
+                peer,
+                replies: vec![reply],
+            },
+        );
+    }
+
+    /// The lookup `id` ended with these closest peers (all of them, or those
+    /// found before it timed out). If its peer is among them, Kademlia and the
+    /// request-response behaviours learn its addresses; every caller gets what
+    /// is known then.
+    fn on_peer_lookup(&mut self, id: kad::QueryId, closest: Vec<kad::PeerInfo>) {
+        let Some(PeerLookup { peer, replies }) = self.peer_lookups.remove(&id) else {
+            return; // some other query for closest peers
+        };
+        let found: Vec<Multiaddr> = closest
+            .into_iter()
+            .filter(|info| info.peer_id == peer)
+            .flat_map(|info| info.addrs)
+            .collect();
+        debug!(%peer, ?found, "peer lookup ended");
+        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+            for address in &found {
+                kad.add_address(&peer, address.clone());
+            }
+        }
+        for address in &found {
+            // Kept by request-response too, in case Kademlia's bucket is full.
+            self.swarm.add_peer_address(peer, address.clone());
+        }
+        let mut addresses = self.known_addresses(peer);
+        addresses.extend(found);
+        let addresses = dialable(peer, addresses);
+        for reply in replies {
+            let _ = reply.send(addresses.clone());
+        }
+    }
+
+    /// The addresses we know for `peer`: in Kademlia's routing table, and of
+    /// the connections we dialled (the address of an inbound one is usually a
+    /// port the peer does not listen on).
+    fn known_addresses(&mut self, peer: PeerId) -> Vec<Multiaddr> {
+        let mut addresses = Vec::new();
+        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
+            && let Some(bucket) = kad.kbucket(peer)
+            && let Some(entry) = bucket.iter().find(|e| *e.node.key.preimage() == peer)
+        {
+            addresses.extend(entry.node.value.iter().cloned());
+        }
+        let dialled = self
+            .connections
+            .values()
+            .filter(|c| c.peer == peer && c.outbound);
+        addresses.extend(dialled.map(|c| c.address.clone()));
+        dialable(peer, addresses)
     }
 
     /// Providers of a topic's key were found: report and dial them.
@@ -158,7 +256,7 @@ impl EventLoop {
     pub(super) fn on_kad(&mut self, event: kad::Event) {
         self.metrics.record(&event);
         match event {
-            kad::Event::OutboundQueryProgressed { result, .. } => match result {
+            kad::Event::OutboundQueryProgressed { id, result, .. } => match result {
                 kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
                     key,
                     providers,
@@ -172,6 +270,17 @@ impl EventLoop {
                         self.discovery_round(true);
                     }
                 }
+                // One event per query, when it ends.
+                kad::QueryResult::GetClosestPeers(Ok(kad::GetClosestPeersOk { peers, .. })) => {
+                    self.on_peer_lookup(id, peers);
+                }
+                kad::QueryResult::GetClosestPeers(Err(kad::GetClosestPeersError::Timeout {
+                    peers,
+                    ..
+                })) => {
+                    debug!(?id, "Kademlia lookup timed out");
+                    self.on_peer_lookup(id, peers);
+                }
                 other => trace!(result = ?other, "kademlia query"),
             },
             other => trace!(event = ?other, "kademlia"),
@@ -183,6 +292,20 @@ impl EventLoop {
 /// sha256 of the topic name (DESIGN §4).
 pub(crate) fn provider_key(topic: &str) -> kad::RecordKey {
     kad::RecordKey::new(&Sha256::digest(topic.as_bytes()))
+}
+
+/// `addresses` of `peer`, each ending with `/p2p/<peer>`, first occurrences
+/// only; an address naming another peer is dropped.
+fn dialable(peer: PeerId, addresses: impl IntoIterator<Item = Multiaddr>) -> Vec<Multiaddr> {
+    let mut out: Vec<Multiaddr> = Vec::new();
+    for address in addresses {
+        if let Ok(address) = address.with_p2p(peer)
+            && !out.contains(&address)
+        {
+            out.push(address);
+        }
+    }
+    out
 }
 
 /// The peer an address ends with (`…/p2p/<peer>`), if any.

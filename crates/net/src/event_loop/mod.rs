@@ -15,7 +15,8 @@
 //! - `command`: [`Command`], what a handle asks, and `on_command`;
 //! - `gossip`: publishing, joining and leaving topics, gossip events and the
 //!   app's verdicts;
-//! - `discovery`: mDNS, Kademlia, identify, bootstrap and topic providers;
+//! - `discovery`: mDNS, Kademlia, identify, bootstrap, topic providers and
+//!   lookups of a peer's addresses;
 //! - `relay`: relay client and server, DCUtR, AutoNAT, listening through a relay;
 //! - `requests`: request-response, pending inbound and outbound requests;
 //! - `peers`: connections and dials, misbehaviour charges, blocking.
@@ -45,6 +46,7 @@ use tracing::{debug, info, trace, warn};
 pub(crate) use self::{command::Command, discovery::provider_key};
 use self::{
     command::ResponseReply,
+    discovery::PeerLookup,
     relay::RelayListen,
     requests::{InboundKey, PendingAnswer},
 };
@@ -102,6 +104,8 @@ pub struct EventLoop {
     reported_providers: HashSet<(PeerId, String)>,
     /// When the last discovery round (announce + look up) ran.
     last_round: Option<Instant>,
+    /// Lookups of a peer's addresses in flight, by Kademlia query.
+    peer_lookups: HashMap<kad::QueryId, PeerLookup>,
 
     // Relay (`relay`).
     /// Addresses we listen on through a relay, by relay.
@@ -149,6 +153,7 @@ impl EventLoop {
             provider_keys: HashMap::new(),
             reported_providers: HashSet::new(),
             last_round: None,
+            peer_lookups: HashMap::new(),
             relay_listens: HashMap::new(),
         };
         for address in &config.external_addresses {
@@ -217,7 +222,8 @@ impl EventLoop {
         };
         info!(peer = %self.swarm.local_peer_id(), "network event loop stopping");
         // Dropping the loop drops the swarm (closing every connection) and the
-        // reply slots of pending requests (their callers get `Stopped`).
+        // reply slots of pending requests and peer lookups (their callers get
+        // `Stopped`).
         drop(self);
         if let Some(reply) = shutdown {
             let _ = reply.send(());

@@ -5,6 +5,7 @@ mod support;
 
 mod discovery;
 mod event_loop;
+mod find_peer;
 mod gossip;
 mod line;
 mod misbehaviour;
