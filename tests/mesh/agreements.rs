@@ -1239,3 +1239,52 @@ async fn pickup_place_never_leaves_the_two_nodes() {
     assert!(!text.contains(&pickup), "the pickup place is never logged");
     assert!(!text.contains(&secret_note), "notes are never logged");
 }
+
+/// The taker has never met the provider (another area, nothing in its address
+/// book, no connection): its outbox finds the provider through Kademlia, by way
+/// of the one peer both know, and delivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counterparty_outside_the_address_book_is_found_through_kademlia() {
+    let clock = ManualClock::starting_now();
+    let cas = node_on(&clock).await;
+    let bootstrap = kit::address(&cas).await;
+    let in_area = |area: &'static str| {
+        let (clock, bootstrap) = (clock.clone(), bootstrap.clone());
+        TestNode::start(move |dir| {
+            let mut config = kit::config(dir, Some(area));
+            config.clock = Arc::new(clock);
+            config.agreement_ack_wait = Duration::from_millis(300);
+            config.bootstrap = vec![bootstrap];
+            config
+        })
+    };
+    let ana = in_area(CELL).await;
+    let ben = in_area("gcpvj").await;
+    ana.publish_listing(fixtures::listing("drill"))
+        .await
+        .unwrap();
+    let listing = kit::listing_id(&ana, "drill");
+    // Ben heard of the drill some other way: its copy goes straight into its store.
+    let copy = ana.listing(&listing).unwrap().unwrap().signed;
+    let verified = swapmesh_protocol::validate::check(copy, clock.now())
+        .unwrap()
+        .valid()
+        .unwrap();
+    ben.store().insert(&verified, clock.now()).unwrap();
+    assert!(!kit::connected(&ben, ana.peer_id()).await);
+    assert!(
+        ben.store()
+            .peer(&ana.peer_id().to_bytes())
+            .unwrap()
+            .is_none(),
+        "ana is not in ben's address book"
+    );
+
+    let proposed = ben
+        .propose(proposal(&listing, rent(clock.now().plus(DAY), 2, 500)))
+        .await
+        .unwrap();
+    let id = view(&proposed).state.id;
+    wait_phase(&ana, &id, Phase::Offered).await;
+    wait_phase(&ben, &id, Phase::Offered).await;
+}

@@ -274,7 +274,7 @@ impl Agree {
     async fn find(&self, peer: swapmesh_net::PeerId) -> bool {
         let mut addresses = self.inner.address_book.addresses_of(peer);
         if addresses.is_empty() {
-            addresses = Vec::new(); // FINDPEER: self.inner.net.find_peer(peer).await.unwrap_or_default();
+            addresses = self.inner.net.find_peer(peer).await.unwrap_or_default();
         }
         if addresses.is_empty() {
             return false;
