@@ -348,14 +348,13 @@ impl Agree {
                 return Err(AgreeError::of_refusal(refusal));
             }
             let waiting = stored.pending.as_ref().map(|p| p.id()) == Some(event);
-            if !sequencer && !waiting {
-                if stored.state.chain.contains(&event) {
-                    return Ok(Acted::InChain {
-                        view: Box::new(self.view(stored)?),
-                        delivered: true,
-                    });
-                }
-                // Refused: the refusal reached us as an event (below).
+            // Not waiting and not in the chain: refused, and the refusal comes
+            // as an event (below).
+            if !sequencer && !waiting && stored.state.chain.contains(&event) {
+                return Ok(Acted::InChain {
+                    view: Box::new(self.view(stored)?),
+                    delivered: true,
+                });
             }
             let delivered = sequencer && self.reached_other(&stored, event)?;
             if delivered {
