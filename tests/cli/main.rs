@@ -1,12 +1,14 @@
 //! The real `swapmesh` binary as separate processes: init and run, the API's
 //! security, its OpenAPI document and its answers to bad input, configuration,
 //! money, pages and short ids, help and man pages, and several nodes over real
-//! sockets on 127.0.0.1.
+//! sockets on 127.0.0.1 (sharing listings, and agreeing on them through the
+//! API).
 
 mod http;
 mod kit;
 mod peer;
 
+mod agreements_api;
 mod api;
 mod commands;
 mod docs;

@@ -63,15 +63,8 @@ impl ListingJson {
             tags: l.tags.clone(),
             condition: l.condition,
             photos: l.photos.iter().map(ToString::to_string).collect(),
-            price: l.price.map(|p| PriceJson {
-                amount: p.money.amount,
-                currency: p.money.currency_str().to_owned(),
-                per: p.per,
-            }),
-            deposit: l.deposit.map(|m| MoneyJson {
-                amount: m.amount,
-                currency: m.currency_str().to_owned(),
-            }),
+            price: l.price.map(PriceJson::from),
+            deposit: l.deposit.map(MoneyJson::from),
             availability: l
                 .availability
                 .iter()
@@ -115,6 +108,25 @@ impl PriceJson {
     }
 }
 
+impl From<Money> for MoneyJson {
+    fn from(m: Money) -> Self {
+        Self {
+            amount: m.amount,
+            currency: m.currency_str().to_owned(),
+        }
+    }
+}
+
+impl From<Price> for PriceJson {
+    fn from(p: Price) -> Self {
+        Self {
+            amount: p.money.amount,
+            currency: p.money.currency_str().to_owned(),
+            per: p.per,
+        }
+    }
+}
+
 /// A currency code on input: only codes of the ISO 4217 table.
 fn currency(field: &str, code: &str) -> Result<[u8; 3], ApiError> {
     Currency::from_code(code)
@@ -122,14 +134,16 @@ fn currency(field: &str, code: &str) -> Result<[u8; 3], ApiError> {
         .map_err(|e| ApiError::field(ErrorCode::UnknownCurrency, field, e))
 }
 
-fn money(field: &str, m: &MoneyJson) -> Result<Money, ApiError> {
+/// Money on input, in field `field` (a currency in the ISO 4217 table).
+pub(super) fn money(field: &str, m: &MoneyJson) -> Result<Money, ApiError> {
     Ok(Money {
         amount: m.amount,
         currency: currency(&format!("{field}.currency"), &m.currency)?,
     })
 }
 
-fn price(p: &PriceJson) -> Result<Price, ApiError> {
+/// A price on input, in field `price` (see [`money`]).
+pub(super) fn price(p: &PriceJson) -> Result<Price, ApiError> {
     Ok(Price {
         money: money("price", &p.money())?,
         per: p.per,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ErrorCode;
-use super::{ApiState, events, listings, meshes, node};
+use super::{ApiState, agreements, events, listings, meshes, node};
 
 /// Every route, with the document generated from them.
 pub(super) fn parts() -> (Router<ApiState>, Value) {
@@ -16,6 +16,7 @@ pub(super) fn parts() -> (Router<ApiState>, Value) {
     let base = OpenApi::new(Info::new("swapmesh node API", "1"), Paths::new());
     let (router, document) = OpenApiRouter::with_openapi(base)
         .merge(listings::routes())
+        .merge(agreements::routes())
         .merge(meshes::routes())
         .merge(node::routes())
         .merge(events::routes())
@@ -35,7 +36,7 @@ pub fn openapi() -> Value {
 /// the body extractor's), and the table of error codes.
 fn finish_document(doc: &mut Value) {
     doc["info"]["description"] = json!(
-        "The local API of a swapmesh node: listings, profiles, meshes, events. \
+        "The local API of a swapmesh node: listings, agreements, profiles, meshes, events. \
          Money is integer minor units of an ISO 4217 currency. Every error is \
          `{\"error\": \"<sentence>\", \"code\": \"<snake_case>\", …details}`; \
          the codes are listed in the `ErrorCode` schema."
@@ -130,6 +131,13 @@ mod tests {
             "/api/v1/peers",
             "/api/v1/listings",
             "/api/v1/listings/{id}",
+            "/api/v1/agreements",
+            "/api/v1/agreements/{id}",
+            "/api/v1/agreements/{id}/counter",
+            "/api/v1/agreements/{id}/accept",
+            "/api/v1/agreements/{id}/decline",
+            "/api/v1/agreements/{id}/withdraw",
+            "/api/v1/agreements/{id}/pending",
             "/api/v1/profile",
             "/api/v1/profile/{author}",
             "/api/v1/meshes",
@@ -166,6 +174,28 @@ mod tests {
         ] {
             assert!(post[status].is_object(), "POST /listings lacks {status}");
         }
+        let propose = &doc["paths"]["/api/v1/agreements"]["post"]["responses"];
+        for (status, code) in [
+            ("201", None),
+            ("202", None),
+            ("400", Some(ErrorCode::IdPrefixTooShort)),
+            ("404", Some(ErrorCode::UnknownListing)),
+            ("409", Some(ErrorCode::Overlaps)),
+            ("409", Some(ErrorCode::Refused)),
+            ("422", Some(ErrorCode::InvalidTerms)),
+            ("422", Some(ErrorCode::UnknownField)),
+            ("429", Some(ErrorCode::TooMany)),
+            ("503", Some(ErrorCode::NetworkUnavailable)),
+        ] {
+            let response = &propose[status];
+            assert!(response.is_object(), "POST /agreements lacks {status}");
+            if let Some(code) = code {
+                let text = response["description"].as_str().unwrap_or_default();
+                assert!(text.contains(&format!("`{code}`")), "{status}: {text}");
+            }
+        }
+        let accept = &doc["paths"]["/api/v1/agreements/{id}/accept"]["post"];
+        assert_ne!(accept["requestBody"]["required"], json!(true), "{accept}");
         assert_eq!(
             doc["components"]["securitySchemes"]["bearer"]["scheme"],
             "bearer"

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use swapmesh_protocol::validate::OwnError;
 use utoipa::ToSchema;
 
-use super::json::ErrorBody;
-use crate::NodeError;
+use super::convert::rfc3339;
+use super::json::{ErrorBody, SpanJson};
+use crate::{AgreeError, NodeError};
 
 /// What went wrong, for programs. Each code has one HTTP status
 /// ([`ErrorCode::status`]) and a meaning ([`ErrorCode::meaning`]).
@@ -54,6 +55,8 @@ pub enum ErrorCode {
     InvalidAuthor,
     /// 400: a mesh id that is not 1-32 of a-z and 0-9.
     InvalidMeshId,
+    /// 400: an agreement id that is not 64 lower-case hex characters.
+    InvalidAgreementId,
     /// 422: the record breaks a protocol rule (named in `rule`).
     InvalidRecord,
     /// 404: no listing with this id is held here.
@@ -72,6 +75,40 @@ pub enum ErrorCode {
     Superseded,
     /// 422: the invite is mistyped or altered.
     InvalidInvite,
+    /// 404: no agreement with this id is held here.
+    UnknownAgreement,
+    /// 404: the listing to agree on is not held here.
+    UnknownListing,
+    /// 409: the action is the other party's.
+    NotYourTurn,
+    /// 409: the action does not apply now.
+    OutOfOrder,
+    /// 409: the agreement changed meanwhile.
+    Stale,
+    /// 409: the item is held or booked then (`period`).
+    Overlaps,
+    /// 409: the listing's terms changed since the version named.
+    ListingChanged,
+    /// 409: the listing is paused or withdrawn.
+    Unavailable,
+    /// 409: the offer has expired.
+    OfferExpired,
+    /// 409: a cancel after a handover.
+    AfterHandover,
+    /// 409: an act of ours is still open.
+    OpenAct,
+    /// 409: nothing of the other party's is open to confirm.
+    NothingToConfirm,
+    /// 409: the agreement has ended.
+    Finished,
+    /// 409: another event of ours still waits for the provider's node.
+    Pending,
+    /// 409: the other party's node refused (`refusal`).
+    Refused,
+    /// 422: the terms break a rule (`rule`).
+    InvalidTerms,
+    /// 429: too many undecided proposals to this provider.
+    TooMany,
     /// 503: the node listens nowhere yet, so it has no address for an invite.
     NoAddressToShare,
     /// 503: the node's network is not running.
@@ -101,6 +138,7 @@ impl ErrorCode {
         ErrorCode::InvalidListingId,
         ErrorCode::InvalidAuthor,
         ErrorCode::InvalidMeshId,
+        ErrorCode::InvalidAgreementId,
         ErrorCode::InvalidRecord,
         ErrorCode::ListingNotFound,
         ErrorCode::ProfileNotFound,
@@ -110,6 +148,23 @@ impl ErrorCode {
         ErrorCode::ListingWithdrawn,
         ErrorCode::Superseded,
         ErrorCode::InvalidInvite,
+        ErrorCode::UnknownAgreement,
+        ErrorCode::UnknownListing,
+        ErrorCode::NotYourTurn,
+        ErrorCode::OutOfOrder,
+        ErrorCode::Stale,
+        ErrorCode::Overlaps,
+        ErrorCode::ListingChanged,
+        ErrorCode::Unavailable,
+        ErrorCode::OfferExpired,
+        ErrorCode::AfterHandover,
+        ErrorCode::OpenAct,
+        ErrorCode::NothingToConfirm,
+        ErrorCode::Finished,
+        ErrorCode::Pending,
+        ErrorCode::Refused,
+        ErrorCode::InvalidTerms,
+        ErrorCode::TooMany,
         ErrorCode::NoAddressToShare,
         ErrorCode::NetworkUnavailable,
         ErrorCode::Internal,
@@ -120,16 +175,22 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MalformedJson | UnknownParameter | InvalidParameter | IdPrefixTooShort
-            | InvalidListingId | InvalidAuthor | InvalidMeshId => StatusCode::BAD_REQUEST,
+            | InvalidListingId | InvalidAuthor | InvalidMeshId | InvalidAgreementId => {
+                StatusCode::BAD_REQUEST
+            }
             MissingToken | WrongToken => StatusCode::UNAUTHORIZED,
             ForbiddenHost | NotYourListing => StatusCode::FORBIDDEN,
-            NoSuchRoute | ListingNotFound | ProfileNotFound | MeshNotFound => StatusCode::NOT_FOUND,
+            NoSuchRoute | ListingNotFound | ProfileNotFound | MeshNotFound | UnknownAgreement
+            | UnknownListing => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ListingExists | ListingWithdrawn | Superseded => StatusCode::CONFLICT,
+            ListingExists | ListingWithdrawn | Superseded | NotYourTurn | OutOfOrder | Stale
+            | Overlaps | ListingChanged | Unavailable | OfferExpired | AfterHandover | OpenAct
+            | NothingToConfirm | Finished | Pending | Refused => StatusCode::CONFLICT,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             UnknownField | MissingField | InvalidField | UnknownCurrency | InvalidRecord
-            | InvalidInvite => StatusCode::UNPROCESSABLE_ENTITY,
+            | InvalidInvite | InvalidTerms => StatusCode::UNPROCESSABLE_ENTITY,
+            TooMany => StatusCode::TOO_MANY_REQUESTS,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             NoAddressToShare | NetworkUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -157,6 +218,7 @@ impl ErrorCode {
             InvalidListingId => "invalid_listing_id",
             InvalidAuthor => "invalid_author",
             InvalidMeshId => "invalid_mesh_id",
+            InvalidAgreementId => "invalid_agreement_id",
             InvalidRecord => "invalid_record",
             ListingNotFound => "listing_not_found",
             ProfileNotFound => "profile_not_found",
@@ -166,6 +228,23 @@ impl ErrorCode {
             ListingWithdrawn => "listing_withdrawn",
             Superseded => "superseded",
             InvalidInvite => "invalid_invite",
+            UnknownAgreement => "unknown_agreement",
+            UnknownListing => "unknown_listing",
+            NotYourTurn => "not_your_turn",
+            OutOfOrder => "out_of_order",
+            Stale => "stale",
+            Overlaps => "overlaps",
+            ListingChanged => "listing_changed",
+            Unavailable => "unavailable",
+            OfferExpired => "offer_expired",
+            AfterHandover => "after_handover",
+            OpenAct => "open_act",
+            NothingToConfirm => "nothing_to_confirm",
+            Finished => "finished",
+            Pending => "pending",
+            Refused => "refused",
+            InvalidTerms => "invalid_terms",
+            TooMany => "too_many",
             NoAddressToShare => "no_address_to_share",
             NetworkUnavailable => "network_unavailable",
             Internal => "internal",
@@ -198,6 +277,7 @@ impl ErrorCode {
             InvalidListingId => "a listing id that is not `<author-hex>.<name>`",
             InvalidAuthor => "an author that is not 64 lower-case hex characters",
             InvalidMeshId => "a mesh id that is not 1-32 of a-z and 0-9",
+            InvalidAgreementId => "an agreement id that is not 64 lower-case hex characters",
             InvalidRecord => "the record breaks a protocol rule (`rule`, e.g. `bad_title`)",
             ListingNotFound => "no listing with this id is held here",
             ProfileNotFound => "no profile of this author is held here",
@@ -207,6 +287,31 @@ impl ErrorCode {
             ListingWithdrawn => "the listing is withdrawn and cannot change",
             Superseded => "the store holds a newer version at this address",
             InvalidInvite => "the invite is mistyped or altered",
+            UnknownAgreement => "no agreement with this id is held here",
+            UnknownListing => {
+                "the listing to agree on is not held here (or the short id names none)"
+            }
+            NotYourTurn => "the action is the other party's",
+            OutOfOrder => {
+                "the action does not apply in the agreement's phase (or nothing of ours is pending)"
+            }
+            Stale => "the agreement changed meanwhile: read it again and retry",
+            Overlaps => "the item is held or booked then (`period`)",
+            ListingChanged => "the listing's terms changed since the version named",
+            Unavailable => "the listing is paused or withdrawn",
+            OfferExpired => "the offer lapsed before it was answered",
+            AfterHandover => "a cancel after a handover: return the item, or dispute",
+            OpenAct => "an act of ours still waits for the other party's confirm",
+            NothingToConfirm => "nothing of the other party's is open to confirm",
+            Finished => "the agreement has ended",
+            Pending => {
+                "another event of ours still waits for the provider's node (`DELETE /agreements/{id}/pending` stops it)"
+            }
+            Refused => "the other party's node refused the event (`refusal`, e.g. `too_old`)",
+            InvalidTerms => {
+                "the terms break a rule (`rule`, e.g. `empty_period`, `kind_not_offered`, `receiver`)"
+            }
+            TooMany => "too many undecided proposals to this provider",
             NoAddressToShare => "the node listens nowhere yet, so an invite would have no address",
             NetworkUnavailable => "the node's network is not running",
             Internal => "something failed inside the node (its log says what)",
@@ -228,20 +333,30 @@ impl std::fmt::Display for ErrorCode {
 /// An error answer: a code (which gives the status), a sentence and details.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    body: ErrorBody,
+    /// Boxed: every handler returns `Result<_, ApiError>`, and the details
+    /// would make each of those results large.
+    body: Box<ErrorBody>,
 }
 
 impl ApiError {
     /// An error with `code` and a sentence.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 error: message.into(),
                 code,
                 field: None,
                 rule: None,
-            },
+                period: None,
+                refusal: None,
+            }),
         }
+    }
+
+    /// The same error naming the rule broken (`invalid_record`, `invalid_terms`).
+    pub fn with_rule(mut self, rule: impl Into<String>) -> Self {
+        self.body.rule = Some(rule.into());
+        self
     }
 
     /// An error about one field or parameter; the sentence names it.
@@ -249,6 +364,11 @@ impl ApiError {
         let mut e = Self::new(code, format!("{field}: {message}"));
         e.body.field = Some(field.to_owned());
         e
+    }
+
+    /// The answer's body.
+    pub fn body(&self) -> &ErrorBody {
+        &self.body
     }
 
     /// The code.
@@ -264,25 +384,27 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status(), axum::Json(self.body)).into_response()
+        (self.status(), axum::Json(*self.body)).into_response()
     }
 }
 
 impl From<NodeError> for ApiError {
     fn from(e: NodeError) -> Self {
+        let e = match e {
+            NodeError::Agreement(e) => return e.into(),
+            e => e,
+        };
         let code = match &e {
             NodeError::Invalid(OwnError::Invalid(rule)) => {
-                let mut err = ApiError::new(
+                return ApiError::new(
                     ErrorCode::InvalidRecord,
                     format!("invalid listing ({}): {rule}", rule.rule()),
-                );
-                err.body.rule = Some(rule.rule().to_owned());
-                return err;
+                )
+                .with_rule(rule.rule());
             }
             NodeError::Invalid(OwnError::WouldBeIgnored(why)) => {
-                let mut err = ApiError::new(ErrorCode::InvalidRecord, e.to_string());
-                err.body.rule = Some(why.reason().to_owned());
-                return err;
+                return ApiError::new(ErrorCode::InvalidRecord, e.to_string())
+                    .with_rule(why.reason());
             }
             NodeError::IdPrefixTooShort { .. } => {
                 return ApiError::field(ErrorCode::IdPrefixTooShort, "id_prefix", &e);
@@ -305,6 +427,75 @@ impl From<NodeError> for ApiError {
     }
 }
 
+impl From<AgreeError> for ApiError {
+    /// One code per [`AgreeError`] variant, named as [`AgreeError::code`] names
+    /// it; a refusal the node has no variant for is `refused` with its code in
+    /// `refusal`.
+    fn from(e: AgreeError) -> Self {
+        let message = e.to_string();
+        let code = match &e {
+            AgreeError::UnknownAgreement(_) => ErrorCode::UnknownAgreement,
+            AgreeError::UnknownListing(_) => ErrorCode::UnknownListing,
+            AgreeError::NotYourTurn(_) => ErrorCode::NotYourTurn,
+            AgreeError::OutOfOrder(_) => ErrorCode::OutOfOrder,
+            AgreeError::Stale { .. } => ErrorCode::Stale,
+            AgreeError::Overlaps { period } => {
+                let mut err = ApiError::new(ErrorCode::Overlaps, message);
+                err.body.period = Some(SpanJson {
+                    start: rfc3339(period.start),
+                    end: period.end.map(rfc3339),
+                });
+                return err;
+            }
+            AgreeError::ListingChanged => ErrorCode::ListingChanged,
+            AgreeError::Unavailable => ErrorCode::Unavailable,
+            AgreeError::OfferExpired => ErrorCode::OfferExpired,
+            AgreeError::AfterHandover => ErrorCode::AfterHandover,
+            AgreeError::OpenAct(_) => ErrorCode::OpenAct,
+            AgreeError::NothingToConfirm => ErrorCode::NothingToConfirm,
+            AgreeError::Finished => ErrorCode::Finished,
+            AgreeError::Pending(_) => ErrorCode::Pending,
+            AgreeError::InvalidTerms(why) => {
+                return ApiError::new(ErrorCode::InvalidTerms, message).with_rule(terms_rule(why));
+            }
+            AgreeError::TooMany => ErrorCode::TooMany,
+            AgreeError::Refused(refusal) => {
+                let mut err = ApiError::new(ErrorCode::Refused, message);
+                err.body.refusal = Some(refusal.code().to_owned());
+                return err;
+            }
+            AgreeError::Store(_) => ErrorCode::Internal,
+            AgreeError::Stopped => ErrorCode::NetworkUnavailable,
+        };
+        if code == ErrorCode::Internal {
+            tracing::warn!(error = %e, "agreement request failed inside the node");
+        }
+        ApiError::new(code, message)
+    }
+}
+
+/// The rule of an [`AgreeError::InvalidTerms`]. The node carries the
+/// protocol's rule name (`TermsRule::as_str`, e.g. `empty_period`) where the
+/// protocol refused the terms, and a sentence where the node itself did; those
+/// are named here.
+fn terms_rule(why: &str) -> String {
+    let is_name = !why.is_empty() && why.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    let rule = if is_name {
+        why
+    } else if why.starts_with("listing:") {
+        "listing_copy"
+    } else if why.contains("note") {
+        "note_too_long"
+    } else if why.contains("receiver") {
+        "receiver"
+    } else if why.starts_with("theirs") {
+        "theirs"
+    } else {
+        "terms"
+    };
+    rule.to_owned()
+}
+
 /// The result of a handler.
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
@@ -321,6 +512,68 @@ mod tests {
             assert_eq!(json, code.as_str());
             assert!(code.status().is_client_error() || code.status().is_server_error());
         }
+    }
+
+    #[test]
+    fn every_agreement_error_has_the_code_the_node_names_it_by() {
+        use swapmesh_protocol::AgreementId;
+        use swapmesh_protocol::agreement::wire::Refusal;
+        use swapmesh_protocol::agreement::{EventId, Span};
+        use swapmesh_protocol::time::Timestamp;
+        let event = EventId([2; 32]);
+        let period = Span {
+            start: Timestamp(1_800_000_000),
+            end: None,
+        };
+        let named = [
+            AgreeError::UnknownAgreement(AgreementId([1; 32])),
+            AgreeError::UnknownListing("x".into()),
+            AgreeError::NotYourTurn("x".into()),
+            AgreeError::OutOfOrder("x".into()),
+            AgreeError::Stale { head: event },
+            AgreeError::Overlaps { period },
+            AgreeError::ListingChanged,
+            AgreeError::Unavailable,
+            AgreeError::OfferExpired,
+            AgreeError::AfterHandover,
+            AgreeError::OpenAct(event),
+            AgreeError::NothingToConfirm,
+            AgreeError::Finished,
+            AgreeError::Pending(event),
+            AgreeError::InvalidTerms("empty_period".into()),
+            AgreeError::TooMany,
+        ];
+        for e in named {
+            let name = e.code();
+            let api = ApiError::from(NodeError::Agreement(e));
+            assert_eq!(api.code().as_str(), name);
+        }
+
+        let e = ApiError::from(AgreeError::Overlaps { period });
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        let json = serde_json::to_value(e.body()).unwrap();
+        assert_eq!(json["period"]["start"], "2027-01-15T08:00:00Z");
+        assert!(json["period"]["end"].is_null(), "{json}");
+        let e = ApiError::from(AgreeError::InvalidTerms("empty_period".into()));
+        assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.body().rule.as_deref(), Some("empty_period"));
+        let e = ApiError::from(AgreeError::InvalidTerms(
+            "on your own listing, name the receiver".into(),
+        ));
+        assert_eq!(e.body().rule.as_deref(), Some("receiver"));
+        let e = ApiError::from(AgreeError::InvalidTerms("listing: not an offer".into()));
+        assert_eq!(e.body().rule.as_deref(), Some("listing_copy"));
+        assert_eq!(
+            ApiError::from(AgreeError::TooMany).status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        let e = ApiError::from(AgreeError::Refused(Refusal::TooOld));
+        assert_eq!(e.code(), ErrorCode::Refused);
+        assert_eq!(e.body().refusal.as_deref(), Some("too_old"));
+        assert_eq!(
+            ApiError::from(AgreeError::Stopped).code(),
+            ErrorCode::NetworkUnavailable
+        );
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! What handlers take from a request, parsed once at the edge into types, every
-//! refusal a typed [`ApiError`] naming the field: JSON bodies ([`Body`]), query
-//! strings ([`Params`]) and the ids in paths.
+//! refusal a typed [`ApiError`] naming the field: JSON bodies ([`Body`], and
+//! [`OptionalBody`] where a body may be left out), query strings ([`Params`])
+//! and the ids in paths.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
-use swapmesh_protocol::{AuthorKey, ListingId, MeshId};
+use swapmesh_protocol::{AgreementId, AuthorKey, ListingId, MeshId};
 
 use super::MAX_BODY;
 use super::error::{ApiError, ErrorCode};
@@ -21,33 +22,65 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
-            });
-        if !is_json {
-            return Err(ApiError::new(
-                ErrorCode::NotJson,
-                "the body must be JSON, sent with `Content-Type: application/json`",
-            ));
+        if !is_json(&req) {
+            return Err(not_json());
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    ErrorCode::BodyTooLarge,
-                    format!("the request body is over the limit of {MAX_BODY} bytes"),
-                )
-            } else {
-                ApiError::new(ErrorCode::MalformedJson, rejection.body_text())
-            }
-        })?;
+        let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(Body)
     }
+}
+
+/// A JSON body that may be left out: none (or an empty one) is `T::default()`;
+/// one that is there is taken as [`Body`] takes it.
+pub(crate) struct OptionalBody<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = is_json(&req);
+        let bytes = read_body(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalBody(T::default()));
+        }
+        if !is_json {
+            return Err(not_json());
+        }
+        parse_json(&bytes).map(OptionalBody)
+    }
+}
+
+/// Is the request's `Content-Type` JSON (`application/json` or `…+json`)?
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        })
+}
+
+fn not_json() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotJson,
+        "the body must be JSON, sent with `Content-Type: application/json`",
+    )
+}
+
+/// The body's bytes, at most [`MAX_BODY`].
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ErrorCode::BodyTooLarge,
+                format!("the request body is over the limit of {MAX_BODY} bytes"),
+            )
+        } else {
+            ApiError::new(ErrorCode::MalformedJson, rejection.body_text())
+        }
+    })
 }
 
 /// Parses a JSON body into `T`, naming the field at fault.
@@ -82,7 +115,13 @@ fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         }
     };
     if let Some(name) = quoted(&message, "unknown field `") {
-        return ApiError::field(ErrorCode::UnknownField, &within(name), &message);
+        // The path already ends at an unknown key.
+        let field = if path == name || path.ends_with(&format!(".{name}")) {
+            path.clone()
+        } else {
+            within(name)
+        };
+        return ApiError::field(ErrorCode::UnknownField, &field, &message);
     }
     if let Some(name) = quoted(&message, "missing field `") {
         return ApiError::field(ErrorCode::MissingField, &within(name), &message);
@@ -149,6 +188,17 @@ pub(crate) fn listing_id(text: &str) -> Result<ListingId, ApiError> {
         .map_err(|e| ApiError::field(ErrorCode::InvalidListingId, "id", e))
 }
 
+/// The agreement id in a path.
+pub(crate) fn agreement_id(text: &str) -> Result<AgreementId, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::field(
+            ErrorCode::InvalidAgreementId,
+            "id",
+            format!("{text:?} is not an agreement id (64 lower-case hex characters)"),
+        )
+    })
+}
+
 /// The author in a path or parameter.
 pub(crate) fn author(field: &str, text: &str) -> Result<AuthorKey, ApiError> {
     text.parse()
@@ -179,7 +229,11 @@ mod tests {
     fn json_errors_name_the_field() {
         let e = refused(r#"{"kinds":["give"],"title":"x","colour":"red"}"#);
         assert_eq!(e.code(), ErrorCode::UnknownField);
-        assert!(format!("{e:?}").contains("colour"), "{e:?}");
+        assert_eq!(e.body().field.as_deref(), Some("colour"), "{e:?}");
+        let e = refused(
+            r#"{"kinds":["give"],"title":"x","price":{"amount":5,"currency":"EUR","per":"day","colour":"red"}}"#,
+        );
+        assert_eq!(e.body().field.as_deref(), Some("price.colour"), "{e:?}");
         let e = refused(r#"{"kinds":["give"]}"#);
         assert_eq!(e.code(), ErrorCode::MissingField);
         assert!(format!("{e:?}").contains("field: Some(\"title\")"), "{e:?}");

@@ -458,7 +458,473 @@ pub struct ErrorBody {
     /// The field or query parameter at fault, when one is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// The protocol rule a record breaks (`invalid_record`), e.g. `bad_title`.
+    /// The protocol rule a record (`invalid_record`, e.g. `bad_title`) or terms
+    /// (`invalid_terms`, e.g. `empty_period`) break.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// The period of the item already held or booked (`overlaps`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<SpanJson>,
+    /// Why the other party's node refused (`refused`), e.g. `too_old`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+}
+
+/// A window `[start, end)` that may be open-ended (`end: null`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct SpanJson {
+    /// RFC 3339.
+    #[schema(format = DateTime, example = "2030-01-01T00:00:00Z")]
+    pub start: String,
+    /// RFC 3339; `null` for ever.
+    #[schema(format = DateTime, example = "2030-01-08T00:00:00Z")]
+    pub end: Option<String>,
+}
+
+/// `Some` whenever the field is in the body, so that `null` (clear it) and a
+/// missing field (keep it) differ.
+fn present<'de, T, D>(de: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(de).map(Some)
+}
+
+/// A proposal on a listing: another's (this node receives) or ours (to a
+/// `receiver`). `kind` says which terms apply; a term of another kind is
+/// refused. Times are RFC 3339; money is minor units.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "listing": "0101010101010101010101010101010101010101010101010101010101010101.drill",
+    "kind": "rent", "start": "2030-01-01T09:00:00Z", "due": "2030-01-03T09:00:00Z",
+    "price": {"amount": 500, "currency": "EUR", "per": "day"},
+    "deposit": {"amount": 5000, "currency": "EUR"},
+    "pickup": "by the blue gate", "note": "Two days, if I may."
+}))]
+pub struct ProposeInput {
+    /// The listing: its id `<author-hex>.<d>`, the name of one of ours, or a
+    /// unique start of its id (at least 8 characters), as `GET
+    /// /listings?id_prefix=` takes it.
+    pub listing: String,
+    /// The version agreed on (64 hex); the one this node holds unless given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// The kind of deal: which of the terms below apply.
+    pub kind: DealKind,
+    /// share, rent, lease, swap (required): when the thing changes hands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub start: Option<String>,
+    /// share, rent (required): when it is due back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub due: Option<String>,
+    /// lease: when it ends; leave it out for a lease that runs until notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub end: Option<String>,
+    /// give (required): the start of the pickup window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub from: Option<String>,
+    /// give (required): the end of the pickup window; swap: when both items
+    /// come back (leave it out to swap for good).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub until: Option<String>,
+    /// rent, lease (required): the price per period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<PriceJson>,
+    /// share, rent: a deposit held while the thing is away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposit: Option<MoneyJson>,
+    /// rent: after this, only the provider may cancel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub cancel_before: Option<String>,
+    /// lease (required): days between a notice and the end (at most 366).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_days: Option<u16>,
+    /// swap: one of our listings given in exchange (its id or name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theirs: Option<String>,
+    /// swap: what we give, in words (at most 280 characters); a swap names
+    /// `theirs`, an `offer` or both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<String>,
+    /// On a listing of ours (required there, refused elsewhere): whom we
+    /// propose to (64 hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<String>,
+    /// Where to meet (at most 280 characters); it never leaves the two nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pickup: Option<String>,
+    /// When the offer lapses unanswered: 7 days from now unless given, at most 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub offer_expires: Option<String>,
+    /// A word to the other party (at most 1 KiB).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// New terms in answer to the current ones: the terms given replace the
+/// current ones, the rest stay; `null` takes an optional term away (`deposit`,
+/// `cancel_before`, a lease's `end`, a swap's `until`, `pickup`). The kind,
+/// the listing, the parties and a swap's `theirs` cannot change.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "price": {"amount": 400, "currency": "EUR", "per": "day"},
+    "deposit": null, "note": "4 a day, and no deposit between neighbours?"
+}))]
+pub struct CounterInput {
+    /// The agreement's kind, if given: another kind is `invalid_terms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<DealKind>,
+    /// share, rent, lease, swap: when the thing changes hands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub start: Option<String>,
+    /// share, rent: when it is due back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub due: Option<String>,
+    /// lease: when it ends (`null`: until notice).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub end: Option<Option<String>>,
+    /// give: the start of the pickup window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub from: Option<String>,
+    /// give: the end of the pickup window; swap: when both items come back
+    /// (`null`: for good).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub until: Option<Option<String>>,
+    /// rent, lease: the price per period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<PriceJson>,
+    /// share, rent: the deposit (`null`: none).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<MoneyJson>)]
+    pub deposit: Option<Option<MoneyJson>>,
+    /// rent: after this, only the provider may cancel (`null`: any time).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub cancel_before: Option<Option<String>>,
+    /// lease: days of notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_days: Option<u16>,
+    /// swap: what the receiver gives, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<String>,
+    /// Where to meet (`null`: not said).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub pickup: Option<Option<String>>,
+    /// When the countered offer lapses: 7 days from now unless given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub offer_expires: Option<String>,
+    /// A word to the other party (at most 1 KiB).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// A word to go with an accept, decline or withdraw; the body may be left out.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "See you Saturday."}))]
+pub struct NoteInput {
+    /// A word to the other party (at most 1 KiB).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// The deal of a version of the terms, by kind (`kind`), with the protocol's
+/// names for its terms.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DealJson {
+    /// Lend for free.
+    Share {
+        /// When the thing is handed over.
+        #[schema(format = DateTime)]
+        start: String,
+        /// When it is due back.
+        #[schema(format = DateTime)]
+        due: String,
+        /// A deposit, if any.
+        deposit: Option<MoneyJson>,
+    },
+    /// Lend for a price per period.
+    Rent {
+        /// When the thing is handed over.
+        #[schema(format = DateTime)]
+        start: String,
+        /// When it is due back.
+        #[schema(format = DateTime)]
+        due: String,
+        /// The price per period.
+        price: PriceJson,
+        /// A deposit, if any.
+        deposit: Option<MoneyJson>,
+        /// After this, only the provider may cancel.
+        #[schema(format = DateTime)]
+        cancel_before: Option<String>,
+    },
+    /// Lend for a long term for a price per period.
+    Lease {
+        /// When the lease starts.
+        #[schema(format = DateTime)]
+        start: String,
+        /// When it ends; `null` runs until notice.
+        #[schema(format = DateTime)]
+        end: Option<String>,
+        /// The price per period.
+        price: PriceJson,
+        /// Days between a notice and the end.
+        notice_days: u16,
+    },
+    /// Exchange.
+    Swap {
+        /// The receiver's listing given in exchange (`<author-hex>.<d>`), if any.
+        theirs: Option<String>,
+        /// The version of it (64 hex).
+        theirs_version_id: Option<String>,
+        /// What the receiver gives, in words.
+        offer: String,
+        /// When the items change hands.
+        #[schema(format = DateTime)]
+        start: String,
+        /// When both come back; `null` swaps for good.
+        #[schema(format = DateTime)]
+        until: Option<String>,
+    },
+    /// Give away for good.
+    Give {
+        /// The start of the pickup window.
+        #[schema(format = DateTime)]
+        from: String,
+        /// Its end.
+        #[schema(format = DateTime)]
+        until: String,
+    },
+}
+
+/// A version of the terms: the deal (its `kind` and terms, as a proposal
+/// takes them) and what every kind has.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct TermsJson {
+    /// The deal.
+    #[serde(flatten)]
+    pub deal: DealJson,
+    /// The provider's listing (`<author-hex>.<d>`).
+    pub listing: String,
+    /// The version agreed on (64 hex).
+    pub version_id: String,
+    /// Who provides the thing and sequences the chain (64 hex).
+    pub provider: String,
+    /// Who receives it (64 hex).
+    pub receiver: String,
+    /// Where to meet.
+    pub pickup: Option<String>,
+    /// An accept or counter signed at or after this is late.
+    #[schema(format = DateTime)]
+    pub offer_expires: String,
+}
+
+/// Whose item a handover or return is about.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LegJson {
+    /// The provider's item (the listing).
+    Provider,
+    /// The receiver's item, in a swap.
+    Receiver,
+}
+
+/// How a dispute ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolutionJson {
+    /// The items came back.
+    Returned,
+    /// The receiver keeps what it has.
+    Kept,
+    /// Something else, said in the notes.
+    Other,
+}
+
+/// What an event does, told apart by `type`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ActionJson {
+    /// The first terms.
+    Propose {
+        /// The terms proposed.
+        terms: TermsJson,
+    },
+    /// New terms in answer to the current ones.
+    Counter {
+        /// The terms countered with.
+        terms: TermsJson,
+    },
+    /// The current terms, by their hash.
+    Accept {
+        /// The hash of the terms accepted (64 hex).
+        terms_hash: String,
+    },
+    /// No to the current terms, or to an open extend or resolve.
+    Decline,
+    /// The signer of the current terms takes them back.
+    Withdraw,
+    /// A leg's item was handed over.
+    Handover {
+        /// Whose item.
+        leg: LegJson,
+    },
+    /// A leg's item came back.
+    Return {
+        /// Whose item.
+        leg: LegJson,
+    },
+    /// The other party's open act happened.
+    Confirm {
+        /// The event confirmed (64 hex).
+        of: String,
+        /// On the confirm of a return: the deposit given back.
+        deposit_returned: Option<MoneyJson>,
+    },
+    /// A new due date, for the other party to confirm.
+    Extend {
+        /// The new due date.
+        #[schema(format = DateTime)]
+        due: String,
+    },
+    /// Ends before any handover; on an active lease, gives notice.
+    Cancel,
+    /// Something went wrong.
+    Dispute,
+    /// How a dispute ends, for the other party to confirm.
+    Resolve {
+        /// The outcome.
+        outcome: ResolutionJson,
+    },
+}
+
+/// One signed event of an agreement.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct AgreementEventJson {
+    /// Its id (64 hex).
+    pub id: String,
+    /// Who signed it (64 hex).
+    pub signer: String,
+    /// When it was signed.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// What it does.
+    pub action: ActionJson,
+    /// The signer's word to the other party.
+    pub note: String,
+}
+
+/// A note beside the chain.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct NoteJson {
+    /// Who wrote it (64 hex).
+    pub from: String,
+    /// When.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// What it says.
+    pub text: String,
+}
+
+/// Which side of an agreement this node is on.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AgreementRole {
+    /// The listing is ours: we provide, and our node sequences the chain.
+    Provider,
+    /// We receive.
+    Receiver,
+}
+
+/// An agreement as this node has it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct AgreementJson {
+    /// The agreement id: the first proposal's event id (64 hex).
+    pub id: String,
+    /// This node's side.
+    pub role: AgreementRole,
+    /// Where it stands: `offered`, `accepted`, `active`, `disputed`,
+    /// `completed`, `declined`, `withdrawn`, `cancelled` or `resolved`.
+    #[schema(example = "offered")]
+    pub phase: String,
+    /// Offered, and the offer lapsed unanswered at this node's time (derived,
+    /// never signed).
+    pub expired: bool,
+    /// The current terms.
+    pub terms: TermsJson,
+    /// Their hash, which an accept names (64 hex).
+    pub terms_hash: String,
+    /// The last event of the chain (64 hex).
+    pub head: String,
+    /// The chain, in order.
+    pub events: Vec<AgreementEventJson>,
+    /// Our event waiting for the provider's node to append it, if any.
+    pub pending: Option<AgreementEventJson>,
+    /// When the things are due back, if they come back.
+    #[schema(format = DateTime)]
+    pub due: Option<String>,
+    /// Notes beside the chain, oldest first.
+    pub notes: Vec<NoteJson>,
+    /// Why the provider's node refused our first proposal (a refusal code such
+    /// as `overlaps` or `offer_expired`): the agreement never started.
+    pub refused: Option<String>,
+}
+
+/// An agreement after an action of ours.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct AgreementAnswer {
+    /// The agreement.
+    #[serde(flatten)]
+    pub agreement: AgreementJson,
+    /// Whether the other node has our event: as the receiver, the provider's
+    /// node appended it; as the provider, the receiver's node acknowledged it
+    /// within the wait. `false` on a 202, and when the wait ran out (the node
+    /// keeps sending it).
+    pub delivered: bool,
+}
+
+/// The agreements this node has.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct AgreementList {
+    /// The agreements, the most recently changed first.
+    pub agreements: Vec<AgreementJson>,
 }

@@ -10,15 +10,16 @@
 //!
 //! - `extract`: bodies, query strings and path ids, parsed once into types;
 //! - [`error`]: [`ErrorCode`](error::ErrorCode) and the error answer;
-//! - `listings`, `meshes`, `node` (the node, peers, profiles, `/metrics`, this
-//!   document), `events`: the handlers, by resource;
+//! - `listings`, `agreements`, `meshes`, `node` (the node, peers, profiles,
+//!   `/metrics`, this document), `events`: the handlers, by resource;
 //! - [`json`]: every request and response type; `convert`: between them and
-//!   records;
+//!   records; `terms`: between them and agreements (terms per kind, events);
 //! - `document`: the OpenAPI document, generated from the routes.
 //!
 //! Authentication is one layer ([`authorize`]) so the web page's cookie, when it
 //! comes, is a second way into the same check.
 
+mod agreements;
 mod convert;
 mod document;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod json;
 mod listings;
 mod meshes;
 mod node;
+mod terms;
 
 use std::sync::Arc;
 use std::time::Instant;
