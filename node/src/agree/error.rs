@@ -3,7 +3,7 @@
 
 use swapmesh_protocol::AgreementId;
 use swapmesh_protocol::agreement::wire::Refusal;
-use swapmesh_protocol::agreement::{AgreementError, EventId, Span, TermsRule};
+use swapmesh_protocol::agreement::{AgreementError, EventId, Span};
 use swapmesh_store::StoreError;
 use thiserror::Error;
 
@@ -59,9 +59,16 @@ pub enum AgreeError {
     /// Another event of ours still waits for the sequencer.
     #[error("another event of yours is still pending: {0}")]
     Pending(EventId),
-    /// The terms break a rule.
-    #[error("invalid terms: {0}")]
-    InvalidTerms(String),
+    /// The terms break a rule: its stable name (`TermsRule::as_str` where the
+    /// protocol named it, else `receiver`, `theirs`, `listing_copy`,
+    /// `note_too_long`) and a sentence.
+    #[error("invalid terms ({rule}): {why}")]
+    InvalidTerms {
+        /// The rule's name.
+        rule: &'static str,
+        /// What is wrong, in words.
+        why: String,
+    },
     /// Too many undecided proposals to this provider.
     #[error("too many undecided proposals to this provider")]
     TooMany,
@@ -94,11 +101,19 @@ impl AgreeError {
             AgreeError::NothingToConfirm => "nothing_to_confirm",
             AgreeError::Finished => "finished",
             AgreeError::Pending(_) => "pending",
-            AgreeError::InvalidTerms(_) => "invalid_terms",
+            AgreeError::InvalidTerms { .. } => "invalid_terms",
             AgreeError::TooMany => "too_many",
             AgreeError::Refused(r) => r.code(),
             AgreeError::Store(_) => "store",
             AgreeError::Stopped => "stopped",
+        }
+    }
+
+    /// Terms that break `rule`, said in `why`.
+    pub(crate) fn invalid(rule: &'static str, why: impl Into<String>) -> Self {
+        AgreeError::InvalidTerms {
+            rule,
+            why: why.into(),
         }
     }
 
@@ -131,17 +146,11 @@ impl From<AgreementError> for AgreeError {
             AgreementError::AfterHandover => AgreeError::AfterHandover,
             AgreementError::OpenAct { open } => AgreeError::OpenAct(open),
             AgreementError::NothingToConfirm { .. } => AgreeError::NothingToConfirm,
-            AgreementError::InvalidTerms(rule) => AgreeError::InvalidTerms(rule_text(rule)),
-            AgreementError::ListingCopy(why) => AgreeError::InvalidTerms(format!("listing: {why}")),
-            AgreementError::NoteTooLong { len } => {
-                AgreeError::InvalidTerms(format!("note of {len} bytes is over 1 KiB"))
-            }
+            AgreementError::InvalidTerms(rule) => AgreeError::invalid(rule.as_str(), text),
+            AgreementError::ListingCopy(_) => AgreeError::invalid("listing_copy", text),
+            AgreementError::NoteTooLong { .. } => AgreeError::invalid("note_too_long", text),
             AgreementError::UnknownAgreement(id) => AgreeError::UnknownAgreement(id),
             _ => AgreeError::OutOfOrder(text),
         }
     }
-}
-
-fn rule_text(rule: TermsRule) -> String {
-    rule.as_str().to_owned()
 }

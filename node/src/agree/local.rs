@@ -73,12 +73,13 @@ impl Agree {
         let provider = p.listing.author;
         let receiver = if provider == me {
             p.receiver.ok_or_else(|| {
-                AgreeError::InvalidTerms("on your own listing, name the receiver".into())
+                AgreeError::invalid("receiver", "on your own listing, name the receiver")
             })?
         } else {
             if p.receiver.is_some_and(|r| r != me) {
-                return Err(AgreeError::InvalidTerms(
-                    "the receiver of a proposal on another's listing is you".into(),
+                return Err(AgreeError::invalid(
+                    "receiver",
+                    "the receiver of a proposal on another's listing is you",
                 ));
             }
             me
@@ -87,8 +88,9 @@ impl Agree {
         let theirs = match (&mut deal, &p.theirs) {
             (Deal::Swap { theirs, .. }, Some(ours)) => {
                 if ours.author != me {
-                    return Err(AgreeError::InvalidTerms(
-                        "theirs is a listing of your own".into(),
+                    return Err(AgreeError::invalid(
+                        "theirs",
+                        "theirs is a listing of your own",
                     ));
                 }
                 let copy = self.listing_version(ours, None)?;
@@ -100,7 +102,7 @@ impl Agree {
                 None
             }
             (_, Some(_)) => {
-                return Err(AgreeError::InvalidTerms("theirs is only for a swap".into()));
+                return Err(AgreeError::invalid("theirs", "theirs is only for a swap"));
             }
             (_, None) => None,
         };
@@ -422,9 +424,10 @@ impl Agree {
     ) -> Result<AgreementView, AgreeError> {
         use swapmesh_protocol::agreement::wire::{MAX_NOTE_TEXT, Note};
         if text.len() > MAX_NOTE_TEXT {
-            return Err(AgreeError::InvalidTerms(format!(
-                "a note is at most {MAX_NOTE_TEXT} bytes"
-            )));
+            return Err(AgreeError::invalid(
+                "note_too_long",
+                format!("a note is at most {MAX_NOTE_TEXT} bytes"),
+            ));
         }
         let guard = self.inner.commits.lock().await;
         let stored = self.stored(id)?;

@@ -455,8 +455,8 @@ impl From<AgreeError> for ApiError {
             AgreeError::NothingToConfirm => ErrorCode::NothingToConfirm,
             AgreeError::Finished => ErrorCode::Finished,
             AgreeError::Pending(_) => ErrorCode::Pending,
-            AgreeError::InvalidTerms(why) => {
-                return ApiError::new(ErrorCode::InvalidTerms, message).with_rule(terms_rule(why));
+            AgreeError::InvalidTerms { rule, .. } => {
+                return ApiError::new(ErrorCode::InvalidTerms, message).with_rule(*rule);
             }
             AgreeError::TooMany => ErrorCode::TooMany,
             AgreeError::Refused(refusal) => {
@@ -472,28 +472,6 @@ impl From<AgreeError> for ApiError {
         }
         ApiError::new(code, message)
     }
-}
-
-/// The rule of an [`AgreeError::InvalidTerms`]. The node carries the
-/// protocol's rule name (`TermsRule::as_str`, e.g. `empty_period`) where the
-/// protocol refused the terms, and a sentence where the node itself did; those
-/// are named here.
-fn terms_rule(why: &str) -> String {
-    let is_name = !why.is_empty() && why.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-    let rule = if is_name {
-        why
-    } else if why.starts_with("listing:") {
-        "listing_copy"
-    } else if why.contains("note") {
-        "note_too_long"
-    } else if why.contains("receiver") {
-        "receiver"
-    } else if why.starts_with("theirs") {
-        "theirs"
-    } else {
-        "terms"
-    };
-    rule.to_owned()
 }
 
 /// The result of a handler.
@@ -540,7 +518,7 @@ mod tests {
             AgreeError::NothingToConfirm,
             AgreeError::Finished,
             AgreeError::Pending(event),
-            AgreeError::InvalidTerms("empty_period".into()),
+            AgreeError::invalid("empty_period", "a period that ends where it starts"),
             AgreeError::TooMany,
         ];
         for e in named {
@@ -554,15 +532,9 @@ mod tests {
         let json = serde_json::to_value(e.body()).unwrap();
         assert_eq!(json["period"]["start"], "2027-01-15T08:00:00Z");
         assert!(json["period"]["end"].is_null(), "{json}");
-        let e = ApiError::from(AgreeError::InvalidTerms("empty_period".into()));
+        let e = ApiError::from(AgreeError::invalid("empty_period", "ends where it starts"));
         assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(e.body().rule.as_deref(), Some("empty_period"));
-        let e = ApiError::from(AgreeError::InvalidTerms(
-            "on your own listing, name the receiver".into(),
-        ));
-        assert_eq!(e.body().rule.as_deref(), Some("receiver"));
-        let e = ApiError::from(AgreeError::InvalidTerms("listing: not an offer".into()));
-        assert_eq!(e.body().rule.as_deref(), Some("listing_copy"));
         assert_eq!(
             ApiError::from(AgreeError::TooMany).status(),
             StatusCode::TOO_MANY_REQUESTS
