@@ -66,6 +66,15 @@ impl Daemon {
 
     /// Starts a node; the error is its stderr when it exits before being ready.
     pub(crate) fn try_start(dir: &Path, args: &[&str]) -> Result<Daemon, String> {
+        Self::try_start_env(dir, args, &[])
+    }
+
+    /// Starts `swapmesh run` with extra environment variables (a fault to inject).
+    pub(crate) fn start_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        Self::try_start_env(dir, args, env).unwrap_or_else(|e| panic!("node did not start: {e}"))
+    }
+
+    fn try_start_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Daemon, String> {
         let mut child = Command::new(bin())
             .arg("--data-dir")
             .arg(dir)
@@ -73,6 +82,8 @@ impl Daemon {
             .args(BASE_ARGS)
             .args(args)
             .env_remove("SWAPMESH_DATA_DIR")
+            .env_remove("SWAPMESH_FAULT")
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -134,6 +145,13 @@ impl Daemon {
             .expect("kill");
         assert!(status.success());
         let exit = wait_timeout(&mut self.child, Duration::from_secs(30));
+        std::mem::forget(self);
+        exit
+    }
+
+    /// Waits (up to 60 s) for the node to die by itself and returns how.
+    pub(crate) fn wait_death(mut self) -> std::process::ExitStatus {
+        let exit = wait_timeout(&mut self.child, Duration::from_secs(60));
         std::mem::forget(self);
         exit
     }

@@ -9,6 +9,7 @@ mod kit;
 mod peer;
 
 mod agreements_api;
+mod agreements_crash;
 mod api;
 mod commands;
 mod docs;
