@@ -1155,20 +1155,31 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// The log of every node of this test binary at debug level, from the first
+/// call on: a process-wide subscriber (a scoped one misses events when tests
+/// run in parallel threads, as tracing caches interest per call site).
+fn debug_log() -> &'static Log {
+    static LOG: std::sync::OnceLock<Log> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_env_filter("swapmesh_node=debug,swapmesh_net=debug,swapmesh_store=debug")
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in the mesh tests");
+        log
+    })
+}
+
 /// A pickup place and a note go only to the two parties: not to a third node's
 /// store (uncompressed, so a string in it would show), and into nobody's debug
-/// log. One thread, so the subscriber set here sees every node's tasks.
-#[tokio::test(flavor = "current_thread")]
+/// log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pickup_place_never_leaves_the_two_nodes() {
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_env_filter("swapmesh_node=debug,swapmesh_net=debug,swapmesh_store=debug")
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
+    let log = debug_log();
     let clock = ManualClock::starting_now();
     let ana = node_on(&clock).await;
     let ben = node_on(&clock).await;
