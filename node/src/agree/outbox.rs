@@ -12,7 +12,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use swapmesh_net::{Protocol, RequestError};
 use swapmesh_protocol::AuthorKey;
-use swapmesh_protocol::agreement::wire::{AgreeRequest, AgreeResponse, Note, Request, Response};
+use swapmesh_protocol::agreement::wire::{
+    AgreeRequest, AgreeResponse, Note, Request, Response, deliveries,
+};
 use swapmesh_protocol::agreement::{EventId, SignedEvent};
 use swapmesh_protocol::encoding;
 use swapmesh_store::OutboxKey;
@@ -163,37 +165,36 @@ impl Agree {
     /// The sequencer's chain from `from` on, resent from wherever the other node
     /// says it is.
     async fn send_chain(&self, key: &OutboxKey, mut from: usize) -> Result<Sent, AgreeError> {
-        loop {
+        // Each answer moves `from` to just after the head the other node has;
+        // a bounded number of rounds guards against a peer that never moves.
+        for _ in 0..64 {
             let Some(stored) = self.inner.store.agreement(&key.agreement)? else {
                 self.inner.store.outbox_remove(key)?;
                 return Ok(Sent::Done);
             };
             let chain = self.inner.store.agreement_events(&key.agreement)?;
-            let events: Vec<SignedEvent> = chain.get(from..).unwrap_or_default().to_vec();
-            if events.is_empty() {
+            let rest: Vec<SignedEvent> = chain.get(from..).unwrap_or_default().to_vec();
+            // One frame at a time (at most 256 KiB); the answer says where to go on.
+            let Some(events) = deliveries(&rest).into_iter().next() else {
                 self.inner.store.outbox_remove(key)?;
                 return Ok(Sent::Done);
-            }
+            };
             let response = match self.request(&key.peer, Request::Deliver { events }).await {
                 Ok(r) => r,
                 Err(sent) => return Ok(sent),
             };
             match response {
-                Response::Ack { head } | Response::Stale { head }
-                    if stored.state.head() == head =>
-                {
-                    self.delivered(key, head)?;
-                    return Ok(Sent::Done);
-                }
                 Response::Ack { head } | Response::Stale { head } => {
                     match stored.state.chain.iter().position(|e| *e == head) {
-                        // They have up to `head`: send the rest.
-                        Some(at) if at + 1 > from => from = at + 1,
-                        Some(_) => {
+                        Some(at) if at + 1 == stored.state.chain.len() => {
                             self.delivered(key, head)?;
                             return Ok(Sent::Done);
                         }
-                        None => from = 0,
+                        // They have up to `head`: send what follows it.
+                        Some(at) => from = at + 1,
+                        // A head we never had: start again from the proposal.
+                        None if from != 0 => from = 0,
+                        None => return Ok(Sent::Later),
                     }
                 }
                 Response::Unknown => {
@@ -216,6 +217,7 @@ impl Agree {
                 }
             }
         }
+        Ok(Sent::Later)
     }
 
     fn delivered(&self, key: &OutboxKey, head: EventId) -> Result<(), AgreeError> {

@@ -32,15 +32,7 @@ impl Agree {
         let mut events = vec![pending.clone()];
         let mut resent_chain = false;
         loop {
-            let response = match self
-                .request(
-                    &key.peer,
-                    Request::Deliver {
-                        events: events.clone(),
-                    },
-                )
-                .await
-            {
+            let response = match self.deliver_in_frames(&key.peer, &events).await {
                 Ok(r) => r,
                 Err(sent) => return Ok(sent),
             };
@@ -85,6 +77,24 @@ impl Agree {
                 _ => return Ok(Sent::Later),
             }
         }
+    }
+
+    /// Delivers `events` in frames of at most 256 KiB, in order; the answer to
+    /// the last frame, or the first answer that is not an ack.
+    async fn deliver_in_frames(
+        &self,
+        peer: &swapmesh_protocol::AuthorKey,
+        events: &[SignedEvent],
+    ) -> Result<Response, Sent> {
+        let frames = swapmesh_protocol::agreement::wire::deliveries(events);
+        let count = frames.len();
+        for (i, events) in frames.into_iter().enumerate() {
+            let response = self.request(peer, Request::Deliver { events }).await?;
+            if i + 1 == count || !matches!(response, Response::Ack { .. }) {
+                return Ok(response);
+            }
+        }
+        Err(Sent::Later)
     }
 
     /// The sequencer appended our pending event: it joins our chain if it extends

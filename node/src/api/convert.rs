@@ -229,6 +229,16 @@ impl ListingPatch {
                 "withdraw a listing with DELETE, not by setting its status",
             ));
         }
+        if matches!(
+            self.status,
+            Some(ListingStatus::Reserved | ListingStatus::OnLoan)
+        ) {
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                "status",
+                "reserved and on_loan follow the listing's agreements; set active or paused",
+            ));
+        }
         Ok(ResolvedPatch {
             kinds: self.kinds.map(kind_set),
             price: self.price.as_ref().map(price).transpose()?,
@@ -434,6 +444,29 @@ mod tests {
         assert_eq!(rfc3339(t), "2027-01-15T08:00:00Z");
         assert_eq!(parse_rfc3339(&rfc3339(t)), Ok(t));
         assert!(parse_rfc3339("tomorrow").is_err());
+    }
+
+    #[test]
+    fn owners_set_only_active_and_paused_in_a_patch() {
+        for status in [
+            ListingStatus::Reserved,
+            ListingStatus::OnLoan,
+            ListingStatus::Withdrawn,
+        ] {
+            let patch = ListingPatch {
+                status: Some(status),
+                ..ListingPatch::default()
+            };
+            let err = patch.resolve().err().expect("refused");
+            assert_eq!(err.code(), ErrorCode::InvalidField, "{status:?}");
+        }
+        for status in [ListingStatus::Active, ListingStatus::Paused] {
+            let patch = ListingPatch {
+                status: Some(status),
+                ..ListingPatch::default()
+            };
+            assert!(patch.resolve().is_ok(), "{status:?}");
+        }
     }
 
     #[test]
