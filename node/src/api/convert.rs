@@ -457,7 +457,9 @@ mod tests {
                 status: Some(status),
                 ..ListingPatch::default()
             };
-            let err = patch.resolve().err().expect("refused");
+            let Err(err) = patch.resolve() else {
+                panic!("{status:?} is refused");
+            };
             assert_eq!(err.code(), ErrorCode::InvalidField, "{status:?}");
         }
         for status in [ListingStatus::Active, ListingStatus::Paused] {
