@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use swapmesh_net::{NetworkHandle, PeerId};
 use swapmesh_protocol::agreement::wire::{Note, Refusal};
-use swapmesh_protocol::agreement::{Action, Agreement, EventId, SignedEvent, verify_event};
+use swapmesh_protocol::agreement::{Action, Agreement, EventId, SignedEvent};
 use swapmesh_protocol::{AgreementId, AuthorKey, SigningKey, Timestamp};
 use swapmesh_store::{Store, StoredAgreement};
 use tokio::sync::broadcast;
@@ -130,11 +130,11 @@ pub struct EventSummary {
 }
 
 impl EventSummary {
+    /// The summary of an event this node stored (verified when it arrived).
     fn of(signed: &SignedEvent) -> Option<Self> {
-        let event = verify_event(signed.clone()).ok()?;
-        let body = event.body().clone();
+        let body = signed.decode_body_trusted().ok()?;
         Some(Self {
-            id: event.id(),
+            id: signed.id(),
             signer: body.signer,
             at: body.at,
             action: body.action,

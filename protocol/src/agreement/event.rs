@@ -233,6 +233,13 @@ impl SignedEvent {
         encoding::encode(self)
     }
 
+    /// Decodes the body without checking the signature: for events a node stored
+    /// itself after verifying them. Anything received goes through
+    /// [`verify_event`].
+    pub fn decode_body_trusted(&self) -> Result<EventBody, DecodeError> {
+        encoding::decode_canonical(&self.body, MAX_EVENT_BODY)
+    }
+
     /// Decodes wire bytes (canonical, at most [`MAX_SIGNED_EVENT`]); the body is
     /// checked by [`verify_event`].
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
