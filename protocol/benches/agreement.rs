@@ -10,7 +10,7 @@ use criterion::{Criterion, Throughput};
 use ed25519_dalek::VerifyingKey;
 use swapmesh_protocol::agreement::event::EVENT_DOMAIN;
 use swapmesh_protocol::agreement::{
-    Action, Agreement, Applied, Deal, Leg, SignedEvent, apply, verify_event,
+    Action, Agreement, Applied, Deal, Leg, SignedEvent, apply, verify_event_with,
 };
 use swapmesh_protocol::fixtures::chain::{Chain, LISTED, Side, eur};
 use swapmesh_protocol::listing::DealKind;
@@ -120,11 +120,14 @@ fn inputs() -> Inputs {
     }
 }
 
-/// The nine events after the proposal: each verified and applied in turn.
+/// The nine events after the proposal: each verified (with the parties' keys
+/// decompressed once) and applied in turn.
 fn verify_and_apply(i: &Inputs) {
     let mut state = i.after_proposal.clone();
+    // As the node does: the parties' keys decompressed once per agreement.
+    let keys = state.party_keys().unwrap();
     for signed in &i.events[1..] {
-        let event = verify_event(black_box(signed.clone())).unwrap();
+        let event = verify_event_with(black_box(signed.clone()), &keys).unwrap();
         match apply(Some(&state), &event, event.body().at).unwrap() {
             Applied::Changed(next) => state = next,
             Applied::AlreadyInChain => unreachable!(),

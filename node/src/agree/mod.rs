@@ -28,7 +28,10 @@ use std::time::Duration;
 
 use swapmesh_net::{NetworkHandle, PeerId};
 use swapmesh_protocol::agreement::wire::{Note, Refusal};
-use swapmesh_protocol::agreement::{Action, Agreement, EventId, SignedEvent};
+use swapmesh_protocol::agreement::{
+    Action, Agreement, AgreementError, EventId, PartyKeys, SignedEvent, VerifiedEvent,
+    verify_event, verify_event_with,
+};
 use swapmesh_protocol::{AgreementId, AuthorKey, SigningKey, Timestamp};
 use swapmesh_store::{Store, StoredAgreement};
 use tokio::sync::broadcast;
@@ -70,6 +73,9 @@ struct Parts {
     /// One writer of agreement state at a time: a local action and a delivery on
     /// one agreement never race to its head.
     commits: tokio::sync::Mutex<()>,
+    /// The parties' decompressed keys per agreement, to verify deliveries
+    /// without a point decompression per event (bounded: cleared when full).
+    party_keys: std::sync::Mutex<std::collections::HashMap<AgreementId, PartyKeys>>,
     /// How long a call waits for the other node before answering 202.
     ack_wait: Duration,
     faults: Faults,
@@ -170,6 +176,7 @@ impl Agree {
                 tasks: parts.tasks,
                 outbox: Outbox::default(),
                 commits: tokio::sync::Mutex::new(()),
+                party_keys: Default::default(),
                 ack_wait: parts.ack_wait,
                 faults: parts.faults,
             }),
@@ -255,6 +262,36 @@ impl Agree {
             state: stored.state,
             me: self.inner.me,
         })
+    }
+
+    /// Verifies a delivered event of agreement `state` (if we have it) with its
+    /// parties' keys, decompressed once per agreement.
+    fn verify(
+        &self,
+        state: Option<&Agreement>,
+        signed: SignedEvent,
+    ) -> Result<VerifiedEvent, AgreementError> {
+        const MAX_CACHED: usize = 4096;
+        let Some(state) = state else {
+            return verify_event(signed);
+        };
+        let keys = {
+            let mut cache = self.inner.party_keys.lock().expect("party keys lock");
+            match cache.get(&state.id) {
+                Some(keys) => keys.clone(),
+                None => {
+                    let Some(keys) = state.party_keys() else {
+                        return verify_event(signed);
+                    };
+                    if cache.len() >= MAX_CACHED {
+                        cache.clear();
+                    }
+                    cache.insert(state.id, keys.clone());
+                    keys
+                }
+            }
+        };
+        verify_event_with(signed, &keys)
     }
 
     fn emit(&self, event: NodeEvent) {

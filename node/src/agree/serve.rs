@@ -103,7 +103,7 @@ impl Agree {
         let mut changed = false;
         for (i, signed) in events.into_iter().enumerate() {
             let head = state.as_ref().map(Agreement::head);
-            let event = match verify_event(signed) {
+            let event = match self.verify(state.as_ref(), signed) {
                 Ok(e) if e.agreement() == id => e,
                 Ok(_) => {
                     answer = Some(self.refuse(peer, &AgreementError::BadLink, head).await);

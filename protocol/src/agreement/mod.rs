@@ -23,8 +23,8 @@ pub mod wire;
 pub use calendar::{Calendar, Span};
 pub use error::AgreementError;
 pub use event::{
-    Action, EventBody, EventId, Leg, Link, Resolution, SignedEvent, VerifiedEvent, sign_event,
-    verify_event, verify_event_bytes,
+    Action, EventBody, EventId, Leg, Link, PartyKeys, Resolution, SignedEvent, VerifiedEvent,
+    sign_event, verify_event, verify_event_bytes, verify_event_with,
 };
 pub use state::{Act, Agreement, Applied, LegState, OpenAct, Phase, apply, replay};
 pub use status::listing_status;

@@ -323,6 +323,11 @@ impl Agreement {
         *self.chain.last().expect("a chain starts with its proposal")
     }
 
+    /// The parties' keys, decompressed, to verify this chain's next events with.
+    pub fn party_keys(&self) -> Option<super::event::PartyKeys> {
+        super::event::PartyKeys::new(self.terms.provider, self.terms.receiver)
+    }
+
     /// The time a signer puts on the next event: its clock, but never before the
     /// head (`at = max(clock, head.at)`), so order never depends on two clocks.
     pub fn sign_at(&self, clock: Timestamp) -> Timestamp {

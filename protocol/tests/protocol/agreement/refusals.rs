@@ -443,3 +443,29 @@ fn every_refusal_names_its_rule_and_blame() {
     assert_eq!(stale.rule(), "stale");
     assert!(!AgreementError::NotYourTurn { action: "accept" }.blame());
 }
+
+#[test]
+fn verifying_with_the_parties_keys_judges_as_verify_event_does() {
+    use swapmesh_protocol::agreement::verify_event_with;
+    let chain = handed_over(DealKind::Swap);
+    let keys = chain.agreement().party_keys().unwrap();
+    for event in &chain.events {
+        assert_eq!(
+            verify_event_with(event.signed().clone(), &keys),
+            verify_event(event.signed().clone())
+        );
+    }
+    let third = fixtures::key(9);
+    let mut by_third = body(&chain, Provider, Action::Dispute, at(1));
+    by_third.signer = author_of(&third);
+    let by_third = SignedEvent::sign(&by_third, &third);
+    let mut forged = chain.events[2].signed().clone();
+    forged.sig = by_third.sig;
+    for signed in [by_third, forged] {
+        assert_eq!(
+            verify_event_with(signed.clone(), &keys),
+            verify_event(signed),
+            "a stranger's and a forged event alike"
+        );
+    }
+}
