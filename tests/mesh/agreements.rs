@@ -577,13 +577,7 @@ fn state_of(events: &[&VerifiedEvent]) -> Agreement {
 }
 
 async fn misbehaviour_of(node: &Node, peer: swapmesh_net::PeerId) -> f64 {
-    node.network()
-        .peer_scores()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.peer == peer)
-        .map_or(0.0, |s| s.misbehaviour)
+    kit::misbehaviour_of(node, peer).await.unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1123,20 +1117,6 @@ async fn proposal_on_a_changed_listing_is_refused_but_a_status_change_is_not() {
     wait_phase(&ana, &on_v2.id().as_agreement(), Phase::Offered).await;
 }
 
-/// Collects what the nodes log, for the test that reads the log.
-#[derive(Clone, Default)]
-struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Every file under `dir`, read whole.
 fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
@@ -1158,10 +1138,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// The log of every node of this test binary at debug level, from the first
 /// call on: a process-wide subscriber (a scoped one misses events when tests
 /// run in parallel threads, as tracing caches interest per call site).
-fn debug_log() -> &'static Log {
-    static LOG: std::sync::OnceLock<Log> = std::sync::OnceLock::new();
+fn debug_log() -> &'static kit::Log {
+    static LOG: std::sync::OnceLock<kit::Log> = std::sync::OnceLock::new();
     LOG.get_or_init(|| {
-        let log = Log::default();
+        let log = kit::Log::default();
         let writer = log.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
@@ -1242,7 +1222,7 @@ async fn pickup_place_never_leaves_the_two_nodes() {
             );
         }
     }
-    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let text = log.text();
     assert!(
         text.contains(&id.to_string()),
         "the log was captured: {text}"

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use swapmesh_net::{NetworkHandle, PeerId};
+use swapmesh_net::NetworkHandle;
 use swapmesh_protocol::signed::author_of;
 use swapmesh_protocol::time::DAY;
 use swapmesh_protocol::{GossipMessage, SignedRecord, Timestamp, Topic, fixtures};
@@ -16,16 +16,6 @@ fn topic() -> String {
     Topic::area(&swapmesh_protocol::Geohash::parse_cell(CELL).unwrap())
         .as_str()
         .to_owned()
-}
-
-async fn misbehaviour_of(node: &TestNode, peer: PeerId) -> Option<f64> {
-    node.network()
-        .peer_scores()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.peer == peer)
-        .map(|s| s.misbehaviour)
 }
 
 /// Publishes until it lands (the peer's subscription may not be known yet).
@@ -97,7 +87,10 @@ async fn forged_records_are_not_stored_or_forwarded_and_the_forger_is_blocked() 
         assert!(page.records.is_empty(), "a forged record was stored");
     }
     // Nothing was forwarded: the second node never charged the first.
-    assert_eq!(misbehaviour_of(&second, first.peer_id()).await, Some(0.0));
+    assert_eq!(
+        kit::misbehaviour_of(&second, first.peer_id()).await,
+        Some(0.0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,5 +140,5 @@ async fn record_created_an_hour_ahead_is_ignored_without_penalty() {
         node.peers().await.unwrap().contains(&peer),
         "still connected"
     );
-    assert_eq!(misbehaviour_of(&node, peer).await, Some(0.0));
+    assert_eq!(kit::misbehaviour_of(&node, peer).await, Some(0.0));
 }

@@ -3,8 +3,6 @@
 //! that panics is counted and fails its session instead of passing for an empty
 //! batch.
 
-use std::sync::{Arc, Mutex};
-
 use swapmesh_net::{NetworkHandle, Protocol};
 use swapmesh_node::Node;
 use swapmesh_protocol::signed::author_of;
@@ -73,24 +71,10 @@ async fn a_catch_up_batch_is_stored_in_one_transaction() {
     );
 }
 
-/// Collects what the node logs, for the test that reads its log.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 // One thread, so the subscriber set for this test sees the node's tasks.
 #[tokio::test(flavor = "current_thread")]
 async fn a_panicking_verify_is_counted_not_lost() {
-    let log = Log::default();
+    let log = kit::Log::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -114,7 +98,7 @@ async fn a_panicking_verify_is_counted_not_lost() {
         metric(&laptop, "swapmesh_verify_panics_total{path=\"sync\"}").await,
         1
     );
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     assert!(text.contains("verify task panicked"), "log: {text}");
     assert!(laptop.record(&batch[0].id()).unwrap().is_none());
 

@@ -1,5 +1,8 @@
 //! What a node holds and counts, and the events it emits.
 
+use std::sync::{Arc, Mutex};
+
+use swapmesh_net::PeerId;
 use swapmesh_node::{Node, NodeEvent};
 use swapmesh_protocol::{ListingId, MeshId, RecordId};
 use tokio::sync::broadcast;
@@ -58,5 +61,37 @@ impl Recorder {
             }
         }
         &self.seen
+    }
+}
+
+/// The misbehaviour points `node` holds against `peer`, if it knows the peer.
+pub(crate) async fn misbehaviour_of(node: &Node, peer: PeerId) -> Option<f64> {
+    node.network()
+        .peer_scores()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.peer == peer)
+        .map(|s| s.misbehaviour)
+}
+
+/// Collects what nodes log, for the tests that read the log.
+#[derive(Clone, Default)]
+pub(crate) struct Log(pub(crate) Arc<Mutex<Vec<u8>>>);
+
+impl Log {
+    /// Everything written so far, as text.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

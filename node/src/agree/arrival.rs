@@ -13,7 +13,8 @@ use swapmesh_store::Store;
 use super::{AgreeError, MAX_UNDECIDED};
 
 /// Checks the other party's event `event`, which `apply` turned `before` into
-/// `after`, at our clock `now`.
+/// `after`, at our clock `now`: `Some` refusal, or `None` to take it. `Err` only
+/// when our own store fails.
 pub(super) fn check(
     store: &Store,
     me: &AuthorKey,
@@ -21,7 +22,7 @@ pub(super) fn check(
     event: &VerifiedEvent,
     after: &Agreement,
     now: Timestamp,
-) -> Result<(), Refusal> {
+) -> Result<Option<Refusal>, AgreeError> {
     let body = event.body();
     let expires = match (&body.action, before) {
         (Action::Accept { .. }, Some(before)) => Some(before.terms.offer_expires),
@@ -29,30 +30,31 @@ pub(super) fn check(
         _ => None,
     };
     if expires.is_some_and(|expires| now >= expires) {
-        return Err(Refusal::OfferExpired);
+        return Ok(Some(Refusal::OfferExpired));
     }
     if body.at.secs().saturating_add(MAX_CLOCK_SKEW) < now.secs() {
-        return Err(Refusal::TooOld);
+        return Ok(Some(Refusal::TooOld));
     }
-    let internal = |_e: AgreeError| Refusal::Unsupported;
-    match &body.action {
+    Ok(match &body.action {
         Action::Propose { .. } => {
-            listing_unchanged(store, me, after)?;
-            if undecided_from(store, me, &body.signer, now).map_err(internal)? >= MAX_UNDECIDED {
-                return Err(Refusal::TooMany);
+            if let Err(refusal) = listing_unchanged(store, me, after) {
+                return Ok(Some(refusal));
             }
-            free(store, after, after.hold()).map_err(internal)?
+            if undecided_from(store, me, &body.signer, now)? >= MAX_UNDECIDED {
+                return Ok(Some(Refusal::TooMany));
+            }
+            overlap(store, after, after.hold())?
         }
-        Action::Counter { .. } => free(store, after, after.hold()).map_err(internal)?,
+        Action::Counter { .. } => overlap(store, after, after.hold())?,
         Action::Extend { due } => {
             let span = after.hold().map(|mut s| {
                 s.end = Some(*due);
                 s
             });
-            free(store, after, span).map_err(internal)?
+            overlap(store, after, span)?
         }
-        _ => Ok(()),
-    }
+        _ => None,
+    })
 }
 
 /// The listing proposed on is still ours, open and on the same terms; a version
@@ -94,20 +96,20 @@ pub(super) fn same_terms(a: &Listing, b: &Listing) -> bool {
         && a.title == b.title
 }
 
-/// Our item's calendar has room for `span` (beside this agreement's own hold).
-fn free(
+/// The refusal of `span` if our item's calendar has no room for it (beside this
+/// agreement's own hold).
+fn overlap(
     store: &Store,
     agreement: &Agreement,
     span: Option<Span>,
-) -> Result<Result<(), Refusal>, AgreeError> {
+) -> Result<Option<Refusal>, AgreeError> {
     let (Some(span), Some(item)) = (span, agreement.items[0].as_ref()) else {
-        return Ok(Ok(()));
+        return Ok(None);
     };
     let calendar = store.calendar(item)?;
-    Ok(match calendar.conflict(&span, &agreement.id) {
-        Some((period, _)) => Err(Refusal::Overlaps { period }),
-        None => Ok(()),
-    })
+    Ok(calendar
+        .conflict(&span, &agreement.id)
+        .map(|(period, _)| Refusal::Overlaps { period }))
 }
 
 /// Undecided proposals from `party` to us at `now`.

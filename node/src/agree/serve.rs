@@ -137,8 +137,8 @@ impl Agree {
             let arrival = event.body().signer != me && last_own.is_none_or(|own| i > own);
             if sequencer
                 && arrival
-                && let Err(refusal) =
-                    arrival::check(&self.inner.store, &me, state.as_ref(), &event, &next, now)
+                && let Some(refusal) =
+                    arrival::check(&self.inner.store, &me, state.as_ref(), &event, &next, now)?
             {
                 answer = Some(refused(refusal, head));
                 break;
