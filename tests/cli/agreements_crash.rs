@@ -247,8 +247,11 @@ fn one_fault(fault: &str, victim: &str) {
         });
     }
     eventually("both outboxes delivered", || {
-        agreement(a, &id)["head"] == agreement(b, &id)["head"]
-            && agreement(b, &id)["pending"].is_null()
+        let (at_a, at_b) = (agreement(a, &id), agreement(b, &id));
+        at_a["head"] == at_b["head"]
+            && at_b["pending"].is_null()
+            && at_a["sending"] == 0
+            && at_b["sending"] == 0
     });
     ana.take().unwrap().terminate();
     ben.take().unwrap().terminate();

@@ -737,3 +737,65 @@ proptest! {
         prop_assert!(c.is_ok(), "{:?}", c.problems);
     }
 }
+
+/// Notes are kept once each, the last `MAX_NOTES`, oldest first; a refused first
+/// proposal stays marked; both survive a reopen.
+#[test]
+fn notes_and_a_refusal_are_kept_with_the_agreement() {
+    use swapmesh_protocol::agreement::wire::{Note, Refusal};
+    use swapmesh_store::{MAX_NOTES, StoredNote};
+
+    let dir = tempfile::tempdir().unwrap();
+    let chain = proposed(0);
+    let state = chain.agreement();
+    {
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        assert_eq!(
+            commit_events(&store, state, &chain.events),
+            CommitOutcome::Committed
+        );
+        let note = |i: u64| StoredNote {
+            from: state.terms.receiver,
+            note: Note::sign(
+                state.id,
+                LISTED.plus(i),
+                format!("note {i}"),
+                &chain.receiver,
+            ),
+        };
+        for i in 0..(MAX_NOTES as u64 + 5) {
+            let kept = note(i);
+            for _ in 0..2 {
+                // The same note twice is kept once.
+                let commit = AgreementCommit {
+                    note: Some(&kept),
+                    ..AgreementCommit::new(state)
+                };
+                assert_eq!(
+                    store.commit_agreement(&commit).unwrap(),
+                    CommitOutcome::Committed
+                );
+            }
+        }
+        let commit = AgreementCommit {
+            refused: Some(Refusal::Unavailable),
+            ..AgreementCommit::new(state)
+        };
+        store.commit_agreement(&commit).unwrap();
+        // A later commit without a refusal does not clear it.
+        store
+            .commit_agreement(&AgreementCommit::new(state))
+            .unwrap();
+        block_on(store.flush()).unwrap();
+    }
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let stored = store.agreement(&state.id).unwrap().unwrap();
+    assert_eq!(stored.notes.len(), MAX_NOTES);
+    assert_eq!(stored.notes[0].note.text, "note 5", "the oldest made room");
+    assert_eq!(
+        stored.notes[MAX_NOTES - 1].note.text,
+        format!("note {}", MAX_NOTES + 4)
+    );
+    assert_eq!(stored.refused, Some(Refusal::Unavailable));
+    assert_eq!(stored.state, *state);
+}

@@ -111,6 +111,9 @@ pub struct AgreementView {
     pub refused: Option<Refusal>,
     /// This node's key.
     pub me: AuthorKey,
+    /// Messages of this agreement (events, notes) still in our outbox for the
+    /// other party.
+    pub sending: usize,
 }
 
 impl AgreementView {
@@ -246,7 +249,16 @@ impl Agree {
             .iter()
             .filter_map(EventSummary::of)
             .collect();
+        let other = self.other(&stored.state);
+        let sending = self
+            .inner
+            .store
+            .outbox(&other)?
+            .iter()
+            .filter(|(key, _)| key.agreement == stored.state.id)
+            .count();
         Ok(AgreementView {
+            sending,
             pending: stored.pending.as_ref().and_then(EventSummary::of),
             events,
             notes: stored

@@ -907,6 +907,9 @@ pub struct AgreementJson {
     /// Why the provider's node refused our first proposal (a refusal code such
     /// as `overlaps` or `offer_expired`): the agreement never started.
     pub refused: Option<String>,
+    /// How many messages of this agreement (events, notes) this node still has to
+    /// deliver to the other party's node; 0 when it has everything of ours.
+    pub sending: usize,
 }
 
 /// An agreement after an action of ours.

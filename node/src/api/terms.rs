@@ -488,6 +488,7 @@ impl AgreementJson {
                 })
                 .collect(),
             refused: view.refused.map(|r| r.code().to_owned()),
+            sending: view.sending,
         }
     }
 }
@@ -686,6 +687,7 @@ mod tests {
             notes: Vec::new(),
             refused: None,
             me: author_of(chain.key(Side::Receiver)),
+            sending: 0,
         };
         let json = serde_json::to_value(AgreementJson::of(&view, at)).unwrap();
         assert_eq!(json["role"], "receiver");
@@ -728,6 +730,7 @@ mod tests {
             notes: Vec::new(),
             refused: None,
             me: author_of(offered.key(Side::Provider)),
+            sending: 1,
         };
         let json = serde_json::to_value(AgreementJson::of(&view, at.plus(3 * DAY))).unwrap();
         assert_eq!(json["role"], "provider");
