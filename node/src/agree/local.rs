@@ -338,7 +338,7 @@ impl Agree {
     async fn answer_with(
         &self,
         stored: StoredAgreement,
-        event: EventId,
+        mut event: EventId,
         mut events: broadcast::Receiver<NodeEvent>,
     ) -> Result<Acted, AgreeError> {
         let id = stored.state.id;
@@ -348,6 +348,14 @@ impl Agree {
             let stored = self.stored(&id)?;
             if let Some(refusal) = stored.refused {
                 return Err(AgreeError::of_refusal(refusal));
+            }
+            // Our pending event signed again (after a stale or too-old answer):
+            // follow the new one.
+            if !sequencer
+                && let Some(pending) = &stored.pending
+                && pending.id() != event
+            {
+                event = pending.id();
             }
             let waiting = stored.pending.as_ref().map(|p| p.id()) == Some(event);
             // Not waiting and not in the chain: refused, and the refusal comes
