@@ -85,8 +85,11 @@ impl From<io::Error> for StoreError {
             || matches!(io.raw_os_error(), Some(ENOSPC | EDQUOT))
         {
             Self::DiskFull(io)
-        } else if io.kind() == io::ErrorKind::WouldBlock {
-            // sled takes an exclusive file lock and reports a held lock this way.
+        } else if io.kind() == io::ErrorKind::WouldBlock
+            || io.to_string().starts_with("could not acquire lock")
+        {
+            // sled takes an exclusive file lock and reports a held lock either
+            // as WouldBlock or wrapped in an `Other` error naming the lock.
             Self::Locked(io)
         } else {
             Self::Io(io)
@@ -105,3 +108,20 @@ impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
 
 /// Results of store calls.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_sled_lock_is_locked_in_either_form() {
+        let wrapped = io::Error::other(
+            "could not acquire lock on \"/tmp/x/db\": Os { code: 11, kind: WouldBlock }",
+        );
+        assert!(matches!(StoreError::from(wrapped), StoreError::Locked(_)));
+        let bare = io::Error::from(io::ErrorKind::WouldBlock);
+        assert!(matches!(StoreError::from(bare), StoreError::Locked(_)));
+        let other = io::Error::other("something else");
+        assert!(matches!(StoreError::from(other), StoreError::Io(_)));
+    }
+}

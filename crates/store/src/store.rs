@@ -817,12 +817,14 @@ fn existing_compression(dir: &Path) -> Result<Option<bool>> {
 /// those of its background flush tasks, which can outlive [`Store::close`] by a few
 /// milliseconds: a store reopened in the same process right after closing (a node
 /// restarting in a test) would otherwise find its own lock. Another process that
-/// keeps the database open still gets [`StoreError::Locked`], a second later.
+/// keeps the database open still gets [`StoreError::Locked`], five seconds later.
 fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
+    // A database just closed in this process stays locked until sled's flusher
+    // thread lets go of it (its next tick, 500 ms by default): wait up to 5 s.
     let mut tries = 0;
     loop {
         match config.open().map_err(StoreError::from) {
-            Err(StoreError::Locked(_)) if tries < 40 => {
+            Err(StoreError::Locked(_)) if tries < 200 => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(25));
             }
