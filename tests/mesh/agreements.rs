@@ -23,12 +23,22 @@ const CELL: &str = "u4pru";
 /// A node in the test cell on the shared clock, answering agreement calls after
 /// at most 300 ms of waiting for the other node.
 pub(crate) async fn node_on(clock: &ManualClock) -> TestNode {
+    node_on_with(clock, CELL, |_, _| {}).await
+}
+
+/// [`node_on`] in `area`, its data directory and config adjusted by `adjust`.
+pub(crate) async fn node_on_with(
+    clock: &ManualClock,
+    area: &str,
+    adjust: impl FnOnce(&std::path::Path, &mut swapmesh_node::NodeConfig),
+) -> TestNode {
     let clock = clock.clone();
     TestNode::start(move |dir| {
-        let mut config = kit::config(dir, Some(CELL));
+        let mut config = kit::config(dir, Some(area));
         config.clock = Arc::new(clock);
         config.agreement_ack_wait = Duration::from_millis(300);
         config.agreement_tick = Duration::ZERO;
+        adjust(dir, &mut config);
         config
     })
     .await
@@ -584,16 +594,7 @@ async fn misbehaviour_of(node: &Node, peer: swapmesh_net::PeerId) -> f64 {
 async fn tampered_events_are_refused_and_change_nothing() {
     let clock = ManualClock::starting_now();
     // A patient provider: it charges each forgery but blocks only after many.
-    let ana = {
-        let clock = clock.clone();
-        TestNode::start(move |dir| {
-            let mut config = kit::config(dir, Some(CELL));
-            config.clock = Arc::new(clock);
-            config.misbehaviour.block_threshold = 1000.0;
-            config
-        })
-        .await
-    };
+    let ana = node_on_with(&clock, CELL, |_, c| c.misbehaviour.block_threshold = 1000.0).await;
     let listing = {
         ana.publish_listing(fixtures::listing("drill"))
             .await
@@ -1034,20 +1035,13 @@ async fn node_restored_from_its_mnemonic_gets_its_chains_back() {
         .unwrap();
     let words = swapmesh_protocol::keys::to_mnemonic(&key);
     ben.stop().await;
-    let restored = {
-        let clock = clock.clone();
-        TestNode::start(move |dir| {
-            let data = swapmesh_node::DataDir::new(dir);
-            data.prepare().unwrap();
-            let key = swapmesh_protocol::keys::from_mnemonic(&words).unwrap();
-            swapmesh_node::identity::write_key(&data, &key).unwrap();
-            let mut config = kit::config(dir, Some(CELL));
-            config.clock = Arc::new(clock);
-            config.agreement_ack_wait = Duration::from_millis(300);
-            config
-        })
-        .await
-    };
+    let restored = node_on_with(&clock, CELL, |dir, _| {
+        let data = swapmesh_node::DataDir::new(dir);
+        data.prepare().unwrap();
+        let key = swapmesh_protocol::keys::from_mnemonic(&words).unwrap();
+        swapmesh_node::identity::write_key(&data, &key).unwrap();
+    })
+    .await;
     assert!(restored.agreement(&id).is_err(), "a fresh store");
     kit::connect(&restored, &ana).await;
     clock.advance(DAY);
@@ -1163,16 +1157,7 @@ async fn pickup_place_never_leaves_the_two_nodes() {
     let clock = ManualClock::starting_now();
     let ana = node_on(&clock).await;
     let ben = node_on(&clock).await;
-    let mut cas = {
-        let clock = clock.clone();
-        TestNode::start(move |dir| {
-            let mut config = kit::config(dir, Some(CELL));
-            config.clock = Arc::new(clock);
-            config.store.compression = false;
-            config
-        })
-        .await
-    };
+    let mut cas = node_on_with(&clock, CELL, |_, c| c.store.compression = false).await;
     kit::connect(&ana, &ben).await;
     kit::connect(&ben, &cas).await;
     kit::connect(&ana, &cas).await;
@@ -1239,16 +1224,7 @@ async fn counterparty_outside_the_address_book_is_found_through_kademlia() {
     let clock = ManualClock::starting_now();
     let cas = node_on(&clock).await;
     let bootstrap = kit::address(&cas).await;
-    let in_area = |area: &'static str| {
-        let (clock, bootstrap) = (clock.clone(), bootstrap.clone());
-        TestNode::start(move |dir| {
-            let mut config = kit::config(dir, Some(area));
-            config.clock = Arc::new(clock);
-            config.agreement_ack_wait = Duration::from_millis(300);
-            config.bootstrap = vec![bootstrap];
-            config
-        })
-    };
+    let in_area = |area| node_on_with(&clock, area, |_, c| c.bootstrap = vec![bootstrap.clone()]);
     let ana = in_area(CELL).await;
     let ben = in_area("gcpvj").await;
     ana.publish_listing(fixtures::listing("drill"))

@@ -17,7 +17,7 @@ use swapmesh_protocol::{
     Address, AgreementId, AuthorKey, Content, ListingId, RecordId, RecordKind, SignedRecord,
     Timestamp,
 };
-use swapmesh_store::{AgreementCommit, CommitOutcome, Pending, StoredAgreement};
+use swapmesh_store::{AgreementCommit, CommitOutcome, Pending, StoredAgreement, StoredNote};
 use tokio::sync::broadcast;
 
 use super::outbox::Item;
@@ -135,7 +135,7 @@ impl Agree {
         if let Some(stored) = self.inner.store.agreement(&state.id)? {
             // The same proposal twice in one second: it is the one we have.
             drop(guard);
-            return self.answer(stored, event.id(), None).await;
+            return self.answer(stored, event.id()).await;
         }
         self.commit_ours(None, event, state, guard).await
     }
@@ -159,7 +159,7 @@ impl Agree {
             let id = pending.id();
             drop(guard);
             return if same {
-                self.answer(stored, id, None).await
+                self.answer(stored, id).await
             } else {
                 Err(AgreeError::Pending(id))
             };
@@ -325,13 +325,8 @@ impl Agree {
 
     /// Waits (up to the ack wait) for `event` to reach the other node, then
     /// answers from the store.
-    async fn answer(
-        &self,
-        stored: StoredAgreement,
-        event: EventId,
-        events: Option<broadcast::Receiver<NodeEvent>>,
-    ) -> Result<Acted, AgreeError> {
-        let events = events.unwrap_or_else(|| self.inner.events.subscribe());
+    async fn answer(&self, stored: StoredAgreement, event: EventId) -> Result<Acted, AgreeError> {
+        let events = self.inner.events.subscribe();
         self.answer_with(stored, event, events).await
     }
 
@@ -441,7 +436,10 @@ impl Agree {
         let stored = self.stored(id)?;
         let note = Note::sign(*id, self.inner.clock.now(), text, &self.inner.key);
         let peer = self.other(&stored.state);
-        let kept = super::stored_note(self.inner.me, note.clone());
+        let kept = StoredNote {
+            from: self.inner.me,
+            note: note.clone(),
+        };
         let queued = [(peer, Item::Note(note).encode())];
         let commit = AgreementCommit {
             note: Some(&kept),

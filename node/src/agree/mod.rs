@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use swapmesh_net::{NetworkHandle, PeerId};
-use swapmesh_protocol::agreement::wire::{Note, Refusal};
+use swapmesh_protocol::agreement::wire::Refusal;
 use swapmesh_protocol::agreement::{
     Action, Agreement, AgreementError, EventId, PartyKeys, SignedEvent, VerifiedEvent,
     verify_event, verify_event_with,
@@ -331,9 +331,4 @@ pub(crate) fn author_of_peer(peer: &PeerId) -> Option<AuthorKey> {
     let multihash = peer.as_ref();
     let public = swapmesh_net::identity::PublicKey::try_decode_protobuf(multihash.digest()).ok()?;
     Some(AuthorKey(public.try_into_ed25519().ok()?.to_bytes()))
-}
-
-/// A note as kept with its agreement.
-pub(crate) fn stored_note(from: AuthorKey, note: Note) -> swapmesh_store::StoredNote {
-    swapmesh_store::StoredNote { from, note }
 }

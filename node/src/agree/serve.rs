@@ -16,10 +16,10 @@ use swapmesh_protocol::agreement::wire::{
 use swapmesh_protocol::agreement::{
     Action, Agreement, AgreementError, Applied, EventId, SignedEvent, apply, verify_event,
 };
-use swapmesh_store::{AgreementCommit, CommitOutcome, Pending};
+use swapmesh_store::{AgreementCommit, CommitOutcome, Pending, StoredNote};
 use tracing::debug;
 
-use super::{Agree, AgreeError, arrival, author_of_peer, holds, stored_note};
+use super::{Agree, AgreeError, arrival, author_of_peer, holds};
 
 impl Agree {
     /// Answers one agree request from `peer`.
@@ -101,9 +101,15 @@ impl Agree {
         let now = self.inner.clock.now();
         let mut answer = None;
         let mut changed = false;
+        // The first event is verified already (it named the agreement).
+        let mut first = Some(first);
         for (i, signed) in events.into_iter().enumerate() {
             let head = state.as_ref().map(Agreement::head);
-            let event = match self.verify(state.as_ref(), signed) {
+            let verified = match first.take() {
+                Some(first) => Ok(first),
+                None => self.verify(state.as_ref(), signed),
+            };
+            let event = match verified {
                 Ok(e) if e.agreement() == id => e,
                 Ok(_) => {
                     answer = Some(self.refuse(peer, &AgreementError::BadLink, head).await);
@@ -240,7 +246,7 @@ impl Agree {
             self.charge(peer, Misbehaviour::InvalidRecord).await;
             return Ok(refused(Refusal::NotAParty, Some(stored.state.head())));
         }
-        let kept = stored_note(from, note);
+        let kept = StoredNote { from, note };
         if !stored.notes.contains(&kept) {
             let commit = AgreementCommit {
                 note: Some(&kept),
