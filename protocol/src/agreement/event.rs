@@ -285,6 +285,19 @@ impl VerifiedEvent {
     }
 }
 
+impl VerifiedEvent {
+    /// An event that was never signed, for dry runs of [`super::apply`] only:
+    /// it never leaves this crate.
+    pub(super) fn unsigned(body: EventBody) -> Self {
+        let signed = SignedEvent {
+            body: encoding::encode(&body),
+            sig: Signature::from_bytes(&[0; 64]),
+        };
+        let id = signed.id();
+        Self { signed, body, id }
+    }
+}
+
 /// Decodes an event body canonically and checks its signature (`verify_strict`).
 pub fn verify_event(signed: SignedEvent) -> Result<VerifiedEvent, AgreementError> {
     encoding::check_len(&signed.body, MAX_EVENT_BODY)?;

@@ -355,6 +355,76 @@ impl Agreement {
         }
     }
 
+    /// Would [`apply`] take `action` signed by `who` on this chain at `clock`?
+    /// A dry run on a copy: nothing is signed.
+    pub fn check_action(
+        &self,
+        who: AuthorKey,
+        clock: Timestamp,
+        action: Action,
+    ) -> Result<(), AgreementError> {
+        let event = VerifiedEvent::unsigned(self.next_event(who, clock, action, String::new()));
+        apply(Some(self), &event, clock).map(|_| ())
+    }
+
+    /// The actions `who` may sign now, by name, in the order of [`Action`]:
+    /// each one [`Agreement::check_action`] takes in its plainest form (the
+    /// current terms countered, the other party's open act confirmed, the due
+    /// date a day later). A name is listed if the action succeeds on some leg.
+    pub fn next_actions(&self, who: AuthorKey, clock: Timestamp) -> Vec<&'static str> {
+        let other = self.terms.other(&who);
+        let confirm_of = self.open[self.party(&other)].map_or(self.head(), |open| open.event);
+        let later = self.due.unwrap_or(self.sign_at(clock)).plus(crate::time::DAY);
+        let mut candidates = vec![
+            Action::Counter {
+                terms: self.terms.clone(),
+            },
+            Action::Accept {
+                terms: self.terms_hash,
+            },
+            Action::Decline,
+            Action::Withdraw,
+        ];
+        for leg in self.legs() {
+            candidates.push(Action::Handover { leg: *leg });
+        }
+        for leg in self.legs() {
+            candidates.push(Action::Return { leg: *leg });
+        }
+        candidates.extend([
+            Action::Confirm {
+                of: confirm_of,
+                deposit_returned: None,
+            },
+            Action::Extend { due: later },
+            Action::Cancel,
+            Action::Dispute,
+            Action::Resolve {
+                outcome: Resolution::Returned,
+            },
+        ]);
+        let mut names: Vec<&'static str> = Vec::new();
+        for action in candidates {
+            let name = action.name();
+            if !names.contains(&name) && self.check_action(who, clock, action).is_ok() {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    /// The leg whose handover (or, `returning`, whose return) is `who`'s to
+    /// sign: the provider's outside a swap; in a swap each party hands over its
+    /// own item and gives back the other's.
+    pub fn leg_for(&self, who: AuthorKey, returning: bool) -> Leg {
+        let provider = who == self.terms.provider;
+        if !self.is_swap() || provider != returning {
+            Leg::Provider
+        } else {
+            Leg::Receiver
+        }
+    }
+
     /// Index of a party in `open`: 0 the provider, 1 the receiver.
     pub(super) fn party(&self, who: &AuthorKey) -> usize {
         usize::from(*who != self.terms.provider)

@@ -4,6 +4,7 @@
 
 mod chains;
 mod derived;
+mod next;
 mod refusals;
 mod replay;
 
