@@ -125,6 +125,9 @@ pub struct NodeConfig {
     /// How often the agreement timers run (offer expiry, a booking's start;
     /// default 30 s; zero runs them only at start and on `Node::tick`).
     pub agreement_tick: Duration,
+    /// How long after its due date an item not given back is overdue (seconds
+    /// of signed time; 1 hour).
+    pub overdue_grace: u64,
 }
 
 impl NodeConfig {
@@ -160,6 +163,7 @@ impl NodeConfig {
             currency: Currency::from_code("EUR").expect("EUR is in the ISO 4217 table"),
             agreement_ack_wait: Duration::from_secs(5),
             agreement_tick: Duration::from_secs(30),
+            overdue_grace: 3600,
         }
     }
 

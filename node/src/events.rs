@@ -3,7 +3,7 @@
 use swapmesh_net::{Discovery, PeerId};
 use swapmesh_protocol::agreement::wire::Refusal;
 use swapmesh_protocol::agreement::{EventId, Phase};
-use swapmesh_protocol::{Address, AgreementId, RecordId, Topic, Verified};
+use swapmesh_protocol::{Address, AgreementId, AuthorKey, RecordId, Timestamp, Topic, Verified};
 use swapmesh_store::InsertOutcome;
 
 /// Something that happened on a node.
@@ -64,13 +64,15 @@ pub enum NodeEvent {
         /// Records the session expects.
         expected: usize,
     },
-    /// An agreement's chain or state changed here.
+    /// An event joined an agreement's chain here.
     AgreementChanged {
         /// The agreement.
         id: AgreementId,
-        /// Its head now.
-        head: EventId,
-        /// Its phase now.
+        /// The event, the head when it joined.
+        event: EventId,
+        /// What it did.
+        action: &'static str,
+        /// The phase it left the agreement in.
         phase: Phase,
     },
     /// The other party acknowledged our chain up to `head`.
@@ -79,6 +81,15 @@ pub enum NodeEvent {
         id: AgreementId,
         /// The head it has.
         head: EventId,
+    },
+    /// An event of ours waits for the sequencer; the outbox keeps sending it.
+    AgreementPending {
+        /// The agreement.
+        id: AgreementId,
+        /// The event.
+        event: EventId,
+        /// What it does.
+        action: &'static str,
     },
     /// Our pending event was refused by the sequencer, or dropped (its offer
     /// expired): it will not be in the chain.
@@ -90,10 +101,19 @@ pub enum NodeEvent {
         /// Why.
         refusal: Refusal,
     },
+    /// An item of the agreement is overdue at the node's time (once per due date).
+    AgreementOverdue {
+        /// The agreement.
+        id: AgreementId,
+        /// The due date that passed.
+        due: Timestamp,
+    },
     /// The other party sent a note.
     AgreementNote {
         /// The agreement.
         id: AgreementId,
+        /// Who wrote it.
+        from: AuthorKey,
     },
     /// A catch-up sync session ended.
     SyncFinished {

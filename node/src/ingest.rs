@@ -270,7 +270,11 @@ mod tests {
         let metrics = AppMetrics::default();
         let (verdict, reason) = verdict_of(InsertOutcome::Expired);
         metrics.count(Path::Sync, verdict, reason);
-        let text = metrics.render(&crate::sync::Progress::default(), 0);
+        let text = metrics.render(
+            &crate::sync::Progress::default(),
+            0,
+            crate::metrics::AgreementGauges::default(),
+        );
         assert!(
             text.contains("swapmesh_sync_records_total{verdict=\"ignored\",reason=\"expired\"} 1"),
             "{text}"

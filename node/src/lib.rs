@@ -58,7 +58,10 @@ pub mod settings;
 pub mod sync;
 mod tasks;
 
-pub use agree::{Acted, AgreeError, AgreementView, Proposal};
+pub use agree::{
+    Acted, AgreeError, AgreementSummary, AgreementView, Derived, EventSummary, ListFilter,
+    PendingView, Proposal,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Faults, NodeConfig, Role};
 pub use data_dir::DataDir;

@@ -38,6 +38,19 @@ pub(crate) struct AppMetrics {
     batches: Mutex<BTreeMap<Path, u64>>,
     /// Verify tasks that panicked, by path.
     panics: Mutex<BTreeMap<Path, u64>>,
+    /// Events that joined agreement chains here, by action.
+    agreement_events: Mutex<BTreeMap<&'static str, u64>>,
+    /// Refusals of agreement messages, by side (given, received) and code.
+    agreement_refusals: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+}
+
+/// What the agreements hold at the time of a scrape.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct AgreementGauges {
+    /// Our events waiting for a sequencer.
+    pub(crate) pending: usize,
+    /// Outbox entries not yet delivered.
+    pub(crate) outbox: usize,
 }
 
 impl AppMetrics {
@@ -76,8 +89,33 @@ impl AppMetrics {
             .or_default() += 1;
     }
 
+    /// Counts one event that joined an agreement's chain.
+    pub(crate) fn agreement_event(&self, action: &'static str) {
+        *self
+            .agreement_events
+            .lock()
+            .expect("metrics lock")
+            .entry(action)
+            .or_default() += 1;
+    }
+
+    /// Counts one refusal this node gave (`given`) or got (`received`).
+    pub(crate) fn agreement_refusal(&self, side: &'static str, code: &'static str) {
+        *self
+            .agreement_refusals
+            .lock()
+            .expect("metrics lock")
+            .entry((side, code))
+            .or_default() += 1;
+    }
+
     /// The counters as Prometheus text.
-    pub(crate) fn render(&self, sync: &Progress, peers: usize) -> String {
+    pub(crate) fn render(
+        &self,
+        sync: &Progress,
+        peers: usize,
+        agreements: AgreementGauges,
+    ) -> String {
         let mut out = String::new();
         let records = self.records.lock().expect("metrics lock").clone();
         for (path, what) in [
@@ -135,6 +173,44 @@ impl AppMetrics {
              swapmesh_peers {peers}",
             sync.completed, sync.fetched_total, sync.running
         );
+        let events = self.agreement_events.lock().expect("metrics lock").clone();
+        let _ = writeln!(
+            out,
+            "# HELP swapmesh_agreement_events Events that joined agreement chains here, by action.\n\
+             # TYPE swapmesh_agreement_events counter"
+        );
+        for (action, n) in events {
+            let _ = writeln!(
+                out,
+                "swapmesh_agreement_events_total{{action=\"{action}\"}} {n}"
+            );
+        }
+        let refusals = self
+            .agreement_refusals
+            .lock()
+            .expect("metrics lock")
+            .clone();
+        let _ = writeln!(
+            out,
+            "# HELP swapmesh_agreement_refusals Agreement messages refused, by side (given by this node's sequencer, received for our events) and code.\n\
+             # TYPE swapmesh_agreement_refusals counter"
+        );
+        for ((side, code), n) in refusals {
+            let _ = writeln!(
+                out,
+                "swapmesh_agreement_refusals_total{{side=\"{side}\",code=\"{code}\"}} {n}"
+            );
+        }
+        let _ = write!(
+            out,
+            "# HELP swapmesh_agreement_pending Our agreement events waiting for the provider's node.\n\
+             # TYPE swapmesh_agreement_pending gauge\n\
+             swapmesh_agreement_pending {}\n\
+             # HELP swapmesh_agreement_outbox Agreement messages not yet delivered to the other party's node.\n\
+             # TYPE swapmesh_agreement_outbox gauge\n\
+             swapmesh_agreement_outbox {}\n",
+            agreements.pending, agreements.outbox
+        );
         out
     }
 }
@@ -149,7 +225,22 @@ mod tests {
         m.count(Path::Gossip, Validation::Accept, "inserted");
         m.count(Path::Gossip, Validation::Accept, "inserted");
         m.count(Path::Gossip, Validation::Reject, "bad_signature");
-        let text = m.render(&Progress::default(), 3);
+        m.agreement_event("accept");
+        m.agreement_refusal("given", "overlaps");
+        let text = m.render(
+            &Progress::default(),
+            3,
+            AgreementGauges {
+                pending: 1,
+                outbox: 2,
+            },
+        );
+        assert!(text.contains("swapmesh_agreement_events_total{action=\"accept\"} 1"));
+        assert!(
+            text.contains("swapmesh_agreement_refusals_total{side=\"given\",code=\"overlaps\"} 1")
+        );
+        assert!(text.contains("swapmesh_agreement_pending 1\n"));
+        assert!(text.contains("swapmesh_agreement_outbox 2\n"));
         assert!(
             text.contains(
                 "swapmesh_gossip_records_total{verdict=\"accepted\",reason=\"inserted\"} 2"

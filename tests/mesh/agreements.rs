@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use swapmesh_node::{Acted, AgreementView, Clock, ManualClock, Node, Proposal};
+use swapmesh_node::{Acted, AgreementView, Clock, ListFilter, ManualClock, Node, Proposal};
 use swapmesh_protocol::agreement::event::EVENT_VERSION;
 use swapmesh_protocol::agreement::wire::{AgreeRequest, AgreeResponse, Refusal, Request, Response};
 use swapmesh_protocol::agreement::{
@@ -333,7 +333,10 @@ async fn proposal_waits_for_a_stopped_provider_and_acceptance_for_a_stopped_take
         panic!("with the provider away the proposal is pending: {proposed:?}");
     };
     let id = view(&proposed).state.id;
-    assert_eq!(ben.agreement(&id).unwrap().pending.unwrap().id, *event);
+    assert_eq!(
+        ben.agreement(&id).unwrap().pending.unwrap().event.id,
+        *event
+    );
     ana.resume(|_| {}).await;
     kit::connect(&ben, &ana).await;
     wait_phase(&ana, &id, Phase::Offered).await;
@@ -413,8 +416,14 @@ async fn taker_proposal_overlapping_a_hold_is_refused_on_arrival() {
         Err(swapmesh_node::AgreeError::Overlaps { period }) => assert_eq!(period, held),
         other => panic!("refused with the period held: {other:?}"),
     }
-    assert_eq!(ana.agreements().unwrap().len(), 1, "nothing stored for it");
-    let refused_id = cas.agreements().unwrap()[0].state.id;
+    assert_eq!(
+        ana.agreements(&ListFilter::default()).unwrap().0.len(),
+        1,
+        "nothing stored for it"
+    );
+    let refused_id = cas.agreements(&ListFilter::default()).unwrap().0[0]
+        .state
+        .id;
     assert!(cas.agreement(&refused_id).unwrap().refused.is_some());
     // After the booking there is room.
     let later = cas
@@ -611,7 +620,7 @@ async fn tampered_events_are_refused_and_change_nothing() {
     assert_eq!(head, proposal.id());
     let offered = state_of(&[&proposal]);
     let before = (
-        ana.agreements().unwrap().len(),
+        ana.agreements(&ListFilter::default()).unwrap().0.len(),
         chain_bytes(&ana, &offered.id),
     );
 
@@ -705,7 +714,7 @@ async fn tampered_events_are_refused_and_change_nothing() {
         "{answer:?}"
     );
     let after = (
-        ana.agreements().unwrap().len(),
+        ana.agreements(&ListFilter::default()).unwrap().0.len(),
         chain_bytes(&ana, &offered.id),
     );
     assert_eq!(before, after, "nothing changed");
@@ -1086,7 +1095,10 @@ async fn proposal_on_a_changed_listing_is_refused_but_a_status_change_is_not() {
             ..
         }
     ));
-    assert!(ana.agreements().unwrap().is_empty(), "nothing stored");
+    assert!(
+        ana.agreements(&ListFilter::default()).unwrap().0.is_empty(),
+        "nothing stored"
+    );
     // Status-only versions since v2: paused, then active again.
     ana.update_listing("drill", |l| l.status = ListingStatus::Paused)
         .await

@@ -317,7 +317,16 @@ impl Agree {
             CommitOutcome::AlreadyInChain => {}
         }
         drop(guard);
-        self.after_commit(&next).await;
+        if sequencer {
+            self.after_commit(&next, &[super::Joined::of(&event, &next)])
+                .await;
+        } else {
+            self.emit(NodeEvent::AgreementPending {
+                id: next.id,
+                event: event.id(),
+                action: event.body().action.name(),
+            });
+        }
         self.wake(peer);
         let stored = self.stored(&next.id)?;
         self.answer_with(stored, event.id(), events).await

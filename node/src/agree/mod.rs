@@ -43,6 +43,7 @@ use crate::address_book::AddressBook;
 use crate::clock::Clock;
 use crate::config::Faults;
 use crate::events::NodeEvent;
+use crate::metrics::AppMetrics;
 use crate::publish::Publisher;
 use crate::tasks::Tasks;
 
@@ -78,6 +79,11 @@ struct Parts {
     party_keys: std::sync::Mutex<std::collections::HashMap<AgreementId, PartyKeys>>,
     /// How long a call waits for the other node before answering 202.
     ack_wait: Duration,
+    /// How long after its due date an item not given back is overdue.
+    overdue_grace: u64,
+    /// The due dates already announced overdue, per agreement.
+    told_overdue: std::sync::Mutex<std::collections::HashMap<AgreementId, Timestamp>>,
+    metrics: Arc<AppMetrics>,
     faults: Faults,
 }
 
@@ -92,7 +98,34 @@ pub(crate) struct AgreeParts {
     pub(crate) address_book: Arc<AddressBook>,
     pub(crate) tasks: Arc<Tasks>,
     pub(crate) ack_wait: Duration,
+    pub(crate) overdue_grace: u64,
+    pub(crate) metrics: Arc<AppMetrics>,
     pub(crate) faults: Faults,
+}
+
+/// What this node derives of an agreement at its time: never signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Derived {
+    /// The actions this node may take now (see [`Agreement::next_actions`]),
+    /// and `note`; none while an event of ours waits for the sequencer.
+    pub next: Vec<&'static str>,
+    /// An item is overdue (the node's `overdue_grace` after the due date).
+    pub overdue: bool,
+    /// Offered, and the offer lapsed unanswered.
+    pub expired: bool,
+}
+
+/// An agreement in a list: its state and what this node derives of it.
+#[derive(Debug, Clone)]
+pub struct AgreementSummary {
+    /// The state derived from the chain.
+    pub state: Agreement,
+    /// What this node derives of it now.
+    pub derived: Derived,
+    /// An event of ours waits for the sequencer.
+    pub waiting: bool,
+    /// This node's key.
+    pub me: AuthorKey,
 }
 
 /// An agreement as this node has it.
@@ -100,8 +133,10 @@ pub(crate) struct AgreeParts {
 pub struct AgreementView {
     /// The state derived from the chain.
     pub state: Agreement,
-    /// Our event waiting for the sequencer, if any.
-    pub pending: Option<EventSummary>,
+    /// What this node derives of it now.
+    pub derived: Derived,
+    /// Our event waiting for the sequencer, if any, and how sending it goes.
+    pub pending: Option<PendingView>,
     /// The chain, in order.
     pub events: Vec<EventSummary>,
     /// Notes beside the chain, oldest first.
@@ -121,13 +156,36 @@ impl AgreementView {
     pub fn is_sequencer(&self) -> bool {
         self.state.terms.provider == self.me
     }
+
+    /// The list entry of this agreement.
+    pub fn summary(&self) -> AgreementSummary {
+        AgreementSummary {
+            state: self.state.clone(),
+            derived: self.derived.clone(),
+            waiting: self.pending.is_some(),
+            me: self.me,
+        }
+    }
 }
 
-/// One event of a chain, as read back.
+/// Our event waiting for the sequencer.
+#[derive(Debug, Clone)]
+pub struct PendingView {
+    /// The event.
+    pub event: EventSummary,
+    /// When the outbox last tried to deliver to the sequencer's node.
+    pub last_attempt: Option<Timestamp>,
+    /// When it tries again, if it is backing off.
+    pub next_retry: Option<Timestamp>,
+}
+
+/// One event of a chain, as read back from its signed bytes.
 #[derive(Debug, Clone)]
 pub struct EventSummary {
     /// Its id.
     pub id: EventId,
+    /// The event before it; `None` on the proposal.
+    pub prev: Option<EventId>,
     /// Who signed it.
     pub signer: AuthorKey,
     /// When.
@@ -136,19 +194,56 @@ pub struct EventSummary {
     pub action: Action,
     /// The signer's note.
     pub note: String,
+    /// The signature.
+    pub sig: swapmesh_protocol::Signature,
 }
 
 impl EventSummary {
     /// The summary of an event this node stored (verified when it arrived).
-    fn of(signed: &SignedEvent) -> Option<Self> {
+    pub fn of(signed: &SignedEvent) -> Option<Self> {
         let body = signed.decode_body_trusted().ok()?;
         Some(Self {
             id: signed.id(),
+            prev: body.link.map(|l| l.prev),
             signer: body.signer,
             at: body.at,
             action: body.action,
             note: body.note,
+            sig: signed.sig,
         })
+    }
+}
+
+/// Which agreements a list holds; the default holds them all.
+#[derive(Debug, Clone)]
+pub struct ListFilter {
+    /// Only those in this phase.
+    pub phase: Option<swapmesh_protocol::agreement::Phase>,
+    /// Only overdue ones.
+    pub overdue: bool,
+    /// Only those where this node is the provider (`Some(true)`) or the receiver.
+    pub provider: Option<bool>,
+    /// Only those on this listing (either leg's item).
+    pub listing: Option<swapmesh_protocol::ListingId>,
+    /// Only those whose id starts with these hex digits.
+    pub id_prefix: Option<String>,
+    /// Only those changed before this (head time, id), exclusive: the cursor.
+    pub before: Option<(Timestamp, AgreementId)>,
+    /// Most in the page.
+    pub limit: usize,
+}
+
+impl Default for ListFilter {
+    fn default() -> Self {
+        Self {
+            phase: None,
+            overdue: false,
+            provider: None,
+            listing: None,
+            id_prefix: None,
+            before: None,
+            limit: usize::MAX,
+        }
     }
 }
 
@@ -181,6 +276,9 @@ impl Agree {
                 commits: tokio::sync::Mutex::new(()),
                 party_keys: Default::default(),
                 ack_wait: parts.ack_wait,
+                overdue_grace: parts.overdue_grace,
+                told_overdue: Default::default(),
+                metrics: parts.metrics,
                 faults: parts.faults,
             }),
         }
@@ -228,20 +326,81 @@ impl Agree {
         self.view(stored)
     }
 
-    /// Every agreement stored, newest first.
-    pub(crate) fn list(&self) -> Result<Vec<AgreementView>, AgreeError> {
-        let mut all = self
+    /// A page of agreements, the most recently changed first (head time, then
+    /// id), and whether more follow.
+    pub(crate) fn list(
+        &self,
+        filter: &ListFilter,
+    ) -> Result<(Vec<AgreementSummary>, bool), AgreeError> {
+        let now = self.inner.clock.now();
+        let mut all: Vec<AgreementSummary> = self
             .inner
             .store
             .agreements()?
             .into_iter()
-            .map(|s| self.view(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        all.sort_by_key(|v| std::cmp::Reverse(v.state.head_at));
-        Ok(all)
+            .filter(|s| {
+                let state = &s.state;
+                filter.phase.is_none_or(|p| state.phase == p)
+                    && filter
+                        .provider
+                        .is_none_or(|p| self.is_sequencer(state) == p)
+                    && filter
+                        .listing
+                        .as_ref()
+                        .is_none_or(|l| state.leg_of(l).is_some())
+                    && filter
+                        .id_prefix
+                        .as_ref()
+                        .is_none_or(|p| state.id.to_string().starts_with(p.as_str()))
+                    && filter.before.is_none_or(|b| (state.head_at, state.id) < b)
+            })
+            .map(|s| AgreementSummary {
+                derived: self.derived(&s, now),
+                waiting: s.pending.is_some(),
+                state: s.state,
+                me: self.inner.me,
+            })
+            .filter(|s| !filter.overdue || s.derived.overdue)
+            .collect();
+        all.sort_by_key(|s| std::cmp::Reverse((s.state.head_at, s.state.id)));
+        let more = all.len() > filter.limit;
+        all.truncate(filter.limit);
+        Ok((all, more))
+    }
+
+    /// Our pending events and the outbox's entries, for `/metrics`.
+    pub(crate) fn gauges(&self) -> Result<crate::metrics::AgreementGauges, AgreeError> {
+        let store = &self.inner.store;
+        let pending = store
+            .agreements()?
+            .iter()
+            .filter(|s| s.pending.is_some())
+            .count();
+        let mut outbox = 0;
+        for peer in store.outbox_peers()? {
+            outbox += store.outbox(&peer)?.len();
+        }
+        Ok(crate::metrics::AgreementGauges { pending, outbox })
+    }
+
+    /// What this node derives of a stored agreement at `now`.
+    fn derived(&self, stored: &StoredAgreement, now: Timestamp) -> Derived {
+        let state = &stored.state;
+        let mut next = if stored.refused.is_some() || stored.pending.is_some() {
+            Vec::new()
+        } else {
+            state.next_actions(self.inner.me, now)
+        };
+        next.push("note");
+        Derived {
+            next,
+            overdue: stored.refused.is_none() && state.overdue(now, self.inner.overdue_grace),
+            expired: state.expired(now),
+        }
     }
 
     fn view(&self, stored: StoredAgreement) -> Result<AgreementView, AgreeError> {
+        let now = self.inner.clock.now();
         let events = self
             .inner
             .store
@@ -257,9 +416,19 @@ impl Agree {
             .iter()
             .filter(|(key, _)| key.agreement == stored.state.id)
             .count();
+        let attempts = self.inner.outbox.attempts(&other);
         Ok(AgreementView {
             sending,
-            pending: stored.pending.as_ref().and_then(EventSummary::of),
+            derived: self.derived(&stored, now),
+            pending: stored
+                .pending
+                .as_ref()
+                .and_then(EventSummary::of)
+                .map(|event| PendingView {
+                    event,
+                    last_attempt: attempts.last,
+                    next_retry: attempts.next,
+                }),
             events,
             notes: stored
                 .notes
@@ -317,6 +486,25 @@ impl Agree {
 
     fn is_sequencer(&self, state: &Agreement) -> bool {
         state.terms.provider == self.inner.me
+    }
+}
+
+/// An event that joined a chain in a commit.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Joined {
+    event: EventId,
+    action: &'static str,
+    phase: swapmesh_protocol::agreement::Phase,
+}
+
+impl Joined {
+    /// `event`, which left the agreement in `after`.
+    fn of(event: &VerifiedEvent, after: &Agreement) -> Self {
+        Self {
+            event: event.id(),
+            action: event.body().action.name(),
+            phase: after.phase,
+        }
     }
 }
 

@@ -11,12 +11,12 @@ use std::time::Duration;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use swapmesh_net::{Protocol, RequestError};
-use swapmesh_protocol::AuthorKey;
 use swapmesh_protocol::agreement::wire::{
     AgreeRequest, AgreeResponse, Note, Request, Response, deliveries,
 };
 use swapmesh_protocol::agreement::{EventId, SignedEvent};
 use swapmesh_protocol::encoding;
+use swapmesh_protocol::{AuthorKey, Timestamp};
 use swapmesh_store::OutboxKey;
 use tokio::sync::Notify;
 use tracing::{debug, warn};
@@ -57,9 +57,38 @@ impl Item {
 #[derive(Default)]
 pub(super) struct Outbox {
     workers: Mutex<HashMap<AuthorKey, Arc<Notify>>>,
+    attempts: Mutex<HashMap<AuthorKey, Attempts>>,
+}
+
+/// How a worker's deliveries to its peer go, at the node's time.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Attempts {
+    /// When it last tried.
+    pub(super) last: Option<Timestamp>,
+    /// When it tries again, while it backs off.
+    pub(super) next: Option<Timestamp>,
 }
 
 impl Outbox {
+    /// How the deliveries to `peer` go.
+    pub(super) fn attempts(&self, peer: &AuthorKey) -> Attempts {
+        self.attempts
+            .lock()
+            .expect("outbox lock")
+            .get(peer)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn note_attempt(&self, peer: AuthorKey, last: Option<Timestamp>, next: Option<Timestamp>) {
+        let mut attempts = self.attempts.lock().expect("outbox lock");
+        let entry = attempts.entry(peer).or_default();
+        if last.is_some() {
+            entry.last = last;
+        }
+        entry.next = next;
+    }
+
     /// Wakes `peer`'s worker, if it has one.
     pub(super) fn poke(&self, peer: &AuthorKey) {
         if let Some(n) = self.workers.lock().expect("outbox lock").get(peer) {
@@ -116,6 +145,8 @@ impl Agree {
             }
             let mut progress = false;
             let mut unreachable = false;
+            let outbox = &self.inner.outbox;
+            outbox.note_attempt(peer, Some(self.inner.clock.now()), None);
             for (_, (key, item)) in firsts {
                 match self.send_entry(&key, &item).await {
                     Ok(Sent::Done) => progress = true,
@@ -134,6 +165,12 @@ impl Agree {
             let jitter = rand::thread_rng().gen_range(0.8..1.2);
             let wait = backoff.mul_f64(jitter);
             debug!(peer = %peer, ?wait, "outbox waits before retrying");
+            let retry = self
+                .inner
+                .clock
+                .now()
+                .plus(wait.as_secs_f64().ceil() as u64);
+            outbox.note_attempt(peer, None, Some(retry));
             if tokio::time::timeout(wait, notify.notified()).await.is_ok() {
                 backoff = FIRST_RETRY;
             } else {

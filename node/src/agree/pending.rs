@@ -147,8 +147,13 @@ impl Agree {
             }
         }
         drop(guard);
-        let after = next.map_or_else(|| stored.state.clone(), |(_, n)| n);
-        self.after_commit(&after).await;
+        match next {
+            Some((event, next)) => {
+                self.after_commit(&next, &[super::Joined::of(&event, &next)])
+                    .await;
+            }
+            None => self.after_commit(&stored.state, &[]).await,
+        }
         Ok(())
     }
 
@@ -201,6 +206,9 @@ impl Agree {
         };
         self.inner.store.commit_agreement_durable(&commit).await?;
         debug!(agreement = %state.id, refusal = refusal.code(), "our pending event was refused");
+        self.inner
+            .metrics
+            .agreement_refusal("received", refusal.code());
         self.emit(NodeEvent::AgreementRefused {
             id: state.id,
             event: pending.id(),

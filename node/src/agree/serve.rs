@@ -42,6 +42,11 @@ impl Agree {
                 },
             },
         };
+        if let Response::Refused { refusal, .. } = &response {
+            self.inner
+                .metrics
+                .agreement_refusal("given", refusal.code());
+        }
         if self.inner.faults.agree_before_ack() && matches!(response, Response::Ack { .. }) {
             std::process::abort();
         }
@@ -100,7 +105,7 @@ impl Agree {
             .rposition(|e| e.decode_body_trusted().is_ok_and(|b| b.signer == me));
         let now = self.inner.clock.now();
         let mut answer = None;
-        let mut changed = false;
+        let mut joined = Vec::new();
         // The first event is verified already (it named the agreement).
         let mut first = Some(first);
         for (i, signed) in events.into_iter().enumerate() {
@@ -192,9 +197,10 @@ impl Agree {
             if took_pending {
                 pending = None;
             }
+            joined.push(super::Joined::of(&event, &next));
             state = Some(next);
-            changed = true;
         }
+        let changed = !joined.is_empty();
         if changed {
             self.inner.store.flush().await?;
         }
@@ -204,7 +210,7 @@ impl Agree {
         };
         let head = state.head();
         if changed {
-            self.after_commit(&state).await;
+            self.after_commit(&state, &joined).await;
             // Our pending event, signed on a head that moved: sign it again there.
             if let Some(pending) = &pending
                 && state.terms.provider != me
@@ -255,6 +261,7 @@ impl Agree {
             self.inner.store.commit_agreement_durable(&commit).await?;
             self.emit(crate::events::NodeEvent::AgreementNote {
                 id: stored.state.id,
+                from,
             });
         }
         Ok(Response::Noted)

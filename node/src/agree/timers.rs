@@ -1,6 +1,8 @@
 //! What happens at a time rather than on a message, read from the node's
 //! `Clock`: an offer's expiry releases its holds and drops a pending first
-//! proposal (`offer_expired`); a booking's start moves its listing to reserved.
+//! proposal (`offer_expired`); a booking's start moves its listing to reserved;
+//! an item not given back `overdue_grace` after its due date is announced
+//! overdue, once per due date.
 //! `Node::tick` runs what is due; the node calls it periodically, tests after
 //! moving the clock. And after every commit: the listing status of our items.
 
@@ -12,7 +14,7 @@ use swapmesh_store::AgreementCommit;
 use tracing::{debug, warn};
 
 use super::pending::is_first_proposal;
-use super::{Agree, AgreeError, holds};
+use super::{Agree, AgreeError, Joined, holds};
 use crate::events::NodeEvent;
 
 impl Agree {
@@ -46,6 +48,9 @@ impl Agree {
                         debug!(agreement = %state.id, "an expired offer released its holds");
                     }
                 }
+                if state.overdue(now, self.inner.overdue_grace) {
+                    self.tell_overdue(state);
+                }
                 items.extend(self.our_items(state));
             }
         }
@@ -57,18 +62,39 @@ impl Agree {
         Ok(())
     }
 
-    /// After a commit: tell the users, and republish our items' status if the
-    /// agreement changed it.
-    pub(super) async fn after_commit(&self, state: &Agreement) {
+    /// After a commit: tell the users of each event that joined the chain,
+    /// count it, and republish our items' status if the agreement changed it.
+    pub(super) async fn after_commit(&self, state: &Agreement, joined: &[Joined]) {
         // Ids and phases only: terms (the pickup place) and notes are never logged.
         debug!(agreement = %state.id, phase = ?state.phase, events = state.chain.len(), "agreement committed");
-        self.emit(NodeEvent::AgreementChanged {
-            id: state.id,
-            head: state.head(),
-            phase: state.phase,
-        });
+        for j in joined {
+            self.inner.metrics.agreement_event(j.action);
+            self.emit(NodeEvent::AgreementChanged {
+                id: state.id,
+                event: j.event,
+                action: j.action,
+                phase: j.phase,
+            });
+        }
         for item in self.our_items(state) {
             self.refresh_status(&item).await;
+        }
+    }
+
+    /// Announces an overdue agreement once per due date (an extension's new
+    /// date is announced again when it passes).
+    fn tell_overdue(&self, state: &Agreement) {
+        let Some(due) = state.due else { return };
+        let fresh = self
+            .inner
+            .told_overdue
+            .lock()
+            .expect("overdue lock")
+            .insert(state.id, due)
+            != Some(due);
+        if fresh {
+            debug!(agreement = %state.id, "an item is overdue");
+            self.emit(NodeEvent::AgreementOverdue { id: state.id, due });
         }
     }
 

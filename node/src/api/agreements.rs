@@ -1,27 +1,37 @@
-//! `/agreements`: propose on a listing, counter, accept, decline, withdraw,
-//! stop a pending event, show and list (DESIGN §5, §7).
+//! `/agreements`: propose on a listing, then one route per action (counter,
+//! accept, decline, withdraw, handover, return, confirm, extend, cancel,
+//! dispute, resolve, note), stop a pending event, show, and list with filters
+//! and pages (DESIGN §5, §7).
 //!
 //! An action answers once its event is in the chain (201 for a proposal, 200
 //! otherwise, with `delivered` saying whether the other node has it), or with
 //! 202 and the event under `pending` when it waits for the provider's node,
-//! which the node keeps sending it to.
+//! which the node keeps sending it to. Every agreement shows `next`: the
+//! actions this node may take now.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use swapmesh_protocol::agreement::Action;
-use swapmesh_protocol::{AuthorKey, ListingId, RecordId};
+use serde::Deserialize;
+use swapmesh_protocol::agreement::{Action, EventId, Leg, Phase, Resolution};
+use swapmesh_protocol::{AgreementId, AuthorKey, ListingId, RecordId, Timestamp};
+use utoipa::IntoParams;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiState;
-use super::convert::parse_rfc3339;
+use super::convert::{money, parse_rfc3339};
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Body, OptionalBody, agreement_id};
+use super::extract::{Body, OptionalBody, Params, agreement_id, bad_parameter};
 use super::json::{
-    AgreementAnswer, AgreementJson, AgreementList, CounterInput, ErrorBody, NoteInput, ProposeInput,
+    AgreementAnswer, AgreementJson, AgreementPage, AgreementSummaryJson, ConfirmInput,
+    CounterInput, ErrorBody, ExtendInput, LegInput, LegJson, NoteInput, NoteText, ProposeInput,
+    ResolutionJson, ResolveInput,
 };
-use crate::agree::DEFAULT_OFFER;
+use crate::agree::{DEFAULT_OFFER, ListFilter};
 use crate::{Acted, Node, NodeError};
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
@@ -32,8 +42,26 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(accept))
         .routes(routes!(decline))
         .routes(routes!(withdraw))
+        .routes(routes!(handover))
+        .routes(routes!(give_back))
+        .routes(routes!(confirm))
+        .routes(routes!(extend))
+        .routes(routes!(cancel))
+        .routes(routes!(dispute))
+        .routes(routes!(resolve))
+        .routes(routes!(note))
         .routes(routes!(cancel_pending))
+        .route(
+            "/api/v1/agreements/{id}/{action}",
+            axum::routing::post(unknown_action),
+        )
 }
+
+/// Every action route, as `POST /agreements/{id}/<action>` names it.
+pub(super) const ACTIONS: &[&str] = &[
+    "counter", "accept", "decline", "withdraw", "handover", "return", "confirm", "extend",
+    "cancel", "dispute", "resolve", "note",
+];
 
 /// The 409s an action can meet: the node's own checks on its copy of the
 /// chain, and the provider's node's refusals.
@@ -62,18 +90,72 @@ fn codes(codes: &[ErrorCode]) -> String {
         .join("; ")
 }
 
+/// The answers of every action on an agreement, documented once.
+struct ActionResponses;
+
+impl utoipa::IntoResponses for ActionResponses {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let json = |schema: &str| {
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(schema)))
+                .build()
+        };
+        let answer = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/json", json("AgreementAnswer"))
+                .build()
+        };
+        let error = |codes_of: &[ErrorCode]| {
+            ResponseBuilder::new()
+                .description(codes(codes_of))
+                .content("application/json", json("ErrorBody"))
+                .build()
+        };
+        [
+            ("200", answer("The agreement, the event in its chain")),
+            (
+                "202",
+                answer(
+                    "The agreement with the event `pending`: the provider's node has not taken it yet; the node keeps sending it",
+                ),
+            ),
+            (
+                "400",
+                error(&[ErrorCode::InvalidAgreementId, ErrorCode::MalformedJson]),
+            ),
+            ("404", error(&[ErrorCode::UnknownAgreement])),
+            ("409", error(CONFLICTS)),
+            (
+                "422",
+                error(&[
+                    ErrorCode::UnknownField,
+                    ErrorCode::MissingField,
+                    ErrorCode::InvalidField,
+                    ErrorCode::UnknownCurrency,
+                    ErrorCode::InvalidTerms,
+                ]),
+            ),
+            ("429", error(&[ErrorCode::TooMany])),
+            ("503", error(&[ErrorCode::NetworkUnavailable])),
+        ]
+        .into_iter()
+        .map(|(code, r)| (code.to_owned(), RefOr::T(r)))
+        .collect()
+    }
+}
+
 /// The answer to an action: `done` (201 or 200) once the event is in the
 /// chain, 202 while it waits for the provider's node.
-fn answer(node: &Node, acted: Acted, done: StatusCode) -> (StatusCode, Json<AgreementAnswer>) {
+fn answer(acted: Acted, done: StatusCode) -> (StatusCode, Json<AgreementAnswer>) {
     let (status, view, delivered) = match acted {
         Acted::InChain { view, delivered } => (done, view, delivered),
         Acted::Pending { view, .. } => (StatusCode::ACCEPTED, view, false),
     };
-    let agreement = AgreementJson::of(&view, node.config().clock.now());
     (
         status,
         Json(AgreementAnswer {
-            agreement,
+            agreement: AgreementJson::of(&view),
             delivered,
         }),
     )
@@ -156,21 +238,160 @@ where
     .transpose()
 }
 
+/// `GET /agreements` parameters.
+#[derive(Deserialize, Debug, Default, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// Only agreements in this state (`offered`, `accepted`, `active`,
+    /// `disputed`, `completed`, `declined`, `withdrawn`, `cancelled`,
+    /// `resolved`), or `overdue` for those with an item overdue.
+    state: Option<String>,
+    /// Only those where this node is the `provider` or the `receiver`.
+    role: Option<String>,
+    /// Only those on this listing (either item of a swap): its id, the name of
+    /// one of ours, or a unique start of its id.
+    listing: Option<String>,
+    /// At least 8 hex characters that start agreement ids.
+    id_prefix: Option<String>,
+    /// The `next` of the previous page.
+    cursor: Option<String>,
+    /// Most agreements in the page (1-500, default 50).
+    limit: Option<String>,
+}
+
+/// Most agreements one page holds unless `limit` says otherwise.
+const DEFAULT_LIMIT: usize = 50;
+/// The shortest agreement id prefix taken.
+const MIN_PREFIX: usize = 8;
+
+/// A page cursor: the head time and id of the last agreement shown.
+fn cursor_text(at: Timestamp, id: &AgreementId) -> String {
+    format!("{:016x}{id}", at.secs())
+}
+
+fn parse_cursor(text: &str) -> ApiResult<(Timestamp, AgreementId)> {
+    let bad = || bad_parameter("cursor", format!("{text:?} is not a cursor this API gave"));
+    if text.len() != 80 || !text.is_ascii() {
+        return Err(bad());
+    }
+    let at = u64::from_str_radix(&text[..16], 16).map_err(|_| bad())?;
+    let id = text[16..].parse::<AgreementId>().map_err(|_| bad())?;
+    Ok((Timestamp(at), id))
+}
+
+impl ListParams {
+    fn filter(&self, node: &Node) -> ApiResult<ListFilter> {
+        let limit = match &self.limit {
+            None => DEFAULT_LIMIT,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if (1..=swapmesh_store::MAX_LIMIT).contains(&n) => n,
+                _ => {
+                    return Err(bad_parameter(
+                        "limit",
+                        format!(
+                            "{text:?} is not a number from 1 to {}",
+                            swapmesh_store::MAX_LIMIT
+                        ),
+                    ));
+                }
+            },
+        };
+        let mut filter = ListFilter {
+            limit,
+            ..ListFilter::default()
+        };
+        match self.state.as_deref() {
+            None => {}
+            Some("overdue") => filter.overdue = true,
+            Some(text) => {
+                filter.phase = Some(
+                    serde_json::from_value::<Phase>(serde_json::Value::String(text.to_owned()))
+                        .map_err(|_| {
+                            bad_parameter(
+                                "state",
+                                format!(
+                                    "unknown state {text:?}; use offered, accepted, active, disputed, completed, declined, withdrawn, cancelled, resolved or overdue"
+                                ),
+                            )
+                        })?,
+                );
+            }
+        }
+        filter.provider = match self.role.as_deref() {
+            None => None,
+            Some("provider") => Some(true),
+            Some("receiver") => Some(false),
+            Some(text) => {
+                return Err(bad_parameter(
+                    "role",
+                    format!("unknown role {text:?}; use provider or receiver"),
+                ));
+            }
+        };
+        if let Some(text) = &self.listing {
+            filter.listing = Some(listing_named(node, "listing", text).map_err(|e| {
+                if e.code() == ErrorCode::InvalidField {
+                    bad_parameter("listing", &e.body().error)
+                } else {
+                    e
+                }
+            })?);
+        }
+        if let Some(prefix) = &self.id_prefix {
+            let prefix = prefix.trim().to_ascii_lowercase();
+            if !prefix.bytes().all(|b| b.is_ascii_hexdigit()) || prefix.len() > 64 {
+                return Err(bad_parameter(
+                    "id_prefix",
+                    format!("{prefix:?} is not the start of an agreement id (hex)"),
+                ));
+            }
+            if prefix.len() < MIN_PREFIX {
+                return Err(ApiError::field(
+                    ErrorCode::IdPrefixTooShort,
+                    "id_prefix",
+                    format!("give at least {MIN_PREFIX} characters of the agreement id"),
+                ));
+            }
+            filter.id_prefix = Some(prefix);
+        }
+        if let Some(cursor) = &self.cursor {
+            filter.before = Some(parse_cursor(cursor)?);
+        }
+        Ok(filter)
+    }
+}
+
 /// List agreements
 ///
-/// Every agreement this node has, the most recently changed first.
+/// The agreements this node has, the most recently changed first, one page at
+/// a time: pass the answer's `next` as `cursor` for the next page. Each shows
+/// `next`, the actions this node may take on it now.
 #[utoipa::path(
     get,
     path = "/api/v1/agreements",
     tag = "agreements",
-    responses((status = 200, description = "The agreements", body = AgreementList))
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of agreements", body = AgreementPage),
+        (status = 400, description = codes(&[ErrorCode::InvalidParameter, ErrorCode::UnknownParameter, ErrorCode::IdPrefixTooShort]), body = ErrorBody),
+        (status = 404, description = codes(&[ErrorCode::UnknownListing]), body = ErrorBody),
+    )
 )]
-async fn list_agreements(State(state): State<ApiState>) -> ApiResult<Json<AgreementList>> {
+async fn list_agreements(
+    State(state): State<ApiState>,
+    Params(params): Params<ListParams>,
+) -> ApiResult<Json<AgreementPage>> {
     let node = state.node();
-    let views = node.agreements()?;
-    let now = node.config().clock.now();
-    Ok(Json(AgreementList {
-        agreements: views.iter().map(|v| AgreementJson::of(v, now)).collect(),
+    let filter = params.filter(node)?;
+    let (found, more) = node.agreements(&filter)?;
+    let next = more
+        .then(|| found.last())
+        .flatten()
+        .map(|s| cursor_text(s.state.head_at, &s.state.id));
+    Ok(Json(AgreementPage {
+        agreements: found.iter().map(AgreementSummaryJson::of).collect(),
+        next,
     }))
 }
 
@@ -229,10 +450,14 @@ async fn propose(
         note: input.note,
     };
     let acted = node.propose(proposal).await?;
-    Ok(answer(node, acted, StatusCode::CREATED))
+    Ok(answer(acted, StatusCode::CREATED))
 }
 
 /// Show an agreement
+///
+/// Its terms, the kept copy of the listing, every event (from their signed
+/// bytes: both nodes show the same), our pending event and how sending it
+/// goes, the notes, and `next`.
 #[utoipa::path(
     get,
     path = "/api/v1/agreements/{id}",
@@ -249,9 +474,8 @@ async fn show_agreement(
     Path(id): Path<String>,
 ) -> ApiResult<Json<AgreementJson>> {
     let id = agreement_id(&id)?;
-    let node = state.node();
-    let view = node.agreement(&id)?;
-    Ok(Json(AgreementJson::of(&view, node.config().clock.now())))
+    let view = state.node().agreement(&id)?;
+    Ok(Json(AgreementJson::of(&view)))
 }
 
 /// Counter
@@ -263,18 +487,9 @@ async fn show_agreement(
     post,
     path = "/api/v1/agreements/{id}/counter",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)", example = "0202020202020202020202020202020202020202020202020202020202020202")),
+    params(("id" = String, Path, description = "The agreement id (64 hex)")),
     request_body = CounterInput,
-    responses(
-        (status = 200, description = "The agreement, the counter in its chain", body = AgreementAnswer),
-        (status = 202, description = "The agreement with the counter `pending` for the provider's node", body = AgreementAnswer),
-        (status = 400, description = codes(&[ErrorCode::InvalidAgreementId]), body = ErrorBody),
-        (status = 404, description = codes(&[ErrorCode::UnknownAgreement]), body = ErrorBody),
-        (status = 409, description = codes(CONFLICTS), body = ErrorBody),
-        (status = 422, description = codes(&[ErrorCode::InvalidTerms, ErrorCode::UnknownCurrency]), body = ErrorBody),
-        (status = 429, description = codes(&[ErrorCode::TooMany]), body = ErrorBody),
-        (status = 503, description = codes(&[ErrorCode::NetworkUnavailable]), body = ErrorBody),
-    )
+    responses(ActionResponses)
 )]
 async fn counter(
     State(state): State<ApiState>,
@@ -289,20 +504,7 @@ async fn counter(
     let acted = node
         .counter(&id, move |terms| countered.apply(terms), input.note)
         .await?;
-    Ok(answer(node, acted, StatusCode::OK))
-}
-
-/// Signs `action`, which takes nothing but a note, on agreement `id`.
-async fn act(
-    state: &ApiState,
-    id: &str,
-    action: Action,
-    note: String,
-) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = agreement_id(id)?;
-    let node = state.node();
-    let acted = node.act(&id, action, note).await?;
-    Ok(answer(node, acted, StatusCode::OK))
+    Ok(answer(acted, StatusCode::OK))
 }
 
 /// Accept
@@ -312,18 +514,9 @@ async fn act(
     post,
     path = "/api/v1/agreements/{id}/accept",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)", example = "0202020202020202020202020202020202020202020202020202020202020202")),
+    params(("id" = String, Path, description = "The agreement id (64 hex)")),
     request_body = Option<NoteInput>,
-    responses(
-        (status = 200, description = "The agreement, accepted", body = AgreementAnswer),
-        (status = 202, description = "The agreement with the accept `pending` for the provider's node", body = AgreementAnswer),
-        (status = 400, description = codes(&[ErrorCode::InvalidAgreementId]), body = ErrorBody),
-        (status = 404, description = codes(&[ErrorCode::UnknownAgreement]), body = ErrorBody),
-        (status = 409, description = codes(CONFLICTS), body = ErrorBody),
-        (status = 422, description = codes(&[ErrorCode::InvalidTerms]), body = ErrorBody),
-        (status = 429, description = codes(&[ErrorCode::TooMany]), body = ErrorBody),
-        (status = 503, description = codes(&[ErrorCode::NetworkUnavailable]), body = ErrorBody),
-    )
+    responses(ActionResponses)
 )]
 async fn accept(
     State(state): State<ApiState>,
@@ -333,35 +526,38 @@ async fn accept(
     let id = agreement_id(&id)?;
     let node = state.node();
     let acted = node.accept(&id, input.note).await?;
-    Ok(answer(node, acted, StatusCode::OK))
+    Ok(answer(acted, StatusCode::OK))
+}
+
+/// Signs `action` on agreement `id`.
+async fn act(
+    state: &ApiState,
+    id: AgreementId,
+    action: Action,
+    note: String,
+) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
+    let acted = state.node().act(&id, action, note).await?;
+    Ok(answer(acted, StatusCode::OK))
 }
 
 /// Decline
 ///
-/// No to the other party's current terms. The body may be left out.
+/// No to the other party's current terms, or to its open extend or resolve.
+/// The body may be left out.
 #[utoipa::path(
     post,
     path = "/api/v1/agreements/{id}/decline",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)", example = "0202020202020202020202020202020202020202020202020202020202020202")),
+    params(("id" = String, Path, description = "The agreement id (64 hex)")),
     request_body = Option<NoteInput>,
-    responses(
-        (status = 200, description = "The agreement, declined", body = AgreementAnswer),
-        (status = 202, description = "The agreement with the decline `pending` for the provider's node", body = AgreementAnswer),
-        (status = 400, description = codes(&[ErrorCode::InvalidAgreementId]), body = ErrorBody),
-        (status = 404, description = codes(&[ErrorCode::UnknownAgreement]), body = ErrorBody),
-        (status = 409, description = codes(CONFLICTS), body = ErrorBody),
-        (status = 422, description = codes(&[ErrorCode::InvalidTerms]), body = ErrorBody),
-        (status = 429, description = codes(&[ErrorCode::TooMany]), body = ErrorBody),
-        (status = 503, description = codes(&[ErrorCode::NetworkUnavailable]), body = ErrorBody),
-    )
+    responses(ActionResponses)
 )]
 async fn decline(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     OptionalBody(input): OptionalBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    act(&state, &id, Action::Decline, input.note).await
+    act(&state, agreement_id(&id)?, Action::Decline, input.note).await
 }
 
 /// Withdraw
@@ -372,25 +568,257 @@ async fn decline(
     post,
     path = "/api/v1/agreements/{id}/withdraw",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)", example = "0202020202020202020202020202020202020202020202020202020202020202")),
+    params(("id" = String, Path, description = "The agreement id (64 hex)")),
     request_body = Option<NoteInput>,
-    responses(
-        (status = 200, description = "The agreement, withdrawn", body = AgreementAnswer),
-        (status = 202, description = "The agreement with the withdraw `pending` for the provider's node", body = AgreementAnswer),
-        (status = 400, description = codes(&[ErrorCode::InvalidAgreementId]), body = ErrorBody),
-        (status = 404, description = codes(&[ErrorCode::UnknownAgreement]), body = ErrorBody),
-        (status = 409, description = codes(CONFLICTS), body = ErrorBody),
-        (status = 422, description = codes(&[ErrorCode::InvalidTerms]), body = ErrorBody),
-        (status = 429, description = codes(&[ErrorCode::TooMany]), body = ErrorBody),
-        (status = 503, description = codes(&[ErrorCode::NetworkUnavailable]), body = ErrorBody),
-    )
+    responses(ActionResponses)
 )]
 async fn withdraw(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     OptionalBody(input): OptionalBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    act(&state, &id, Action::Withdraw, input.note).await
+    act(&state, agreement_id(&id)?, Action::Withdraw, input.note).await
+}
+
+/// The leg a `handover` (or a `return`) names, or the one that is this
+/// node's to sign.
+fn leg_of(node: &Node, id: &AgreementId, leg: Option<LegJson>, returning: bool) -> ApiResult<Leg> {
+    Ok(match leg {
+        Some(LegJson::Provider) => Leg::Provider,
+        Some(LegJson::Receiver) => Leg::Receiver,
+        None => node.agreement(id)?.state.leg_for(node.author(), returning),
+    })
+}
+
+/// Hand over
+///
+/// The owner of an item hands it over (the other party confirms). In a swap,
+/// `leg` may name whose item; by default this node's own. The body may be
+/// left out.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agreements/{id}/handover",
+    tag = "agreements",
+    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    request_body = Option<LegInput>,
+    responses(ActionResponses)
+)]
+async fn handover(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    OptionalBody(input): OptionalBody<LegInput>,
+) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
+    let id = agreement_id(&id)?;
+    let leg = leg_of(state.node(), &id, input.leg, false)?;
+    act(&state, id, Action::Handover { leg }, input.note).await
+}
+
+/// Return
+///
+/// The item comes back to its owner (who confirms, saying what deposit it
+/// gave back). In a swap, `leg` may name whose item; by default the other
+/// party's. The body may be left out.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agreements/{id}/return",
+    tag = "agreements",
+    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    request_body = Option<LegInput>,
+    responses(ActionResponses)
+)]
+async fn give_back(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    OptionalBody(input): OptionalBody<LegInput>,
+) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
+    let id = agreement_id(&id)?;
+    let leg = leg_of(state.node(), &id, input.leg, true)?;
+    act(&state, id, Action::Return { leg }, input.note).await
+}
+
+/// Confirm
+///
+/// The other party's open act (a handover, return, extend or resolve)
+/// happened: `of` names it, by default the one open. On a return,
+/// `deposit_returned` says what deposit was given back. The body may be left
+/// out.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agreements/{id}/confirm",
+    tag = "agreements",
+    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    request_body = Option<ConfirmInput>,
+    responses(ActionResponses)
+)]
+async fn confirm(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    OptionalBody(input): OptionalBody<ConfirmInput>,
+) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
+    let id = agreement_id(&id)?;
+    let node = state.node();
+    let deposit_returned = input
+        .deposit_returned
+        .as_ref()
+        .map(|m| money("deposit_returned", m))
+        .transpose()?;
+    let of = match parsed::<EventId>("of", input.of.as_deref())? {
+        Some(of) => of,
+        None => {
+            let state = node.agreement(&id)?.state;
+            let other = state.terms.other(&node.author());
+            state
+                .open_act_of(&other)
+                .map(|open| open.event)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::NothingToConfirm,
+                        "nothing of the other party's is open to confirm",
+                    )
+                })?
+        }
+    };
+    let action = Action::Confirm {
+        of,
+        deposit_returned,
+    };
+    act(&state, id, action, input.note).await
+}
+
+/// Extend
+///
+/// Asks for a later due date; it holds once the other party confirms.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agreements/{id}/extend",
+    tag = "agreements",
+    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    request_body = ExtendInput,
+    responses(ActionResponses)
+)]
+async fn extend(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    Body(input): Body<ExtendInput>,
+) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
+    let id = agreement_id(&id)?;
+    let due = parse_rfc3339(&input.due)
+        .map_err(|e| ApiError::field(ErrorCode::InvalidField, "due", e))?;
+    act(&state, id, Action::Extend { due }, input.note).await
+}
+
+/// Cancel
+///
+/// Ends an accepted agreement before any handover (a rent's `cancel_before`
+/// binds the receiver); on a lease, gives notice. The body may be left out.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agreements/{id}/cancel",
+    tag = "agreements",
+    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    request_body = Option<NoteInput>,
+    responses(ActionResponses)
+)]
+async fn cancel(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    OptionalBody(input): OptionalBody<NoteInput>,
+) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
+    act(&state, agreement_id(&id)?, Action::Cancel, input.note).await
+}
+
+/// Dispute
+///
+/// Something went wrong: from now on only a confirmed resolve ends the
+/// agreement. The body may be left out.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agreements/{id}/dispute",
+    tag = "agreements",
+    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    request_body = Option<NoteInput>,
+    responses(ActionResponses)
+)]
+async fn dispute(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    OptionalBody(input): OptionalBody<NoteInput>,
+) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
+    act(&state, agreement_id(&id)?, Action::Dispute, input.note).await
+}
+
+/// Resolve
+///
+/// Proposes how a dispute ends (`returned`, `kept`, `other`); it ends once
+/// the other party confirms.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agreements/{id}/resolve",
+    tag = "agreements",
+    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    request_body = ResolveInput,
+    responses(ActionResponses)
+)]
+async fn resolve(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    Body(input): Body<ResolveInput>,
+) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
+    let outcome = match input.outcome {
+        ResolutionJson::Returned => Resolution::Returned,
+        ResolutionJson::Kept => Resolution::Kept,
+        ResolutionJson::Other => Resolution::Other,
+    };
+    act(
+        &state,
+        agreement_id(&id)?,
+        Action::Resolve { outcome },
+        input.note,
+    )
+    .await
+}
+
+/// Note
+///
+/// A message to the other party beside the chain: signed, kept by both nodes,
+/// delivered like the events. Allowed at any time.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agreements/{id}/note",
+    tag = "agreements",
+    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    request_body = NoteText,
+    responses(
+        (status = 200, description = "The agreement, the note among its notes", body = AgreementJson),
+        (status = 400, description = codes(&[ErrorCode::InvalidAgreementId, ErrorCode::MalformedJson]), body = ErrorBody),
+        (status = 404, description = codes(&[ErrorCode::UnknownAgreement]), body = ErrorBody),
+        (status = 422, description = codes(&[ErrorCode::UnknownField, ErrorCode::MissingField, ErrorCode::InvalidField]), body = ErrorBody),
+    )
+)]
+async fn note(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    Body(input): Body<NoteText>,
+) -> ApiResult<Json<AgreementJson>> {
+    use swapmesh_protocol::agreement::wire::MAX_NOTE_TEXT;
+    let id = agreement_id(&id)?;
+    if input.text.len() > MAX_NOTE_TEXT {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "text",
+            format!("a note is at most {MAX_NOTE_TEXT} bytes"),
+        ));
+    }
+    let view = state.node().note(&id, input.text).await?;
+    Ok(Json(AgreementJson::of(&view)))
+}
+
+/// Any other `POST /agreements/{id}/<action>`: 404 naming the actions.
+async fn unknown_action(Path((id, action)): Path<(String, String)>) -> ApiError {
+    match agreement_id(&id) {
+        Err(e) => e,
+        Ok(_) => ApiError::unknown_action(&action, ACTIONS),
+    }
 }
 
 /// Stop a pending event
@@ -415,9 +843,8 @@ async fn cancel_pending(
     Path(id): Path<String>,
 ) -> ApiResult<Json<AgreementJson>> {
     let id = agreement_id(&id)?;
-    let node = state.node();
-    let view = node.cancel_pending(&id).await?;
-    Ok(Json(AgreementJson::of(&view, node.config().clock.now())))
+    let view = state.node().cancel_pending(&id).await?;
+    Ok(Json(AgreementJson::of(&view)))
 }
 
 #[cfg(test)]
@@ -604,7 +1031,7 @@ mod tests {
         assert_eq!(status, 201, "{made}");
         assert_eq!(made["delivered"], false);
         assert_eq!(made["role"], "provider");
-        assert_eq!(made["phase"], "offered");
+        assert_eq!(made["state"], "offered");
         assert_eq!(made["expired"], false);
         assert_eq!(made["terms"]["kind"], "share");
         assert_eq!(made["terms"]["listing"], format!("{me}.drill"));
@@ -612,7 +1039,7 @@ mod tests {
         assert_eq!(made["terms"]["receiver"], receiver);
         assert_eq!(made["terms"]["deposit"]["amount"], 2000);
         assert_eq!(made["terms"]["due"], "2030-01-03T00:00:00Z");
-        assert_eq!(made["events"][0]["action"]["type"], "propose");
+        assert_eq!(made["events"][0]["action"], "propose");
         assert_eq!(made["events"][0]["note"], "Yours for the weekend.");
         assert!(made["pending"].is_null());
         let id = made["id"].as_str().unwrap().to_owned();
@@ -693,8 +1120,8 @@ mod tests {
         )
         .await;
         assert_eq!(status, 200, "{done}");
-        assert_eq!(done["phase"], "withdrawn");
-        assert_eq!(done["events"][1]["action"]["type"], "withdraw");
+        assert_eq!(done["state"], "withdrawn");
+        assert_eq!(done["events"][1]["action"], "withdraw");
         assert_eq!(done["events"][1]["note"], "Sorry, it broke.");
         let (status, body) = call(
             &api,

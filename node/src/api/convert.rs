@@ -400,21 +400,39 @@ impl From<&NodeEvent> for EventJson {
                 fetched: *fetched,
                 pushed: *pushed,
             },
-            NodeEvent::AgreementChanged { id, head, phase } => EventJson::AgreementChanged {
+            NodeEvent::AgreementChanged {
+                id,
+                event,
+                action,
+                phase,
+            } => EventJson::AgreementChanged {
                 id: id.to_string(),
-                head: head.to_string(),
-                phase: phase_name(*phase).to_owned(),
+                event: event.to_string(),
+                action: (*action).to_owned(),
+                state: phase_name(*phase).to_owned(),
             },
             NodeEvent::AgreementDelivered { id, head } => EventJson::AgreementDelivered {
                 id: id.to_string(),
                 head: head.to_string(),
             },
+            NodeEvent::AgreementPending { id, event, action } => EventJson::AgreementPending {
+                id: id.to_string(),
+                event: event.to_string(),
+                action: (*action).to_owned(),
+            },
             NodeEvent::AgreementRefused { id, event, refusal } => EventJson::AgreementRefused {
                 id: id.to_string(),
                 event: event.to_string(),
-                refusal: refusal.code().to_owned(),
+                code: refusal.code().to_owned(),
             },
-            NodeEvent::AgreementNote { id } => EventJson::AgreementNote { id: id.to_string() },
+            NodeEvent::AgreementOverdue { id, due } => EventJson::AgreementOverdue {
+                id: id.to_string(),
+                due: rfc3339(*due),
+            },
+            NodeEvent::AgreementNote { id, from } => EventJson::AgreementNote {
+                id: id.to_string(),
+                from: from.to_string(),
+            },
         }
     }
 }

@@ -79,6 +79,8 @@ pub enum ErrorCode {
     UnknownAgreement,
     /// 404: the listing to agree on is not held here.
     UnknownListing,
+    /// 404: no such action on an agreement (`actions` lists them).
+    UnknownAction,
     /// 409: the action is the other party's.
     NotYourTurn,
     /// 409: the action does not apply now.
@@ -150,6 +152,7 @@ impl ErrorCode {
         ErrorCode::InvalidInvite,
         ErrorCode::UnknownAgreement,
         ErrorCode::UnknownListing,
+        ErrorCode::UnknownAction,
         ErrorCode::NotYourTurn,
         ErrorCode::OutOfOrder,
         ErrorCode::Stale,
@@ -181,7 +184,7 @@ impl ErrorCode {
             MissingToken | WrongToken => StatusCode::UNAUTHORIZED,
             ForbiddenHost | NotYourListing => StatusCode::FORBIDDEN,
             NoSuchRoute | ListingNotFound | ProfileNotFound | MeshNotFound | UnknownAgreement
-            | UnknownListing => StatusCode::NOT_FOUND,
+            | UnknownListing | UnknownAction => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ListingExists | ListingWithdrawn | Superseded | NotYourTurn | OutOfOrder | Stale
             | Overlaps | ListingChanged | Unavailable | OfferExpired | AfterHandover | OpenAct
@@ -230,6 +233,7 @@ impl ErrorCode {
             InvalidInvite => "invalid_invite",
             UnknownAgreement => "unknown_agreement",
             UnknownListing => "unknown_listing",
+            UnknownAction => "unknown_action",
             NotYourTurn => "not_your_turn",
             OutOfOrder => "out_of_order",
             Stale => "stale",
@@ -291,6 +295,7 @@ impl ErrorCode {
             UnknownListing => {
                 "the listing to agree on is not held here (or the short id names none)"
             }
+            UnknownAction => "no such action on an agreement (`actions` lists them)",
             NotYourTurn => "the action is the other party's",
             OutOfOrder => {
                 "the action does not apply in the agreement's phase (or nothing of ours is pending)"
@@ -349,6 +354,7 @@ impl ApiError {
                 rule: None,
                 period: None,
                 refusal: None,
+                actions: None,
             }),
         }
     }
@@ -363,6 +369,19 @@ impl ApiError {
     pub fn field(code: ErrorCode, field: &str, message: impl std::fmt::Display) -> Self {
         let mut e = Self::new(code, format!("{field}: {message}"));
         e.body.field = Some(field.to_owned());
+        e
+    }
+
+    /// `unknown_action`: `action` is none of `actions`.
+    pub fn unknown_action(action: &str, actions: &[&str]) -> Self {
+        let mut e = Self::new(
+            ErrorCode::UnknownAction,
+            format!(
+                "an agreement has no action {action:?}: use one of {}",
+                actions.join(", ")
+            ),
+        );
+        e.body.actions = Some(actions.iter().map(|a| (*a).to_owned()).collect());
         e
     }
 

@@ -409,22 +409,35 @@ pub enum EventJson {
         /// Records the peer stored from us.
         pushed: usize,
     },
-    /// An agreement's chain or state changed on this node.
+    /// An event joined an agreement's chain on this node.
     AgreementChanged {
         /// The agreement id (64 hex).
         id: String,
-        /// Its head event now.
-        head: String,
-        /// Its phase now (`offered`, `accepted`, `active`, `disputed`,
-        /// `completed`, `declined`, `withdrawn`, `cancelled`, `resolved`).
-        phase: String,
+        /// The event, now the head (64 hex).
+        event: String,
+        /// What it did (`propose`, `accept`, `handover`, …).
+        action: String,
+        /// Where the agreement stands now (`offered`, `accepted`, `active`,
+        /// `disputed`, `completed`, `declined`, `withdrawn`, `cancelled`,
+        /// `resolved`).
+        state: String,
     },
-    /// The other party acknowledged our chain up to `head`.
+    /// The other party's node acknowledged our chain up to `head`.
     AgreementDelivered {
         /// The agreement id.
         id: String,
         /// The head it has.
         head: String,
+    },
+    /// An event of ours waits for the provider's node, which this node keeps
+    /// sending it to.
+    AgreementPending {
+        /// The agreement id.
+        id: String,
+        /// The event.
+        event: String,
+        /// What it does.
+        action: String,
     },
     /// Our pending event was refused by the provider's node, or dropped when
     /// its offer expired: it will not be in the chain.
@@ -434,12 +447,23 @@ pub enum EventJson {
         /// The event.
         event: String,
         /// Why, as an error code (e.g. `offer_expired`, `overlaps`).
-        refusal: String,
+        code: String,
+    },
+    /// An item is overdue: handed over, not returned `overdue_grace` after the
+    /// due date. Once per due date.
+    AgreementOverdue {
+        /// The agreement id.
+        id: String,
+        /// The due date passed.
+        #[schema(format = DateTime)]
+        due: String,
     },
     /// The other party sent a note (read it with the agreement).
     AgreementNote {
         /// The agreement id.
         id: String,
+        /// Who wrote it (64 hex).
+        from: String,
     },
     /// This reader was too slow and missed events.
     Lagged {
@@ -468,6 +492,9 @@ pub struct ErrorBody {
     /// Why the other party's node refused (`refused`), e.g. `too_old`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<String>,
+    /// The actions an agreement takes (`unknown_action`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<String>>,
 }
 
 /// A window `[start, end)` that may be open-ended (`end: null`).
@@ -780,9 +807,9 @@ pub enum ResolutionJson {
     Other,
 }
 
-/// What an event does, told apart by `type`.
+/// What an event does: `action` names it, its own fields stand beside it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "action", rename_all = "snake_case")]
 pub enum ActionJson {
     /// The first terms.
     Propose {
@@ -837,20 +864,43 @@ pub enum ActionJson {
     },
 }
 
-/// One signed event of an agreement.
+/// One signed event of an agreement, shown from its signed bytes alone: both
+/// parties' nodes show the same events.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct AgreementEventJson {
-    /// Its id (64 hex).
+    /// Its id: blake3 of its signed body (64 hex).
     pub id: String,
+    /// The event before it (64 hex); `null` on the proposal.
+    pub prev: Option<String>,
     /// Who signed it (64 hex).
     pub signer: String,
     /// When it was signed.
     #[schema(format = DateTime)]
     pub at: String,
-    /// What it does.
+    /// What it does (`action`) and the action's own fields.
+    #[serde(flatten)]
     pub action: ActionJson,
     /// The signer's word to the other party.
     pub note: String,
+    /// The signer's ed25519 signature (128 hex).
+    pub sig: String,
+}
+
+/// Our event waiting for the provider's node, and how sending it goes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct PendingJson {
+    /// The event.
+    pub event: AgreementEventJson,
+    /// When it was signed and queued.
+    #[schema(format = DateTime)]
+    pub since: String,
+    /// When this node last tried to deliver it since it started (`null`: not yet).
+    #[schema(format = DateTime)]
+    pub last_attempt: Option<String>,
+    /// When it tries again, if it is waiting to (`null`: it tries as soon as
+    /// the provider's node is seen).
+    #[schema(format = DateTime)]
+    pub next_retry: Option<String>,
 }
 
 /// A note beside the chain.
@@ -875,33 +925,65 @@ pub enum AgreementRole {
     Receiver,
 }
 
-/// An agreement as this node has it.
+/// What every agreement shows, in a list or alone.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-pub struct AgreementJson {
+pub struct AgreementSummaryJson {
     /// The agreement id: the first proposal's event id (64 hex).
     pub id: String,
-    /// This node's side.
-    pub role: AgreementRole,
+    /// The kind of deal.
+    pub kind: DealKind,
     /// Where it stands: `offered`, `accepted`, `active`, `disputed`,
     /// `completed`, `declined`, `withdrawn`, `cancelled` or `resolved`.
     #[schema(example = "offered")]
-    pub phase: String,
+    pub state: String,
+    /// This node's side.
+    pub role: AgreementRole,
+    /// The actions this node may take now, each a route
+    /// `POST /agreements/{id}/<action>`: of `counter`, `accept`, `decline`,
+    /// `withdraw`, `handover`, `return`, `confirm`, `extend`, `cancel`,
+    /// `dispute`, `resolve`, and `note` (always).
+    #[schema(example = json!(["accept", "counter", "decline", "note"]))]
+    pub next: Vec<String>,
+    /// The provider's listing (`<author-hex>.<d>`).
+    pub listing_id: String,
+    /// Its title, as the kept copy says.
+    pub title: String,
+    /// The other party (64 hex).
+    pub other: String,
+    /// When the things are due back, if they come back.
+    #[schema(format = DateTime)]
+    pub due: Option<String>,
+    /// Handed over and not returned an hour (`overdue_grace`) after the due
+    /// date, at this node's time (derived, never signed).
+    pub overdue: bool,
     /// Offered, and the offer lapsed unanswered at this node's time (derived,
     /// never signed).
     pub expired: bool,
+    /// Whether an event of ours waits for the provider's node.
+    pub waiting: bool,
+    /// When the last event was signed.
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// An agreement as this node has it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct AgreementJson {
+    /// What every agreement shows.
+    #[serde(flatten)]
+    pub summary: AgreementSummaryJson,
     /// The current terms.
     pub terms: TermsJson,
     /// Their hash, which an accept names (64 hex).
     pub terms_hash: String,
+    /// The copy of the listing version the proposal named, as both nodes keep it.
+    pub listing: ListingJson,
     /// The last event of the chain (64 hex).
     pub head: String,
     /// The chain, in order.
     pub events: Vec<AgreementEventJson>,
     /// Our event waiting for the provider's node to append it, if any.
-    pub pending: Option<AgreementEventJson>,
-    /// When the things are due back, if they come back.
-    #[schema(format = DateTime)]
-    pub due: Option<String>,
+    pub pending: Option<PendingJson>,
     /// Notes beside the chain, oldest first.
     pub notes: Vec<NoteJson>,
     /// Why the provider's node refused our first proposal (a refusal code such
@@ -925,9 +1007,76 @@ pub struct AgreementAnswer {
     pub delivered: bool,
 }
 
-/// The agreements this node has.
+/// A page of agreements, the most recently changed first.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-pub struct AgreementList {
-    /// The agreements, the most recently changed first.
-    pub agreements: Vec<AgreementJson>,
+pub struct AgreementPage {
+    /// The agreements.
+    pub agreements: Vec<AgreementSummaryJson>,
+    /// The cursor of the next page (pass it as `cursor`), if there is one.
+    pub next: Option<String>,
+}
+
+/// `handover` and `return`: in a swap, whose item (by default the one that is
+/// this node's to hand over, or to give back). The body may be left out.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "Handed over at the gate."}))]
+pub struct LegInput {
+    /// Whose item: `provider` (the listing) or, in a swap, `receiver`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leg: Option<LegJson>,
+    /// A word to the other party (at most 1 KiB).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// `confirm`: the other party's open act happened. The body may be left out.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"deposit_returned": {"amount": 5000, "currency": "EUR"}, "note": "All fine, thanks!"}))]
+pub struct ConfirmInput {
+    /// The event confirmed (64 hex); by default the other party's open act.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of: Option<String>,
+    /// On the confirm of a return: the deposit given back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposit_returned: Option<MoneyJson>,
+    /// A word to the other party (at most 1 KiB).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// `extend`: a new due date, later than the current one, for the other party
+/// to confirm.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"due": "2030-01-05T09:00:00Z", "note": "Two more days?"}))]
+pub struct ExtendInput {
+    /// The new due date (RFC 3339).
+    #[schema(format = DateTime)]
+    pub due: String,
+    /// A word to the other party (at most 1 KiB).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// `resolve`: how a dispute ends, for the other party to confirm.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"outcome": "returned", "note": "It came back, a bit scratched."}))]
+pub struct ResolveInput {
+    /// `returned`, `kept` or `other`.
+    pub outcome: ResolutionJson,
+    /// A word to the other party (at most 1 KiB).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// `note`: a message beside the chain, signed, kept by both nodes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"text": "I'll be 10 minutes late."}))]
+pub struct NoteText {
+    /// The message (at most 1 KiB).
+    pub text: String,
 }

@@ -10,10 +10,11 @@ use swapmesh_protocol::{ListingId, Timestamp};
 use super::convert::{money, parse_rfc3339, phase_name, price, rfc3339};
 use super::error::{ApiError, ErrorCode};
 use super::json::{
-    ActionJson, AgreementEventJson, AgreementJson, AgreementRole, CounterInput, DealJson, LegJson,
-    MoneyJson, NoteJson, PriceJson, ProposeInput, ResolutionJson, TermsJson,
+    ActionJson, AgreementEventJson, AgreementJson, AgreementRole, AgreementSummaryJson,
+    CounterInput, DealJson, LegJson, ListingJson, MoneyJson, NoteJson, PendingJson, PriceJson,
+    ProposeInput, ResolutionJson, TermsJson,
 };
-use crate::agree::{AgreementView, EventSummary};
+use crate::agree::{AgreementSummary, AgreementView, EventSummary};
 
 /// The terms a kind of deal takes, by the protocol's names.
 fn terms_of(kind: DealKind) -> &'static [&'static str] {
@@ -443,41 +444,76 @@ impl AgreementEventJson {
     fn of(event: &EventSummary, items: &Items) -> Self {
         Self {
             id: event.id.to_string(),
+            prev: event.prev.map(|p| p.to_string()),
             signer: event.signer.to_string(),
             at: rfc3339(event.at),
             action: ActionJson::of(&event.action, items),
             note: event.note.clone(),
+            sig: hex::encode(event.sig.to_bytes()),
+        }
+    }
+}
+
+impl AgreementSummaryJson {
+    /// What every agreement shows, from this node's side.
+    pub(super) fn of(s: &AgreementSummary) -> Self {
+        let state = &s.state;
+        let title = state
+            .listing
+            .decode_trusted()
+            .ok()
+            .and_then(|b| b.listing().map(|l| l.title.clone()))
+            .unwrap_or_default();
+        Self {
+            id: state.id.to_string(),
+            kind: state.terms.deal.kind(),
+            state: phase_name(state.phase).to_owned(),
+            role: if state.terms.provider == s.me {
+                AgreementRole::Provider
+            } else {
+                AgreementRole::Receiver
+            },
+            next: s.derived.next.iter().map(|a| (*a).to_owned()).collect(),
+            listing_id: item(&state.items, Leg::Provider).unwrap_or_default(),
+            title,
+            other: state.terms.other(&s.me).to_string(),
+            due: state.due.map(rfc3339),
+            overdue: s.derived.overdue,
+            expired: s.derived.expired,
+            waiting: s.waiting,
+            updated_at: rfc3339(state.head_at),
         }
     }
 }
 
 impl AgreementJson {
-    /// What the API shows of an agreement at the node's time `now`.
-    pub(super) fn of(view: &AgreementView, now: Timestamp) -> Self {
+    /// What the API shows of an agreement.
+    pub(super) fn of(view: &AgreementView) -> Self {
         let state = &view.state;
         let items = &state.items;
+        let listing = state
+            .listing
+            .decode_trusted()
+            .ok()
+            .and_then(|body| ListingJson::from_body(state.listing.id(), &body))
+            .expect("an agreement keeps the listing copy its proposal checked");
         Self {
-            id: state.id.to_string(),
-            role: if view.is_sequencer() {
-                AgreementRole::Provider
-            } else {
-                AgreementRole::Receiver
-            },
-            phase: phase_name(state.phase).to_owned(),
-            expired: state.expired(now),
+            summary: AgreementSummaryJson::of(&view.summary()),
             terms: TermsJson::of(&state.terms, items),
             terms_hash: state.terms_hash.to_string(),
+            listing,
             head: state.head().to_string(),
             events: view
                 .events
                 .iter()
                 .map(|e| AgreementEventJson::of(e, items))
                 .collect(),
-            pending: view
-                .pending
-                .as_ref()
-                .map(|e| AgreementEventJson::of(e, items)),
-            due: state.due.map(rfc3339),
+            pending: view.pending.as_ref().map(|p| PendingJson {
+                event: AgreementEventJson::of(&p.event, items),
+                since: rfc3339(p.event.at),
+                last_attempt: p.last_attempt.map(rfc3339),
+                next_retry: p.next_retry.map(rfc3339),
+            }),
             notes: view
                 .notes
                 .iter()
@@ -665,14 +701,14 @@ mod tests {
     }
 
     fn summary(signed: &SignedEvent) -> EventSummary {
-        let event = swapmesh_protocol::agreement::verify_event(signed.clone()).unwrap();
-        let body = event.body().clone();
-        EventSummary {
-            id: event.id(),
-            signer: body.signer,
-            at: body.at,
-            action: body.action,
-            note: body.note,
+        EventSummary::of(signed).unwrap()
+    }
+
+    fn derived(expired: bool, next: &[&'static str]) -> crate::agree::Derived {
+        crate::agree::Derived {
+            next: next.to_vec(),
+            overdue: false,
+            expired,
         }
     }
 
@@ -688,10 +724,19 @@ mod tests {
             refused: None,
             me: author_of(chain.key(Side::Receiver)),
             sending: 0,
+            derived: derived(false, &["cancel", "dispute", "note"]),
         };
-        let json = serde_json::to_value(AgreementJson::of(&view, at)).unwrap();
+        let json = serde_json::to_value(AgreementJson::of(&view)).unwrap();
         assert_eq!(json["role"], "receiver");
-        assert_eq!(json["phase"], "accepted");
+        assert_eq!(json["state"], "accepted");
+        assert_eq!(json["kind"], "swap");
+        assert_eq!(
+            json["next"],
+            serde_json::json!(["cancel", "dispute", "note"])
+        );
+        assert_eq!(json["title"], "Cordless drill, 18 V, two batteries");
+        assert_eq!(json["listing"]["id"], json["listing_id"]);
+        assert_eq!(json["listing"]["version_id"], json["terms"]["version_id"]);
         assert_eq!(json["expired"], false);
         assert_eq!(json["id"], chain.agreement().id.to_string());
         assert_eq!(json["head"], chain.events[1].id().to_string());
@@ -705,11 +750,17 @@ mod tests {
         assert_eq!(terms["theirs_version_id"], chain.theirs.id().to_string());
         assert_eq!(terms["version_id"], chain.listing.id().to_string());
         assert_eq!(terms["pickup"], "by the blue gate");
-        assert_eq!(json["events"][0]["action"]["type"], "propose");
-        assert_eq!(json["events"][0]["action"]["terms"]["kind"], "swap");
-        assert_eq!(json["events"][1]["action"]["type"], "accept");
+        assert_eq!(json["events"][0]["action"], "propose");
+        assert!(json["events"][0]["prev"].is_null());
+        assert_eq!(json["events"][0]["terms"]["kind"], "swap");
+        assert_eq!(json["events"][1]["action"], "accept");
+        assert_eq!(json["events"][1]["prev"], json["events"][0]["id"]);
         assert_eq!(
-            json["events"][1]["action"]["terms_hash"],
+            json["events"][1]["sig"],
+            hex::encode(chain.events[1].signed().sig.to_bytes())
+        );
+        assert_eq!(
+            json["events"][1]["terms_hash"],
             chain.agreement().terms_hash.to_string()
         );
         assert_eq!(json["events"][1]["signer"], provider.to_string());
@@ -731,8 +782,9 @@ mod tests {
             refused: None,
             me: author_of(offered.key(Side::Provider)),
             sending: 1,
+            derived: derived(true, &["decline", "note"]),
         };
-        let json = serde_json::to_value(AgreementJson::of(&view, at.plus(3 * DAY))).unwrap();
+        let json = serde_json::to_value(AgreementJson::of(&view)).unwrap();
         assert_eq!(json["role"], "provider");
         assert_eq!(json["expired"], true);
         assert_eq!(json["terms"]["price"]["per"], "day");

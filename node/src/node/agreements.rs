@@ -4,7 +4,7 @@ use swapmesh_protocol::AgreementId;
 use swapmesh_protocol::agreement::{Action, Terms};
 
 use super::Node;
-use crate::agree::{Acted, AgreeError, AgreementView, Proposal};
+use crate::agree::{Acted, AgreeError, AgreementSummary, AgreementView, ListFilter, Proposal};
 
 impl Node {
     /// Proposes terms on a listing: another's (we receive) or ours (to a
@@ -55,9 +55,13 @@ impl Node {
         self.inner.agree.get(id)
     }
 
-    /// Every agreement this node has, the most recently changed first.
-    pub fn agreements(&self) -> Result<Vec<AgreementView>, AgreeError> {
-        self.inner.agree.list()
+    /// A page of the agreements `filter` picks, the most recently changed
+    /// first, and whether more follow.
+    pub fn agreements(
+        &self,
+        filter: &ListFilter,
+    ) -> Result<(Vec<AgreementSummary>, bool), AgreeError> {
+        self.inner.agree.list(filter)
     }
 
     /// Runs the agreement timers due at the clock's time (offer expiry, a

@@ -128,6 +128,8 @@ impl Node {
             address_book: address_book.clone(),
             tasks: tasks.clone(),
             ack_wait: config.agreement_ack_wait,
+            overdue_grace: config.overdue_grace,
+            metrics: metrics.clone(),
             faults: config.faults.clone(),
         });
         for topic in meshes.topics() {

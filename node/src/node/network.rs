@@ -45,7 +45,13 @@ impl Node {
         // OpenMetrics ends with `# EOF`: ours go before it.
         let body = libp2p.trim_end().strip_suffix("# EOF").unwrap_or(&libp2p);
         let mut text = body.to_owned();
-        text.push_str(&self.inner.metrics.render(&self.sync_progress(), peers));
+        let agreements = self.inner.agree.gauges()?;
+        text.push_str(
+            &self
+                .inner
+                .metrics
+                .render(&self.sync_progress(), peers, agreements),
+        );
         text.push_str("# EOF\n");
         Ok(text)
     }

@@ -355,6 +355,11 @@ impl Agreement {
         }
     }
 
+    /// The open act of party `who`, waiting for the other's confirm.
+    pub fn open_act_of(&self, who: &AuthorKey) -> Option<OpenAct> {
+        self.open[self.party(who)]
+    }
+
     /// Would [`apply`] take `action` signed by `who` on this chain at `clock`?
     /// A dry run on a copy: nothing is signed.
     pub fn check_action(
@@ -373,8 +378,13 @@ impl Agreement {
     /// date a day later). A name is listed if the action succeeds on some leg.
     pub fn next_actions(&self, who: AuthorKey, clock: Timestamp) -> Vec<&'static str> {
         let other = self.terms.other(&who);
-        let confirm_of = self.open[self.party(&other)].map_or(self.head(), |open| open.event);
-        let later = self.due.unwrap_or(self.sign_at(clock)).plus(crate::time::DAY);
+        let confirm_of = self
+            .open_act_of(&other)
+            .map_or(self.head(), |open| open.event);
+        let later = self
+            .due
+            .unwrap_or(self.sign_at(clock))
+            .plus(crate::time::DAY);
         let mut candidates = vec![
             Action::Counter {
                 terms: self.terms.clone(),
