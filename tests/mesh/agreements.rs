@@ -1267,3 +1267,93 @@ async fn counterparty_outside_the_address_book_is_found_through_kademlia() {
     wait_phase(&ana, &id, Phase::Offered).await;
     wait_phase(&ben, &id, Phase::Offered).await;
 }
+
+/// The `AgreementOverdue` events `events` holds now.
+fn overdue_events(
+    events: &mut tokio::sync::broadcast::Receiver<swapmesh_node::NodeEvent>,
+) -> Vec<(AgreementId, Timestamp)> {
+    let mut found = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let swapmesh_node::NodeEvent::AgreementOverdue { id, due } = event {
+            found.push((id, due));
+        }
+    }
+    found
+}
+
+fn overdue_list(node: &Node) -> Vec<AgreementId> {
+    let filter = ListFilter {
+        overdue: true,
+        ..ListFilter::default()
+    };
+    let (found, _) = node.agreements(&filter).unwrap();
+    found.iter().map(|s| s.state.id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overdue_appears_after_the_due_date_and_never_after_the_return() {
+    let clock = ManualClock::starting_now();
+    let no_grace = |_: &std::path::Path, c: &mut swapmesh_node::NodeConfig| c.overdue_grace = 0;
+    let ana = node_on_with(&clock, CELL, no_grace).await;
+    let ben = node_on_with(&clock, CELL, no_grace).await;
+    kit::connect(&ana, &ben).await;
+    let listing = drill(&ana, &[&ben]).await;
+    let start = clock.now().plus(DAY);
+    let due = start.plus(3 * DAY);
+    let proposed = ben
+        .propose(proposal(&listing, rent(start, 3, 500)))
+        .await
+        .unwrap();
+    let id = view(&proposed).state.id;
+    wait_phase(&ana, &id, Phase::Offered).await;
+    ana.accept(&id, String::new()).await.unwrap();
+    wait_phase(&ben, &id, Phase::Accepted).await;
+    clock.set(start);
+    ana.act(&id, Action::Handover { leg: Leg::Provider }, String::new())
+        .await
+        .unwrap();
+    wait_until("the handover at ben", || async {
+        ben.agreement(&id).unwrap().state.open[0].is_some()
+    })
+    .await;
+    let handover = open_of(&ben.agreement(&id).unwrap(), 0);
+    ben.act(&id, confirm(handover), String::new())
+        .await
+        .unwrap();
+    wait_phase(&ana, &id, Phase::Active).await;
+
+    let mut events = ana.subscribe_events();
+    // A second before the due date: not yet.
+    clock.set(Timestamp(due.secs() - 1));
+    ana.tick().await.unwrap();
+    assert!(overdue_events(&mut events).is_empty());
+    assert!(overdue_list(&ana).is_empty());
+    assert!(!ana.agreement(&id).unwrap().derived.overdue);
+
+    // At the due date (grace 0): overdue, in the list and as one event, however
+    // often the timers run.
+    clock.set(due);
+    ana.tick().await.unwrap();
+    ana.tick().await.unwrap();
+    assert_eq!(overdue_events(&mut events), vec![(id, due)]);
+    assert_eq!(overdue_list(&ana), vec![id]);
+    assert!(ana.agreement(&id).unwrap().derived.overdue);
+    clock.advance(DAY);
+    ana.tick().await.unwrap();
+    assert!(overdue_events(&mut events).is_empty(), "once per due date");
+
+    // A signed return ends it for good, confirmed or not.
+    ben.act(&id, Action::Return { leg: Leg::Provider }, String::new())
+        .await
+        .unwrap();
+    wait_until("the return at ana", || async {
+        ana.agreement(&id).unwrap().state.open[1].is_some()
+    })
+    .await;
+    assert!(overdue_list(&ana).is_empty());
+    assert!(!ana.agreement(&id).unwrap().derived.overdue);
+    assert!(overdue_list(&ben).is_empty());
+    clock.advance(DAY);
+    ana.tick().await.unwrap();
+    assert!(overdue_events(&mut events).is_empty());
+}
