@@ -82,7 +82,7 @@ fn a_proposal_by_short_id_is_accepted_across_nodes_and_booked_days_are_refused()
         assert_eq!(body["delivered"], true, "{body}");
         assert!(body["pending"].is_null(), "{body}");
     } else {
-        assert_eq!(body["pending"]["action"]["type"], "propose", "{body}");
+        assert_eq!(body["pending"]["event"]["action"], "propose", "{body}");
     }
     let id = body["id"].as_str().unwrap().to_owned();
 
@@ -91,7 +91,7 @@ fn a_proposal_by_short_id_is_accepted_across_nodes_and_booked_days_are_refused()
     });
     let at_ana = agreement(&ana, &id).json();
     assert_eq!(at_ana["role"], "provider");
-    assert_eq!(at_ana["phase"], "offered");
+    assert_eq!(at_ana["state"], "offered");
     assert_eq!(at_ana["events"][0]["note"], "For the weekend?");
     assert_eq!(at_ana["terms"], body["terms"]);
 
@@ -110,12 +110,12 @@ fn a_proposal_by_short_id_is_accepted_across_nodes_and_booked_days_are_refused()
         Some(&json!({"note": "Sure."})),
     );
     assert_eq!(accepted.status, 200, "{}", accepted.body);
-    assert_eq!(accepted.json()["phase"], "accepted");
+    assert_eq!(accepted.json()["state"], "accepted");
     eventually("Ben's node to see it accepted", || {
-        agreement(&ben, &id).json()["phase"] == "accepted"
+        agreement(&ben, &id).json()["state"] == "accepted"
     });
     let at_ben = agreement(&ben, &id).json();
-    assert_eq!(at_ben["events"][1]["action"]["type"], "accept");
+    assert_eq!(at_ben["events"][1]["action"], "accept");
     assert_eq!(at_ben["events"][1]["note"], "Sure.");
     assert_eq!(at_ben["head"], accepted.json()["head"]);
 

@@ -179,7 +179,7 @@ fn one_fault(fault: &str, victim: &str) {
         eventually("the proposal on both nodes, nothing pending", || {
             let list = call(b, "GET", "/api/v1/agreements", None).json();
             list["agreements"].as_array().is_some_and(|l| {
-                l.len() == 1 && l[0]["pending"].is_null() && l[0]["phase"] == "offered"
+                l.len() == 1 && l[0]["waiting"] == false && l[0]["state"] == "offered"
             }) && call(a, "GET", "/api/v1/agreements", None).json()["agreements"]
                 .as_array()
                 .is_some_and(|l| l.len() == 1)
@@ -202,7 +202,7 @@ fn one_fault(fault: &str, victim: &str) {
         );
         id = proposed.json()["id"].as_str().unwrap().to_owned();
         eventually("the proposal at ana", || {
-            agreement(ana.as_ref().unwrap(), &id)["phase"] == "offered"
+            agreement(ana.as_ref().unwrap(), &id)["state"] == "offered"
         });
         if victim == "ana" {
             let peer = ben_peer(&ben);
@@ -243,7 +243,7 @@ fn one_fault(fault: &str, victim: &str) {
     let (a, b) = (ana.as_ref().unwrap(), ben.as_ref().unwrap());
     if !on_proposal {
         eventually("the accept on both nodes", || {
-            agreement(a, &id)["phase"] == "accepted" && agreement(b, &id)["phase"] == "accepted"
+            agreement(a, &id)["state"] == "accepted" && agreement(b, &id)["state"] == "accepted"
         });
     }
     eventually("both outboxes delivered", || {
@@ -288,7 +288,7 @@ fn pending_event_answers_202_and_lands_when_the_sequencer_returns() {
     );
     assert_eq!(proposed.status, 202, "{}", proposed.body);
     let body = proposed.json();
-    assert_eq!(body["pending"]["action"]["type"], "propose", "{body}");
+    assert_eq!(body["pending"]["event"]["action"], "propose", "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
 
     let ana = start(&ana_dir, Some(&ben_address), None);
@@ -297,7 +297,7 @@ fn pending_event_answers_202_and_lands_when_the_sequencer_returns() {
     });
     eventually("ben to see it in the chain", || {
         let at_ben = agreement(&ben, &id);
-        at_ben["pending"].is_null() && at_ben["phase"] == "offered"
+        at_ben["pending"].is_null() && at_ben["state"] == "offered"
     });
     assert_eq!(agreement(&ana, &id)["head"], agreement(&ben, &id)["head"]);
 }

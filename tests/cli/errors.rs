@@ -329,6 +329,13 @@ fn every_error_has_a_documented_code() {
         ),
         case(
             "POST",
+            format!("/api/v1/agreements/{}/lend", "0".repeat(64)),
+            None,
+            404,
+            "unknown_action",
+        ),
+        case(
+            "POST",
             "/api/v1/agreements",
             Some(give("nothing-here", &other)),
             404,
@@ -438,8 +445,8 @@ fn every_error_has_a_documented_code() {
         "internal",
     ];
     // Agreement codes that take a second node (the provider's refusals, our
-    // pending event), a moved clock or the act routes still to come (handover,
-    // confirm) to reach: not reached here yet.
+    // pending event), a moved clock or an agreement under way to reach: the
+    // agreement tests reach them.
     let elsewhere = [
         "stale",
         "listing_changed",

@@ -238,6 +238,21 @@ where
     .transpose()
 }
 
+/// The agreement a route names.
+#[derive(Deserialize, Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct AgreementPath {
+    /// The agreement id (64 hex).
+    #[param(example = "0202020202020202020202020202020202020202020202020202020202020202")]
+    id: String,
+}
+
+impl AgreementPath {
+    fn id(&self) -> ApiResult<AgreementId> {
+        agreement_id(&self.id)
+    }
+}
+
 /// `GET /agreements` parameters.
 #[derive(Deserialize, Debug, Default, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -462,7 +477,7 @@ async fn propose(
     get,
     path = "/api/v1/agreements/{id}",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)", example = "0202020202020202020202020202020202020202020202020202020202020202")),
+    params(AgreementPath),
     responses(
         (status = 200, description = "The agreement", body = AgreementJson),
         (status = 400, description = codes(&[ErrorCode::InvalidAgreementId]), body = ErrorBody),
@@ -471,9 +486,9 @@ async fn propose(
 )]
 async fn show_agreement(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
 ) -> ApiResult<Json<AgreementJson>> {
-    let id = agreement_id(&id)?;
+    let id = path.id()?;
     let view = state.node().agreement(&id)?;
     Ok(Json(AgreementJson::of(&view)))
 }
@@ -487,16 +502,16 @@ async fn show_agreement(
     post,
     path = "/api/v1/agreements/{id}/counter",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    params(AgreementPath),
     request_body = CounterInput,
     responses(ActionResponses)
 )]
 async fn counter(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
     Body(input): Body<CounterInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = agreement_id(&id)?;
+    let id = path.id()?;
     let node = state.node();
     let kind = node.agreement(&id)?.state.terms.deal.kind();
     let expires = node.config().clock.now().plus(DEFAULT_OFFER);
@@ -514,16 +529,16 @@ async fn counter(
     post,
     path = "/api/v1/agreements/{id}/accept",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    params(AgreementPath),
     request_body = Option<NoteInput>,
     responses(ActionResponses)
 )]
 async fn accept(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = agreement_id(&id)?;
+    let id = path.id()?;
     let node = state.node();
     let acted = node.accept(&id, input.note).await?;
     Ok(answer(acted, StatusCode::OK))
@@ -548,16 +563,16 @@ async fn act(
     post,
     path = "/api/v1/agreements/{id}/decline",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    params(AgreementPath),
     request_body = Option<NoteInput>,
     responses(ActionResponses)
 )]
 async fn decline(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    act(&state, agreement_id(&id)?, Action::Decline, input.note).await
+    act(&state, path.id()?, Action::Decline, input.note).await
 }
 
 /// Withdraw
@@ -568,16 +583,16 @@ async fn decline(
     post,
     path = "/api/v1/agreements/{id}/withdraw",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    params(AgreementPath),
     request_body = Option<NoteInput>,
     responses(ActionResponses)
 )]
 async fn withdraw(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    act(&state, agreement_id(&id)?, Action::Withdraw, input.note).await
+    act(&state, path.id()?, Action::Withdraw, input.note).await
 }
 
 /// The leg a `handover` (or a `return`) names, or the one that is this
@@ -599,16 +614,16 @@ fn leg_of(node: &Node, id: &AgreementId, leg: Option<LegJson>, returning: bool) 
     post,
     path = "/api/v1/agreements/{id}/handover",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    params(AgreementPath),
     request_body = Option<LegInput>,
     responses(ActionResponses)
 )]
 async fn handover(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<LegInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = agreement_id(&id)?;
+    let id = path.id()?;
     let leg = leg_of(state.node(), &id, input.leg, false)?;
     act(&state, id, Action::Handover { leg }, input.note).await
 }
@@ -622,16 +637,16 @@ async fn handover(
     post,
     path = "/api/v1/agreements/{id}/return",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    params(AgreementPath),
     request_body = Option<LegInput>,
     responses(ActionResponses)
 )]
 async fn give_back(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<LegInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = agreement_id(&id)?;
+    let id = path.id()?;
     let leg = leg_of(state.node(), &id, input.leg, true)?;
     act(&state, id, Action::Return { leg }, input.note).await
 }
@@ -646,16 +661,16 @@ async fn give_back(
     post,
     path = "/api/v1/agreements/{id}/confirm",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    params(AgreementPath),
     request_body = Option<ConfirmInput>,
     responses(ActionResponses)
 )]
 async fn confirm(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<ConfirmInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = agreement_id(&id)?;
+    let id = path.id()?;
     let node = state.node();
     let deposit_returned = input
         .deposit_returned
@@ -692,16 +707,16 @@ async fn confirm(
     post,
     path = "/api/v1/agreements/{id}/extend",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    params(AgreementPath),
     request_body = ExtendInput,
     responses(ActionResponses)
 )]
 async fn extend(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
     Body(input): Body<ExtendInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = agreement_id(&id)?;
+    let id = path.id()?;
     let due = parse_rfc3339(&input.due)
         .map_err(|e| ApiError::field(ErrorCode::InvalidField, "due", e))?;
     act(&state, id, Action::Extend { due }, input.note).await
@@ -715,16 +730,16 @@ async fn extend(
     post,
     path = "/api/v1/agreements/{id}/cancel",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    params(AgreementPath),
     request_body = Option<NoteInput>,
     responses(ActionResponses)
 )]
 async fn cancel(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    act(&state, agreement_id(&id)?, Action::Cancel, input.note).await
+    act(&state, path.id()?, Action::Cancel, input.note).await
 }
 
 /// Dispute
@@ -735,16 +750,16 @@ async fn cancel(
     post,
     path = "/api/v1/agreements/{id}/dispute",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    params(AgreementPath),
     request_body = Option<NoteInput>,
     responses(ActionResponses)
 )]
 async fn dispute(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    act(&state, agreement_id(&id)?, Action::Dispute, input.note).await
+    act(&state, path.id()?, Action::Dispute, input.note).await
 }
 
 /// Resolve
@@ -755,13 +770,13 @@ async fn dispute(
     post,
     path = "/api/v1/agreements/{id}/resolve",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    params(AgreementPath),
     request_body = ResolveInput,
     responses(ActionResponses)
 )]
 async fn resolve(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
     Body(input): Body<ResolveInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
     let outcome = match input.outcome {
@@ -769,13 +784,7 @@ async fn resolve(
         ResolutionJson::Kept => Resolution::Kept,
         ResolutionJson::Other => Resolution::Other,
     };
-    act(
-        &state,
-        agreement_id(&id)?,
-        Action::Resolve { outcome },
-        input.note,
-    )
-    .await
+    act(&state, path.id()?, Action::Resolve { outcome }, input.note).await
 }
 
 /// Note
@@ -786,7 +795,7 @@ async fn resolve(
     post,
     path = "/api/v1/agreements/{id}/note",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)")),
+    params(AgreementPath),
     request_body = NoteText,
     responses(
         (status = 200, description = "The agreement, the note among its notes", body = AgreementJson),
@@ -797,11 +806,11 @@ async fn resolve(
 )]
 async fn note(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
     Body(input): Body<NoteText>,
 ) -> ApiResult<Json<AgreementJson>> {
     use swapmesh_protocol::agreement::wire::MAX_NOTE_TEXT;
-    let id = agreement_id(&id)?;
+    let id = path.id()?;
     if input.text.len() > MAX_NOTE_TEXT {
         return Err(ApiError::field(
             ErrorCode::InvalidField,
@@ -829,7 +838,7 @@ async fn unknown_action(Path((id, action)): Path<(String, String)>) -> ApiError 
     delete,
     path = "/api/v1/agreements/{id}/pending",
     tag = "agreements",
-    params(("id" = String, Path, description = "The agreement id (64 hex)", example = "0202020202020202020202020202020202020202020202020202020202020202")),
+    params(AgreementPath),
     responses(
         (status = 200, description = "The agreement, nothing of ours pending", body = AgreementJson),
         (status = 400, description = codes(&[ErrorCode::InvalidAgreementId]), body = ErrorBody),
@@ -840,9 +849,9 @@ async fn unknown_action(Path((id, action)): Path<(String, String)>) -> ApiError 
 )]
 async fn cancel_pending(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    Path(path): Path<AgreementPath>,
 ) -> ApiResult<Json<AgreementJson>> {
-    let id = agreement_id(&id)?;
+    let id = path.id()?;
     let view = state.node().cancel_pending(&id).await?;
     Ok(Json(AgreementJson::of(&view)))
 }

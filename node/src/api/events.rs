@@ -22,8 +22,10 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 /// Every node event from now on, as server-sent events: each `data:` line is
 /// one JSON `EventJson` told apart by `type` (`record_added`,
 /// `record_changed`, `record_withdrawn`, `peer_up`, `peer_down`,
-/// `peer_discovered`, `peer_blocked`, `sync_progress`, `sync_finished`, and
-/// `lagged` when this reader was too slow and missed some).
+/// `peer_discovered`, `peer_blocked`, `sync_progress`, `sync_finished`,
+/// `agreement_changed`, `agreement_delivered`, `agreement_pending`,
+/// `agreement_refused`, `agreement_overdue`, `agreement_note`, and `lagged`
+/// when this reader was too slow and missed some).
 #[utoipa::path(
     get,
     path = "/api/v1/events",
