@@ -115,11 +115,16 @@ impl Agree {
         }
         let done = [*key];
         let state = &stored.state;
+        let mut first = None;
         let next = match verify_event(pending.clone()) {
             Ok(event) if head == event.id() => {
                 match apply(Some(state), &event, event.body().at) {
                     Ok(Applied::Changed(next)) => Some((event, next)),
-                    // A first proposal is its own chain already.
+                    // A first proposal is its own chain already: it joins now.
+                    Ok(Applied::AlreadyInChain) if is_first_proposal(state, pending) => {
+                        first = Some(super::Joined::of(&event, state));
+                        None
+                    }
                     _ => None,
                 }
             }
@@ -152,7 +157,10 @@ impl Agree {
                 self.after_commit(&next, &[super::Joined::of(&event, &next)])
                     .await;
             }
-            None => self.after_commit(&stored.state, &[]).await,
+            None => {
+                let joined: Vec<_> = first.into_iter().collect();
+                self.after_commit(&stored.state, &joined).await;
+            }
         }
         Ok(())
     }
