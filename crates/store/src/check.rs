@@ -33,7 +33,7 @@ pub struct Consistency {
     pub addresses: usize,
     /// Addresses whose current record expired but that still block older versions.
     pub fences: usize,
-    /// Entries in the index trees (`by_topic`, `by_author`, `expiry`).
+    /// Entries in the index trees (`by_topic`, `by_author`, `by_party`, `expiry`).
     pub index_entries: usize,
     /// Bucket entries in `sync_sums`.
     pub sync_buckets: usize,

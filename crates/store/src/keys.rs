@@ -1,4 +1,4 @@
-//! Key and value layouts of every tree (schema 3). Keys are plain big-endian byte
+//! Key and value layouts of every tree (schema 4). Keys are plain big-endian byte
 //! strings so that sled's byte order is the order we scan in; no bincode in keys
 //! (its varints do not sort).
 //!
@@ -8,6 +8,7 @@
 //! | `addresses` | author (32) ‖ kind (1) ‖ d | [`AddressEntry`]: id (32) ‖ seq (8) ‖ fence (8) |
 //! | `by_topic` | topic ‖ 0x00 ‖ created_at (8) ‖ id (32) | [`Summary`] (28) |
 //! | `by_author` | author (32) ‖ created_at ‖ id | [`Summary`] |
+//! | `by_party` | party (32) ‖ created_at (8) ‖ id (32) | empty |
 //! | `expiry` | sweep time (8) ‖ id (32) | empty, or an address key for a fence |
 //! | `sync_sums` | topic ‖ 0x00 ‖ bucket (8) | [`BucketSum`]: count (8) ‖ id sum (32) |
 //! | `agreements` | agreement id (32) | [`StoredAgreement`], canonical encoding |
@@ -18,14 +19,24 @@
 //! `by_topic` holds every stored record, tombstones included (the sync set, and the
 //! search set of places); `by_author` holds live listings only. A record writes
 //! `records`, `addresses`, `expiry`, one `by_topic` key per topic (usually one) and,
-//! if it is a live listing, one `by_author` key: 5 keys, where schema 1 wrote 12.6
-//! (it also had `by_area`, a copy of the area topics of `by_topic`; `by_kind`, one
-//! key per deal kind; and `words`, one key per word). Kinds, purpose, the first
+//! if it is a live listing, one `by_author` key: 5 keys (a receipt or review: two
+//! `by_party` keys instead, 6), where schema 1 wrote 12.6 (it also had `by_area`,
+//! a copy of the area topics of `by_topic`; `by_kind`, one key per deal kind; and
+//! `words`, one key per word). Kinds, purpose, the first
 //! bytes of the author and a bloom filter of the words now live in the 28-byte
 //! [`Summary`] value that every scan reads anyway. `sync_sums` holds, per topic
 //! and bucket of `created_at >> bits`, the count and id sum of the bucket's
 //! `by_topic` items (see [`crate::sync`]); it is rewritten in the same transaction
 //! as `by_topic`. Integers are big-endian; `created_at ‖ id` is the sync order.
+//!
+//! Schema 4 added `by_party`: every stored receipt and review under each party
+//! of its agreement — a receipt under its provider and its receiver, a review
+//! under the two parties of the receipt it embeds, its author and its subject
+//! (validation makes the author one of them). Receipts and reviews have no
+//! tombstones, so every stored one is live; its two keys are written and removed
+//! with the record like the other index entries (insert, replacement by a newer
+//! version, the expiry sweep). The value is empty: a party's page reads each
+//! record anyway, and the kind filter reads it there.
 //!
 //! Schema 3 added the agreement trees (DESIGN §5). `agreements` holds one value
 //! per agreement: its state as derived from its chain (which lists the chain's
@@ -45,8 +56,8 @@
 
 use swapmesh_protocol::listing::{DealKind, Purpose};
 use swapmesh_protocol::{
-    Address, AgreementId, AuthorKey, ListingId, RecordBody, RecordId, RecordKind, Timestamp, Topic,
-    topics,
+    Address, AgreementId, AuthorKey, Content, ListingId, RecordBody, RecordId, RecordKind,
+    Timestamp, Topic, topics,
 };
 
 use crate::words::listing_words;
@@ -236,10 +247,11 @@ impl Summary {
 pub(crate) enum Index {
     Topic,
     Author,
+    Party,
 }
 
 impl Index {
-    pub(crate) const ALL: [Index; 2] = [Index::Topic, Index::Author];
+    pub(crate) const ALL: [Index; 3] = [Index::Topic, Index::Author, Index::Party];
 }
 
 /// One index entry of a record.
@@ -273,7 +285,33 @@ pub(crate) fn index_entries(body: &RecordBody, id: &RecordId) -> Vec<Entry> {
             value: summary,
         });
     }
+    out.extend(parties(body).into_iter().map(|party| Entry {
+        index: Index::Party,
+        key: with_stamp(party_prefix(&party)),
+        value: Vec::new(),
+    }));
     out
+}
+
+/// The parties a record is listed under in `by_party`: a receipt's provider and
+/// receiver; a review's, those of the receipt it embeds (its author and its
+/// subject); nobody for other kinds. Each party once.
+pub(crate) fn parties(body: &RecordBody) -> Vec<AuthorKey> {
+    let statement = match &body.content {
+        Content::Receipt(r) => &r.statement,
+        Content::Review(r) => &r.receipt.statement,
+        _ => return Vec::new(),
+    };
+    let mut out = vec![statement.provider];
+    if statement.receiver != statement.provider {
+        out.push(statement.receiver);
+    }
+    out
+}
+
+/// Prefix of a party's entries in `by_party`.
+pub(crate) fn party_prefix(party: &AuthorKey) -> Vec<u8> {
+    party.0.to_vec()
 }
 
 /// The `sync_sums` key of the bucket a `by_topic` key falls in (`None`: not a

@@ -7,7 +7,8 @@
 //! - [`store`]: [`Store`] — open, schema and migrations, [`Store::insert`] under the
 //!   `supersedes` rule in one transaction, [`Store::sweep_expired`], reads, flushing.
 //! - [`query`]: [`Query`] search over live listings, newest first with a
-//!   [`Cursor`]; [`Store::topic_items`], a topic's `(created_at, id)` items in sync
+//!   [`Cursor`]; [`Store::by_party`], a party's receipts and reviews, paged the
+//!   same way; [`Store::topic_items`], a topic's `(created_at, id)` items in sync
 //!   order.
 //! - `prefix`: [`Store::listings_by_id_prefix`], listings by the start of their
 //!   id (short ids).

@@ -1,5 +1,5 @@
-//! Searching live listings (newest first, with a cursor) and scanning a topic's
-//! items in sync order.
+//! Searching live listings and listing a party's receipts and reviews (newest
+//! first, with a cursor), and scanning a topic's items in sync order.
 
 use std::collections::{BTreeSet, BinaryHeap};
 use std::fmt;
@@ -7,11 +7,13 @@ use std::ops::Bound;
 use std::str::FromStr;
 
 use swapmesh_protocol::listing::{DealKind, Purpose};
-use swapmesh_protocol::{AuthorKey, Geohash, MeshId, RecordId, Timestamp, Topic};
+use swapmesh_protocol::{AuthorKey, Geohash, MeshId, RecordId, RecordKind, Timestamp, Topic};
 
 use crate::body::StoredRecord;
 use crate::error::{Result, StoreError};
-use crate::keys::{STAMP_LEN, Summary, deal_kind_bit, parse_stamp, stamp, topic_prefix};
+use crate::keys::{
+    STAMP_LEN, Summary, deal_kind_bit, parse_stamp, party_prefix, stamp, topic_prefix,
+};
 use crate::store::Store;
 use crate::words::{listing_words, words};
 
@@ -54,8 +56,9 @@ pub struct Query {
     pub limit: usize,
 }
 
-/// Where a page ended; pass it back in [`Query::cursor`] for the next page. Its text
-/// form (hex) is opaque to callers.
+/// Where a page ended; pass it back in [`Query::cursor`] (or to
+/// [`Store::by_party`]) for the next page. Its text form (hex) is opaque to
+/// callers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Cursor([u8; STAMP_LEN]);
 
@@ -77,7 +80,7 @@ impl FromStr for Cursor {
 /// One page of results.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page {
-    /// The listings, newest first.
+    /// The records (listings, or a party's receipts and reviews), newest first.
     pub records: Vec<StoredRecord>,
     /// The cursor of the next page, if there are more results.
     pub next: Option<Cursor>,
@@ -243,6 +246,46 @@ impl Store {
                         words.iter().all(|w| has.contains(w))
                     }));
             if !exact {
+                continue;
+            }
+            if records.len() == limit {
+                next = records
+                    .last()
+                    .map(|r: &StoredRecord| Cursor(stamp(r.body.created_at, &r.id)));
+                break;
+            }
+            records.push(record);
+        }
+        Ok(Page { records, next })
+    }
+
+    /// A party's receipts and reviews — those whose agreement it was a party to,
+    /// whoever wrote them — of the given kinds (empty: both; other kinds never
+    /// match), newest first (`created_at`, then id, descending), at most `limit`
+    /// (clamped to 1..=[`MAX_LIMIT`]) after `cursor`.
+    ///
+    /// Scans the party's `by_party` entries and reads each record. A replaced
+    /// review appears as its current version only; an expired one is gone once
+    /// [`Store::sweep_expired`] has dropped it.
+    pub fn by_party(
+        &self,
+        party: &AuthorKey,
+        kinds: &[RecordKind],
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page> {
+        let limit = limit.clamp(1, MAX_LIMIT);
+        let stream = Stream::new(&self.trees.by_party, party_prefix(party), cursor.as_ref())?;
+        let mut merge = Merge::new(vec![stream]);
+        let mut records = Vec::new();
+        let mut next = None;
+        while let Some((_, id, _)) = merge.next()? {
+            let Some(record) = self.get(&id)? else {
+                return Err(StoreError::corrupt(format!(
+                    "by_party names missing record {id}"
+                )));
+            };
+            if !kinds.is_empty() && !kinds.contains(&record.body.kind()) {
                 continue;
             }
             if records.len() == limit {

@@ -20,9 +20,9 @@ use crate::keys::{
 /// The schema version this build writes and reads. 2: `by_area`, `by_kind` and
 /// `words` folded into a 28-byte summary value of `by_topic`/`by_author`, and
 /// `sync_sums` added; 3: the agreement trees `agreements`, `agreement_events`,
-/// `calendars` and `outbox` (see the `keys` module). Older databases are migrated
-/// on open.
-pub const SCHEMA_VERSION: u32 = 3;
+/// `calendars` and `outbox`; 4: `by_party`, receipts and reviews by party (see the
+/// `keys` module). Older databases are migrated on open.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Key of the schema version in the `meta` tree.
 const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -107,6 +107,7 @@ pub(crate) struct Trees {
     pub(crate) addresses: sled::Tree,
     pub(crate) by_topic: sled::Tree,
     pub(crate) by_author: sled::Tree,
+    pub(crate) by_party: sled::Tree,
     pub(crate) expiry: sled::Tree,
     pub(crate) sync_sums: sled::Tree,
     pub(crate) peers: sled::Tree,
@@ -127,6 +128,7 @@ impl Trees {
             addresses: db.open_tree("addresses")?,
             by_topic: db.open_tree("by_topic")?,
             by_author: db.open_tree("by_author")?,
+            by_party: db.open_tree("by_party")?,
             expiry: db.open_tree("expiry")?,
             sync_sums: db.open_tree("sync_sums")?,
             peers: db.open_tree("peers")?,
@@ -143,6 +145,7 @@ impl Trees {
         match index {
             Index::Topic => &self.by_topic,
             Index::Author => &self.by_author,
+            Index::Party => &self.by_party,
         }
     }
 
@@ -156,16 +159,18 @@ impl Trees {
             &self.addresses,
             &self.by_topic,
             &self.by_author,
+            &self.by_party,
             &self.expiry,
             &self.sync_sums,
         );
         Ok(
-            trees.transaction(|(records, addresses, topic, author, expiry, sums)| {
+            trees.transaction(|(records, addresses, topic, author, party, expiry, sums)| {
                 f(&Tx {
                     records,
                     addresses,
                     topic,
                     author,
+                    party,
                     expiry,
                     sums,
                     bits: self.bucket_bits,
@@ -181,6 +186,7 @@ struct Tx<'a> {
     addresses: &'a TransactionalTree,
     topic: &'a TransactionalTree,
     author: &'a TransactionalTree,
+    party: &'a TransactionalTree,
     expiry: &'a TransactionalTree,
     sums: &'a TransactionalTree,
     bits: u32,
@@ -199,6 +205,7 @@ impl Tx<'_> {
         match index {
             Index::Topic => self.topic,
             Index::Author => self.author,
+            Index::Party => self.party,
         }
     }
 
@@ -445,29 +452,43 @@ impl Store {
     /// 2 → 3: the agreement trees are new and start empty ([`Trees::open`] has
     /// already created them); nothing else changes, so the step only moves the
     /// version on.
+    ///
+    /// 3 → 4: `by_party` is new ([`Trees::open`] has created it) and is built from
+    /// the receipts and reviews in `records`; nothing else changes. Like 1 → 2 it
+    /// clears the tree and rebuilds from `records` only, so an interrupted run is
+    /// run again on the next open.
     fn migration_step(&self, from: u32) -> Result<u32> {
         match from {
             1 => {
-                self.rebuild_indexes()?;
+                self.rebuild_indexes(&[Index::Topic, Index::Author])?;
                 for name in SCHEMA_1_TREES {
                     self.db.drop_tree(name)?;
                 }
                 Ok(2)
             }
             2 => Ok(3),
+            3 => {
+                self.rebuild_indexes(&[Index::Party])?;
+                Ok(4)
+            }
             _ => Err(StoreError::UnknownSchema { found: from }),
         }
     }
 
-    /// Rewrites `by_topic`, `by_author` and `sync_sums` from `records` (outside a
-    /// transaction: for migrations, which are rerun if interrupted).
-    pub(crate) fn rebuild_indexes(&self) -> Result<()> {
+    /// Rewrites the given index trees from `records`, and `sync_sums` with
+    /// `by_topic` (outside a transaction: for migrations, which are rerun if
+    /// interrupted).
+    pub(crate) fn rebuild_indexes(&self, indexes: &[Index]) -> Result<()> {
         let t = &self.trees;
-        for tree in [&t.by_topic, &t.by_author, &t.sync_sums] {
-            tree.clear()?;
+        let with_sums = indexes.contains(&Index::Topic);
+        for index in indexes {
+            t.index(*index).clear()?;
+        }
+        if with_sums {
+            t.sync_sums.clear()?;
         }
         let mut sums: std::collections::BTreeMap<Vec<u8>, SyncSummary> = Default::default();
-        let mut batches = [sled::Batch::default(), sled::Batch::default()];
+        let mut batches = Index::ALL.map(|_| sled::Batch::default());
         let mut pending = 0;
         for kv in t.records.iter() {
             let (k, v) = kv?;
@@ -476,6 +497,9 @@ impl Store {
                 .map_err(|_| StoreError::corrupt("record key is not 32 bytes"))?;
             let record = decode_stored(id, &v)?;
             for e in index_entries(&record.body, &id) {
+                if !indexes.contains(&e.index) {
+                    continue;
+                }
                 if e.index == Index::Topic {
                     let key = bucket_key_of(&e.key, t.bucket_bits)
                         .ok_or_else(|| StoreError::corrupt("by_topic key"))?;
@@ -496,11 +520,13 @@ impl Store {
         for (index, batch) in Index::ALL.iter().zip(batches) {
             t.index(*index).apply_batch(batch)?;
         }
-        let mut batch = sled::Batch::default();
-        for (key, sum) in sums {
-            batch.insert(key, &BucketSum(sum).encode()[..]);
+        if with_sums {
+            let mut batch = sled::Batch::default();
+            for (key, sum) in sums {
+                batch.insert(key, &BucketSum(sum).encode()[..]);
+            }
+            t.sync_sums.apply_batch(batch)?;
         }
-        t.sync_sums.apply_batch(batch)?;
         Ok(())
     }
 
@@ -878,7 +904,7 @@ mod tests {
             }
             store.set_schema_version(1).unwrap();
             assert!(!store.check_consistency().unwrap().is_ok());
-            for name in SCHEMA_3_TREES {
+            for name in SCHEMA_3_TREES.iter().chain(&SCHEMA_4_TREES) {
                 store.db.drop_tree(name).unwrap();
             }
             store.flush_blocking().unwrap();
@@ -906,8 +932,11 @@ mod tests {
     /// The trees schema 3 added.
     const SCHEMA_3_TREES: [&str; 4] = ["agreements", "agreement_events", "calendars", "outbox"];
 
+    /// The trees schema 4 added.
+    const SCHEMA_4_TREES: [&str; 1] = ["by_party"];
+
     #[test]
-    fn a_schema_2_database_opens_as_schema_3_with_its_records_intact() {
+    fn a_schema_2_database_opens_as_the_current_schema_with_its_records_intact() {
         use swapmesh_protocol::agreement::Span;
         use swapmesh_protocol::fixtures::chain::{Chain, LISTED};
         use swapmesh_protocol::listing::DealKind;
@@ -929,8 +958,8 @@ mod tests {
             store.insert_batch(&records, at).unwrap();
             store.put_peer(b"peer", &peer).unwrap();
             store.put_state("meshes", b"local").unwrap();
-            // A schema 2 database: no agreement trees.
-            for name in SCHEMA_3_TREES {
+            // A schema 2 database: no agreement trees, no `by_party`.
+            for name in SCHEMA_3_TREES.iter().chain(&SCHEMA_4_TREES) {
                 assert!(store.db.drop_tree(name).unwrap(), "{name}");
             }
             store.set_schema_version(2).unwrap();
@@ -946,9 +975,9 @@ mod tests {
             (ids, sums)
         };
         let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), Some(3));
+        assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
         let names = store.db.tree_names();
-        for name in SCHEMA_3_TREES {
+        for name in SCHEMA_3_TREES.iter().chain(&SCHEMA_4_TREES) {
             assert!(names.iter().any(|n| n == name.as_bytes()), "{name} missing");
         }
         let c = store.check_consistency().unwrap();

@@ -1,12 +1,14 @@
 //! Helpers shared by the integration tests: records built field by field and
-//! signed with a few fixed keys.
+//! signed with a few fixed keys (listings, and receipts and reviews whose
+//! statements both parties really sign).
 #![allow(dead_code, unreachable_pub)]
 
 use swapmesh_protocol::fixtures;
 use swapmesh_protocol::listing::{DealKind, ListingStatus, Purpose};
 use swapmesh_protocol::signed::author_of;
+use swapmesh_protocol::social::{Outcome, Receipt, ReceiptStatement, Review};
 use swapmesh_protocol::{
-    AuthorKey, Content, Geohash, MeshId, RecordBody, Timestamp, Verified, sign_own,
+    AgreementId, AuthorKey, Content, Geohash, MeshId, RecordBody, Timestamp, Verified, sign_own,
 };
 
 /// The clock of most tests.
@@ -96,4 +98,82 @@ impl Rec {
 /// Runs a future to completion on this thread.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     futures::executor::block_on(f)
+}
+
+/// A receipt of agreement `[agreement; 32]` between fixture keys `provider` and
+/// `receiver`, both really signing the statement.
+pub fn receipt(provider: u64, receiver: u64, agreement: u8, ended_at: Timestamp) -> Receipt {
+    let (p, r) = (fixtures::key(provider), fixtures::key(receiver));
+    let statement = ReceiptStatement {
+        agreement: AgreementId([agreement; 32]),
+        deal: DealKind::Rent,
+        provider: author_of(&p),
+        receiver: author_of(&r),
+        outcome: Outcome::Completed,
+        ended_at,
+        on_time: Some(true),
+    };
+    Receipt {
+        provider_sig: statement.sign(&p),
+        receiver_sig: statement.sign(&r),
+        statement,
+    }
+}
+
+/// A receipt or review to sign: by fixture key `key`, in the `local` mesh.
+#[derive(Clone, Debug)]
+pub struct Social {
+    pub key: u64,
+    pub seq: u64,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub content: Content,
+}
+
+impl Social {
+    /// The receipt, published by its provider at `created_at`, living 30 days.
+    pub fn receipt(receipt: Receipt, provider: u64, created_at: u64) -> Self {
+        Self {
+            key: provider,
+            seq: 1,
+            created_at,
+            expires_at: created_at + 30 * 86_400,
+            content: Content::Receipt(receipt),
+        }
+    }
+
+    /// Fixture key `key`'s review of the other party of `receipt`, version 1,
+    /// written at `created_at`, living 30 days.
+    pub fn review(receipt: Receipt, key: u64, rating: u8, created_at: u64) -> Self {
+        Self {
+            key,
+            seq: 1,
+            created_at,
+            expires_at: created_at + 30 * 86_400,
+            content: Content::Review(Review {
+                receipt,
+                rating,
+                text: format!("{rating} stars"),
+            }),
+        }
+    }
+
+    pub fn author(&self) -> AuthorKey {
+        author_of(&fixtures::key(self.key))
+    }
+
+    /// Signs it as of its own creation time.
+    pub fn sign(&self) -> Verified {
+        let body = RecordBody {
+            author: self.author(),
+            seq: self.seq,
+            created_at: Timestamp(self.created_at),
+            expires_at: Timestamp(self.expires_at),
+            area: None,
+            meshes: vec![MeshId::local()],
+            content: self.content.clone(),
+        };
+        sign_own(&body, &fixtures::key(self.key), Timestamp(self.created_at))
+            .expect("test receipt or review is valid")
+    }
 }
