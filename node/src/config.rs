@@ -206,6 +206,8 @@ pub enum AgreeFault {
     AfterSend,
     /// After the receiver's commit and flush, before it answers.
     BeforeAck,
+    /// With our receipt signature queued and flushed, before it is sent.
+    ReceiptBeforeSend,
 }
 
 impl Faults {
@@ -214,13 +216,15 @@ impl Faults {
         self.verify_panics.store(n, Ordering::SeqCst);
     }
 
-    /// The faults `SWAPMESH_FAULT` names (`agree-after-send`, `agree-before-ack`);
+    /// The faults `SWAPMESH_FAULT` names (`agree-after-send`, `agree-before-ack`,
+    /// `receipt-before-send`);
     /// only in debug builds, a release build ignores the variable.
     pub fn from_env() -> Self {
         let agree = if cfg!(debug_assertions) {
             match std::env::var("SWAPMESH_FAULT").as_deref() {
                 Ok("agree-after-send") => Some(AgreeFault::AfterSend),
                 Ok("agree-before-ack") => Some(AgreeFault::BeforeAck),
+                Ok("receipt-before-send") => Some(AgreeFault::ReceiptBeforeSend),
                 _ => None,
             }
         } else {
@@ -240,6 +244,11 @@ impl Faults {
     /// Abort after committing a delivery, before answering it?
     pub(crate) fn agree_before_ack(&self) -> bool {
         self.agree == Some(AgreeFault::BeforeAck)
+    }
+
+    /// Abort with our receipt signature queued, before sending it?
+    pub(crate) fn receipt_before_send(&self) -> bool {
+        self.agree == Some(AgreeFault::ReceiptBeforeSend)
     }
 
     /// Whether this verify is to panic (counts one down).

@@ -75,6 +75,12 @@ pub enum NodeError {
     /// The listing is withdrawn; it cannot be changed.
     #[error("listing {0:?} is withdrawn")]
     Withdrawn(String),
+    /// No receipt of this agreement is held here (it has not ended, or its
+    /// receipt has not come yet).
+    #[error(
+        "no receipt of agreement {0} is held here: it has not ended, or its receipt has not come yet"
+    )]
+    NoReceipt(swapmesh_protocol::AgreementId),
     /// Our own record lost to a version the store already holds.
     #[error("the store holds a newer version at this address")]
     Superseded,

@@ -3,8 +3,13 @@
 use swapmesh_net::{Discovery, PeerId};
 use swapmesh_protocol::agreement::wire::Refusal;
 use swapmesh_protocol::agreement::{EventId, Phase};
-use swapmesh_protocol::{Address, AgreementId, AuthorKey, RecordId, Timestamp, Topic, Verified};
+use swapmesh_protocol::{
+    Address, AgreementId, AuthorKey, Content, RecordId, Timestamp, Topic, Verified,
+};
 use swapmesh_store::InsertOutcome;
+use tokio::sync::broadcast;
+
+use crate::metrics::AppMetrics;
 
 /// Something that happened on a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +120,23 @@ pub enum NodeEvent {
         /// Who wrote it.
         from: AuthorKey,
     },
+    /// The receipt of one of our agreements was published (as its sequencer)
+    /// or came back from the sequencer.
+    ReceiptPublished {
+        /// The agreement.
+        agreement: AgreementId,
+        /// The receipt record.
+        record: RecordId,
+    },
+    /// A review was stored here: ours, or one from the network.
+    ReviewAdded {
+        /// The review record.
+        record: RecordId,
+        /// Its author.
+        author: AuthorKey,
+        /// Whom it reviews.
+        subject: AuthorKey,
+    },
     /// A catch-up sync session ended.
     SyncFinished {
         /// The peer synced with.
@@ -129,15 +151,44 @@ pub enum NodeEvent {
 }
 
 impl NodeEvent {
-    /// The event of a record the store took, if it changed anything.
-    pub(crate) fn of_insert(outcome: InsertOutcome, verified: &Verified) -> Option<NodeEvent> {
+    /// What storing a record changed, if anything: the record's event, and
+    /// for a new review [`NodeEvent::ReviewAdded`].
+    pub(crate) fn of_insert(outcome: InsertOutcome, verified: &Verified) -> Vec<NodeEvent> {
         let address = verified.body().address();
         let id = verified.id();
+        let mut events = Vec::new();
         match outcome {
-            InsertOutcome::Inserted => Some(NodeEvent::RecordAdded { address, id }),
-            InsertOutcome::Replaced => Some(NodeEvent::RecordChanged { address, id }),
-            InsertOutcome::Tombstoned => Some(NodeEvent::RecordWithdrawn { address, id }),
-            InsertOutcome::Stale | InsertOutcome::Duplicate | InsertOutcome::Expired => None,
+            InsertOutcome::Inserted => events.push(NodeEvent::RecordAdded { address, id }),
+            InsertOutcome::Replaced => events.push(NodeEvent::RecordChanged { address, id }),
+            InsertOutcome::Tombstoned => events.push(NodeEvent::RecordWithdrawn { address, id }),
+            InsertOutcome::Stale | InsertOutcome::Duplicate | InsertOutcome::Expired => {}
+        }
+        if outcome.is_new()
+            && let Content::Review(review) = &verified.body().content
+            && let Some(subject) = review.receipt.other_party(&verified.body().author)
+        {
+            events.push(NodeEvent::ReviewAdded {
+                record: id,
+                author: verified.body().author,
+                subject,
+            });
+        }
+        events
+    }
+
+    /// Sends what storing a record changed to the node's subscribers, and
+    /// counts a new review.
+    pub(crate) fn announce_insert(
+        sender: &broadcast::Sender<NodeEvent>,
+        metrics: &AppMetrics,
+        outcome: InsertOutcome,
+        verified: &Verified,
+    ) {
+        for event in Self::of_insert(outcome, verified) {
+            if matches!(event, NodeEvent::ReviewAdded { .. }) {
+                metrics.review_added();
+            }
+            let _ = sender.send(event);
         }
     }
 }

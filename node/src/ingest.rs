@@ -206,9 +206,7 @@ impl Ingestor {
                         if o.is_new() {
                             outcome.stored += 1;
                         }
-                        if let Some(event) = NodeEvent::of_insert(o, v) {
-                            let _ = self.events.send(event);
-                        }
+                        NodeEvent::announce_insert(&self.events, &self.metrics, o, v);
                     }
                 }
                 Err(e) => {

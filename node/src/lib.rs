@@ -68,4 +68,4 @@ pub use data_dir::DataDir;
 pub use error::NodeError;
 pub use events::NodeEvent;
 pub use ingest::IngestError;
-pub use node::{Node, Placement};
+pub use node::{Node, Placement, ReviewSummary};

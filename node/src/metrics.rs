@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use swapmesh_net::Validation;
 
@@ -42,6 +43,10 @@ pub(crate) struct AppMetrics {
     agreement_events: Mutex<BTreeMap<&'static str, u64>>,
     /// Refusals of agreement messages, by side (given, received) and code.
     agreement_refusals: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Receipts of our agreements published or received.
+    receipts: AtomicU64,
+    /// Reviews stored.
+    reviews: AtomicU64,
 }
 
 /// What the agreements hold at the time of a scrape.
@@ -97,6 +102,16 @@ impl AppMetrics {
             .expect("metrics lock")
             .entry(action)
             .or_default() += 1;
+    }
+
+    /// Counts one receipt of ours published (or received from the sequencer).
+    pub(crate) fn receipt_published(&self) {
+        self.receipts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one review stored.
+    pub(crate) fn review_added(&self) {
+        self.reviews.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one refusal this node gave (`given`) or got (`received`).
@@ -208,8 +223,17 @@ impl AppMetrics {
              swapmesh_agreement_pending {}\n\
              # HELP swapmesh_agreement_outbox Agreement messages not yet delivered to the other party's node.\n\
              # TYPE swapmesh_agreement_outbox gauge\n\
-             swapmesh_agreement_outbox {}\n",
-            agreements.pending, agreements.outbox
+             swapmesh_agreement_outbox {}\n\
+             # HELP swapmesh_receipts_published Receipts of this node's agreements published or received.\n\
+             # TYPE swapmesh_receipts_published counter\n\
+             swapmesh_receipts_published_total {}\n\
+             # HELP swapmesh_reviews_added Reviews stored here, ours and others'.\n\
+             # TYPE swapmesh_reviews_added counter\n\
+             swapmesh_reviews_added_total {}\n",
+            agreements.pending,
+            agreements.outbox,
+            self.receipts.load(Ordering::Relaxed),
+            self.reviews.load(Ordering::Relaxed),
         );
         out
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use swapmesh_net::{NetworkHandle, PublishError};
 use swapmesh_protocol::listing::{Listing, ListingStatus};
-use swapmesh_protocol::record::{PROFILE_D, tombstone_expiry};
+use swapmesh_protocol::record::tombstone_expiry;
 use swapmesh_protocol::social::Profile;
 use swapmesh_protocol::time::YEAR;
 use swapmesh_protocol::validate::MAX_LIFETIME;
@@ -25,6 +25,7 @@ use crate::clock::Clock;
 use crate::config::NodeConfig;
 use crate::error::NodeError;
 use crate::events::NodeEvent;
+use crate::metrics::AppMetrics;
 use crate::node::Placement;
 
 /// Versions, signs, stores and publishes the node's own records.
@@ -34,6 +35,7 @@ pub(crate) struct Publisher {
     store: Store,
     net: NetworkHandle,
     events: broadcast::Sender<NodeEvent>,
+    metrics: Arc<AppMetrics>,
     clock: Arc<dyn Clock>,
     /// How long a listing lives, clamped to the protocol's maximum.
     listing_lifetime: u64,
@@ -51,6 +53,7 @@ impl Publisher {
         store: Store,
         net: NetworkHandle,
         events: broadcast::Sender<NodeEvent>,
+        metrics: Arc<AppMetrics>,
         config: &NodeConfig,
     ) -> Self {
         Self {
@@ -59,6 +62,7 @@ impl Publisher {
             store,
             net,
             events,
+            metrics,
             clock: config.clock.clone(),
             listing_lifetime: config.listing_lifetime.as_secs().min(MAX_LIFETIME),
             pending_burst: config.pending_burst.max(1),
@@ -143,26 +147,32 @@ impl Publisher {
         profile: Profile,
         placement: Placement,
     ) -> Result<Verified, NodeError> {
+        self.publish_replacing(Content::Profile(profile), placement)
+            .await
+    }
+
+    /// Publishes a record of ours that lives a year at `placement`: a profile,
+    /// a receipt or a review. A new version replaces the one at its address.
+    pub(crate) async fn publish_replacing(
+        &self,
+        content: Content,
+        placement: Placement,
+    ) -> Result<Verified, NodeError> {
         let _guard = self.own_writes.lock().await;
-        let address = Address {
-            author: self.author,
-            kind: RecordKind::Profile,
-            d: PROFILE_D.to_owned(),
-        };
-        let seq = self
-            .store
-            .current_version(&address)?
-            .map_or(1, |v| v.seq + 1);
         let now = self.clock.now();
-        let body = RecordBody {
+        let mut body = RecordBody {
             author: self.author,
-            seq,
+            seq: 1,
             created_at: now,
             expires_at: now.plus(YEAR),
             area: placement.area,
             meshes: placement.meshes,
-            content: Content::Profile(profile),
+            content,
         };
+        body.seq = self
+            .store
+            .current_version(&body.address())?
+            .map_or(1, |v| v.seq + 1);
         self.publish(body, now).await
     }
 
@@ -202,9 +212,7 @@ impl Publisher {
         if !outcome.is_new() {
             return Err(NodeError::Superseded);
         }
-        if let Some(event) = NodeEvent::of_insert(outcome, &verified) {
-            let _ = self.events.send(event);
-        }
+        NodeEvent::announce_insert(&self.events, &self.metrics, outcome, &verified);
         let data = GossipMessage::record(verified.signed().clone()).encode();
         for topic in topics(verified.body()) {
             self.publish_on(&topic, verified.id(), data.clone()).await;

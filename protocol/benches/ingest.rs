@@ -1,14 +1,19 @@
 //! Ingest against the raw limit: bare `verify_strict` of a 300-byte message, next to
 //! the whole ingest path (decode + canonical re-encode check + verify_strict +
 //! validate) of a typical listing on one core, and the same over a batch spread
-//! across both cores. The ratios, measured in the same run, are printed at the end.
+//! across both cores; and a review (three signatures: the record's and its
+//! receipt's two) against three raw verifications. The ratios, measured in the
+//! same run, are printed at the end.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use ed25519_dalek::Signer;
-use swapmesh_protocol::{Timestamp, check_bytes, fixtures};
+use swapmesh_protocol::listing::DealKind;
+use swapmesh_protocol::signed::author_of;
+use swapmesh_protocol::social::{Outcome, Receipt, ReceiptStatement, Review};
+use swapmesh_protocol::{AgreementId, Content, Timestamp, check_bytes, fixtures, sign_own};
 
 const NOW: Timestamp = Timestamp(1_800_000_000);
 const BATCH: usize = 1024;
@@ -19,6 +24,43 @@ struct Inputs {
     sig: ed25519_dalek::Signature,
     /// Wire bytes of listings by many authors.
     records: Vec<Vec<u8>>,
+    /// Wire bytes of reviews by many authors, each embedding its receipt.
+    reviews: Vec<Vec<u8>>,
+}
+
+/// A review by `author` of `other`, after an agreement `other` provided.
+fn review_bytes(
+    author: &ed25519_dalek::SigningKey,
+    other: &ed25519_dalek::SigningKey,
+    n: u64,
+) -> Vec<u8> {
+    let mut agreement = [0u8; 32];
+    agreement[..8].copy_from_slice(&n.to_be_bytes());
+    let statement = ReceiptStatement {
+        agreement: AgreementId(agreement),
+        deal: DealKind::Rent,
+        provider: author_of(other),
+        receiver: author_of(author),
+        outcome: Outcome::Completed,
+        ended_at: NOW,
+        on_time: Some(true),
+    };
+    let receipt = Receipt {
+        provider_sig: statement.sign(other),
+        receiver_sig: statement.sign(author),
+        statement,
+    };
+    let review = Review {
+        receipt,
+        rating: 5,
+        text: "Drill in perfect shape, friendly handover, would borrow again.".into(),
+    };
+    let mut body = fixtures::listing_body(author_of(author), "u4pru", fixtures::listing("x"), NOW);
+    body.content = Content::Review(review);
+    sign_own(&body, author, NOW)
+        .expect("a valid review")
+        .signed()
+        .encode()
 }
 
 fn inputs() -> Inputs {
@@ -32,11 +74,15 @@ fn inputs() -> Inputs {
                 .encode()
         })
         .collect();
+    let reviews = (0..BATCH as u64)
+        .map(|i| review_bytes(&fixtures::key(i), &fixtures::key(i + 100_000), i))
+        .collect();
     Inputs {
         key: signer.verifying_key(),
         msg,
         sig,
         records,
+        reviews,
     }
 }
 
@@ -46,6 +92,12 @@ fn raw_verify(i: &Inputs) {
 
 fn ingest_one_core(i: &Inputs) {
     for r in &i.records {
+        black_box(check_bytes(black_box(r), NOW).unwrap());
+    }
+}
+
+fn ingest_reviews(i: &Inputs) {
+    for r in &i.reviews {
         black_box(check_bytes(black_box(r), NOW).unwrap());
     }
 }
@@ -75,6 +127,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("ingest_listing_two_cores", |b| {
         b.iter(|| ingest_two_cores(&i))
     });
+    g.bench_function("ingest_review_one_core", |b| b.iter(|| ingest_reviews(&i)));
     g.finish();
 }
 
@@ -102,6 +155,7 @@ fn ratios() {
     });
     let one = rate(BATCH, || ingest_one_core(&i));
     let two = rate(BATCH, || ingest_two_cores(&i));
+    let reviews = rate(BATCH, || ingest_reviews(&i));
     println!("\nratios (same run, best of 5 x 0.4 s):");
     println!("  raw verify_strict      {raw:>10.0} /s");
     println!(
@@ -111,6 +165,10 @@ fn ratios() {
     println!(
         "  ingest, two cores      {two:>10.0} /s  = {:.2}x raw",
         two / raw
+    );
+    println!(
+        "  reviews, one core      {reviews:>10.0} /s  x 3 signatures = {:.2}x raw",
+        reviews * 3.0 / raw
     );
 }
 

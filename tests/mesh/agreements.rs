@@ -135,7 +135,7 @@ pub(crate) fn open_of(view: &AgreementView, party: usize) -> swapmesh_protocol::
     view.state.open[party].expect("an open act").event
 }
 
-fn confirm(of: swapmesh_protocol::agreement::EventId) -> Action {
+pub(crate) fn confirm(of: swapmesh_protocol::agreement::EventId) -> Action {
     Action::Confirm {
         of,
         deposit_returned: None,
@@ -503,13 +503,13 @@ async fn expired_offer_releases_its_hold() {
 
 /// A taker with no node behind it: a bare network peer with its own key that
 /// signs and delivers events by hand.
-struct RawTaker {
-    net: swapmesh_net::NetworkHandle,
-    key: swapmesh_protocol::SigningKey,
+pub(crate) struct RawTaker {
+    pub(crate) net: swapmesh_net::NetworkHandle,
+    pub(crate) key: swapmesh_protocol::SigningKey,
 }
 
 impl RawTaker {
-    async fn new(seed: u64, node: &Node) -> Self {
+    pub(crate) async fn new(seed: u64, node: &Node) -> Self {
         let key = fixtures::key(seed);
         let keypair = swapmesh_node::identity::libp2p_keypair(&key);
         let net = kit::raw_peer_with(|c| c.keypair = keypair).await;
@@ -517,12 +517,12 @@ impl RawTaker {
         Self { net, key }
     }
 
-    fn author(&self) -> swapmesh_protocol::AuthorKey {
+    pub(crate) fn author(&self) -> swapmesh_protocol::AuthorKey {
         swapmesh_protocol::signed::author_of(&self.key)
     }
 
     /// Sends a request frame as is.
-    async fn send_frame(&self, to: &Node, frame: Vec<u8>) -> Response {
+    pub(crate) async fn send_frame(&self, to: &Node, frame: Vec<u8>) -> Response {
         let bytes = self
             .net
             .send_request(swapmesh_net::Protocol::Agree, to.peer_id(), frame)
@@ -531,14 +531,14 @@ impl RawTaker {
         AgreeResponse::decode(&bytes).expect("a response frame")
     }
 
-    async fn deliver(&self, to: &Node, events: &[&VerifiedEvent]) -> Response {
+    pub(crate) async fn deliver(&self, to: &Node, events: &[&VerifiedEvent]) -> Response {
         let events = events.iter().map(|e| e.signed().clone()).collect();
         self.send_frame(to, AgreeRequest::V1(Request::Deliver { events }).encode())
             .await
     }
 
     /// A proposal of `deal` on `listing` (held by `node`), signed at `at`.
-    fn propose(
+    pub(crate) fn propose(
         &self,
         node: &Node,
         listing: &ListingId,
@@ -581,7 +581,7 @@ impl RawTaker {
     }
 
     /// `action` signed on `state`'s head at `at`.
-    fn next(&self, state: &Agreement, action: Action, at: Timestamp) -> VerifiedEvent {
+    pub(crate) fn next(&self, state: &Agreement, action: Action, at: Timestamp) -> VerifiedEvent {
         sign_event(
             state.next_event(self.author(), at, action, String::new()),
             &self.key,
@@ -591,11 +591,11 @@ impl RawTaker {
 }
 
 /// The state after `events` (each applied as of its own time).
-fn state_of(events: &[&VerifiedEvent]) -> Agreement {
+pub(crate) fn state_of(events: &[&VerifiedEvent]) -> Agreement {
     replay(events.iter().copied()).unwrap().unwrap()
 }
 
-async fn misbehaviour_of(node: &Node, peer: swapmesh_net::PeerId) -> f64 {
+pub(crate) async fn misbehaviour_of(node: &Node, peer: swapmesh_net::PeerId) -> f64 {
     kit::misbehaviour_of(node, peer).await.unwrap_or(0.0)
 }
 

@@ -12,3 +12,4 @@ mod gossip;
 mod hostile;
 mod ingest;
 mod lifecycle;
+mod receipts;

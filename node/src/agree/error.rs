@@ -78,6 +78,9 @@ pub enum AgreeError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Publishing a record of ours (a receipt) failed.
+    #[error("could not publish: {0}")]
+    Publish(String),
     /// The node is stopping.
     #[error("the node is stopping")]
     Stopped,
@@ -105,6 +108,7 @@ impl AgreeError {
             AgreeError::TooMany => "too_many",
             AgreeError::Refused(r) => r.code(),
             AgreeError::Store(_) => "store",
+            AgreeError::Publish(_) => "publish",
             AgreeError::Stopped => "stopped",
         }
     }

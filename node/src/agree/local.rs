@@ -443,6 +443,9 @@ impl Agree {
         }
         let guard = self.inner.commits.lock().await;
         let stored = self.stored(id)?;
+        if stored.refused.is_some() {
+            return Err(AgreeError::Finished);
+        }
         let note = Note::sign(*id, self.inner.clock.now(), text, &self.inner.key);
         let peer = self.other(&stored.state);
         let kept = StoredNote {

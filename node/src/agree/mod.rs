@@ -12,6 +12,7 @@
 //! - `holds`: the calendar windows a commit takes or releases for our items;
 //! - `outbox`: a worker per peer delivering in order, with retries;
 //! - `pending`: our pending event as the other party: acked, refused, signed again;
+//! - `receipts`: the receipt both parties sign when a chain ends;
 //! - `timers`: offer expiry, dropped pending proposals, listing status.
 
 mod arrival;
@@ -20,6 +21,7 @@ mod holds;
 mod local;
 mod outbox;
 mod pending;
+mod receipts;
 mod serve;
 mod timers;
 
@@ -149,6 +151,8 @@ pub struct AgreementView {
     /// Messages of this agreement (events, notes) still in our outbox for the
     /// other party.
     pub sending: usize,
+    /// The receipt record both parties signed, once this node holds it.
+    pub receipt: Option<swapmesh_store::StoredRecord>,
 }
 
 impl AgreementView {
@@ -386,12 +390,16 @@ impl Agree {
     /// What this node derives of a stored agreement at `now`.
     fn derived(&self, stored: &StoredAgreement, now: Timestamp) -> Derived {
         let state = &stored.state;
-        let mut next = if stored.refused.is_some() || stored.pending.is_some() {
+        let next = if stored.refused.is_some() {
+            // It never started: nothing to do or say.
             Vec::new()
+        } else if stored.pending.is_some() {
+            vec!["note"]
         } else {
-            state.next_actions(self.inner.me, now)
+            let mut next = state.next_actions(self.inner.me, now);
+            next.push("note");
+            next
         };
-        next.push("note");
         Derived {
             next,
             overdue: stored.refused.is_none() && state.overdue(now, self.inner.overdue_grace),
@@ -419,6 +427,7 @@ impl Agree {
         let attempts = self.inner.outbox.attempts(&other);
         Ok(AgreementView {
             sending,
+            receipt: self.receipt_of(&stored.state)?,
             derived: self.derived(&stored, now),
             pending: stored
                 .pending

@@ -41,6 +41,11 @@ pub(super) enum Item {
     },
     /// A note beside the chain.
     Note(Note),
+    /// Our signature over the receipt statement of the chain the sequencer ended.
+    ReceiptSig {
+        /// The signature.
+        sig: swapmesh_protocol::Signature,
+    },
 }
 
 impl Item {
@@ -196,6 +201,7 @@ impl Agree {
                 }
                 Err(sent) => Ok(sent),
             },
+            Item::ReceiptSig { sig } => self.send_receipt_sig(key, sig).await,
         }
     }
 

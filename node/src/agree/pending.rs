@@ -133,8 +133,10 @@ impl Agree {
         match &next {
             Some((event, next)) => {
                 let holds = holds::our_holds(&self.inner.store, &self.inner.me, next, false)?;
+                let receipt_sig: Vec<_> = self.receipt_sig_entry(next).into_iter().collect();
                 let commit = AgreementCommit {
                     events: std::slice::from_ref(event),
+                    outbox_add: &receipt_sig,
                     pending: Pending::Clear,
                     holds: &holds,
                     outbox_done: &done,

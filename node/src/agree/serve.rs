@@ -63,13 +63,14 @@ impl Agree {
     ) -> Result<Response, AgreeError> {
         match request {
             Request::Deliver { events } => self.deliver(peer, from, events).await,
-            // Receipts come with their issue.
-            Request::ReceiptSig { .. } => Ok(refused(Refusal::Unsupported, None)),
+            Request::ReceiptSig { agreement, sig } => {
+                self.receipt_sig_in(peer, from, agreement, sig).await
+            }
             Request::Note(note) => self.note_in(peer, from, note).await,
         }
     }
 
-    async fn charge(&self, peer: PeerId, what: Misbehaviour) {
+    pub(super) async fn charge(&self, peer: PeerId, what: Misbehaviour) {
         let _ = self.inner.net.report_misbehaviour(peer, what).await;
     }
 
@@ -162,9 +163,11 @@ impl Agree {
                 );
             let took_pending = pending.as_ref().is_some_and(|p| p.id() == event.id());
             let mut holds = holds::our_holds(&self.inner.store, &me, &next, signs_terms)?;
+            let receipt_sig: Vec<_> = self.receipt_sig_entry(&next).into_iter().collect();
             let outcome = loop {
                 let commit = AgreementCommit {
                     events: std::slice::from_ref(&event),
+                    outbox_add: &receipt_sig,
                     pending: if took_pending {
                         Pending::Clear
                     } else {

@@ -76,6 +76,10 @@ impl Agree {
                 phase: j.phase,
             });
         }
+        if state.receipt_statement().is_some() && !self.is_sequencer(state) {
+            // The commit that ended it queued our receipt signature.
+            self.wake(state.terms.provider);
+        }
         for item in self.our_items(state) {
             self.refresh_status(&item).await;
         }

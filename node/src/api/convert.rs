@@ -433,6 +433,19 @@ impl From<&NodeEvent> for EventJson {
                 id: id.to_string(),
                 from: from.to_string(),
             },
+            NodeEvent::ReceiptPublished { agreement, record } => EventJson::ReceiptPublished {
+                agreement: agreement.to_string(),
+                record: record.to_string(),
+            },
+            NodeEvent::ReviewAdded {
+                record,
+                author,
+                subject,
+            } => EventJson::ReviewAdded {
+                record: record.to_string(),
+                author: author.to_string(),
+                subject: subject.to_string(),
+            },
         }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ErrorCode;
-use super::{ApiState, agreements, events, listings, meshes, node};
+use super::{ApiState, agreements, events, listings, meshes, node, reviews};
 
 /// Every route, with the document generated from them.
 pub(super) fn parts() -> (Router<ApiState>, Value) {
@@ -17,6 +17,7 @@ pub(super) fn parts() -> (Router<ApiState>, Value) {
     let (router, document) = OpenApiRouter::with_openapi(base)
         .merge(listings::routes())
         .merge(agreements::routes())
+        .merge(reviews::routes())
         .merge(meshes::routes())
         .merge(node::routes())
         .merge(events::routes())
@@ -36,7 +37,7 @@ pub fn openapi() -> Value {
 /// the body extractor's), and the table of error codes.
 fn finish_document(doc: &mut Value) {
     doc["info"]["description"] = json!(
-        "The local API of a swapmesh node: listings, agreements, profiles, meshes, events. \
+        "The local API of a swapmesh node: listings, agreements, reviews, profiles, meshes, events. \
          Money is integer minor units of an ISO 4217 currency. Every error is \
          `{\"error\": \"<sentence>\", \"code\": \"<snake_case>\", …details}`; \
          the codes are listed in the `ErrorCode` schema."

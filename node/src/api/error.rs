@@ -107,6 +107,8 @@ pub enum ErrorCode {
     Pending,
     /// 409: the other party's node refused (`refusal`).
     Refused,
+    /// 409: no receipt of the agreement is held here yet.
+    NoReceipt,
     /// 422: the terms break a rule (`rule`).
     InvalidTerms,
     /// 429: too many undecided proposals to this provider.
@@ -166,6 +168,7 @@ impl ErrorCode {
         ErrorCode::Finished,
         ErrorCode::Pending,
         ErrorCode::Refused,
+        ErrorCode::NoReceipt,
         ErrorCode::InvalidTerms,
         ErrorCode::TooMany,
         ErrorCode::NoAddressToShare,
@@ -188,7 +191,7 @@ impl ErrorCode {
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ListingExists | ListingWithdrawn | Superseded | NotYourTurn | OutOfOrder | Stale
             | Overlaps | ListingChanged | Unavailable | OfferExpired | AfterHandover | OpenAct
-            | NothingToConfirm | Finished | Pending | Refused => StatusCode::CONFLICT,
+            | NothingToConfirm | Finished | Pending | Refused | NoReceipt => StatusCode::CONFLICT,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             UnknownField | MissingField | InvalidField | UnknownCurrency | InvalidRecord
@@ -247,6 +250,7 @@ impl ErrorCode {
             Finished => "finished",
             Pending => "pending",
             Refused => "refused",
+            NoReceipt => "no_receipt",
             InvalidTerms => "invalid_terms",
             TooMany => "too_many",
             NoAddressToShare => "no_address_to_share",
@@ -313,6 +317,9 @@ impl ErrorCode {
                 "another event of ours still waits for the provider's node (`DELETE /agreements/{id}/pending` stops it)"
             }
             Refused => "the other party's node refused the event (`refusal`, e.g. `too_old`)",
+            NoReceipt => {
+                "no receipt of the agreement is held here: it has not ended, or its receipt has not come yet"
+            }
             InvalidTerms => {
                 "the terms break a rule (`rule`, e.g. `empty_period`, `kind_not_offered`, `receiver`)"
             }
@@ -435,6 +442,7 @@ impl From<NodeError> for ApiError {
             NodeError::ListingExists(_) => ErrorCode::ListingExists,
             NodeError::Withdrawn(_) => ErrorCode::ListingWithdrawn,
             NodeError::Superseded => ErrorCode::Superseded,
+            NodeError::NoReceipt(_) => ErrorCode::NoReceipt,
             NodeError::NoAddressToShare => ErrorCode::NoAddressToShare,
             NodeError::Network(_) | NodeError::Stopped => ErrorCode::NetworkUnavailable,
             _ => ErrorCode::Internal,
@@ -483,7 +491,7 @@ impl From<AgreeError> for ApiError {
                 err.body.refusal = Some(refusal.code().to_owned());
                 return err;
             }
-            AgreeError::Store(_) => ErrorCode::Internal,
+            AgreeError::Store(_) | AgreeError::Publish(_) => ErrorCode::Internal,
             AgreeError::Stopped => ErrorCode::NetworkUnavailable,
         };
         if code == ErrorCode::Internal {

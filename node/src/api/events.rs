@@ -24,8 +24,9 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 /// `record_changed`, `record_withdrawn`, `peer_up`, `peer_down`,
 /// `peer_discovered`, `peer_blocked`, `sync_progress`, `sync_finished`,
 /// `agreement_changed`, `agreement_delivered`, `agreement_pending`,
-/// `agreement_refused`, `agreement_overdue`, `agreement_note`, and `lagged`
-/// when this reader was too slow and missed some).
+/// `agreement_refused`, `agreement_overdue`, `agreement_note`,
+/// `receipt_published`, `review_added`, and `lagged` when this reader was too
+/// slow and missed some).
 #[utoipa::path(
     get,
     path = "/api/v1/events",

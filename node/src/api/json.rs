@@ -465,6 +465,23 @@ pub enum EventJson {
         /// Who wrote it (64 hex).
         from: String,
     },
+    /// The receipt of one of this node's agreements was published (by this
+    /// node as the provider) or came back from the provider's node.
+    ReceiptPublished {
+        /// The agreement id.
+        agreement: String,
+        /// The receipt record's id (64 hex).
+        record: String,
+    },
+    /// A review was stored here: ours, or one from the network.
+    ReviewAdded {
+        /// The review record's id (64 hex).
+        record: String,
+        /// Its author (64 hex).
+        author: String,
+        /// Whom it reviews (64 hex).
+        subject: String,
+    },
     /// This reader was too slow and missed events.
     Lagged {
         /// How many.
@@ -941,7 +958,8 @@ pub struct AgreementSummaryJson {
     /// The actions this node may take now, each a route
     /// `POST /agreements/{id}/<action>`: of `counter`, `accept`, `decline`,
     /// `withdraw`, `handover`, `return`, `confirm`, `extend`, `cancel`,
-    /// `dispute`, `resolve`, and `note` (always).
+    /// `dispute`, `resolve`, and `note` (unless the provider's node refused the
+    /// proposal: then none). While an event of ours waits, only `note`.
     #[schema(example = json!(["accept", "counter", "decline", "note"]))]
     pub next: Vec<String>,
     /// The provider's listing (`<author-hex>.<d>`).
@@ -992,6 +1010,8 @@ pub struct AgreementJson {
     /// How many messages of this agreement (events, notes) this node still has to
     /// deliver to the other party's node; 0 when it has everything of ours.
     pub sending: usize,
+    /// The receipt both parties signed, once it ended and the receipt is here.
+    pub receipt: Option<ReceiptJson>,
 }
 
 /// An agreement after an action of ours.
@@ -1079,4 +1099,126 @@ pub struct ResolveInput {
 pub struct NoteText {
     /// The message (at most 1 KiB).
     pub text: String,
+}
+
+/// How an agreement ended, as its receipt says.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeJson {
+    /// Carried out as agreed.
+    Completed,
+    /// Cancelled after it was accepted.
+    Cancelled,
+    /// Disputed, then resolved by both.
+    Resolved,
+}
+
+/// What both parties signed when an agreement ended: no terms, no pickup, no
+/// deposit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct StatementJson {
+    /// The agreement id (64 hex).
+    pub agreement: String,
+    /// The kind of deal.
+    pub kind: DealKind,
+    /// Who provided the thing (64 hex).
+    pub provider: String,
+    /// Who received it (64 hex).
+    pub receiver: String,
+    /// How it ended.
+    pub outcome: OutcomeJson,
+    /// When it ended.
+    #[schema(format = DateTime)]
+    pub ended_at: String,
+    /// Whether the last return came by the due date; `null` without a return.
+    pub on_time: Option<bool>,
+}
+
+/// A receipt record: the statement and both parties' signatures, published by
+/// the provider's node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ReceiptJson {
+    /// The record id (64 hex).
+    pub id: String,
+    /// What both signed.
+    #[serde(flatten)]
+    pub statement: StatementJson,
+    /// When it was published.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+/// A review: one party's rating of the other, with the receipt it embeds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ReviewJson {
+    /// The record id of this version (64 hex).
+    pub id: String,
+    /// The agreement reviewed (64 hex).
+    pub agreement: String,
+    /// Who wrote it (64 hex).
+    pub author: String,
+    /// Whom it reviews: the other party (64 hex).
+    pub subject: String,
+    /// 1 to 5.
+    pub rating: u8,
+    /// What the author says.
+    pub text: String,
+    /// The version (a new review of the same agreement replaces the old one).
+    pub version: u64,
+    /// When this version was written.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// The receipt it embeds.
+    pub receipt: StatementJson,
+}
+
+/// A review of the other party of one of our ended agreements.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"agreement": "0202020202020202020202020202020202020202020202020202020202020202", "rating": 5, "text": "Drill in perfect shape, friendly handover."}))]
+pub struct ReviewInput {
+    /// The agreement (64 hex); it must have ended with a receipt.
+    pub agreement: String,
+    /// 1 to 5.
+    pub rating: u8,
+    /// At most 2 KiB.
+    #[serde(default)]
+    pub text: String,
+}
+
+/// A page of reviews, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ReviewPage {
+    /// The reviews.
+    pub reviews: Vec<ReviewJson>,
+    /// The cursor of the next page (pass it as `cursor`), if there is one.
+    pub next: Option<String>,
+}
+
+/// Receipts of a party by outcome.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, Default)]
+pub struct OutcomeCounts {
+    /// Completed.
+    pub completed: usize,
+    /// Cancelled after acceptance.
+    pub cancelled: usize,
+    /// Disputed and resolved.
+    pub resolved: usize,
+}
+
+/// What this node holds about a party.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct ReviewSummaryJson {
+    /// The party (64 hex).
+    pub subject: String,
+    /// Its receipts, by outcome.
+    pub receipts: OutcomeCounts,
+    /// Receipts whose return came by the due date…
+    pub on_time: usize,
+    /// …out of those with a return (`on_time` known).
+    pub returns: usize,
+    /// Reviews of it.
+    pub reviews: usize,
+    /// Their mean rating; `null` without reviews.
+    pub mean_rating: Option<f64>,
 }

@@ -10,7 +10,7 @@
 //!
 //! - `extract`: bodies, query strings and path ids, parsed once into types;
 //! - [`error`]: [`ErrorCode`](error::ErrorCode) and the error answer;
-//! - `listings`, `agreements`, `meshes`, `node` (the node, peers, profiles,
+//! - `listings`, `agreements`, `reviews`, `meshes`, `node` (the node, peers, profiles,
 //!   `/metrics`, this document), `events`: the handlers, by resource;
 //! - [`json`]: every request and response type; `convert`: between them and
 //!   records; `terms`: between them and agreements (terms per kind, events);
@@ -29,6 +29,7 @@ pub mod json;
 mod listings;
 mod meshes;
 mod node;
+mod reviews;
 mod terms;
 
 use std::sync::Arc;

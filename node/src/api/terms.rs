@@ -525,6 +525,7 @@ impl AgreementJson {
                 .collect(),
             refused: view.refused.map(|r| r.code().to_owned()),
             sending: view.sending,
+            receipt: view.receipt.as_ref().and_then(super::json::ReceiptJson::of),
         }
     }
 }
@@ -724,6 +725,7 @@ mod tests {
             refused: None,
             me: author_of(chain.key(Side::Receiver)),
             sending: 0,
+            receipt: None,
             derived: derived(false, &["cancel", "dispute", "note"]),
         };
         let json = serde_json::to_value(AgreementJson::of(&view)).unwrap();
@@ -782,6 +784,7 @@ mod tests {
             refused: None,
             me: author_of(offered.key(Side::Provider)),
             sending: 1,
+            receipt: None,
             derived: derived(true, &["decline", "note"]),
         };
         let json = serde_json::to_value(AgreementJson::of(&view)).unwrap();

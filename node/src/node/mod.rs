@@ -6,12 +6,14 @@
 //! - `records`: our own records (through the publisher), reading and searching;
 //! - `mesh`: meshes and invites;
 //! - `network`: peers, addresses, dialling, metrics;
-//! - `agreements`: proposing, acting and reading agreements (through `agree`).
+//! - `agreements`: proposing, acting and reading agreements (through `agree`);
+//! - `reviews`: reviews of our agreements' other parties, and what we hold of a party.
 
 mod agreements;
 mod mesh;
 mod network;
 mod records;
+mod reviews;
 
 use std::sync::Arc;
 
@@ -35,6 +37,8 @@ use crate::publish::Publisher;
 use crate::sync::schedule::Schedule;
 use crate::sync::{Progress, SessionError, SessionReport, SyncService};
 use crate::tasks::Tasks;
+
+pub use reviews::ReviewSummary;
 
 /// Where a record of ours is placed: its area and meshes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -116,6 +120,7 @@ impl Node {
             store.clone(),
             net.clone(),
             events.clone(),
+            metrics.clone(),
             &config,
         ));
         let agree = Agree::new(AgreeParts {

@@ -154,6 +154,8 @@ pub enum Refusal {
     NoteTooLong,
     /// An event too large, or more than one agreement's events in a delivery.
     TooLarge,
+    /// A receipt signature for a chain the sequencer has not ended (yet).
+    NotEnded,
 }
 
 impl Refusal {
@@ -189,6 +191,7 @@ impl Refusal {
             Refusal::BadExtension => "bad_extension",
             Refusal::NoteTooLong => "note_too_long",
             Refusal::TooLarge => "too_large",
+            Refusal::NotEnded => "not_ended",
         }
     }
 
