@@ -3,22 +3,10 @@
 //! back, the provider's node refuses a proposal for days already booked, and
 //! what is wrong is named.
 
-use std::path::Path;
-
 use serde_json::json;
 
 use crate::http::{Reply, call};
 use crate::kit::{Daemon, eventually};
-
-fn start(dir: &Path, bootstrap: Option<&Daemon>) -> Daemon {
-    let mut args = vec!["--listen", "/ip4/127.0.0.1/tcp/0", "--area", "u4pru"];
-    let address;
-    if let Some(b) = bootstrap {
-        address = b.bootstrap_address();
-        args.extend(["--bootstrap", address.as_str()]);
-    }
-    Daemon::start(dir, &args)
-}
 
 fn agreement(d: &Daemon, id: &str) -> Reply {
     call(d, "GET", &format!("/api/v1/agreements/{id}"), None)
@@ -27,8 +15,8 @@ fn agreement(d: &Daemon, id: &str) -> Reply {
 #[test]
 fn a_proposal_by_short_id_is_accepted_across_nodes_and_booked_days_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let ana = start(&tmp.path().join("ana"), None);
-    let ben = start(&tmp.path().join("ben"), Some(&ana));
+    let ana = Daemon::neighbour(&tmp.path().join("ana"), None);
+    let ben = Daemon::neighbour(&tmp.path().join("ben"), Some(&ana));
 
     let listing = call(
         &ana,

@@ -159,3 +159,84 @@ fn dechunk(body: &str) -> String {
     }
     out
 }
+
+/// A subscription to a daemon's `/api/v1/events`: a thread reads the stream
+/// and keeps every `data:` event, parsed, until the daemon hangs up.
+pub(crate) struct EventStream {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl EventStream {
+    /// Subscribes; returns once the stream's head arrived (200), so every
+    /// event from then on is seen.
+    pub(crate) fn subscribe(d: &Daemon) -> EventStream {
+        use std::io::BufRead;
+        let mut stream = TcpStream::connect(&d.api).unwrap();
+        let head = format!(
+            "GET /api/v1/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\r\n",
+            d.api,
+            d.token()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut reader = std::io::BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.contains(" 200 "), "the event stream answers {line:?}");
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+        }
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = seen.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if let Some(data) = line.trim().strip_prefix("data:")
+                    && let Ok(event) = serde_json::from_str::<Value>(data.trim())
+                {
+                    keep.lock().unwrap().push(event);
+                }
+            }
+        });
+        EventStream { seen }
+    }
+
+    /// Every event seen so far.
+    pub(crate) fn seen(&self) -> Vec<Value> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// The events seen so far of type `kind`.
+    pub(crate) fn of_type(&self, kind: &str) -> Vec<Value> {
+        self.seen()
+            .into_iter()
+            .filter(|e| e["type"] == kind)
+            .collect()
+    }
+}
+
+/// The daemon's `/metrics` text.
+pub(crate) fn metrics(d: &Daemon) -> String {
+    let reply = call(d, "GET", "/metrics", None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body
+}
+
+/// The value of one sample of a `/metrics` text, e.g.
+/// `swapmesh_agreement_events_total{action="propose"}`; 0 when absent.
+pub(crate) fn sample(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            rest.starts_with(' ').then(|| rest.trim().parse().ok())?
+        })
+        .unwrap_or(0)
+}

@@ -123,6 +123,18 @@ impl Daemon {
         })
     }
 
+    /// A node listening on a free TCP port of 127.0.0.1 in the test area,
+    /// bootstrapped from `bootstrap` if given: a neighbour of the others.
+    pub(crate) fn neighbour(dir: &Path, bootstrap: Option<&Daemon>) -> Daemon {
+        let mut args = vec!["--listen", "/ip4/127.0.0.1/tcp/0", "--area", "u4pru"];
+        let address;
+        if let Some(b) = bootstrap {
+            address = b.bootstrap_address();
+            args.extend(["--bootstrap", address.as_str()]);
+        }
+        Daemon::start(dir, &args)
+    }
+
     /// A listen address with the peer id, to bootstrap another node from.
     pub(crate) fn bootstrap_address(&self) -> String {
         format!("{}/p2p/{}", self.listening[0], self.peer)

@@ -8,6 +8,7 @@ mod http;
 mod kit;
 mod peer;
 
+mod agreements;
 mod agreements_api;
 mod agreements_crash;
 mod api;
