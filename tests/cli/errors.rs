@@ -376,6 +376,21 @@ fn every_error_has_a_documented_code() {
             409,
             "finished",
         ),
+        // Withdrawn before acceptance: no receipt to review.
+        case(
+            "POST",
+            "/api/v1/reviews",
+            Some(json!({"agreement": ended, "rating": 5})),
+            409,
+            "no_receipt",
+        ),
+        case(
+            "POST",
+            "/api/v1/reviews",
+            Some(json!({"agreement": ended, "rating": 6})),
+            422,
+            "invalid_field",
+        ),
     ];
     let doc = call(&d, "GET", "/api/v1/openapi.json", None).json();
     let before = call(&d, "GET", "/api/v1/listings?limit=500", None).json()["listings"]
