@@ -3,7 +3,9 @@
 //! the way out — when an agree response arrives before it is recorded
 //! (`agree-after-send`) or after a receiver's commit and flush before it answers
 //! (`agree-before-ack`). Whatever side dies at either point, the restarted pair
-//! ends with equal chains, one booking and empty outboxes.
+//! ends with equal chains, one booking and empty outboxes. A receipt signature
+//! queued when the chain ended (`receipt-before-send`) waits for a stopped
+//! sequencer.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -300,4 +302,70 @@ fn pending_event_answers_202_and_lands_when_the_sequencer_returns() {
         at_ben["pending"].is_null() && at_ben["state"] == "offered"
     });
     assert_eq!(agreement(&ana, &id)["head"], agreement(&ben, &id)["head"]);
+}
+
+/// Ben's receipt signature is queued (and flushed) in the commit that ended the
+/// chain: Ben dies before sending it, Ana (the sequencer) stops, Ben comes back
+/// alone and keeps it; when Ana returns it is sent, and Ana publishes one receipt
+/// both nodes hold.
+#[test]
+fn receipt_sig_waits_in_the_outbox_for_a_stopped_sequencer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ana_dir, ben_dir) = (tmp.path().join("ana"), tmp.path().join("ben"));
+    let ana = start(&ana_dir, None, None);
+    let ben = start(
+        &ben_dir,
+        Some(&ana.bootstrap_address()),
+        Some("receipt-before-send"),
+    );
+    let listing = drill(&ana, &ben);
+    let proposed = call(&ben, "POST", "/api/v1/agreements", Some(&rent_body(&listing)));
+    assert!(matches!(proposed.status, 201 | 202), "{}", proposed.body);
+    let id = proposed.json()["id"].as_str().unwrap().to_owned();
+    eventually("the proposal at Ana's node", || {
+        agreement(&ana, &id)["state"] == "offered"
+    });
+    let accepted = call(&ana, "POST", &format!("/api/v1/agreements/{id}/accept"), None);
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    eventually("the accept at Ben's node", || {
+        agreement(&ben, &id)["state"] == "accepted"
+    });
+
+    // Ben cancels before any handover: the cancel ends the chain, and Ben dies
+    // right before sending its receipt signature.
+    post_and_forget(&ben, &format!("/api/v1/agreements/{id}/cancel"), json!({}));
+    let status = ben.wait_death();
+    assert_eq!(status.signal(), Some(SIGABRT), "died at the fault");
+    eventually("the cancel at Ana's node", || {
+        agreement(&ana, &id)["state"] == "cancelled"
+    });
+    assert!(agreement(&ana, &id)["receipt"].is_null(), "nothing signed yet");
+    let ana_address = ana.bootstrap_address();
+    ana.terminate();
+
+    // Ben alone: the chain ended, the signature waits in its outbox.
+    let ben = start(&ben_dir, Some(&ana_address), None);
+    let at_ben = agreement(&ben, &id);
+    assert_eq!(at_ben["state"], "cancelled");
+    assert_eq!(at_ben["sending"], 1, "the receipt signature waits: {at_ben}");
+    assert!(at_ben["receipt"].is_null());
+
+    // Ana returns: the signature goes, and one receipt is on both nodes.
+    let ana = start(&ana_dir, Some(&ben.bootstrap_address()), None);
+    for node in [&ana, &ben] {
+        eventually("the receipt", || !agreement(node, &id)["receipt"].is_null());
+        let receipt = &agreement(node, &id)["receipt"];
+        assert_eq!(receipt["outcome"], "cancelled");
+        assert_eq!(receipt["agreement"], id.as_str());
+    }
+    eventually("Ben's outbox empty", || agreement(&ben, &id)["sending"] == 0);
+    let node = call(&ana, "GET", "/api/v1/node", None).json();
+    let author = node["author"].as_str().unwrap().to_owned();
+    let summary = call(
+        &ana,
+        "GET",
+        &format!("/api/v1/reviews/summary?subject={author}"),
+        None,
+    );
+    assert_eq!(summary.json()["receipts"]["cancelled"], 1, "{}", summary.body);
 }
