@@ -319,13 +319,23 @@ fn receipt_sig_waits_in_the_outbox_for_a_stopped_sequencer() {
         Some("receipt-before-send"),
     );
     let listing = drill(&ana, &ben);
-    let proposed = call(&ben, "POST", "/api/v1/agreements", Some(&rent_body(&listing)));
+    let proposed = call(
+        &ben,
+        "POST",
+        "/api/v1/agreements",
+        Some(&rent_body(&listing)),
+    );
     assert!(matches!(proposed.status, 201 | 202), "{}", proposed.body);
     let id = proposed.json()["id"].as_str().unwrap().to_owned();
     eventually("the proposal at Ana's node", || {
         agreement(&ana, &id)["state"] == "offered"
     });
-    let accepted = call(&ana, "POST", &format!("/api/v1/agreements/{id}/accept"), None);
+    let accepted = call(
+        &ana,
+        "POST",
+        &format!("/api/v1/agreements/{id}/accept"),
+        None,
+    );
     assert_eq!(accepted.status, 200, "{}", accepted.body);
     eventually("the accept at Ben's node", || {
         agreement(&ben, &id)["state"] == "accepted"
@@ -339,7 +349,10 @@ fn receipt_sig_waits_in_the_outbox_for_a_stopped_sequencer() {
     eventually("the cancel at Ana's node", || {
         agreement(&ana, &id)["state"] == "cancelled"
     });
-    assert!(agreement(&ana, &id)["receipt"].is_null(), "nothing signed yet");
+    assert!(
+        agreement(&ana, &id)["receipt"].is_null(),
+        "nothing signed yet"
+    );
     let ana_address = ana.bootstrap_address();
     ana.terminate();
 
@@ -347,7 +360,10 @@ fn receipt_sig_waits_in_the_outbox_for_a_stopped_sequencer() {
     let ben = start(&ben_dir, Some(&ana_address), None);
     let at_ben = agreement(&ben, &id);
     assert_eq!(at_ben["state"], "cancelled");
-    assert_eq!(at_ben["sending"], 1, "the receipt signature waits: {at_ben}");
+    assert_eq!(
+        at_ben["sending"], 1,
+        "the receipt signature waits: {at_ben}"
+    );
     assert!(at_ben["receipt"].is_null());
 
     // Ana returns: the signature goes, and one receipt is on both nodes.
@@ -358,7 +374,9 @@ fn receipt_sig_waits_in_the_outbox_for_a_stopped_sequencer() {
         assert_eq!(receipt["outcome"], "cancelled");
         assert_eq!(receipt["agreement"], id.as_str());
     }
-    eventually("Ben's outbox empty", || agreement(&ben, &id)["sending"] == 0);
+    eventually("Ben's outbox empty", || {
+        agreement(&ben, &id)["sending"] == 0
+    });
     let node = call(&ana, "GET", "/api/v1/node", None).json();
     let author = node["author"].as_str().unwrap().to_owned();
     let summary = call(
@@ -367,5 +385,10 @@ fn receipt_sig_waits_in_the_outbox_for_a_stopped_sequencer() {
         &format!("/api/v1/reviews/summary?subject={author}"),
         None,
     );
-    assert_eq!(summary.json()["receipts"]["cancelled"], 1, "{}", summary.body);
+    assert_eq!(
+        summary.json()["receipts"]["cancelled"],
+        1,
+        "{}",
+        summary.body
+    );
 }

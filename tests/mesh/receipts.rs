@@ -290,3 +290,77 @@ async fn receipt_sig_for_a_chain_not_ended_is_refused_without_blame() {
     );
     assert_eq!(misbehaviour_of(&ana, peer).await, 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_by_a_non_party_is_rejected_everywhere() {
+    use swapmesh_protocol::social::Review;
+    use swapmesh_protocol::{GossipMessage, RecordKind, SignedRecord, Topic, fixtures};
+
+    let clock = ManualClock::starting_now();
+    let ana = node_on(&clock).await;
+    let ben = node_on(&clock).await;
+    let cas = node_on(&clock).await;
+    kit::connect(&ana, &ben).await;
+    kit::connect(&ben, &cas).await;
+    let listing = drill(&ana, &[&ben, &cas]).await;
+    let id = accepted(&ana, &ben, &listing, clock.now().plus(DAY)).await;
+    ben.act(&id, Action::Cancel, String::new()).await.unwrap();
+    receipt_on(&ben, &id).await;
+    let receipt = match ben.agreement(&id).unwrap().receipt.unwrap().body.content {
+        Content::Receipt(r) => r,
+        _ => unreachable!("a receipt"),
+    };
+
+    // Ben's own review: taken everywhere (the rule lets parties through).
+    ben.review(&id, 4, "Fine, cancelled in time.".into())
+        .await
+        .expect("a party reviews");
+    let by = |node: &Node, author: swapmesh_protocol::AuthorKey| {
+        node.social_of(&author, &[RecordKind::Review], None, 10)
+            .unwrap()
+            .0
+            .into_iter()
+            .filter(|r| r.body.author == author)
+            .count()
+    };
+    for node in [&ana, &cas] {
+        wait_until("Ben's review", || async { by(node, ben.author()) == 1 }).await;
+    }
+
+    // A stranger's review embedding the same real receipt: nobody keeps it.
+    let stranger = fixtures::key(300);
+    let forger = kit::raw_peer().await;
+    kit::connect_raw(&forger, &cas).await;
+    let mut body = fixtures::listing_body(
+        swapmesh_protocol::signed::author_of(&stranger),
+        "u4pru",
+        fixtures::listing("x"),
+        clock.now(),
+    );
+    body.content = Content::Review(Review {
+        receipt,
+        rating: 1,
+        text: "Never trust them.".into(),
+    });
+    let record = SignedRecord::sign(&body, &stranger);
+    let topic = Topic::area(&swapmesh_protocol::Geohash::parse_cell("u4pru").unwrap());
+    let data = GossipMessage::record(record).encode();
+    wait_until("the stranger's review to be published", || async {
+        forger.publish(topic.as_str(), data.clone()).await.is_ok()
+    })
+    .await;
+    let peer = forger.local_peer_id();
+    wait_until("the sender charged", || async {
+        misbehaviour_of(&cas, peer).await > 0.0
+    })
+    .await;
+    let author = swapmesh_protocol::signed::author_of(&stranger);
+    for node in [&ana, &ben, &cas] {
+        assert_eq!(by(node, author), 0, "a non-party's review was stored");
+        let of_ana = node
+            .social_of(&ana.author(), &[RecordKind::Review], None, 10)
+            .unwrap()
+            .0;
+        assert!(of_ana.iter().all(|r| r.body.author == ben.author()));
+    }
+}
