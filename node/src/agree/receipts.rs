@@ -121,8 +121,12 @@ impl Agree {
                 self.inner.store.outbox_remove(key)?;
                 Ok(Sent::Done)
             }
-            Response::Refused { refusal, .. } if refusal == Refusal::NotEnded => Ok(Sent::Later),
-            Response::Unknown => Ok(Sent::Later),
+            // Not ended there yet, or not known yet: try again later.
+            Response::Refused {
+                refusal: Refusal::NotEnded,
+                ..
+            }
+            | Response::Unknown => Ok(Sent::Later),
             Response::Refused { refusal, .. } if !refusal.proves_absence() => Ok(Sent::Later),
             other => {
                 warn!(agreement = %key.agreement, answer = ?other, "the other party did not take our receipt signature");
