@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 use swapmesh_protocol::listing::{Condition, DealKind, ListingStatus, Period};
 
+use crate::api::json::{AgreementRole, LegJson, ResolutionJson};
 use crate::settings::RawSettings;
 
 const ABOUT: &str = "Lend, rent, lease, swap and give things to your neighbours, peer to peer";
@@ -82,6 +83,9 @@ pub enum Command {
         after_long_help = "Examples:\n  swapmesh browse --query drill\n  swapmesh browse --kind rent,share --limit 20\n  swapmesh browse --all --json"
     )]
     Browse(BrowseArgs),
+    /// Agreements: propose on a listing, answer, hand over, return, confirm.
+    #[command(subcommand)]
+    Agreement(AgreementCommand),
     /// Your key as 24 words: export it, or import it on a new computer.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -225,13 +229,13 @@ pub struct ClientArgs {
 /// Which page of a listing search to print.
 #[derive(Args, Debug, Default, Clone)]
 pub struct PageArgs {
-    /// Most listings per page (1-500).
+    /// Most entries per page (1-500).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=500))]
     pub limit: u16,
     /// Continue where the previous page ended (the command prints it).
     #[arg(long, conflicts_with = "all")]
     pub cursor: Option<String>,
-    /// Follow the pages to the end and print every listing.
+    /// Follow the pages to the end and print every entry.
     #[arg(long)]
     pub all: bool,
 }
@@ -399,6 +403,288 @@ pub struct BrowseArgs {
     pub client: ClientArgs,
 }
 
+/// `agreement` subcommands. An agreement is named by its id or a unique start
+/// of it (at least 8 hex characters); each action answers with what happened
+/// and what may come next.
+#[derive(Subcommand, Debug)]
+pub enum AgreementCommand {
+    /// Propose terms on a listing: another's (you receive), or one of yours to --receiver.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh agreement propose 5d0c7e21 --kind rent --start now --due +3d --price 5 --deposit 50 --note \"For the weekend?\"\n  swapmesh agreement propose 5d0c7e21 --kind share --start 2030-01-04 --due 2030-01-06 --pickup \"by the blue gate\"\n  swapmesh agreement propose 5d0c7e21 --kind swap --theirs ladder-0a1b2c --start 2030-01-04 --until 2030-02-01"
+    )]
+    Propose(ProposeArgs),
+    /// Your agreements, the most recently changed first.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh agreement list\n  swapmesh agreement list --state offered --role provider\n  swapmesh agreement list --state overdue --all --json"
+    )]
+    List(AgreementListArgs),
+    /// Show an agreement: terms, events, notes, what waits, and what you may do next.
+    #[command(after_long_help = "Example:\n  swapmesh agreement show 9c41d2e0")]
+    Show {
+        /// The agreement: its id or at least 8 of its first characters.
+        id: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Stop sending your event that waits for the provider's node.
+    #[command(after_long_help = "Example:\n  swapmesh agreement cancel-pending 9c41d2e0")]
+    CancelPending {
+        /// The agreement: its id or at least 8 of its first characters.
+        id: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Send a note beside the agreement (it changes nothing).
+    #[command(
+        after_long_help = "Example:\n  swapmesh agreement note 9c41d2e0 \"I'll be 10 minutes late.\""
+    )]
+    Note {
+        /// The agreement: its id or at least 8 of its first characters.
+        id: String,
+        /// The message (at most 1 KiB).
+        text: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Answer the current terms with new ones; only the terms given change.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh agreement counter 9c41d2e0 --price 4 --note \"4 a day?\"\n  swapmesh agreement counter 9c41d2e0 --due 2030-01-05 --no-deposit"
+    )]
+    Counter(CounterArgs),
+    /// Accept the current terms.
+    #[command(
+        after_long_help = "Example:\n  swapmesh agreement accept 9c41d2e0 --note \"See you Saturday.\""
+    )]
+    Accept(ActArgs),
+    /// Say no to the current terms, or to an open extend or resolve.
+    #[command(after_long_help = "Example:\n  swapmesh agreement decline 9c41d2e0")]
+    Decline(ActArgs),
+    /// Take back the terms you proposed or countered.
+    #[command(after_long_help = "Example:\n  swapmesh agreement withdraw 9c41d2e0")]
+    Withdraw(ActArgs),
+    /// Say you handed the thing over (the other party confirms).
+    #[command(
+        after_long_help = "Examples:\n  swapmesh agreement handover 9c41d2e0\n  swapmesh agreement handover 9c41d2e0 --leg receiver     # in a swap, the receiver's item"
+    )]
+    Handover(LegArgs),
+    /// Say you gave the thing back (the other party confirms).
+    #[command(
+        after_long_help = "Example:\n  swapmesh agreement return 9c41d2e0 --note \"Left it by the gate.\""
+    )]
+    Return(LegArgs),
+    /// Confirm the other party's open act: a handover, a return, an extend, a resolve.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh agreement confirm 9c41d2e0\n  swapmesh agreement confirm 9c41d2e0 --deposit-returned 50   # on a return"
+    )]
+    Confirm(ConfirmArgs),
+    /// Ask for a new due date (the other party confirms).
+    #[command(after_long_help = "Example:\n  swapmesh agreement extend 9c41d2e0 --due 2030-01-05")]
+    Extend(ExtendArgs),
+    /// Call it off before any handover; on a running lease, give notice.
+    #[command(
+        after_long_help = "Example:\n  swapmesh agreement cancel 9c41d2e0 --note \"Sorry, plans changed.\""
+    )]
+    Cancel(ActArgs),
+    /// Say something went wrong.
+    #[command(
+        after_long_help = "Example:\n  swapmesh agreement dispute 9c41d2e0 --note \"It has not come back.\""
+    )]
+    Dispute(ActArgs),
+    /// Propose how a dispute ends (the other party confirms).
+    #[command(
+        after_long_help = "Example:\n  swapmesh agreement resolve 9c41d2e0 --outcome returned"
+    )]
+    Resolve(ResolveArgs),
+}
+
+/// An action on an agreement with nothing of its own but a note.
+#[derive(Args, Debug)]
+pub struct ActArgs {
+    /// The agreement: its id or at least 8 of its first characters.
+    pub id: String,
+    /// A word to the other party (at most 1 KiB).
+    #[arg(long, default_value = "", hide_default_value = true)]
+    pub note: String,
+    /// How to reach the node.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `handover` and `return`.
+#[derive(Args, Debug)]
+pub struct LegArgs {
+    /// The agreement and a note.
+    #[command(flatten)]
+    pub act: ActArgs,
+    /// In a swap, whose item: provider or receiver (default: the one that is yours to hand over or give back).
+    #[arg(long, value_parser = parse_leg)]
+    pub leg: Option<LegJson>,
+}
+
+/// `confirm`.
+#[derive(Args, Debug)]
+pub struct ConfirmArgs {
+    /// The agreement and a note.
+    #[command(flatten)]
+    pub act: ActArgs,
+    /// The event confirmed, 64 hex (default: the other party's open act).
+    #[arg(long, value_name = "EVENT")]
+    pub of: Option<String>,
+    /// On a return: the deposit you gave back, as you would say it: 50 (in --currency).
+    #[arg(long, value_name = "AMOUNT")]
+    pub deposit_returned: Option<String>,
+    /// Currency of --deposit-returned (default: the node's `currency` setting).
+    #[arg(long, value_name = "CODE", requires = "deposit_returned")]
+    pub currency: Option<String>,
+}
+
+/// `extend`.
+#[derive(Args, Debug)]
+pub struct ExtendArgs {
+    /// The agreement and a note.
+    #[command(flatten)]
+    pub act: ActArgs,
+    /// The new due date (RFC 3339, a date YYYY-MM-DD, or +3d from now).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub due: String,
+}
+
+/// `resolve`.
+#[derive(Args, Debug)]
+pub struct ResolveArgs {
+    /// The agreement and a note.
+    #[command(flatten)]
+    pub act: ActArgs,
+    /// How it ends: returned, kept or other.
+    #[arg(long, value_parser = parse_outcome)]
+    pub outcome: ResolutionJson,
+}
+
+/// Terms as flags, for `propose` and `counter`. Times are RFC 3339, a date
+/// YYYY-MM-DD (00:00 UTC), `now`, or a time from now (`+3d`, `+2h`); money is
+/// typed as people say it.
+#[derive(Args, Debug)]
+pub struct TermsArgs {
+    /// share, rent, lease, swap: when the thing changes hands.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub start: Option<String>,
+    /// share, rent: when it is due back.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub due: Option<String>,
+    /// lease: when it ends (leave it out to run until notice).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub end: Option<String>,
+    /// give: the start of the pickup window.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub from: Option<String>,
+    /// give: the end of the pickup window; swap: when both items come back.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<String>,
+    /// rent, lease: the price per --per, as you would say it: 5, 4.50 (in --currency).
+    #[arg(long, value_name = "AMOUNT")]
+    pub price: Option<String>,
+    /// Price period: hour, day, week, month (default: day; in a counter, the current one).
+    #[arg(long, value_parser = parse_period)]
+    pub per: Option<Period>,
+    /// share, rent: a deposit, as you would say it: 50 (in --currency).
+    #[arg(long, value_name = "AMOUNT")]
+    pub deposit: Option<String>,
+    /// Currency of --price and --deposit (default: the node's `currency` setting).
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
+    /// rent: after this, only the provider may cancel.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub cancel_before: Option<String>,
+    /// lease: days between a notice and the end.
+    #[arg(long, value_name = "DAYS")]
+    pub notice_days: Option<u16>,
+    /// swap: what you give, in words.
+    #[arg(long)]
+    pub offer: Option<String>,
+    /// Where to meet (stays between the two nodes).
+    #[arg(long)]
+    pub pickup: Option<String>,
+    /// When the offer lapses unanswered (default: in 7 days).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub offer_expires: Option<String>,
+    /// A word to the other party (at most 1 KiB).
+    #[arg(long, default_value = "", hide_default_value = true)]
+    pub note: String,
+}
+
+/// `agreement propose`.
+#[derive(Args, Debug)]
+pub struct ProposeArgs {
+    /// The listing: your listing's name, or (the start of) its id.
+    pub listing: String,
+    /// The kind of deal: swap, rent, lease, share or give.
+    #[arg(long, value_parser = parse_kind)]
+    pub kind: DealKind,
+    /// The terms.
+    #[command(flatten)]
+    pub terms: TermsArgs,
+    /// swap: one of your listings given in exchange (its name or id).
+    #[arg(long, value_name = "LISTING")]
+    pub theirs: Option<String>,
+    /// On a listing of yours: whom you propose to (their author key, 64 hex).
+    #[arg(long, value_name = "AUTHOR")]
+    pub receiver: Option<String>,
+    /// How to reach the node.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `agreement counter`: the terms given replace the current ones.
+#[derive(Args, Debug)]
+pub struct CounterArgs {
+    /// The agreement: its id or at least 8 of its first characters.
+    pub id: String,
+    /// The new terms.
+    #[command(flatten)]
+    pub terms: TermsArgs,
+    /// Take the deposit away.
+    #[arg(long, conflicts_with = "deposit")]
+    pub no_deposit: bool,
+    /// Take --cancel-before away: either may cancel until the handover.
+    #[arg(long, conflicts_with = "cancel_before")]
+    pub no_cancel_before: bool,
+    /// A lease: run until notice.
+    #[arg(long, conflicts_with = "end")]
+    pub no_end: bool,
+    /// A swap: for good.
+    #[arg(long, conflicts_with = "until")]
+    pub no_until: bool,
+    /// Take the pickup place away.
+    #[arg(long, conflicts_with = "pickup")]
+    pub no_pickup: bool,
+    /// How to reach the node.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `agreement list` filters.
+#[derive(Args, Debug)]
+pub struct AgreementListArgs {
+    /// Only in this state: offered, accepted, active, disputed, completed, declined, withdrawn, cancelled, resolved, or overdue.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only where you are the provider or the receiver.
+    #[arg(long, value_parser = parse_role)]
+    pub role: Option<AgreementRole>,
+    /// Only about this listing: your listing's name, or (the start of) its id.
+    #[arg(long)]
+    pub listing: Option<String>,
+    /// Which page.
+    #[command(flatten)]
+    pub page: PageArgs,
+    /// How to reach the node.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
 /// `key` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
@@ -467,4 +753,37 @@ fn parse_period(s: &str) -> Result<Period, String> {
 }
 fn parse_status(s: &str) -> Result<ListingStatus, String> {
     enum_text(s, "status", "active, paused, reserved or on_loan")
+}
+fn parse_leg(s: &str) -> Result<LegJson, String> {
+    enum_text(s, "leg", "provider or receiver")
+}
+fn parse_role(s: &str) -> Result<AgreementRole, String> {
+    enum_text(s, "role", "provider or receiver")
+}
+fn parse_outcome(s: &str) -> Result<ResolutionJson, String> {
+    enum_text(s, "outcome", "returned, kept or other")
+}
+
+/// A time as people type it, as RFC 3339 UTC to send: RFC 3339, a date
+/// `YYYY-MM-DD` (00:00 UTC), `now`, or a duration from now (`+3d`, `+2h`).
+fn parse_time(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let now = std::time::SystemTime::now;
+    let at = if s == "now" {
+        now()
+    } else if let Some(ahead) = s.strip_prefix('+') {
+        let ahead = humantime::parse_duration(ahead)
+            .map_err(|e| format!("{s:?} is not a time from now ({e}); e.g. +3d, +2h"))?;
+        now() + ahead
+    } else {
+        let whole = if s.len() == 10 {
+            format!("{s}T00:00:00Z")
+        } else {
+            s.to_owned()
+        };
+        humantime::parse_rfc3339_weak(&whole).map_err(|e| {
+            format!("{s:?} is not a time ({e}): give RFC 3339, a date YYYY-MM-DD, now or +3d")
+        })?
+    };
+    Ok(humantime::format_rfc3339_seconds(at).to_string())
 }

@@ -4,15 +4,18 @@
 //!
 //! - `args`: every subcommand and flag ([`Cli`]), with help and examples;
 //! - `listings`: `listing`, `want`, `browse`, with pages and short ids;
+//! - `agreements`: `agreement propose|list|show|…` and one subcommand per action;
 //! - `node`: `status`, `peers`, `profile`, `mesh`;
-//! - `money`: amounts as people type them; `resolve`: short ids;
+//! - `money`: amounts as people type them; `resolve`: short ids; `pages`: pages;
 //! - `text`: what is printed for people; `docs`: completions and man pages.
 
+mod agreements;
 mod args;
 mod docs;
 mod listings;
 mod money;
 mod node;
+mod pages;
 mod resolve;
 mod text;
 
@@ -22,8 +25,10 @@ use anyhow::{Context, bail};
 use swapmesh_protocol::listing::Purpose;
 
 pub use args::{
-    AddArgs, BrowseArgs, Cli, ClientArgs, Command, KeyCommand, ListingCommand, MeshCommand,
-    PageArgs, ProfileCommand, RunArgs, UpdateArgs, WantCommand,
+    ActArgs, AddArgs, AgreementCommand, AgreementListArgs, BrowseArgs, Cli, ClientArgs, Command,
+    ConfirmArgs, CounterArgs, ExtendArgs, KeyCommand, LegArgs, ListingCommand, MeshCommand,
+    PageArgs, ProfileCommand, ProposeArgs, ResolveArgs, RunArgs, TermsArgs, UpdateArgs,
+    WantCommand,
 };
 
 use crate::client::Client;
@@ -116,6 +121,7 @@ fn client_command(
         Command::Browse(args) => listings::browse(dir, given_dir, &args),
         Command::Profile(command) => node::profile(dir, command),
         Command::Mesh(command) => node::mesh(dir, command),
+        Command::Agreement(command) => agreements::run(dir, given_dir, command),
         Command::Init { .. }
         | Command::Run(_)
         | Command::Key(_)

@@ -36,12 +36,23 @@ fn price(currency: Currency, text: &str, per: Period) -> anyhow::Result<PriceJso
     })
 }
 
-/// A deposit typed for `--deposit`.
-fn deposit(currency: Currency, text: &str) -> anyhow::Result<MoneyJson> {
+/// An amount typed for `--<flag>`, in `currency`.
+fn money(currency: Currency, flag: &str, text: &str) -> anyhow::Result<MoneyJson> {
     Ok(MoneyJson {
-        amount: minor_units(currency, "deposit", text)?,
+        amount: minor_units(currency, flag, text)?,
         currency: currency.code().to_owned(),
     })
+}
+
+/// An amount typed for `--<flag>` (e.g. `--deposit-returned 50`), in the
+/// currency of `--currency`, else the node's setting.
+pub(super) fn typed(
+    client: &Client,
+    flag: &str,
+    text: &str,
+    currency_flag: Option<&str>,
+) -> anyhow::Result<MoneyJson> {
+    money(currency(client, currency_flag)?, flag, text)
 }
 
 /// The `--price` and `--deposit` a command was given, in the currency of
@@ -59,6 +70,8 @@ pub(super) fn price_and_deposit(
     let currency = currency(client, currency_flag)?;
     Ok((
         price_text.map(|p| price(currency, p, per)).transpose()?,
-        deposit_text.map(|d| deposit(currency, d)).transpose()?,
+        deposit_text
+            .map(|d| money(currency, "deposit", d))
+            .transpose()?,
     ))
 }

@@ -1,12 +1,12 @@
 //! Short ids, wherever the CLI takes an id (DESIGN §7): a listing of yours by
-//! its name, anyone's by a unique start of its id; a mesh by its id, its name
-//! or a unique start of its id. An ambiguous one is an error that lists the
+//! its name, anyone's by a unique start of its id; an agreement by a unique
+//! start of its id; a mesh by its id, its name or a unique start of its id. An ambiguous one is an error that lists the
 //! candidates.
 
 use anyhow::bail;
 use swapmesh_protocol::ListingId;
 
-use crate::api::json::{ListingPage, MeshList};
+use crate::api::json::{AgreementPage, ListingPage, MeshList};
 use crate::client::Client;
 
 /// Most candidates an ambiguous short id lists.
@@ -30,23 +30,54 @@ pub(super) fn listing(client: &Client, short: &str) -> anyhow::Result<String> {
             "no listing matches {short:?}: give the name of one of your listings, or at least 8 characters of a listing id"
         ),
         [one] => Ok(one.id.clone()),
-        many => {
-            let shown: Vec<String> = many
-                .iter()
-                .take(MAX_CANDIDATES)
-                .map(|l| format!("{} ({})", l.id, l.title))
-                .collect();
-            let more = if many.len() > MAX_CANDIDATES {
-                ", …"
-            } else {
-                ""
-            };
-            bail!(
-                "{short:?} matches several listings, give more of the id: {}{more}",
-                shown.join(", ")
-            )
-        }
+        many => bail!(
+            "{short:?} matches several listings, give more of the id: {}",
+            candidates(many.iter().map(|l| (&l.id, &l.title)))
+        ),
     }
+}
+
+/// Least hex characters of an agreement id that name it.
+const MIN_AGREEMENT_PREFIX: usize = 8;
+
+/// The full id of the agreement `short` names: its id, or a unique start of
+/// it of at least 8 hex characters, as `GET /agreements?id_prefix=` finds it.
+/// Anything else is refused here, before asking the node.
+pub(super) fn agreement(client: &Client, short: &str) -> anyhow::Result<String> {
+    let short = short.trim().to_ascii_lowercase();
+    if short.len() < MIN_AGREEMENT_PREFIX
+        || short.len() > 64
+        || !short.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        bail!(
+            "{short:?} does not name an agreement: give its id or at least {MIN_AGREEMENT_PREFIX} of its first hex characters"
+        );
+    }
+    let limit = (MAX_CANDIDATES + 1).to_string();
+    let page: AgreementPage =
+        client.get_with("/agreements", &[("id_prefix", &short), ("limit", &limit)])?;
+    match page.agreements.as_slice() {
+        [] => bail!("no agreement of this node matches {short:?}"),
+        [one] => Ok(one.id.clone()),
+        many => bail!(
+            "{short:?} matches several agreements, give more of the id: {}",
+            candidates(many.iter().map(|a| (&a.id, &a.title)))
+        ),
+    }
+}
+
+/// Candidates of an ambiguous short id, `id (title)`, the first ten of them.
+fn candidates<'a>(found: impl ExactSizeIterator<Item = (&'a String, &'a String)>) -> String {
+    let more = if found.len() > MAX_CANDIDATES {
+        ", …"
+    } else {
+        ""
+    };
+    let shown: Vec<String> = found
+        .take(MAX_CANDIDATES)
+        .map(|(id, title)| format!("{id} ({title})"))
+        .collect();
+    format!("{}{more}", shown.join(", "))
 }
 
 /// The id of the mesh `short` names among those this node is in.

@@ -1,9 +1,14 @@
-//! What the CLI prints for people: aligned `label  value` blocks, listing lines,
-//! money as people read it, and shell-quoted commands to run next.
+//! What the CLI prints for people: aligned `label  value` blocks, listing and
+//! agreement lines, money as people read it, and shell-quoted commands to run
+//! next.
 
 use std::time::Duration;
 
-use crate::api::json::{ListingJson, MoneyJson, NodeJson, PriceJson, ProfileJson};
+use crate::api::json::{
+    ActionJson, AgreementAnswer, AgreementEventJson, AgreementJson, AgreementRole,
+    AgreementSummaryJson, DealJson, LegJson, ListingJson, MoneyJson, NodeJson, PendingJson,
+    PriceJson, ProfileJson,
+};
 
 /// Prints JSON, pretty.
 pub(super) fn print_json(value: &impl serde::Serialize) {
@@ -11,6 +16,15 @@ pub(super) fn print_json(value: &impl serde::Serialize) {
         "{}",
         serde_json::to_string_pretty(value).expect("JSON values serialise")
     );
+}
+
+/// Prints the API's answer: as JSON with `--json`, else as `text` says it.
+pub(super) fn print_as<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce(&T)) {
+    if json {
+        print_json(value);
+    } else {
+        text(value);
+    }
 }
 
 /// Rows of `label  value`, the values aligned; a row with several values
@@ -199,6 +213,288 @@ pub(super) fn print_profile(p: &ProfileJson) {
     b.rows("contact", p.contact.iter().cloned(), "none")
         .row("version", p.version.to_string())
         .print();
+}
+
+/// An agreement id as it is shown, and typed back: its first 8 characters.
+pub(super) fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// The actions one may take next, `note` last.
+fn next_text(next: &[String]) -> String {
+    if next.is_empty() {
+        "nothing".to_owned()
+    } else {
+        next.join(", ")
+    }
+}
+
+/// The state, with what the clock says of it: `active (overdue)`.
+fn state_text(a: &AgreementSummaryJson) -> String {
+    let mut words = vec![a.state.clone()];
+    if a.overdue {
+        words.push("(overdue)".into());
+    }
+    if a.expired {
+        words.push("(offer expired)".into());
+    }
+    words.join(" ")
+}
+
+/// Which side we are on, in words.
+fn role_text(role: AgreementRole) -> &'static str {
+    match role {
+        AgreementRole::Provider => "you provide",
+        AgreementRole::Receiver => "you receive",
+    }
+}
+
+/// One line per agreement: short id, state, kind, side, title, due, and
+/// what may come next.
+pub(super) fn agreement_line(a: &AgreementSummaryJson) -> String {
+    let due = a
+        .due
+        .as_ref()
+        .map(|d| format!(", due {d}"))
+        .unwrap_or_default();
+    let waiting = if a.waiting {
+        " [waiting for the provider's node]"
+    } else {
+        ""
+    };
+    format!(
+        "{}  {}  {} ({}): {}{due}{waiting}  next: {}",
+        short_id(&a.id),
+        state_text(a),
+        name_of(&a.kind),
+        role_text(a.role),
+        a.title,
+        next_text(&a.next)
+    )
+}
+
+/// What an action did, in one line: `handed over 9c41d2e0 (Cordless drill):
+/// active; next: dispute, note`, or that it waits for the provider's node.
+pub(super) fn acted_line(done: &str, answer: &AgreementAnswer) -> String {
+    let a = &answer.agreement.summary;
+    if answer.agreement.pending.is_some() {
+        return format!(
+            "{done} {} ({}): pending, the provider's node has not taken it yet; yours keeps sending it",
+            short_id(&a.id),
+            a.title
+        );
+    }
+    let unsent = if answer.delivered {
+        ""
+    } else {
+        " (the other node does not have it yet; yours keeps sending it)"
+    };
+    state_line(done, a, unsent)
+}
+
+/// `<done> 9c41d2e0 (Cordless drill): offered<aside>; next: …`.
+pub(super) fn state_line(done: &str, a: &AgreementSummaryJson, aside: &str) -> String {
+    format!(
+        "{done} {} ({}): {}{aside}; next: {}",
+        short_id(&a.id),
+        a.title,
+        state_text(a),
+        next_text(&a.next)
+    )
+}
+
+/// The terms of a deal, a part a line: `rent from … to …`, `price 5.00 EUR
+/// per day`, `deposit 50.00 EUR`.
+fn deal_parts(deal: &DealJson) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut opt = |label: &str, value: Option<String>| {
+        if let Some(v) = value {
+            parts.push(format!("{label} {v}"));
+        }
+    };
+    match deal {
+        DealJson::Share {
+            start,
+            due,
+            deposit,
+        } => {
+            opt("share from", Some(format!("{start} to {due}")));
+            opt("deposit", deposit.as_ref().map(money));
+        }
+        DealJson::Rent {
+            start,
+            due,
+            price: p,
+            deposit,
+            cancel_before,
+        } => {
+            opt("rent from", Some(format!("{start} to {due}")));
+            opt("price", Some(price(p)));
+            opt("deposit", deposit.as_ref().map(money));
+            opt("cancel before", cancel_before.clone());
+        }
+        DealJson::Lease {
+            start,
+            end,
+            price: p,
+            notice_days,
+        } => {
+            let end = end.as_deref().unwrap_or("notice");
+            opt("lease from", Some(format!("{start} until {end}")));
+            opt("price", Some(price(p)));
+            opt("notice", Some(format!("{notice_days} days")));
+        }
+        DealJson::Swap {
+            theirs,
+            offer,
+            start,
+            until,
+            ..
+        } => {
+            let until = until.as_deref().unwrap_or("for good");
+            opt("swap from", Some(format!("{start} until {until}")));
+            opt("for listing", theirs.clone());
+            opt("for", (!offer.is_empty()).then(|| format!("{offer:?}")));
+        }
+        DealJson::Give { from, until } => {
+            opt("give, pickup from", Some(format!("{from} to {until}")));
+        }
+    }
+    parts
+}
+
+/// The name of an action, as its route and `next` say it.
+fn action_name(action: &ActionJson) -> String {
+    serde_json::to_value(action)
+        .ok()
+        .and_then(|v| v["action"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Whose item a leg is.
+fn leg_text(leg: LegJson) -> &'static str {
+    match leg {
+        LegJson::Provider => "the provider's item",
+        LegJson::Receiver => "the receiver's item",
+    }
+}
+
+/// What an event does, with its own fields: `confirm return, deposit
+/// returned 50.00 EUR`.
+fn event_text(action: &ActionJson, events: &[AgreementEventJson]) -> String {
+    let name = action_name(action);
+    match action {
+        ActionJson::Propose { terms } | ActionJson::Counter { terms } => {
+            format!("{name}: {}", deal_parts(&terms.deal).join(", "))
+        }
+        ActionJson::Handover { leg } | ActionJson::Return { leg } => {
+            format!("{name} of {}", leg_text(*leg))
+        }
+        ActionJson::Confirm {
+            of,
+            deposit_returned,
+        } => {
+            let what = events
+                .iter()
+                .find(|e| &e.id == of)
+                .map(|e| action_name(&e.action))
+                .unwrap_or_else(|| short_id(of).to_owned());
+            let deposit = deposit_returned
+                .as_ref()
+                .map(|m| format!(", deposit returned {}", money(m)))
+                .unwrap_or_default();
+            format!("{name} {what}{deposit}")
+        }
+        ActionJson::Extend { due } => format!("{name} to {due}"),
+        ActionJson::Resolve { outcome } => format!("{name}: {}", name_of(outcome)),
+        _ => name,
+    }
+}
+
+/// `me` or `them`.
+fn who(signer: &str, me: &str) -> &'static str {
+    if signer == me { "me  " } else { "them" }
+}
+
+/// An event: `at  me|them  what — "note"`.
+fn event_line(e: &AgreementEventJson, me: &str, events: &[AgreementEventJson]) -> String {
+    let note = if e.note.is_empty() {
+        String::new()
+    } else {
+        format!(" — {:?}", e.note)
+    };
+    format!(
+        "{}  {}  {}{note}",
+        e.at,
+        who(&e.signer, me),
+        event_text(&e.action, events)
+    )
+}
+
+/// Our event that waits for the provider's node, and how sending it goes.
+fn pending_text(p: &PendingJson) -> String {
+    let last = p.last_attempt.as_deref().unwrap_or("not yet");
+    let next = p
+        .next_retry
+        .as_deref()
+        .unwrap_or("as soon as the provider's node is seen");
+    format!(
+        "{} since {}; last try {last}; next try {next}",
+        action_name(&p.event.action),
+        p.since
+    )
+}
+
+/// An agreement in full.
+pub(super) fn print_agreement(a: &AgreementJson) {
+    let s = &a.summary;
+    let me = match s.role {
+        AgreementRole::Provider => &a.terms.provider,
+        AgreementRole::Receiver => &a.terms.receiver,
+    };
+    let mut b = Block::default();
+    b.row("id", &s.id)
+        .row("listing", format!("{} ({})", s.title, s.listing_id))
+        .row("state", state_text(s))
+        .row("kind", name_of(&s.kind))
+        .row(
+            "role",
+            format!("{} ({})", name_of(&s.role), role_text(s.role)),
+        )
+        .row("other party", &s.other)
+        .rows("terms", deal_parts(&a.terms.deal), "");
+    if let Some(p) = &a.terms.pickup {
+        b.row("pickup", p);
+    }
+    if s.state == "offered" {
+        b.row("offer expires", &a.terms.offer_expires);
+    }
+    if let Some(due) = &s.due {
+        let overdue = if s.overdue { " (overdue)" } else { "" };
+        b.row("due", format!("{due}{overdue}"));
+    }
+    b.rows(
+        "events",
+        a.events.iter().map(|e| event_line(e, me, &a.events)),
+        "none",
+    )
+    .rows(
+        "notes",
+        a.notes
+            .iter()
+            .map(|n| format!("{}  {}  {}", n.at, who(&n.from, me), n.text)),
+        "none",
+    );
+    if let Some(p) = &a.pending {
+        b.row("pending", pending_text(p));
+    }
+    if a.sending > 0 {
+        b.row("sending", format!("{} to the other node", a.sending));
+    }
+    if let Some(code) = &a.refused {
+        b.row("refused", code);
+    }
+    b.row("next", next_text(&s.next)).print();
 }
 
 /// A word as a shell reads it: quoted unless it is plain.
