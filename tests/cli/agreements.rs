@@ -1301,3 +1301,7 @@ fn metrics_count_events_and_refusals() {
     assert_eq!(sample(&text, "swapmesh_agreement_pending"), 1, "{text}");
     assert_eq!(sample(&text, "swapmesh_agreement_outbox"), 2, "{text}");
 }
+
+/// The README's walk-through to a completed rental, through the CLI alone.
+#[path = "rental.rs"]
+mod rental;

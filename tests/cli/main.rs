@@ -19,4 +19,3 @@ mod money;
 mod network;
 mod openapi;
 mod paging;
-mod rental;
