@@ -1304,4 +1304,4 @@ fn metrics_count_events_and_refusals() {
 
 /// The README's walk-through to a completed rental, through the CLI alone.
 #[path = "rental.rs"]
-mod rental;
+pub(crate) mod rental;

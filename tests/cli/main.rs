@@ -19,3 +19,4 @@ mod money;
 mod network;
 mod openapi;
 mod paging;
+mod reviews;

@@ -5,7 +5,7 @@
 //! reserved, on loan and active again. A bad short id or amount is one line,
 //! a non-zero exit, and changes nothing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -55,8 +55,24 @@ fn acts(dir: &Path, args: &[&str], done: &str) -> String {
     line
 }
 
-#[test]
-fn rental_through_the_cli_with_a_counter_offer_completes() {
+/// Three nodes after the README's walk-through: Ana rented her drill to Ben
+/// and it came back; Cas watched.
+pub(crate) struct Walk {
+    /// Ana's, Ben's and Cas's nodes.
+    pub(crate) nodes: Vec<Daemon>,
+    /// Their data directories.
+    pub(crate) ana: PathBuf,
+    pub(crate) ben: PathBuf,
+    pub(crate) cas: PathBuf,
+    /// Ana's listing (its whole id).
+    pub(crate) listing: String,
+    /// The agreement, by the short id the CLI printed.
+    pub(crate) short: String,
+    _tmp: tempfile::TempDir,
+}
+
+/// Runs the README's walk-through to a completed rental, checking each step.
+pub(crate) fn completed_rental() -> Walk {
     let tmp = tempfile::tempdir().unwrap();
     let (ana_dir, ben_dir, cas_dir) = (
         tmp.path().join("ana"),
@@ -66,7 +82,7 @@ fn rental_through_the_cli_with_a_counter_offer_completes() {
     let ana_node = Daemon::start(&ana_dir, &NODE);
     let boot = ana_node.bootstrap_address();
     let from_ana: Vec<&str> = NODE.iter().copied().chain(["--bootstrap", &boot]).collect();
-    let _nodes = [
+    let nodes = vec![
         ana_node,
         Daemon::start(&ben_dir, &from_ana),
         Daemon::start(&cas_dir, &from_ana),
@@ -121,6 +137,8 @@ fn rental_through_the_cli_with_a_counter_offer_completes() {
             "5",
             "--deposit",
             "50",
+            "--pickup",
+            "by the blue gate",
             "--note",
             "For the weekend?",
         ],
@@ -186,6 +204,22 @@ fn rental_through_the_cli_with_a_counter_offer_completes() {
     );
     assert!(last.contains(": completed;"), "{last}");
     until_status(cas, &listing, "active");
+    let short = short.to_owned();
+    Walk {
+        nodes,
+        ana: ana_dir,
+        ben: ben_dir,
+        cas: cas_dir,
+        listing,
+        short,
+        _tmp: tmp,
+    }
+}
+
+#[test]
+fn rental_through_the_cli_with_a_counter_offer_completes() {
+    let walk = completed_rental();
+    let (ana, ben, short) = (walk.ana.as_path(), walk.ben.as_path(), walk.short.as_str());
 
     // Both nodes hold the same completed chain; Ben's shows it in words.
     eventually("Ben's node to see it completed", || {

@@ -86,6 +86,10 @@ pub enum Command {
     /// Agreements: propose on a listing, answer, hand over, return, confirm.
     #[command(subcommand)]
     Agreement(AgreementCommand),
+    /// Reviews: rate the other party of an ended agreement; read what your node
+    /// holds about someone.
+    #[command(subcommand)]
+    Review(ReviewCommand),
     /// Your key as 24 words: export it, or import it on a new computer.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -786,4 +790,59 @@ fn parse_time(s: &str) -> Result<String, String> {
         })?
     };
     Ok(humantime::format_rfc3339_seconds(at).to_string())
+}
+
+/// `review` subcommands. A person is named by their key (64 hex), `me`, or a
+/// unique start of it (at least 8 hex characters) among the people whose
+/// listings or agreements your node holds; an agreement by a unique start of
+/// its id.
+#[derive(Subcommand, Debug)]
+pub enum ReviewCommand {
+    /// Review the other party of one of your agreements that ended with a
+    /// receipt; reviewing it again replaces your review everywhere.
+    #[command(
+        after_long_help = "Example:\n  swapmesh review add 9c41d2e0 --rating 5 --text \"Drill like new, easy handover\""
+    )]
+    Add {
+        /// The agreement: a unique start of its id (at least 8 characters).
+        agreement: String,
+        /// 1 to 5.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+        rating: u8,
+        /// What you say (at most 2 KiB).
+        #[arg(long, default_value = "")]
+        text: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The reviews your node holds of someone (`--subject`) or by someone
+    /// (`--author`), newest first.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh review list --subject 5d0c7e21\n  swapmesh review list --author me --all"
+    )]
+    List {
+        /// Reviews of this person.
+        #[arg(long, value_name = "PERSON")]
+        subject: Option<String>,
+        /// Reviews by this person.
+        #[arg(long, value_name = "PERSON")]
+        author: Option<String>,
+        /// Which page.
+        #[command(flatten)]
+        page: PageArgs,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// What your node holds about someone (you by default): receipts by
+    /// outcome, returns on time, reviews and their mean rating.
+    #[command(after_long_help = "Example:\n  swapmesh review summary 5d0c7e21")]
+    Summary {
+        /// The person (default: you).
+        person: Option<String>,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }

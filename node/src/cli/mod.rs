@@ -5,6 +5,7 @@
 //! - `args`: every subcommand and flag ([`Cli`]), with help and examples;
 //! - `listings`: `listing`, `want`, `browse`, with pages and short ids;
 //! - `agreements`: `agreement propose|list|show|…` and one subcommand per action;
+//! - `reviews`: `review add|list|summary`;
 //! - `node`: `status`, `peers`, `profile`, `mesh`;
 //! - `money`: amounts as people type them; `resolve`: short ids; `pages`: pages;
 //! - `text`: what is printed for people; `docs`: completions and man pages.
@@ -17,6 +18,7 @@ mod money;
 mod node;
 mod pages;
 mod resolve;
+mod reviews;
 mod text;
 
 use std::io::Read;
@@ -27,8 +29,8 @@ use swapmesh_protocol::listing::Purpose;
 pub use args::{
     ActArgs, AddArgs, AgreementCommand, AgreementListArgs, BrowseArgs, Cli, ClientArgs, Command,
     ConfirmArgs, CounterArgs, ExtendArgs, KeyCommand, LegArgs, ListingCommand, MeshCommand,
-    PageArgs, ProfileCommand, ProposeArgs, ResolveArgs, RunArgs, TermsArgs, UpdateArgs,
-    WantCommand,
+    PageArgs, ProfileCommand, ProposeArgs, ResolveArgs, ReviewCommand, RunArgs, TermsArgs,
+    UpdateArgs, WantCommand,
 };
 
 use crate::client::Client;
@@ -122,6 +124,7 @@ fn client_command(
         Command::Profile(command) => node::profile(dir, command),
         Command::Mesh(command) => node::mesh(dir, command),
         Command::Agreement(command) => agreements::run(dir, given_dir, command),
+        Command::Review(command) => reviews::run(dir, given_dir, command),
         Command::Init { .. }
         | Command::Run(_)
         | Command::Key(_)

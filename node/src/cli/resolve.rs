@@ -1,16 +1,19 @@
 //! Short ids, wherever the CLI takes an id (DESIGN §7): a listing of yours by
 //! its name, anyone's by a unique start of its id; an agreement by a unique
-//! start of its id; a mesh by its id, its name or a unique start of its id. An ambiguous one is an error that lists the
-//! candidates.
+//! start of its id; a person by `me` or a unique start of their key; a mesh by
+//! its id, its name or a unique start of its id. An ambiguous one is an error
+//! that lists the candidates.
 
 use anyhow::bail;
 use swapmesh_protocol::ListingId;
 
-use crate::api::json::{AgreementPage, ListingPage, MeshList};
+use crate::api::json::{AgreementPage, ListingPage, MeshList, NodeJson};
 use crate::client::Client;
 
 /// Most candidates an ambiguous short id lists.
 const MAX_CANDIDATES: usize = 10;
+/// Most listings and agreements a person's short key is looked for among.
+const PEOPLE_SCAN: usize = 500;
 
 /// The full id of the listing `short` names. A whole id names itself, unless
 /// it names nothing live and is the start of exactly one live listing's id
@@ -62,6 +65,45 @@ pub(super) fn agreement(client: &Client, short: &str) -> anyhow::Result<String> 
         many => bail!(
             "{short:?} matches several agreements, give more of the id: {}",
             candidates(many.iter().map(|a| (&a.id, &a.title)))
+        ),
+    }
+}
+
+/// The key (64 hex) of the person `short` names: a whole key, `me`, or a
+/// unique start of one (at least 8 hex characters) among the authors of the
+/// listings this node holds and the other parties of its agreements.
+pub(super) fn person(client: &Client, short: &str) -> anyhow::Result<String> {
+    let short = short.trim().to_ascii_lowercase();
+    if short == "me" {
+        return Ok(client.get::<NodeJson>("/node")?.author);
+    }
+    if short.len() == 64 && short.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(short);
+    }
+    if short.len() < 8 || !short.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!(
+            "{short:?} names nobody: give `me`, a key (64 hex) or at least 8 hex characters of one"
+        );
+    }
+    let limit = PEOPLE_SCAN.to_string();
+    let listings: ListingPage =
+        client.get_with("/listings", &[("id_prefix", &short), ("limit", &limit)])?;
+    let agreements: AgreementPage = client.get_with("/agreements", &[("limit", &limit)])?;
+    let mut found: Vec<String> = listings
+        .listings
+        .into_iter()
+        .map(|l| l.author)
+        .chain(agreements.agreements.into_iter().map(|a| a.other))
+        .filter(|key| key.starts_with(&short))
+        .collect();
+    found.sort();
+    found.dedup();
+    match found.as_slice() {
+        [] => bail!("nobody your node knows has a key starting {short:?}: give the whole key"),
+        [one] => Ok(one.clone()),
+        many => bail!(
+            "{short:?} starts several keys, give more of it: {}",
+            many.join(", ")
         ),
     }
 }
