@@ -64,8 +64,6 @@ pub(crate) struct Walk {
     pub(crate) ana: PathBuf,
     pub(crate) ben: PathBuf,
     pub(crate) cas: PathBuf,
-    /// Ana's listing (its whole id).
-    pub(crate) listing: String,
     /// The agreement, by the short id the CLI printed.
     pub(crate) short: String,
     _tmp: tempfile::TempDir,
@@ -210,7 +208,6 @@ pub(crate) fn completed_rental() -> Walk {
         ana: ana_dir,
         ben: ben_dir,
         cas: cas_dir,
-        listing,
         short,
         _tmp: tmp,
     }
