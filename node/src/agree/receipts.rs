@@ -121,9 +121,11 @@ impl Agree {
                 self.inner.store.outbox_remove(key)?;
                 Ok(Sent::Done)
             }
-            // Not ended there yet, or not known yet: try again later.
+            // Not ended there yet, not known yet, or the sequencer failed inside
+            // (it answers `Unsupported` then): try again later, so a receipt
+            // owed is never dropped.
             Response::Refused {
-                refusal: Refusal::NotEnded,
+                refusal: Refusal::NotEnded | Refusal::Unsupported,
                 ..
             }
             | Response::Unknown => Ok(Sent::Later),
