@@ -187,6 +187,8 @@ impl NodeConfig {
     pub fn set_role(&mut self, role: Role) {
         self.role = role;
         self.connection_limits = role.connection_limits();
+        // A server has a public address: it relays, it is not relayed.
+        self.nat.auto_relay = role == Role::Personal;
     }
 }
 

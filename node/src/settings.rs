@@ -103,6 +103,10 @@ pub struct RawSettings {
     pub api_hosts: Option<Vec<String>>,
     /// The currency amounts are typed in (ISO 4217).
     pub currency: Option<String>,
+    /// Listen through relays by itself while unreachable.
+    pub auto_relay: Option<String>,
+    /// Most relays listened through automatically.
+    pub max_relays: Option<String>,
 }
 
 /// The settings a node runs with.
@@ -132,6 +136,11 @@ pub struct Settings {
     pub api_hosts: Vec<String>,
     /// The currency amounts are typed in.
     pub currency: Currency,
+    /// Listen through relays by itself while unreachable (`None`: by role —
+    /// on for `personal`, off for `server`).
+    pub auto_relay: Option<bool>,
+    /// Most relays listened through automatically.
+    pub max_relays: usize,
 }
 
 impl Default for Settings {
@@ -152,11 +161,22 @@ impl Default for Settings {
             name: None,
             api_hosts: Vec::new(),
             currency: Currency::from_code("EUR").expect("EUR is in the ISO 4217 table"),
+            auto_relay: None,
+            max_relays: 2,
         }
     }
 }
 
 const MULTIADDR: &str = "a multiaddr such as /ip4/127.0.0.1/tcp/7879";
+
+/// A yes or no as people write it.
+fn boolean(v: &str, source: Source) -> Result<bool, SettingsError> {
+    match v {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(invalid(source, v, "true or false")),
+    }
+}
 
 fn invalid(source: Source, value: &str, expected: &'static str) -> SettingsError {
     SettingsError::Invalid {
@@ -260,10 +280,25 @@ impl Settings {
                 env: "SWAPMESH_MDNS",
                 flag: "no-mdns",
             };
-            self.mdns = match v.as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                _ => return Err(invalid(src(&n), v, "true or false")),
+            self.mdns = boolean(v, src(&n))?;
+        }
+        if let Some(v) = &raw.auto_relay {
+            let n = Names {
+                key: "auto_relay",
+                env: "SWAPMESH_AUTO_RELAY",
+                flag: "no-auto-relay",
+            };
+            self.auto_relay = Some(boolean(v, src(&n))?);
+        }
+        if let Some(v) = &raw.max_relays {
+            let n = Names {
+                key: "max_relays",
+                env: "SWAPMESH_MAX_RELAYS",
+                flag: "max-relays",
+            };
+            self.max_relays = match v.parse::<usize>() {
+                Ok(n) if n <= 8 => n,
+                _ => return Err(invalid(src(&n), v, "a number from 0 to 8")),
             };
         }
         if let Some(v) = &raw.role {
@@ -341,6 +376,10 @@ impl Settings {
         config.meshes = self.meshes.clone();
         config.mdns = self.mdns;
         config.set_role(self.role);
+        if let Some(auto) = self.auto_relay {
+            config.nat.auto_relay = auto;
+        }
+        config.nat.max_relays = self.max_relays;
         config.external_addresses = self.external_addresses.clone();
         config.currency = self.currency;
         config
@@ -422,6 +461,8 @@ fn raw_from_env(env: impl Fn(&str) -> Option<String>) -> RawSettings {
         name: env("SWAPMESH_NAME"),
         api_hosts: list("SWAPMESH_API_HOSTS"),
         currency: env("SWAPMESH_CURRENCY"),
+        auto_relay: env("SWAPMESH_AUTO_RELAY"),
+        max_relays: env("SWAPMESH_MAX_RELAYS"),
     }
 }
 
@@ -467,6 +508,12 @@ pub fn default_file(area: Option<&str>, name: Option<&str>) -> String {
 # neighbours behind NAT (set external_addresses too).
 # role = "personal"
 # external_addresses = ["/ip4/203.0.113.7/tcp/7879"]
+
+# Behind a home router, listen through relays (neighbours' servers) by itself
+# while no direct address is confirmed: on for "personal", off for "server".
+# A listen address ending in /p2p-circuit picks the relay by hand instead.
+# auto_relay = true
+# max_relays = 2
 
 # "text", or "json" for servers.
 # log_format = "text"

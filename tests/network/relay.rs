@@ -145,3 +145,66 @@ async fn node_reachable_only_through_a_relay_receives_listings_over_the_circuit_
         node.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_without_a_direct_address_listens_through_a_relay_by_itself() {
+    let server = kit::node(Net::Tcp, None, |c| c.set_role(Role::Server)).await;
+    let server_addr = kit::address(&server).await;
+    let mut direct = server_addr.clone();
+    direct.pop();
+    server.add_external_address(direct).await.unwrap();
+    let server_reach = server.reachability().await.unwrap();
+    assert!(
+        matches!(server_reach, swapmesh_net::Reachability::Direct { .. }),
+        "{server_reach:?}"
+    );
+
+    // A personal node that nobody confirms (no AutoNAT): only a bootstrap
+    // address, no circuit named anywhere.
+    let home = kit::node(Net::Tcp, Some(CELL), |c| {
+        c.bootstrap = vec![server_addr.clone()];
+        c.nat.autonat_client = false;
+    })
+    .await;
+    wait_until("a reservation on the server", || async {
+        matches!(
+            home.reachability().await,
+            Ok(swapmesh_net::Reachability::Relayed { ref relays, .. }) if relays == &[server.peer_id()]
+        )
+    })
+    .await;
+    let swapmesh_net::Reachability::Relayed { addresses, .. } = home.reachability().await.unwrap()
+    else {
+        unreachable!("relayed");
+    };
+    assert!(
+        addresses
+            .iter()
+            .all(|a| a.iter().any(|p| p == Protocol::P2pCircuit)),
+        "{addresses:?}"
+    );
+    let text = home.metrics_text().await.unwrap();
+    assert!(text.contains("swapmesh_relay_reservations 1"), "{text}");
+
+    // A confirmed direct address: the relay is let go.
+    let own = home
+        .listen_addresses()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| !a.iter().any(|p| p == Protocol::P2pCircuit))
+        .expect("a direct listen address");
+    home.add_external_address(own).await.unwrap();
+    wait_until("the relay let go", || async {
+        matches!(
+            home.reachability().await,
+            Ok(swapmesh_net::Reachability::Direct { .. })
+        ) && !home
+            .listen_addresses()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|a| a.iter().any(|p| p == Protocol::P2pCircuit))
+    })
+    .await;
+}

@@ -25,6 +25,9 @@ const IDENTIFY_PROTOCOL: &str = "/swapmesh/1.0.0";
 /// mix with the public IPFS one (`/ipfs/kad/1.0.0`), whose peers know nothing of
 /// our topics and would fill the routing table with strangers.
 pub(crate) const KAD_PROTOCOL: &str = "/swapmesh/kad/1";
+/// The protocol a relay server speaks to clients that reserve slots and open
+/// circuits (libp2p's circuit relay v2 hop).
+pub(crate) const RELAY_HOP_PROTOCOL: &str = "/libp2p/circuit/relay/0.2.0/hop";
 
 /// Everything the swarm runs.
 ///

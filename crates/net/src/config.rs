@@ -115,6 +115,13 @@ pub struct NatConfig {
     /// addresses back, and confirms those that work as external addresses
     /// (default on).
     pub autonat_client: bool,
+    /// Automatic relay: while no direct external address is confirmed, listen
+    /// through up to [`NatConfig::max_relays`] relays among the peers whose
+    /// identify shows the relay hop protocol (default on; the node turns it off
+    /// for a server and when a `/p2p-circuit` listen address is given).
+    pub auto_relay: bool,
+    /// Most relays listened through automatically (default 2).
+    pub max_relays: usize,
 }
 
 impl Default for NatConfig {
@@ -123,6 +130,8 @@ impl Default for NatConfig {
             relay_client: true,
             dcutr: true,
             autonat_client: true,
+            auto_relay: true,
+            max_relays: 2,
         }
     }
 }

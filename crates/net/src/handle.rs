@@ -7,7 +7,7 @@ use crate::{
     Misbehaviour,
     error::{NetworkError, PublishError, RequestError},
     event_loop::Command,
-    types::{ConnectionInfo, MessageId, PeerScore, Protocol, Validation},
+    types::{ConnectionInfo, MessageId, PeerScore, Protocol, Reachability, Validation},
 };
 
 /// Sends commands to the [`EventLoop`](crate::EventLoop); every method waits for
@@ -248,6 +248,11 @@ impl NetworkHandle {
     /// The peers with at least one open connection.
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetworkError> {
         self.call(|reply| Command::ConnectedPeers { reply }).await
+    }
+
+    /// How others can reach us: at a confirmed address, through relays, or not.
+    pub async fn reachability(&self) -> Result<Reachability, NetworkError> {
+        self.call(|reply| Command::Reachability { reply }).await
     }
 
     /// The addresses we listen on.

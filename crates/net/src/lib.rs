@@ -89,7 +89,7 @@ pub use libp2p::{Multiaddr, PeerId, identity, identity::Keypair, multiaddr};
 pub use misbehaviour::Misbehaviour;
 pub use types::{
     BlockReason, ConnectionInfo, Discovery, MessageId, NetworkEvent, PeerScore, Protocol,
-    ResponseHandle, UnblockReason, Validation,
+    Reachability, ResponseHandle, UnblockReason, Validation,
 };
 
 /// The Kademlia key under which the members of `topic` announce themselves:

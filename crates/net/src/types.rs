@@ -265,6 +265,28 @@ pub enum Discovery {
     },
 }
 
+/// How others can reach this node from outside its LAN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reachability {
+    /// At confirmed external addresses (configured, or confirmed by AutoNAT).
+    Direct {
+        /// The confirmed addresses.
+        addresses: Vec<Multiaddr>,
+    },
+    /// Through relays that hold a reservation for us.
+    Relayed {
+        /// The relays.
+        relays: Vec<PeerId>,
+        /// Our addresses through them (`…/p2p/<relay>/p2p-circuit`).
+        addresses: Vec<Multiaddr>,
+    },
+    /// Not from outside: no confirmed address and no relay reservation.
+    Unreachable {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
 /// One open connection (diagnostics, and the relay test's proof).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionInfo {

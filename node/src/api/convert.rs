@@ -18,7 +18,8 @@ use swapmesh_store::StoredRecord;
 use super::error::{ApiError, ErrorCode};
 use super::json::{
     AddressJson, DiscoveryJson, EventJson, ListingInput, ListingJson, ListingPatch, MoneyJson,
-    PriceJson, ProfileInput, ProfileJson, RecordKindJson, WindowJson,
+    PriceJson, ProfileInput, ProfileJson, ReachabilityJson, ReachabilityKind, RecordKindJson,
+    WindowJson,
 };
 use crate::NodeEvent;
 
@@ -462,6 +463,32 @@ pub(crate) fn phase_name(phase: Phase) -> &'static str {
         Phase::Withdrawn => "withdrawn",
         Phase::Cancelled => "cancelled",
         Phase::Resolved => "resolved",
+    }
+}
+
+impl From<swapmesh_net::Reachability> for ReachabilityJson {
+    fn from(r: swapmesh_net::Reachability) -> Self {
+        let text = |v: Vec<swapmesh_net::Multiaddr>| v.iter().map(ToString::to_string).collect();
+        match r {
+            swapmesh_net::Reachability::Direct { addresses } => Self {
+                kind: ReachabilityKind::Direct,
+                addresses: text(addresses),
+                relays: Vec::new(),
+                reason: None,
+            },
+            swapmesh_net::Reachability::Relayed { relays, addresses } => Self {
+                kind: ReachabilityKind::Relayed,
+                addresses: text(addresses),
+                relays: relays.iter().map(ToString::to_string).collect(),
+                reason: None,
+            },
+            swapmesh_net::Reachability::Unreachable { reason } => Self {
+                kind: ReachabilityKind::Unreachable,
+                addresses: Vec::new(),
+                relays: Vec::new(),
+                reason: Some(reason),
+            },
+        }
     }
 }
 

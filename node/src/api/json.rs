@@ -244,6 +244,35 @@ pub struct NodeJson {
     pub uptime_secs: u64,
     /// Catch-up sync: sessions running, records fetched of expected.
     pub sync: Progress,
+    /// How others reach this node from outside its LAN.
+    pub reachability: ReachabilityJson,
+}
+
+/// How others reach a node from outside its LAN.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ReachabilityJson {
+    /// `direct` (at a confirmed external address), `relayed` (through relays
+    /// holding a reservation for it) or `unreachable`.
+    pub kind: ReachabilityKind,
+    /// The confirmed addresses (direct) or the addresses through the relays
+    /// (relayed).
+    pub addresses: Vec<String>,
+    /// The relays holding a reservation (peer ids), when relayed.
+    pub relays: Vec<String>,
+    /// Why it is unreachable (e.g. no relay known).
+    pub reason: Option<String>,
+}
+
+/// How a node is reachable.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReachabilityKind {
+    /// At a confirmed external address.
+    Direct,
+    /// Through relays.
+    Relayed,
+    /// Not from outside its LAN.
+    Unreachable,
 }
 
 /// Connected peers.

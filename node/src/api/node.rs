@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Body, author};
-use super::json::{ErrorBody, NodeJson, PeersJson, ProfileInput, ProfileJson};
+use super::json::{ErrorBody, NodeJson, PeersJson, ProfileInput, ProfileJson, ReachabilityJson};
 use super::{ApiState, Document};
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
@@ -54,6 +54,7 @@ async fn node_info(State(state): State<ApiState>) -> ApiResult<Json<NodeJson>> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_secs: state.uptime_secs(),
         sync: node.sync_progress(),
+        reachability: ReachabilityJson::from(node.reachability().await?),
     }))
 }
 

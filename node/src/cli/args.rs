@@ -193,6 +193,13 @@ pub struct RunArgs {
     /// The currency you price things in (ISO 4217, default EUR).
     #[arg(long, value_name = "CODE")]
     pub currency: Option<String>,
+    /// Do not listen through relays by yourself while unreachable (on by
+    /// default for a personal node).
+    #[arg(long)]
+    pub no_auto_relay: bool,
+    /// Most relays to listen through by yourself (default 2).
+    #[arg(long, value_name = "N")]
+    pub max_relays: Option<String>,
 }
 
 impl RunArgs {
@@ -212,6 +219,8 @@ impl RunArgs {
             name: None,
             api_hosts: None,
             currency: self.currency.clone(),
+            auto_relay: self.no_auto_relay.then(|| "false".to_owned()),
+            max_relays: self.max_relays.clone(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::api::json::{
     ActionJson, AgreementAnswer, AgreementEventJson, AgreementJson, AgreementRole,
     AgreementSummaryJson, DealJson, LegJson, ListingJson, MoneyJson, NodeJson, PendingJson,
-    PriceJson, ProfileJson,
+    PriceJson, ProfileJson, ReachabilityJson, ReachabilityKind,
 };
 
 /// Prints JSON, pretty.
@@ -200,7 +200,20 @@ pub(super) fn print_node(n: &NodeJson) {
             humantime::format_duration(Duration::from_secs(n.uptime_secs)).to_string(),
         )
         .row("sync", sync)
+        .row("reachable", reachable_text(&n.reachability))
         .print();
+}
+
+/// `direct at …`, `relayed through …`, or `unreachable: why`.
+fn reachable_text(r: &ReachabilityJson) -> String {
+    match r.kind {
+        ReachabilityKind::Direct => format!("direct at {}", r.addresses.join(", ")),
+        ReachabilityKind::Relayed => format!("relayed through {}", r.relays.join(", ")),
+        ReachabilityKind::Unreachable => format!(
+            "unreachable: {}",
+            r.reason.as_deref().unwrap_or("no confirmed address")
+        ),
+    }
 }
 
 /// `profile show`.

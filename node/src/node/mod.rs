@@ -307,6 +307,12 @@ fn network_config(config: &NodeConfig, keypair: swapmesh_net::Keypair) -> Networ
         .bootstrap
         .extend(config.bootstrap.iter().cloned());
     net.nat = config.nat;
+    // A relay named in a listen address is the person's choice: no automatic one.
+    let circuit = config.listen.iter().any(|a| {
+        a.iter()
+            .any(|p| p == swapmesh_net::multiaddr::Protocol::P2pCircuit)
+    });
+    net.nat.auto_relay &= !circuit;
     net.server = (config.role == Role::Server).then_some(swapmesh_net::ServerConfig {
         relay: Some(config.relay_limits),
         autonat: true,

@@ -37,6 +37,12 @@ impl Node {
         Ok(self.inner.net.add_external_address(address).await?)
     }
 
+    /// How others reach this node: at a confirmed address, through relays, or
+    /// not from outside its LAN.
+    pub async fn reachability(&self) -> Result<swapmesh_net::Reachability, NodeError> {
+        Ok(self.inner.net.reachability().await?)
+    }
+
     /// The network's metrics and the node's own counters in the Prometheus text
     /// format (for `/metrics`).
     pub async fn metrics_text(&self) -> Result<String, NodeError> {

@@ -9,7 +9,8 @@ use crate::{
     error::{NetworkError, PublishError, RequestError},
     misbehaviour::Misbehaviour,
     types::{
-        BlockReason, ConnectionInfo, MessageId, PeerScore, Protocol, UnblockReason, Validation,
+        BlockReason, ConnectionInfo, MessageId, PeerScore, Protocol, Reachability, UnblockReason,
+        Validation,
     },
 };
 
@@ -100,6 +101,9 @@ pub(crate) enum Command {
     UnblockPeer {
         peer: PeerId,
         reply: Reply<bool>,
+    },
+    Reachability {
+        reply: Reply<Reachability>,
     },
     ConnectedPeers {
         reply: Reply<Vec<PeerId>>,
@@ -203,6 +207,9 @@ impl EventLoop {
             }
             Command::UnblockPeer { peer, reply } => {
                 let _ = reply.send(self.unblock(peer, UnblockReason::Requested));
+            }
+            Command::Reachability { reply } => {
+                let _ = reply.send(self.reachability());
             }
             Command::ConnectedPeers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());

@@ -14,7 +14,7 @@ use tracing::{debug, trace, warn};
 
 use super::{EventLoop, command::Reply};
 use crate::{
-    behaviour::KAD_PROTOCOL,
+    behaviour::{KAD_PROTOCOL, RELAY_HOP_PROTOCOL},
     error::NetworkError,
     types::{Discovery, NetworkEvent},
 };
@@ -210,6 +210,11 @@ impl EventLoop {
         let mut listen_addresses = info.listen_addrs;
         listen_addresses.truncate(MAX_IDENTIFY_ADDRESSES);
         let speaks_kad = info.protocols.iter().any(|p| p.as_ref() == KAD_PROTOCOL);
+        let relays = info
+            .protocols
+            .iter()
+            .any(|p| p.as_ref() == RELAY_HOP_PROTOCOL);
+        self.note_relay_candidate(peer_id, relays);
         if speaks_kad && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
             for address in &listen_addresses {
                 kad.add_address(&peer_id, address.clone());

@@ -47,7 +47,7 @@ pub(crate) use self::{command::Command, discovery::provider_key};
 use self::{
     command::ResponseReply,
     discovery::PeerLookup,
-    relay::RelayListen,
+    relay::{AutoRelay, RelayListen},
     requests::{InboundKey, PendingAnswer},
 };
 use crate::{
@@ -110,6 +110,8 @@ pub struct EventLoop {
     // Relay (`relay`).
     /// Addresses we listen on through a relay, by relay.
     relay_listens: HashMap<PeerId, RelayListen>,
+    /// The automatic choice of relays.
+    auto_relay: AutoRelay,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -130,6 +132,7 @@ impl EventLoop {
     ) -> Self {
         let misbehaviour_config = config.misbehaviour;
         let metrics = Metrics::new(&mut registry);
+        let auto_relay = AutoRelay::new(&config.nat, &mut registry);
         let mut event_loop = Self {
             local_peer_id: *swarm.local_peer_id(),
             swarm,
@@ -155,6 +158,7 @@ impl EventLoop {
             last_round: None,
             peer_lookups: HashMap::new(),
             relay_listens: HashMap::new(),
+            auto_relay,
         };
         for address in &config.external_addresses {
             event_loop.swarm.add_external_address(address.clone());
@@ -214,6 +218,7 @@ impl EventLoop {
                     let now = Instant::now();
                     self.misbehaviour.prune(now);
                     self.rates.prune(now);
+                    self.auto_relay_tick();
                     self.renew_relay_listens();
                 }
                 _ = announce.tick() => self.discovery_round(true),
