@@ -421,14 +421,18 @@ fn read_file(path: &Path) -> Result<RawSettings, SettingsError> {
             });
         }
     };
-    // `mdns` is a boolean in the file; accept it as one.
+    // Booleans and numbers in the file are read as the text the other layers give.
     let mut value: toml::Table = toml::from_str(&text).map_err(|e| SettingsError::File {
         path: path.to_owned(),
         message: e.to_string(),
     })?;
-    if let Some(toml::Value::Boolean(b)) = value.get("mdns") {
-        let b = *b;
-        value.insert("mdns".into(), toml::Value::String(b.to_string()));
+    for key in ["mdns", "auto_relay", "max_relays"] {
+        let text = match value.get(key) {
+            Some(toml::Value::Boolean(b)) => b.to_string(),
+            Some(toml::Value::Integer(n)) => n.to_string(),
+            _ => continue,
+        };
+        value.insert(key.into(), toml::Value::String(text));
     }
     value
         .try_into::<RawSettings>()
@@ -568,6 +572,41 @@ mod tests {
         let s = Settings::load(&DataDir::new(dir.path()), &env, &flags).unwrap();
         assert_eq!(s.area.as_ref().unwrap().as_str(), "u4prw");
         assert_eq!(s.api.port(), 9001, "untouched by flags");
+    }
+
+    #[test]
+    fn auto_relay_follows_the_role_unless_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let none = RawSettings::default();
+        let personal = Settings::load(&data, env_of(&[]), &none).unwrap();
+        let config = personal.node_config(&data);
+        assert!(config.nat.auto_relay, "on for a personal node");
+        assert_eq!(config.nat.max_relays, 2);
+        let server = RawSettings {
+            role: Some("server".into()),
+            ..RawSettings::default()
+        };
+        let config = Settings::load(&data, env_of(&[]), &server)
+            .unwrap()
+            .node_config(&data);
+        assert!(!config.nat.auto_relay, "off for a server");
+
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "auto_relay = false
+max_relays = 3
+",
+        )
+        .unwrap();
+        let config = Settings::load(&data, env_of(&[]), &none)
+            .unwrap()
+            .node_config(&data);
+        assert!(!config.nat.auto_relay);
+        assert_eq!(config.nat.max_relays, 3);
+        let env = env_of(&[("SWAPMESH_MAX_RELAYS", "9")]);
+        let error = Settings::load(&data, env, &none).unwrap_err().to_string();
+        assert!(error.contains("SWAPMESH_MAX_RELAYS"), "{error}");
     }
 
     #[test]
