@@ -26,4 +26,5 @@
 mod node;
 mod topology;
 
+mod reachability;
 mod routers;
