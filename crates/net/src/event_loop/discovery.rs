@@ -191,8 +191,11 @@ impl EventLoop {
                     },
                 });
             }
+            // A neighbour behind NAT is reachable through a relay, most likely
+            // one we use too: try those routes besides the addresses known.
+            let routes = self.routes_through_relays(peer);
             if !self.swarm.is_connected(&peer)
-                && let Err(error) = self.dial_peer(peer, Vec::new())
+                && let Err(error) = self.dial_peer(peer, routes)
             {
                 debug!(%peer, %error, "could not dial a provider");
             }

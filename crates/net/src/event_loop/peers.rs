@@ -37,8 +37,10 @@ impl EventLoop {
         if peer == self.local_peer_id {
             return Ok(());
         }
+        // The addresses given, and those the behaviours know (Kademlia, identify).
         let opts = DialOpts::peer_id(peer)
             .addresses(addresses)
+            .extend_addresses_through_behaviour()
             .condition(PeerCondition::DisconnectedAndNotDialing)
             .build();
         match self.swarm.dial(opts) {

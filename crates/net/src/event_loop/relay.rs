@@ -202,6 +202,11 @@ impl EventLoop {
                 if !renewal {
                     info!(relay = %relay_peer_id, "relay reservation accepted");
                     self.auto_relay.step("accepted");
+                    // Reachable again (a first reservation, or one back after the
+                    // relay restarted and forgot the providers): announce our
+                    // topics and look for their other providers now, rather than
+                    // at the next periodic round.
+                    self.discovery_round(true);
                 }
                 self.count_reservations();
             }
@@ -236,6 +241,27 @@ impl EventLoop {
             .values()
             .find(|c| c.peer == *peer && c.outbound && !c.relayed)
             .map(|c| c.address.clone())
+    }
+
+    /// `peer` through each relay we know a direct address of
+    /// (`…/p2p/<relay>/p2p-circuit/p2p/<peer>`): how a provider found behind NAT
+    /// is reached when its own addresses are not known (or were dropped while
+    /// its relay was away).
+    pub(super) fn routes_through_relays(&self, peer: PeerId) -> Vec<Multiaddr> {
+        self.auto_relay
+            .candidates
+            .iter()
+            .chain(self.relay_listens.keys())
+            .filter(|relay| **relay != peer)
+            .filter_map(|relay| Some(with_peer(self.dialed_address(relay)?, *relay)))
+            .map(|relay| {
+                relay
+                    .with(AddrProtocol::P2pCircuit)
+                    .with(AddrProtocol::P2p(peer))
+            })
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect()
     }
 
     /// The automatic relay, each housekeeping tick: with a direct address it
