@@ -81,6 +81,22 @@ impl EventLoop {
         }
     }
 
+    /// Runs the discovery round a reservation asked for, once Kademlia's
+    /// routing table holds a peer to ask.
+    pub(super) fn announce_if_due(&mut self) {
+        if !self.announce_due {
+            return;
+        }
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            self.announce_due = false;
+            return;
+        };
+        if kad.kbuckets().any(|bucket| bucket.num_entries() > 0) {
+            self.announce_due = false;
+            self.discovery_round(true);
+        }
+    }
+
     /// Answers with the addresses of `peer`: the known ones at once, or else
     /// those a Kademlia lookup finds when it ends ([`Self::on_peer_lookup`]).
     /// A lookup already running for `peer` gets one more waiting caller.

@@ -104,6 +104,9 @@ pub struct EventLoop {
     reported_providers: HashSet<(PeerId, String)>,
     /// When the last discovery round (announce + look up) ran.
     last_round: Option<Instant>,
+    /// A reservation came (back): announce our topics and look for their
+    /// providers at the next housekeeping tick that finds the DHT reachable.
+    announce_due: bool,
     /// Lookups of a peer's addresses in flight, by Kademlia query.
     peer_lookups: HashMap<kad::QueryId, PeerLookup>,
 
@@ -156,6 +159,7 @@ impl EventLoop {
             provider_keys: HashMap::new(),
             reported_providers: HashSet::new(),
             last_round: None,
+            announce_due: false,
             peer_lookups: HashMap::new(),
             relay_listens: HashMap::new(),
             auto_relay,
@@ -220,6 +224,7 @@ impl EventLoop {
                     self.rates.prune(now);
                     self.auto_relay_tick();
                     self.renew_relay_listens();
+                    self.announce_if_due();
                 }
                 _ = announce.tick() => self.discovery_round(true),
                 _ = lookup.tick() => self.discovery_round(false),

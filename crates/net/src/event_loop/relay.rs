@@ -204,9 +204,10 @@ impl EventLoop {
                     self.auto_relay.step("accepted");
                     // Reachable again (a first reservation, or one back after the
                     // relay restarted and forgot the providers): announce our
-                    // topics and look for their other providers now, rather than
-                    // at the next periodic round.
-                    self.discovery_round(true);
+                    // topics and look for their other providers soon, rather than
+                    // at the next periodic round — once the DHT knows a peer again
+                    // (identify may not have refilled it yet).
+                    self.announce_due = true;
                 }
                 self.count_reservations();
             }
