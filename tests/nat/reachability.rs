@@ -215,13 +215,7 @@ fn status_says_relayed_behind_nat_and_direct_on_the_internet() {
     assert!(strings(&last["relays"]).is_empty(), "{last:#}");
 }
 
-// Passes on every local run (8 of 8, 3 beside a busy core) but failed both
-// clean-clone CI runs at its last step: after the restart both homes have their
-// reservations back within 5 s, yet "Kayak" does not cross in 90 s. Kept out of
-// `cargo test` until the cause is found (issue 18 stays open); run it with
-// `cargo test -p swapmesh-node --test nat -- --ignored`.
 #[test]
-#[ignore = "fails under the clean-clone CI run: listings do not cross after the restart (issue 18)"]
 fn a_restarted_server_gets_its_reservations_back() {
     // Refusing routers: no direct connection between the homes survives the
     // server's restart to carry the listings without the relay.
