@@ -248,13 +248,10 @@ impl Store {
             if !exact {
                 continue;
             }
-            if records.len() == limit {
-                next = records
-                    .last()
-                    .map(|r: &StoredRecord| Cursor(stamp(r.body.created_at, &r.id)));
+            next = fill(&mut records, record, limit);
+            if next.is_some() {
                 break;
             }
-            records.push(record);
         }
         Ok(Page { records, next })
     }
@@ -288,13 +285,10 @@ impl Store {
             if !kinds.is_empty() && !kinds.contains(&record.body.kind()) {
                 continue;
             }
-            if records.len() == limit {
-                next = records
-                    .last()
-                    .map(|r: &StoredRecord| Cursor(stamp(r.body.created_at, &r.id)));
+            next = fill(&mut records, record, limit);
+            if next.is_some() {
                 break;
             }
-            records.push(record);
         }
         Ok(Page { records, next })
     }
@@ -361,4 +355,17 @@ impl Store {
                     .ok_or_else(|| StoreError::corrupt("topic key shorter than its stamp"))
             })
     }
+}
+
+/// Adds `record` to a page of at most `limit`. A page already full takes
+/// nothing: the answer is then the cursor of the next page, after its last
+/// record, since one more result exists.
+fn fill(records: &mut Vec<StoredRecord>, record: StoredRecord, limit: usize) -> Option<Cursor> {
+    if records.len() == limit {
+        return records
+            .last()
+            .map(|r| Cursor(stamp(r.body.created_at, &r.id)));
+    }
+    records.push(record);
+    None
 }

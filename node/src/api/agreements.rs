@@ -25,7 +25,7 @@ use utoipa_axum::routes;
 use super::ApiState;
 use super::convert::{money, parse_rfc3339};
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Body, OptionalBody, Params, agreement_id, bad_parameter};
+use super::extract::{Body, OptionalBody, Params, agreement_id, bad_parameter, page_limit};
 use super::json::{
     AgreementAnswer, AgreementJson, AgreementPage, AgreementSummaryJson, ConfirmInput,
     CounterInput, ErrorBody, ExtendInput, LegInput, LegJson, NoteInput, NoteText, ProposeInput,
@@ -275,8 +275,6 @@ pub(crate) struct ListParams {
     limit: Option<String>,
 }
 
-/// Most agreements one page holds unless `limit` says otherwise.
-const DEFAULT_LIMIT: usize = 50;
 /// The shortest agreement id prefix taken.
 const MIN_PREFIX: usize = 8;
 
@@ -297,21 +295,7 @@ fn parse_cursor(text: &str) -> ApiResult<(Timestamp, AgreementId)> {
 
 impl ListParams {
     fn filter(&self, node: &Node) -> ApiResult<ListFilter> {
-        let limit = match &self.limit {
-            None => DEFAULT_LIMIT,
-            Some(text) => match text.parse::<usize>() {
-                Ok(n) if (1..=swapmesh_store::MAX_LIMIT).contains(&n) => n,
-                _ => {
-                    return Err(bad_parameter(
-                        "limit",
-                        format!(
-                            "{text:?} is not a number from 1 to {}",
-                            swapmesh_store::MAX_LIMIT
-                        ),
-                    ));
-                }
-            },
-        };
+        let limit = page_limit(self.limit.as_deref())?;
         let mut filter = ListFilter {
             limit,
             ..ListFilter::default()

@@ -182,6 +182,26 @@ pub(crate) fn bad_parameter(name: &str, message: impl std::fmt::Display) -> ApiE
     ApiError::field(ErrorCode::InvalidParameter, name, message)
 }
 
+/// Most entries one page holds unless `limit` says otherwise.
+pub(crate) const DEFAULT_LIMIT: usize = 50;
+
+/// A page's `limit` parameter: 1 to the store's most, [`DEFAULT_LIMIT`] if absent.
+pub(crate) fn page_limit(text: Option<&str>) -> Result<usize, ApiError> {
+    let Some(text) = text else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    match text.parse::<usize>() {
+        Ok(n) if (1..=swapmesh_store::MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(bad_parameter(
+            "limit",
+            format!(
+                "{text:?} is not a number from 1 to {}",
+                swapmesh_store::MAX_LIMIT
+            ),
+        )),
+    }
+}
+
 /// The listing id in a path.
 pub(crate) fn listing_id(text: &str) -> Result<ListingId, ApiError> {
     text.parse()

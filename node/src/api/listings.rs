@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Body, Params, author, bad_parameter, listing_id, mesh_id};
+use super::extract::{Body, Params, author, bad_parameter, listing_id, mesh_id, page_limit};
 use super::json::{ErrorBody, ListingInput, ListingJson, ListingPage, ListingPatch};
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
@@ -21,9 +21,6 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(search_listings, create_listing))
         .routes(routes!(show_listing, update_listing, withdraw_listing))
 }
-
-/// Most listings one page holds unless `limit` says otherwise.
-const DEFAULT_LIMIT: usize = 50;
 
 /// `GET /listings` parameters. Lists are comma-separated.
 #[derive(Deserialize, Debug, Default, IntoParams)]
@@ -72,19 +69,7 @@ fn enum_value<T: serde::de::DeserializeOwned>(
 
 impl SearchParams {
     fn limit(&self) -> ApiResult<usize> {
-        match &self.limit {
-            None => Ok(DEFAULT_LIMIT),
-            Some(text) => match text.parse::<usize>() {
-                Ok(n) if (1..=swapmesh_store::MAX_LIMIT).contains(&n) => Ok(n),
-                _ => Err(bad_parameter(
-                    "limit",
-                    format!(
-                        "{text:?} is not a number from 1 to {}",
-                        swapmesh_store::MAX_LIMIT
-                    ),
-                )),
-            },
-        }
+        page_limit(self.limit.as_deref())
     }
 
     fn query(&self) -> ApiResult<Query> {

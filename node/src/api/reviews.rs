@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::ApiState;
 use super::convert::rfc3339;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Body, Params, agreement_id, author, bad_parameter};
+use super::extract::{Body, Params, agreement_id, author, bad_parameter, page_limit};
 use super::json::{
     ErrorBody, OutcomeCounts, OutcomeJson, ReceiptJson, ReviewInput, ReviewJson, ReviewPage,
     ReviewSummaryJson, StatementJson,
@@ -30,8 +30,6 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 
 /// Most bytes of a review's text.
 const MAX_TEXT: usize = swapmesh_protocol::validate::MAX_REVIEW_TEXT;
-/// Most reviews one page holds unless `limit` says otherwise.
-const DEFAULT_LIMIT: usize = 50;
 
 impl StatementJson {
     fn of(s: &ReceiptStatement) -> Self {
@@ -174,22 +172,7 @@ async fn list_reviews(
         .as_deref()
         .map(|a| author("author", a))
         .transpose()?;
-    let limit = match &params.limit {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=swapmesh_store::MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                bad_parameter(
-                    "limit",
-                    format!(
-                        "{text:?} is not a number from 1 to {}",
-                        swapmesh_store::MAX_LIMIT
-                    ),
-                )
-            })?,
-    };
+    let limit = page_limit(params.limit.as_deref())?;
     let cursor = params
         .cursor
         .as_deref()
