@@ -24,7 +24,7 @@ use crate::keys::{
 /// `keys` module). Older databases are migrated on open.
 ///
 /// The `blobs` tree (the index of the blob files, [`crate::blobs`]) came within
-/// schema 4 without a bump: it is a new tree that starts empty ([`Trees::open`]
+/// schema 4 without a bump: it is a new tree that starts empty (`Trees::open`
 /// creates it), nothing existing changes and nothing is derived from other
 /// trees, so there is nothing to migrate; and a build without it simply ignores
 /// it (its files stay as they are), so a bump would only refuse a downgrade for
