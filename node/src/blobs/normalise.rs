@@ -458,6 +458,34 @@ mod tests {
     }
 
     #[test]
+    fn webp_and_transparent_png_are_taken() {
+        // Lossless WebP (the encoder `image` has); a transparent PNG comes out on
+        // white, not on whatever colour its transparent pixels carry.
+        let pixels = image::RgbaImage::from_fn(40, 20, |x, _| {
+            if x < 20 {
+                image::Rgba([0, 0, 0, 0])
+            } else {
+                image::Rgba([0, 0, 255, 255])
+            }
+        });
+        let mut webp = Vec::new();
+        image::codecs::webp::WebPEncoder::new_lossless(&mut webp)
+            .write_image(pixels.as_raw(), 40, 20, ExtendedColorType::Rgba8)
+            .unwrap();
+        let mut png = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut png)
+            .write_image(pixels.as_raw(), 40, 20, ExtendedColorType::Rgba8)
+            .unwrap();
+        for upload in [webp, png] {
+            let n = normalise(&upload).unwrap();
+            assert_eq!((n.width, n.height), (40, 20));
+            let decoded = image::load_from_memory(&n.bytes).unwrap().into_rgb8();
+            assert!(is_near(*decoded.get_pixel(5, 10), Rgb([255, 255, 255])));
+            assert!(is_near(*decoded.get_pixel(35, 10), BLUE));
+        }
+    }
+
+    #[test]
     fn thumbnail_is_small_and_upright() {
         let n = normalise(&sideways_photo_with_gps()).unwrap();
         let big = RgbImage::from_pixel(1_000, 500, RED);
