@@ -15,6 +15,7 @@
 //! | `agreement_events` | agreement id (32) ‖ index (4) | `SignedEvent::encode()` |
 //! | `calendars` | listing author (32) ‖ d | [`Calendar`], canonical encoding |
 //! | `outbox` | peer (32) ‖ agreement id (32) ‖ seq (8) | the payload, opaque |
+//! | `blobs` | blob hash (32) | [`BlobEntry`], canonical encoding |
 //!
 //! `by_topic` holds every stored record, tombstones included (the sync set, and the
 //! search set of places); `by_author` holds live listings only. A record writes
@@ -51,7 +52,17 @@
 //! restarts): per agreement in the order queued, each agreement's queue apart
 //! from the others' so none waits on another.
 //!
+//! `blobs` (within schema 4, see [`SCHEMA_VERSION`]) is the index of the blob
+//! files in `DATA_DIR/blobs/` (photos, named by their blake3 hash): per blob its
+//! size, its last use (a number from `sled::Db::generate_id`, so uses are
+//! ordered without ties, also across restarts) and whether it is pinned (never
+//! evicted). The files are the data; the tree is kept in step with them, an
+//! entry written after its file and removed before it, and repaired against
+//! the directory at open (see [`crate::blobs`]). Nothing else refers to it.
+//!
 //! [`StoredAgreement`]: crate::StoredAgreement
+//! [`BlobEntry`]: crate::BlobEntry
+//! [`SCHEMA_VERSION`]: crate::SCHEMA_VERSION
 //! [`Calendar`]: swapmesh_protocol::agreement::Calendar
 
 use swapmesh_protocol::listing::{DealKind, Purpose};

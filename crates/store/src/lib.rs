@@ -18,6 +18,8 @@
 //! - `calendar`: [`Store::calendar`], an item's holds as one value, and taking
 //!   holds inside a commit.
 //! - [`outbox`]: what we owe each peer, by [`OutboxKey`] (peer, agreement, seq).
+//! - [`blobs`]: [`BlobStore`], photos as files named by their hash with their
+//!   index in the `blobs` tree ([`Store::blobs`]).
 //! - [`peers`]: the peer address book and `get_state`/`put_state`.
 //! - [`sync`]: [`Store::sync_view`], a topic as a [`swapmesh_sync::SyncStore`] over
 //!   `by_topic` and its per-bucket id sums.
@@ -32,6 +34,7 @@
 //! [`Store`].
 
 pub mod agreements;
+pub mod blobs;
 pub mod body;
 mod calendar;
 pub mod check;
@@ -48,6 +51,7 @@ pub mod words;
 pub use agreements::{
     AgreementCommit, CommitOutcome, MAX_NOTES, Pending, StoredAgreement, StoredNote,
 };
+pub use blobs::{BlobEntry, BlobStore};
 pub use body::StoredRecord;
 pub use check::Consistency;
 pub use error::StoreError;

@@ -22,6 +22,13 @@ use crate::keys::{
 /// `sync_sums` added; 3: the agreement trees `agreements`, `agreement_events`,
 /// `calendars` and `outbox`; 4: `by_party`, receipts and reviews by party (see the
 /// `keys` module). Older databases are migrated on open.
+///
+/// The `blobs` tree (the index of the blob files, [`crate::blobs`]) came within
+/// schema 4 without a bump: it is a new tree that starts empty (`Trees::open`
+/// creates it), nothing existing changes and nothing is derived from other
+/// trees, so there is nothing to migrate; and a build without it simply ignores
+/// it (its files stay as they are), so a bump would only refuse a downgrade for
+/// no reason. (2 → 3 bumped for new empty trees too; that step is kept.)
 pub const SCHEMA_VERSION: u32 = 4;
 
 /// Key of the schema version in the `meta` tree.
@@ -116,6 +123,7 @@ pub(crate) struct Trees {
     pub(crate) agreement_events: sled::Tree,
     pub(crate) calendars: sled::Tree,
     pub(crate) outbox: sled::Tree,
+    pub(crate) blobs: sled::Tree,
     /// Width of the `sync_sums` buckets: `created_at >> bucket_bits`.
     pub(crate) bucket_bits: u32,
 }
@@ -137,6 +145,7 @@ impl Trees {
             agreement_events: db.open_tree("agreement_events")?,
             calendars: db.open_tree("calendars")?,
             outbox: db.open_tree("outbox")?,
+            blobs: db.open_tree("blobs")?,
             bucket_bits: SYNC_BUCKET_BITS,
         })
     }
