@@ -128,6 +128,13 @@ pub struct NodeConfig {
     /// How long after its due date an item not given back is overdue (seconds
     /// of signed time; 1 hour).
     pub overdue_grace: u64,
+    /// Bytes of photos kept (default 256 MiB): beyond it others' least
+    /// recently used photos go; our own and our agreements' never count against
+    /// their removal.
+    pub blob_budget: u64,
+    /// How long a read of a photo not held here waits for the network
+    /// (default 10 s).
+    pub blob_fetch_timeout: Duration,
 }
 
 impl NodeConfig {
@@ -164,6 +171,8 @@ impl NodeConfig {
             agreement_ack_wait: Duration::from_secs(5),
             agreement_tick: Duration::from_secs(30),
             overdue_grace: 3600,
+            blob_budget: 256 * 1024 * 1024,
+            blob_fetch_timeout: Duration::from_secs(10),
         }
     }
 

@@ -31,6 +31,8 @@ pub const CONFIG_FILE: &str = "swapmesh.toml";
 pub const LOCK_FILE: &str = "lock";
 /// The database directory.
 pub const DB_DIR: &str = "db";
+/// The directory of photo files, named by their hash.
+pub const BLOBS_DIR: &str = "blobs";
 
 /// A node's data directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +87,11 @@ impl DataDir {
     /// The config file.
     pub fn config_file(&self) -> PathBuf {
         self.path.join(CONFIG_FILE)
+    }
+
+    /// The photo files (`blobs/`).
+    pub fn blobs(&self) -> PathBuf {
+        self.path.join(BLOBS_DIR)
     }
 
     /// The database directory.

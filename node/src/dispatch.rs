@@ -14,6 +14,7 @@ use tracing::{debug, info};
 
 use crate::address_book::AddressBook;
 use crate::agree::Agree;
+use crate::blobs::Blobs;
 use crate::events::NodeEvent;
 use crate::ingest::Ingestor;
 use crate::publish::Publisher;
@@ -24,6 +25,7 @@ use crate::tasks::Tasks;
 /// What the router hands events to.
 pub(crate) struct Dispatch {
     pub(crate) agree: Agree,
+    pub(crate) blobs: Blobs,
     pub(crate) net: NetworkHandle,
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) publisher: Arc<Publisher>,
@@ -53,7 +55,7 @@ impl Dispatch {
                 // A message on a topic that is not ours to name: nobody honest
                 // sends it.
                 let verdict = match Topic::parse(&topic) {
-                    Some(topic) => self.ingestor.gossip(&topic, &data),
+                    Some(topic) => self.ingestor.gossip(&topic, &data, propagation_source),
                     None => swapmesh_net::Validation::Reject,
                 };
                 if let Err(e) = self
@@ -121,6 +123,16 @@ impl Dispatch {
                 let sync = self.sync.clone();
                 self.tasks
                     .spawn(async move { sync.serve(peer, data, reply).await });
+            }
+            NetworkEvent::InboundRequest {
+                protocol: Protocol::Blob,
+                peer,
+                data,
+                reply,
+            } => {
+                let blobs = self.blobs.clone();
+                self.tasks
+                    .spawn(async move { blobs.serve(peer, data, reply).await });
             }
             NetworkEvent::InboundRequest {
                 protocol: Protocol::Agree,

@@ -102,6 +102,12 @@ pub enum NodeError {
     /// The node is not in this mesh.
     #[error("this node is not in mesh {0}; join it first")]
     NotInMesh(String),
+    /// A photo could not be stored or read.
+    #[error("photo: {0}")]
+    Photo(#[from] crate::blobs::BlobError),
+    /// A listing names a photo that is not held here (upload it first).
+    #[error("photo {0} is not held here: upload it first (POST /api/v1/blobs)")]
+    MissingPhoto(swapmesh_protocol::BlobHash),
     /// The node has no address another node could dial (it listens nowhere yet).
     #[error("this node has no address to put in an invite: is it listening?")]
     NoAddressToShare,

@@ -10,13 +10,14 @@
 
 use std::sync::Arc;
 
-use swapmesh_net::Validation;
+use swapmesh_net::{PeerId, Validation};
 use swapmesh_protocol::validate::Checked;
 use swapmesh_protocol::{GossipMessage, SignedRecord, Timestamp, Topic, Verified, check, topics};
 use swapmesh_store::{InsertOutcome, Store, StoreError};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, error, warn};
 
+use crate::blobs::PhotosNamed;
 use crate::clock::Clock;
 use crate::config::Faults;
 use crate::events::NodeEvent;
@@ -105,6 +106,9 @@ pub(crate) struct Ingestor {
     metrics: Arc<AppMetrics>,
     clock: Arc<dyn Clock>,
     faults: Faults,
+    /// Where listings that name photos are told of, with who sent them (the
+    /// blobs learn their holders there; best effort: a full queue drops news).
+    photos: mpsc::Sender<PhotosNamed>,
 }
 
 impl Ingestor {
@@ -114,6 +118,7 @@ impl Ingestor {
         metrics: Arc<AppMetrics>,
         clock: Arc<dyn Clock>,
         faults: Faults,
+        photos: mpsc::Sender<PhotosNamed>,
     ) -> Self {
         Self {
             store,
@@ -121,6 +126,7 @@ impl Ingestor {
             metrics,
             clock,
             faults,
+            photos,
         }
     }
 
@@ -129,7 +135,7 @@ impl Ingestor {
     /// malformed or invalid record or one on a topic it does not name (the
     /// sender is penalised by the network), `Ignore` for what the protocol
     /// ignores or the store finds stale, `Accept` otherwise.
-    pub(crate) fn gossip(&self, topic: &Topic, data: &[u8]) -> Validation {
+    pub(crate) fn gossip(&self, topic: &Topic, data: &[u8], from: PeerId) -> Validation {
         let now = self.clock.now();
         let judged = match GossipMessage::decode(data) {
             Ok(message) => judge(message.into_record(), topic, now),
@@ -138,7 +144,7 @@ impl Ingestor {
                 Judged::Rejected("malformed")
             }
         };
-        let stored = self.store_judged(Path::Gossip, vec![judged], now);
+        let stored = self.store_judged(Path::Gossip, vec![judged], now, from);
         stored.verdicts.first().map_or(Validation::Ignore, |v| v.0)
     }
 
@@ -150,6 +156,7 @@ impl Ingestor {
         &self,
         topic: &Topic,
         records: Vec<Vec<u8>>,
+        from: PeerId,
     ) -> Result<BatchOutcome, IngestError> {
         let now = self.clock.now();
         let panic_now = self.faults.take_verify_panic();
@@ -169,7 +176,7 @@ impl Ingestor {
                 return Err(IngestError::VerifyPanicked(e.to_string()));
             }
         };
-        let stored = self.store_judged(Path::Sync, judged, now);
+        let stored = self.store_judged(Path::Sync, judged, now, from);
         match stored.failed {
             Some(e) => Err(e.into()),
             None => Ok(stored.outcome),
@@ -178,7 +185,13 @@ impl Ingestor {
 
     /// Stores the valid records of a judged batch in one transaction, emits the
     /// events of what changed and counts every verdict.
-    fn store_judged(&self, path: Path, judged: Vec<Judged>, now: Timestamp) -> Stored {
+    fn store_judged(
+        &self,
+        path: Path,
+        judged: Vec<Judged>,
+        now: Timestamp,
+        from: PeerId,
+    ) -> Stored {
         let mut verdicts = Vec::with_capacity(judged.len());
         let mut valid = Vec::new();
         let mut outcome = BatchOutcome::default();
@@ -207,6 +220,7 @@ impl Ingestor {
                             outcome.stored += 1;
                         }
                         NodeEvent::announce_insert(&self.events, &self.metrics, o, v);
+                        self.tell_photos(o, v, from);
                     }
                 }
                 Err(e) => {
@@ -227,6 +241,37 @@ impl Ingestor {
             verdicts,
             outcome,
             failed,
+        }
+    }
+}
+
+impl Ingestor {
+    /// Tells the blobs of the photos a listing that arrived names (a duplicate
+    /// too: its sender holds the listing, and likely its photos).
+    fn tell_photos(&self, outcome: InsertOutcome, v: &Verified, from: PeerId) {
+        use swapmesh_protocol::Content;
+        use swapmesh_protocol::listing::ListingStatus;
+        if !matches!(
+            outcome,
+            InsertOutcome::Inserted | InsertOutcome::Replaced | InsertOutcome::Duplicate
+        ) {
+            return;
+        }
+        let body = v.body();
+        let Content::Listing(listing) = &body.content else {
+            return;
+        };
+        if listing.photos.is_empty() || listing.status == ListingStatus::Withdrawn {
+            return;
+        }
+        let news = PhotosNamed {
+            hashes: listing.photos.clone(),
+            author: body.author,
+            from: Some(from),
+            topics: topics(body),
+        };
+        if self.photos.try_send(news).is_err() {
+            debug!("photo news dropped: the blobs are busy");
         }
     }
 }

@@ -28,8 +28,9 @@
 //! - [`events`]: the [`NodeEvent`]s; `metrics`: the node's counters in `/metrics`;
 //!   `error`: [`NodeError`].
 //! - [`invite`]: mesh invites.
-//! - `blobs`: photos as content-addressed blobs; so far normalising uploads
-//!   (issue 19).
+//! - [`blobs`]: photos as content-addressed blobs: normalising uploads,
+//!   files within a budget, `/swapmesh/blob/1` serving and fetching, garbage
+//!   collection in the sweep.
 //! - [`api`]: the local HTTP API (axum) under `/api/v1`, one file per resource,
 //!   every request and response type in [`api::json`], the OpenAPI document
 //!   generated from the handlers (utoipa), errors with codes ([`api::error`]).
@@ -40,7 +41,7 @@
 mod address_book;
 pub mod agree;
 pub mod api;
-mod blobs;
+pub mod blobs;
 pub mod cli;
 pub mod client;
 pub mod clock;

@@ -17,7 +17,7 @@ use swapmesh_protocol::{
     Address, AuthorKey, Content, GossipMessage, RecordBody, RecordId, RecordKind, SigningKey,
     Timestamp, Topic, Verified, sign_own, topics,
 };
-use swapmesh_store::Store;
+use swapmesh_store::{BlobStore, Store};
 use tokio::sync::broadcast;
 use tracing::{debug, warn};
 
@@ -30,6 +30,8 @@ use crate::node::Placement;
 
 /// Versions, signs, stores and publishes the node's own records.
 pub(crate) struct Publisher {
+    /// The blob files: a listing of ours names only photos held here.
+    photos: BlobStore,
     key: SigningKey,
     author: AuthorKey,
     store: Store,
@@ -55,8 +57,10 @@ impl Publisher {
         events: broadcast::Sender<NodeEvent>,
         metrics: Arc<AppMetrics>,
         config: &NodeConfig,
+        photos: BlobStore,
     ) -> Self {
         Self {
+            photos,
             author: swapmesh_protocol::signed::author_of(&key),
             key,
             store,
@@ -207,6 +211,7 @@ impl Publisher {
     /// Signs, validates, stores, flushes, then publishes a record of ours on its
     /// topics.
     async fn publish(&self, body: RecordBody, now: Timestamp) -> Result<Verified, NodeError> {
+        self.check_photos(&body)?;
         let verified = sign_own(&body, &self.key, now)?;
         let outcome = self.store.insert_durable(&verified, now).await?;
         if !outcome.is_new() {
@@ -218,6 +223,23 @@ impl Publisher {
             self.publish_on(&topic, verified.id(), data.clone()).await;
         }
         Ok(verified)
+    }
+
+    /// A live listing of ours names only photos held here (uploaded, or
+    /// fetched), so that others can fetch them from us.
+    fn check_photos(&self, body: &RecordBody) -> Result<(), NodeError> {
+        let Content::Listing(listing) = &body.content else {
+            return Ok(());
+        };
+        if listing.is_withdrawn() {
+            return Ok(());
+        }
+        for hash in &listing.photos {
+            if !self.photos.contains(hash)? {
+                return Err(NodeError::MissingPhoto(*hash));
+            }
+        }
+        Ok(())
     }
 
     /// Publishes one record on one topic; holds it back when nobody has joined

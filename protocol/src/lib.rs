@@ -11,8 +11,10 @@
 //! - [`signed`]: signed records. [`validate`]: the three outcomes of checking one.
 //! - [`gossip`]: the gossip wire message. [`keys`]: keys and mnemonics.
 //! - [`agreement`]: terms, the signed event chain and its pure state machine.
+//! - [`blob`]: the blob protocol's frames (photos by hash).
 
 pub mod agreement;
+pub mod blob;
 pub mod currency;
 pub mod encoding;
 #[cfg(any(test, feature = "test-util"))]

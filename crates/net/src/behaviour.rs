@@ -80,6 +80,8 @@ pub(crate) struct Behaviour {
     pub(crate) sync: request_response::Behaviour<FrameCodec>,
     /// `/swapmesh/agree/1`.
     pub(crate) agree: request_response::Behaviour<FrameCodec>,
+    /// `/swapmesh/blob/1`.
+    pub(crate) blob: request_response::Behaviour<FrameCodec>,
 }
 
 /// An error while building the behaviour, as the swarm builder wants it.
@@ -145,6 +147,7 @@ impl Behaviour {
             gossipsub: gossipsub(config, registry)?,
             sync: request_response(Protocol::Sync, config.frame_limits.sync, config),
             agree: request_response(Protocol::Agree, config.frame_limits.agree, config),
+            blob: request_response(Protocol::Blob, config.frame_limits.blob, config),
         })
     }
 
@@ -156,6 +159,7 @@ impl Behaviour {
         match protocol {
             Protocol::Sync => &mut self.sync,
             Protocol::Agree => &mut self.agree,
+            Protocol::Blob => &mut self.blob,
         }
     }
 }

@@ -349,6 +349,9 @@ pub struct FrameLimits {
     /// listing version it names (≤ 34 KiB) plus terms; a response may return a
     /// short chain of such events.
     pub agree: usize,
+    /// `/swapmesh/blob/1`: 512 KiB and 1 KiB for the framing. A response
+    /// carries one photo, which normalising keeps within 512 KiB.
+    pub blob: usize,
 }
 
 impl Default for FrameLimits {
@@ -356,6 +359,7 @@ impl Default for FrameLimits {
         Self {
             sync: 1024 * 1024,
             agree: 256 * 1024,
+            blob: 512 * 1024 + 1024,
         }
     }
 }

@@ -77,6 +77,8 @@ pub enum Protocol {
     Sync,
     /// `/swapmesh/agree/1`: agreement events between two parties.
     Agree,
+    /// `/swapmesh/blob/1`: photos by their hash.
+    Blob,
 }
 
 impl Protocol {
@@ -85,6 +87,7 @@ impl Protocol {
         match self {
             Protocol::Sync => "/swapmesh/sync/1",
             Protocol::Agree => "/swapmesh/agree/1",
+            Protocol::Blob => "/swapmesh/blob/1",
         }
     }
 

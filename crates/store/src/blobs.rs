@@ -36,9 +36,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use swapmesh_protocol::BlobHash;
 use swapmesh_protocol::encoding::{decode_canonical, encode};
+use swapmesh_protocol::listing::ListingStatus;
+use swapmesh_protocol::{AuthorKey, BlobHash, Content, RecordBody, RecordId};
 
+use crate::body::{decode_body, decode_stored};
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 
@@ -59,6 +61,9 @@ pub struct BlobEntry {
     pub last_use: u64,
     /// Never evicted (our own photos, those of our agreements).
     pub pinned: bool,
+    /// Since when (seconds, by the node's clock) no stored record has named
+    /// it, as the last [`BlobStore::collect`] found; `None` while one does.
+    pub orphan_since: Option<u64>,
 }
 
 /// The blobs of one node: files in a directory with their index in the store's
@@ -99,7 +104,61 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Which blobs the stored records name (see [`Store::blob_names`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlobNames {
+    /// Named by a live listing or by the listing copy of an agreement: kept
+    /// from garbage collection.
+    pub named: HashSet<BlobHash>,
+    /// Named by a live listing of `me`'s or by an agreement's listing copy:
+    /// never evicted to keep within the budget.
+    pub kept: HashSet<BlobHash>,
+}
+
 impl Store {
+    /// The blobs the stored records name: each live listing's photos, and the
+    /// photos of the listing copies in our agreements (the store holds only
+    /// agreements we are a party of). A withdrawn listing names none. One scan
+    /// of the records and agreements: the expiry sweep and an eviction call it,
+    /// not every request.
+    pub fn blob_names(&self, me: &AuthorKey) -> Result<BlobNames> {
+        let mut names = BlobNames::default();
+        let mut listing_photos = |body: &RecordBody, kept: bool| {
+            if let Content::Listing(listing) = &body.content
+                && listing.status != ListingStatus::Withdrawn
+            {
+                names.named.extend(listing.photos.iter().copied());
+                if kept {
+                    names.kept.extend(listing.photos.iter().copied());
+                }
+            }
+        };
+        for kv in self.trees.records.iter() {
+            let (k, v) = kv?;
+            let id = RecordId(
+                k.as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::corrupt("record key is not 32 bytes"))?,
+            );
+            let stored = decode_stored(id, &v)?;
+            listing_photos(&stored.body, stored.body.author == *me);
+        }
+        for agreement in self.agreements()? {
+            let copies = [
+                Some(&agreement.state.listing),
+                agreement.state.theirs.as_ref(),
+            ];
+            for copy in copies.into_iter().flatten() {
+                let body = decode_body(&copy.body)?;
+                if let Content::Listing(listing) = &body.content {
+                    names.named.extend(listing.photos.iter().copied());
+                    names.kept.extend(listing.photos.iter().copied());
+                }
+            }
+        }
+        Ok(names)
+    }
+
     /// The blob store over the files in `dir` (the node's `DATA_DIR/blobs/`),
     /// created if missing, repaired against the index (see the [module
     /// docs](crate::blobs)).
@@ -126,9 +185,39 @@ impl BlobStore {
         self.dir.join(hash.to_string())
     }
 
+    /// The path of a blob's thumbnail (derived here, never sent): its file name
+    /// with `.thumb`, which the repair at open leaves alone.
+    pub fn thumb_path_of(&self, hash: &BlobHash) -> PathBuf {
+        self.dir.join(format!("{hash}.thumb"))
+    }
+
+    /// The cached thumbnail of a held blob, if one was made.
+    pub fn thumb(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>> {
+        if !self.contains(hash)? {
+            return Ok(None);
+        }
+        match fs::read(self.thumb_path_of(hash)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Caches the thumbnail of a held blob (temp file and rename, so a reader
+    /// never sees half of one; not fsynced: it is derived again if lost).
+    pub fn put_thumb(&self, hash: &BlobHash, bytes: &[u8]) -> Result<()> {
+        let mut tmp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&self.dir)?;
+        tmp.write_all(bytes)?;
+        tmp.persist(self.thumb_path_of(hash)).map_err(|e| e.error)?;
+        Ok(())
+    }
+
     /// Brings files and index into step (module docs, "Repair at open").
     fn repair(&self) -> Result<()> {
         let mut files = HashSet::new();
+        let mut thumbs = Vec::new();
         let mut removed_any = false;
         for dirent in fs::read_dir(&self.dir)? {
             let dirent = dirent?;
@@ -140,6 +229,8 @@ impl BlobStore {
                 removed_any = true;
             } else if let Some(hash) = parse_name(name) {
                 files.insert(hash);
+            } else if let Some(hash) = name.strip_suffix(".thumb").and_then(parse_name) {
+                thumbs.push(hash);
             }
         }
         for kv in self.tree.iter() {
@@ -158,6 +249,11 @@ impl BlobStore {
             tracing::warn!(%hash, "blob file without an index entry: removing it");
             fs::remove_file(self.path_of(&hash))?;
             removed_any = true;
+        }
+        for hash in thumbs {
+            if !self.tree.contains_key(hash.0)? {
+                fs::remove_file(self.thumb_path_of(&hash))?;
+            }
         }
         if removed_any {
             sync_dir(&self.dir)?;
@@ -209,6 +305,7 @@ impl BlobStore {
                 size: bytes.len() as u64,
                 last_use,
                 pinned,
+                orphan_since: None,
             },
         )?;
         Ok(hash)
@@ -267,6 +364,11 @@ impl BlobStore {
     /// Removes a blob, entry then file; returns whether it was held.
     pub fn remove(&self, hash: &BlobHash) -> Result<bool> {
         let held = self.tree.remove(hash.0)?.is_some();
+        match fs::remove_file(self.thumb_path_of(hash)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         match fs::remove_file(self.path_of(hash)) {
             Ok(()) => sync_dir(&self.dir)?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -325,6 +427,41 @@ impl BlobStore {
             self.remove(&hash)?;
             held -= entry.size;
             removed.push(hash);
+        }
+        Ok(removed)
+    }
+
+    /// Garbage collection: a blob that `named` does not contain (no stored
+    /// record names it) is marked an orphan at `now` (seconds), and removed
+    /// once it has been one for `grace` seconds; a named one loses its mark.
+    /// Pinned blobs too: an upload never attached to a listing goes after the
+    /// grace. Returns the removed hashes.
+    pub fn collect(
+        &self,
+        named: &HashSet<BlobHash>,
+        now: u64,
+        grace: u64,
+    ) -> Result<Vec<BlobHash>> {
+        let mut removed = Vec::new();
+        for (hash, entry) in self.entries()? {
+            let orphan_since = match (named.contains(&hash), entry.orphan_since) {
+                (true, None) => continue,
+                (true, Some(_)) => None,
+                (false, Some(since)) if now.saturating_sub(since) >= grace => {
+                    self.remove(&hash)?;
+                    removed.push(hash);
+                    continue;
+                }
+                (false, Some(_)) => continue,
+                (false, None) => Some(now),
+            };
+            self.put_entry(
+                &hash,
+                &BlobEntry {
+                    orphan_since,
+                    ..entry
+                },
+            )?;
         }
         Ok(removed)
     }

@@ -51,7 +51,7 @@ pub mod words;
 pub use agreements::{
     AgreementCommit, CommitOutcome, MAX_NOTES, Pending, StoredAgreement, StoredNote,
 };
-pub use blobs::{BlobEntry, BlobStore};
+pub use blobs::{BlobEntry, BlobNames, BlobStore};
 pub use body::StoredRecord;
 pub use check::Consistency;
 pub use error::StoreError;

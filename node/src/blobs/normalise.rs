@@ -50,7 +50,7 @@ pub(crate) struct Normalised {
 
 /// Which limit an upload is over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Limit {
+pub enum Limit {
     /// Wider or taller than [`MAX_DIMENSION`].
     Dimensions,
     /// Decoding would allocate more than [`MAX_ALLOC`].

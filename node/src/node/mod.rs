@@ -7,11 +7,13 @@
 //! - `mesh`: meshes and invites;
 //! - `network`: peers, addresses, dialling, metrics;
 //! - `agreements`: proposing, acting and reading agreements (through `agree`);
-//! - `reviews`: reviews of our agreements' other parties, and what we hold of a party.
+//! - `reviews`: reviews of our agreements' other parties, and what we hold of a party;
+//! - `photos`: uploading and reading photos (through `blobs`).
 
 mod agreements;
 mod mesh;
 mod network;
+mod photos;
 mod records;
 mod reviews;
 
@@ -25,6 +27,7 @@ use tracing::{debug, info, warn};
 
 use crate::address_book::AddressBook;
 use crate::agree::{Agree, AgreeParts};
+use crate::blobs::{Blobs, BlobsParts};
 use crate::config::{NodeConfig, Role};
 use crate::dispatch::Dispatch;
 use crate::error::NodeError;
@@ -68,6 +71,7 @@ struct Inner {
     address_book: Arc<AddressBook>,
     sync: SyncService,
     agree: Agree,
+    blobs: Blobs,
     metrics: Arc<AppMetrics>,
     tasks: Arc<Tasks>,
 }
@@ -88,6 +92,8 @@ impl Node {
         let tasks = Arc::new(Tasks::default());
         tasks.spawn(event_loop.run());
         let (events, _) = broadcast::channel(1024);
+        let photo_files = store.blobs(config.data_dir.blobs())?;
+        let (photos_named, photo_news) = tokio::sync::mpsc::channel(1024);
         let metrics = Arc::new(AppMetrics::default());
         let clock = config.clock.clone();
         let ingestor = Arc::new(Ingestor::new(
@@ -96,6 +102,7 @@ impl Node {
             metrics.clone(),
             clock.clone(),
             config.faults.clone(),
+            photos_named,
         ));
         let sync = SyncService::new(
             store.clone(),
@@ -122,6 +129,7 @@ impl Node {
             events.clone(),
             metrics.clone(),
             &config,
+            photo_files.clone(),
         ));
         let agree = Agree::new(AgreeParts {
             key: key.clone(),
@@ -137,11 +145,26 @@ impl Node {
             metrics: metrics.clone(),
             faults: config.faults.clone(),
         });
+        let blobs = Blobs::new(BlobsParts {
+            store: store.clone(),
+            files: photo_files,
+            net: net.clone(),
+            clock: config.clock.clone(),
+            author: swapmesh_protocol::signed::author_of(&key),
+            schedule: schedule.clone(),
+            meshes: meshes.clone(),
+            area: config.area.clone(),
+            tasks: tasks.clone(),
+            budget: config.blob_budget,
+            fetch_timeout: config.blob_fetch_timeout,
+        });
+        tasks.spawn(blobs.clone().watch(photo_news));
         for topic in meshes.topics() {
             net.subscribe(topic.as_str()).await?;
         }
         let dispatch = Dispatch {
             agree: agree.clone(),
+            blobs: blobs.clone(),
             net: net.clone(),
             events: events.clone(),
             publisher: publisher.clone(),
@@ -167,6 +190,7 @@ impl Node {
                 address_book,
                 sync,
                 agree,
+                blobs,
                 metrics,
                 tasks,
             }),
@@ -189,14 +213,18 @@ impl Node {
         Ok(())
     }
 
-    /// Drops the records and tombstones expired at the clock's time now; returns
-    /// how many. The node does this at start and every
-    /// [`NodeConfig::sweep_interval`]; a test that moved the clock calls it.
+    /// Drops the records and tombstones expired at the clock's time now, then
+    /// collects the photos no stored record has named for a grace day (see
+    /// [`crate::blobs`]); returns how many records were dropped. The node does
+    /// this at start and every [`NodeConfig::sweep_interval`]; a test that
+    /// moved the clock calls it.
     pub fn sweep_now(&self) -> Result<usize, NodeError> {
-        Ok(self
+        let swept = self
             .inner
             .store
-            .sweep_expired(self.inner.config.clock.now())?)
+            .sweep_expired(self.inner.config.clock.now())?;
+        self.inner.blobs.collect()?;
+        Ok(swept)
     }
 
     async fn sweep_every_interval(self) {

@@ -141,7 +141,7 @@ impl SyncService {
         let response = match served {
             Served::Answer(response) => response,
             Served::Ingest { topic, records } => {
-                match self.inner.ingestor.batch(&topic, records).await {
+                match self.inner.ingestor.batch(&topic, records, peer).await {
                     Ok(outcome) => {
                         if outcome.invalid > 0 {
                             self.charge(peer, Misbehaviour::InvalidRecord).await;
@@ -213,7 +213,7 @@ impl SyncService {
                 Ok(Handled::Continue) => {}
                 Ok(Handled::Fetched(records)) => {
                     let topic = session.topic().clone();
-                    let outcome = self.inner.ingestor.batch(&topic, records).await?;
+                    let outcome = self.inner.ingestor.batch(&topic, records, peer).await?;
                     if outcome.invalid > 0 {
                         self.charge(peer, Misbehaviour::InvalidRecord).await;
                     }

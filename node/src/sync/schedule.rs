@@ -72,6 +72,16 @@ impl Schedule {
         }
     }
 
+    /// The connected peers that have joined any of `topics`.
+    pub(crate) fn peers_on(&self, topics: &[Topic]) -> Vec<PeerId> {
+        self.lock()
+            .peer_topics
+            .iter()
+            .filter(|(_, joined)| topics.iter().any(|t| joined.contains(t)))
+            .map(|(peer, _)| *peer)
+            .collect()
+    }
+
     /// A peer left `topic`.
     pub(crate) fn peer_left(&self, peer: PeerId, topic: &Topic) {
         if let Some(topics) = self.lock().peer_topics.get_mut(&peer) {

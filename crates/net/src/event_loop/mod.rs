@@ -268,6 +268,9 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Agree(event)) => {
                 self.on_request_response(Protocol::Agree, event);
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Blob(event)) => {
+                self.on_request_response(Protocol::Blob, event);
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => self.on_identify(event),
             SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => {
                 self.metrics.record(&event);

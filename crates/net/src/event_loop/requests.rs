@@ -1,4 +1,5 @@
-//! Request-response on `/swapmesh/sync/1` and `/swapmesh/agree/1`: requests we
+//! Request-response on `/swapmesh/sync/1`, `/swapmesh/agree/1` and
+//! `/swapmesh/blob/1`: requests we
 //! send and wait on, requests we received and the app's answers to them.
 
 use std::time::Instant;
@@ -34,6 +35,7 @@ impl EventLoop {
         match protocol {
             Protocol::Sync => self.frame_limits.sync,
             Protocol::Agree => self.frame_limits.agree,
+            Protocol::Blob => self.frame_limits.blob,
         }
     }
 
