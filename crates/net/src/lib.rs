@@ -27,8 +27,8 @@
 //! - `behaviour`: the libp2p behaviour, its fields in a deliberate order, and the
 //!   gossipsub configuration (anonymous, content-addressed ids, app validation).
 //! - [`scoring`]: gossipsub peer-scoring parameters, each explained.
-//! - [`codec`]: size-capped length-prefixed frames for `/swapmesh/sync/1` and
-//!   `/swapmesh/agree/1`.
+//! - [`codec`]: size-capped length-prefixed frames for `/swapmesh/sync/1`,
+//!   `/swapmesh/agree/1` and `/swapmesh/blob/1`.
 //! - `misbehaviour`: [`Misbehaviour`], its penalties, the decaying per-peer count,
 //!   and the flood rate limits.
 //! - `transport`: builds the swarm on the configured [`Transport`] (memory, TCP,

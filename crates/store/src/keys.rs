@@ -55,8 +55,10 @@
 //! `blobs` (within schema 4, see [`SCHEMA_VERSION`]) is the index of the blob
 //! files in `DATA_DIR/blobs/` (photos, named by their blake3 hash): per blob its
 //! size, its last use (a number from `sled::Db::generate_id`, so uses are
-//! ordered without ties, also across restarts) and whether it is pinned (never
-//! evicted). The files are the data; the tree is kept in step with them, an
+//! ordered without ties, also across restarts), whether it is pinned (never
+//! evicted) and since when no stored record names it (garbage collection
+//! removes it a grace period later). Thumbnails are files `<hash>.thumb`
+//! beside their blob, with no entry of their own. The files are the data; the tree is kept in step with them, an
 //! entry written after its file and removed before it, and repaired against
 //! the directory at open (see [`crate::blobs`]). Nothing else refers to it.
 //!

@@ -202,3 +202,56 @@ fn a_file_lost_while_running_is_found_on_its_first_read() {
     assert_eq!(blobs.put(&blob(40, 300), false).unwrap(), h);
     assert_eq!(blobs.get(&h).unwrap(), Some(blob(40, 300)));
 }
+
+#[test]
+fn an_unnamed_blob_is_collected_after_the_grace_and_a_named_one_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, blobs) = open(&dir);
+    let named = blobs.put(&blob(50, 100), false).unwrap();
+    let orphan = blobs.put(&blob(51, 100), true).unwrap();
+    blobs.put_thumb(&orphan, b"thumb").unwrap();
+    let names: std::collections::HashSet<_> = [named].into();
+
+    // First sweep: the orphan is marked, nothing removed.
+    assert!(blobs.collect(&names, 1_000, 100).unwrap().is_empty());
+    assert_eq!(
+        blobs.entry(&orphan).unwrap().unwrap().orphan_since,
+        Some(1_000)
+    );
+    assert_eq!(blobs.entry(&named).unwrap().unwrap().orphan_since, None);
+    // Within the grace: still held.
+    assert!(blobs.collect(&names, 1_099, 100).unwrap().is_empty());
+    assert!(blobs.contains(&orphan).unwrap());
+    // Named again in time: the mark goes.
+    let both: std::collections::HashSet<_> = [named, orphan].into();
+    assert!(blobs.collect(&both, 1_050, 100).unwrap().is_empty());
+    assert_eq!(blobs.entry(&orphan).unwrap().unwrap().orphan_since, None);
+    // Unnamed again, and the grace passes: removed, pinned or not, thumbnail too.
+    assert!(blobs.collect(&names, 2_000, 100).unwrap().is_empty());
+    assert_eq!(blobs.collect(&names, 2_100, 100).unwrap(), vec![orphan]);
+    assert!(!blobs.contains(&orphan).unwrap());
+    assert!(!blobs.path_of(&orphan).exists());
+    assert!(!blobs.thumb_path_of(&orphan).exists());
+    assert!(blobs.contains(&named).unwrap());
+}
+
+#[test]
+fn a_thumbnail_without_its_blob_is_removed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let kept;
+    let gone;
+    {
+        let (store, blobs) = open(&dir);
+        kept = blobs.put(&blob(60, 100), false).unwrap();
+        gone = blobs.put(&blob(61, 100), false).unwrap();
+        blobs.put_thumb(&kept, b"a").unwrap();
+        blobs.put_thumb(&gone, b"b").unwrap();
+        store.flush_blocking().unwrap();
+    }
+    // The blob file goes behind the store's back; its thumbnail is left.
+    fs::remove_file(dir.path().join("blobs").join(gone.to_string())).unwrap();
+    let (_store, blobs) = open(&dir);
+    assert_eq!(blobs.thumb(&kept).unwrap().as_deref(), Some(&b"a"[..]));
+    assert!(!blobs.thumb_path_of(&gone).exists());
+    assert_eq!(blobs.thumb(&gone).unwrap(), None);
+}
