@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use super::error::ApiResult;
 use super::extract::{ImageBody, Params, bad_parameter, blob_hash};
-use super::json::{BlobJson, ErrorBody};
+use super::json::{BlobJson, ErrorBody, JpegBytes};
 use super::{ApiState, MAX_UPLOAD};
 use crate::blobs::{PhotoInfo, PhotoSize};
 
@@ -112,7 +112,7 @@ impl BlobParams {
         BlobParams,
     ),
     responses(
-        (status = 200, description = "The JPEG, always `image/jpeg` with `X-Content-Type-Options: nosniff`", content_type = "image/jpeg", body = [u8],
+        (status = 200, description = "The JPEG, always `image/jpeg` with `X-Content-Type-Options: nosniff`", content_type = "image/jpeg", body = inline(JpegBytes),
             headers(
                 ("X-Content-Type-Options" = String, description = "`nosniff`"),
                 ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`: a hash names its bytes for ever"),

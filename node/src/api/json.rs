@@ -203,6 +203,12 @@ pub struct ListingPatch {
     pub photos: Option<Vec<String>>,
 }
 
+/// A photo's bytes as `GET /blobs/{hash}` serves them: always a JPEG (only the
+/// document names this type).
+#[derive(Debug, Clone, ToSchema)]
+#[schema(value_type = String, format = Binary, content_media_type = "image/jpeg")]
+pub struct JpegBytes(pub Vec<u8>);
+
 /// A photo as stored by `POST /blobs`: normalised (upright, metadata
 /// stripped, at most 1600 px, a JPEG of at most 512 KiB).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
