@@ -126,7 +126,10 @@ impl<S: Send + Sync> FromRequest<S> for ImageBody {
                     ),
                 )
             } else {
-                ApiError::new(ErrorCode::NotAnImage, rejection.body_text())
+                ApiError::new(
+                    ErrorCode::NotAnImage,
+                    format!("the upload could not be read: {}", rejection.body_text()),
+                )
             }
         })?;
         Ok(ImageBody(bytes.into()))
