@@ -4,6 +4,7 @@
 //!
 //! - `args`: every subcommand and flag ([`Cli`]), with help and examples;
 //! - `listings`: `listing`, `want`, `browse`, with pages and short ids;
+//! - `photos`: `--photo` uploads, `--remove-photo`, `blob get`;
 //! - `agreements`: `agreement propose|list|show|…` and one subcommand per action;
 //! - `reviews`: `review add|list|summary`;
 //! - `node`: `status`, `peers`, `profile`, `mesh`;
@@ -17,6 +18,7 @@ mod listings;
 mod money;
 mod node;
 mod pages;
+mod photos;
 mod resolve;
 mod reviews;
 mod text;
@@ -27,10 +29,10 @@ use anyhow::{Context, bail};
 use swapmesh_protocol::listing::Purpose;
 
 pub use args::{
-    ActArgs, AddArgs, AgreementCommand, AgreementListArgs, BrowseArgs, Cli, ClientArgs, Command,
-    ConfirmArgs, CounterArgs, ExtendArgs, KeyCommand, LegArgs, ListingCommand, MeshCommand,
-    PageArgs, ProfileCommand, ProposeArgs, ResolveArgs, ReviewCommand, RunArgs, TermsArgs,
-    UpdateArgs, WantCommand,
+    ActArgs, AddArgs, AgreementCommand, AgreementListArgs, BlobCommand, BrowseArgs, Cli,
+    ClientArgs, Command, ConfirmArgs, CounterArgs, ExtendArgs, KeyCommand, LegArgs, ListingCommand,
+    MeshCommand, PageArgs, ProfileCommand, ProposeArgs, ResolveArgs, ReviewCommand, RunArgs,
+    TermsArgs, UpdateArgs, WantCommand,
 };
 
 use crate::client::Client;
@@ -125,6 +127,7 @@ fn client_command(
         Command::Mesh(command) => node::mesh(dir, command),
         Command::Agreement(command) => agreements::run(dir, given_dir, command),
         Command::Review(command) => reviews::run(dir, given_dir, command),
+        Command::Blob(command) => photos::run(dir, command),
         Command::Init { .. }
         | Command::Run(_)
         | Command::Key(_)
