@@ -40,7 +40,7 @@ const SERVED_MALFORMED: &str = "swapmesh_blob_served_total{outcome=\"malformed\"
 /// A PNG of `w` × `h` pixels of seeded noise: an upload as a camera would not
 /// make it, but one whose normalised JPEG has a size that varies little with
 /// the seed.
-fn noise_png(seed: u64, w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn noise_png(seed: u64, w: u32, h: u32) -> Vec<u8> {
     let mut rng = StdRng::seed_from_u64(seed);
     let image = RgbImage::from_fn(w, h, |_, _| image::Rgb(rng.r#gen::<[u8; 3]>()));
     let mut out = Cursor::new(Vec::new());
