@@ -127,7 +127,10 @@ impl BlobPeer {
     /// (the node's subscription may not be known yet).
     async fn publish(&self, message: Vec<u8>) {
         wait_until("a publish to find a peer", || async {
-            self.net.publish(cell_topic(), message.clone()).await.is_ok()
+            self.net
+                .publish(cell_topic(), message.clone())
+                .await
+                .is_ok()
         })
         .await;
     }
@@ -284,7 +287,10 @@ async fn budget_evicts_others_blobs_first_and_never_own() {
     }
     let largest = others.iter().map(|i| i.bytes as u64).max().unwrap();
     let smallest = others.iter().map(|i| i.bytes as u64).min().unwrap();
-    assert!(3 * largest < 4 * smallest, "the photos differ too much in size");
+    assert!(
+        3 * largest < 4 * smallest,
+        "the photos differ too much in size"
+    );
     // Room for our own two and three of the others, not four.
     let budget = own_bytes + 3 * largest;
     other
@@ -380,10 +386,16 @@ async fn the_same_upload_has_the_same_hash_after_a_restart() {
     assert_eq!(node.photo_stats().unwrap().held, 1);
 
     node.restart().await;
-    assert!(node.holds_photo(&first.hash).unwrap(), "lost in the restart");
+    assert!(
+        node.holds_photo(&first.hash).unwrap(),
+        "lost in the restart"
+    );
     let third = node.add_photo(upload).await.unwrap();
     assert_eq!(third, first);
-    assert_eq!(node.photo(first.hash, PhotoSize::Full).await.unwrap(), bytes);
+    assert_eq!(
+        node.photo(first.hash, PhotoSize::Full).await.unwrap(),
+        bytes
+    );
     assert_eq!(node.photo_stats().unwrap().held, 1);
 }
 
@@ -407,7 +419,10 @@ async fn a_hash_not_held_is_not_found_without_asking_anyone() {
             )
             .await
             .expect("an answer");
-        assert_eq!(BlobResponse::decode(answer).unwrap(), BlobResponse::NotFound);
+        assert_eq!(
+            BlobResponse::decode(answer).unwrap(),
+            BlobResponse::NotFound
+        );
     }
     assert_eq!(metric(&node, SERVED_NOT_FOUND).await, 2);
     settle().await;
@@ -495,7 +510,10 @@ async fn a_photo_read_beyond_the_budget_is_still_answered() {
     let second = holder.add_photo(noise_png(22, 160, 120)).await.unwrap();
     let bytes = holder.photo(first.hash, PhotoSize::Full).await.unwrap();
 
-    assert_eq!(node.photo(first.hash, PhotoSize::Full).await.unwrap(), bytes);
+    assert_eq!(
+        node.photo(first.hash, PhotoSize::Full).await.unwrap(),
+        bytes
+    );
     assert!(node.holds_photo(&first.hash).unwrap());
     node.photo(second.hash, PhotoSize::Full).await.unwrap();
     assert!(node.holds_photo(&second.hash).unwrap());

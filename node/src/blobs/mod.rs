@@ -321,9 +321,10 @@ impl Blobs {
             return Ok(());
         }
         let names = self.inner.store.blob_names(&self.inner.author)?;
-        let evicted = self.inner.files.evict_to(self.inner.budget, |h| {
-            *h == fresh || names.kept.contains(h)
-        })?;
+        let evicted = self
+            .inner
+            .files
+            .evict_to(self.inner.budget, |h| *h == fresh || names.kept.contains(h))?;
         if !evicted.is_empty() {
             debug!(
                 evicted = evicted.len(),
