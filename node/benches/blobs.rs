@@ -57,6 +57,12 @@ fn config(dir: &Path) -> NodeConfig {
     config.transport = Transport::Tcp;
     config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("a valid multiaddr")];
     config.mdns = false;
+    // The default request flood limit (20 a second per peer after a burst of
+    // 200, all protocols together) would charge, then block, the fetching
+    // node after two rounds: a measured round asks 100 photos in well under
+    // a second. See BENCHMARKS.md.
+    config.misbehaviour.flood.requests_per_second = 100_000.0;
+    config.misbehaviour.flood.request_burst = 100_000.0;
     config
 }
 
@@ -84,7 +90,17 @@ async fn fetch_all(node: &Node, hashes: &[BlobHash], at_once: usize) -> Duration
     let start = Instant::now();
     futures::stream::iter(hashes.iter().copied())
         .map(|hash| async move {
-            let bytes = node.photo(hash, PhotoSize::Full).await.expect("photo");
+            let bytes = match node.photo(hash, PhotoSize::Full).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    let metrics = node.metrics_text().await.unwrap_or_default();
+                    let blobs: Vec<&str> = metrics
+                        .lines()
+                        .filter(|l| l.starts_with("swapmesh_blob"))
+                        .collect();
+                    panic!("photo: {e}; {blobs:#?}");
+                }
+            };
             assert_eq!(bytes.len(), PHOTO_BYTES);
         })
         .buffer_unordered(at_once)
