@@ -279,8 +279,12 @@ impl Blobs {
     async fn store_fetched(&self, bytes: Vec<u8>) -> Result<(), BlobError> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || -> Result<(), BlobError> {
-            this.inner.files.put(&bytes, false)?;
-            this.keep_within_budget()
+            let hash = this.inner.files.put(&bytes, false)?;
+            // The blob just fetched stays even when only it could go (what
+            // we keep is over the budget on its own): evicting it here would
+            // answer the read that asked for it `NotFound`, and every read
+            // would fetch it again. The next fetch or sweep may evict it.
+            this.keep_within_budget(hash)
         })
         .await
         .map_err(|e| BlobError::Store(format!("blob write task failed: {e}")))?

@@ -314,8 +314,9 @@ impl Blobs {
         Ok(collected.len() + evicted.len())
     }
 
-    /// Removes others' least recently used blobs until the budget holds.
-    fn keep_within_budget(&self) -> Result<(), BlobError> {
+    /// Removes others' least recently used blobs until the budget holds,
+    /// never `fresh` (the blob a fetch just stored).
+    fn keep_within_budget(&self, fresh: BlobHash) -> Result<(), BlobError> {
         if self.inner.files.held_bytes()? <= self.inner.budget {
             return Ok(());
         }
@@ -323,7 +324,7 @@ impl Blobs {
         let evicted = self
             .inner
             .files
-            .evict_to(self.inner.budget, |h| names.kept.contains(h))?;
+            .evict_to(self.inner.budget, |h| *h == fresh || names.kept.contains(h))?;
         if !evicted.is_empty() {
             debug!(
                 evicted = evicted.len(),
