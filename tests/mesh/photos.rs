@@ -520,3 +520,30 @@ async fn a_photo_read_beyond_the_budget_is_still_answered() {
     assert!(!node.holds_photo(&first.hash).unwrap(), "not evicted");
     assert!(node.holds_photo(&own.hash).unwrap(), "our own was evicted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_copy_is_fetched_again_on_its_next_read() {
+    let holder = kit::node(Some(CELL)).await;
+    let node = kit::node(Some(NEIGHBOUR)).await;
+    kit::connect(&node, &holder).await;
+    let info = holder.add_photo(noise_png(9, 320, 240)).await.unwrap();
+    let bytes = holder.photo(info.hash, PhotoSize::Full).await.unwrap();
+    let published = holder
+        .publish_listing(listing_with("canoe", vec![info.hash]))
+        .await
+        .unwrap();
+    let id = listing_id(&holder, "canoe");
+    wait_until("the node to store the listing", || async {
+        held(&node, &id) == Some(published.id())
+    })
+    .await;
+    assert_eq!(node.photo(info.hash, PhotoSize::Full).await.unwrap(), bytes);
+    assert_eq!(fetches(&node).await, 1);
+
+    // The cached copy (not fsynced) as a crash might leave it: cut short.
+    let file = blob_file(&node, &info.hash);
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(node.photo(info.hash, PhotoSize::Full).await.unwrap(), bytes);
+    assert_eq!(fetches(&node).await, 2, "fetched again, not an error");
+    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+}
