@@ -376,7 +376,7 @@ async fn blob_of_a_withdrawn_listing_is_collected_after_grace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_upload_has_the_same_hash_after_a_restart() {
+async fn normalising_is_deterministic_across_a_restart() {
     let mut node = kit::node(Some(CELL)).await;
     let upload = noise_png(5, 640, 480);
     let first = node.add_photo(upload.clone()).await.unwrap();
