@@ -20,3 +20,4 @@ mod network;
 mod openapi;
 mod paging;
 mod reviews;
+mod web_sessions;

@@ -25,6 +25,18 @@ pub enum ErrorCode {
     WrongToken,
     /// 403: the `Host` header is not the API's address (DNS rebinding).
     ForbiddenHost,
+    /// 401: a sign-in link that was never issued or was used already.
+    LinkUnknown,
+    /// 401: a sign-in link whose time ran out.
+    LinkExpired,
+    /// 403: the route takes the bearer token only, not a web session.
+    BearerOnly,
+    /// 403: a web session's write without its CSRF token, or with another.
+    CsrfMismatch,
+    /// 403: a web session's write from a page of another origin.
+    ForeignOrigin,
+    /// 422: a host for a sign-in link that is not one of the API's addresses.
+    UnknownHost,
     /// 404: no such route.
     NoSuchRoute,
     /// 405: the route does not take this method.
@@ -127,6 +139,12 @@ impl ErrorCode {
         ErrorCode::MissingToken,
         ErrorCode::WrongToken,
         ErrorCode::ForbiddenHost,
+        ErrorCode::LinkUnknown,
+        ErrorCode::LinkExpired,
+        ErrorCode::BearerOnly,
+        ErrorCode::CsrfMismatch,
+        ErrorCode::ForeignOrigin,
+        ErrorCode::UnknownHost,
         ErrorCode::NoSuchRoute,
         ErrorCode::MethodNotAllowed,
         ErrorCode::BodyTooLarge,
@@ -184,8 +202,10 @@ impl ErrorCode {
             | InvalidListingId | InvalidAuthor | InvalidMeshId | InvalidAgreementId => {
                 StatusCode::BAD_REQUEST
             }
-            MissingToken | WrongToken => StatusCode::UNAUTHORIZED,
-            ForbiddenHost | NotYourListing => StatusCode::FORBIDDEN,
+            MissingToken | WrongToken | LinkUnknown | LinkExpired => StatusCode::UNAUTHORIZED,
+            ForbiddenHost | NotYourListing | BearerOnly | CsrfMismatch | ForeignOrigin => {
+                StatusCode::FORBIDDEN
+            }
             NoSuchRoute | ListingNotFound | ProfileNotFound | MeshNotFound | UnknownAgreement
             | UnknownListing | UnknownAction => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -195,7 +215,7 @@ impl ErrorCode {
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             UnknownField | MissingField | InvalidField | UnknownCurrency | InvalidRecord
-            | InvalidInvite | InvalidTerms => StatusCode::UNPROCESSABLE_ENTITY,
+            | InvalidInvite | InvalidTerms | UnknownHost => StatusCode::UNPROCESSABLE_ENTITY,
             TooMany => StatusCode::TOO_MANY_REQUESTS,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             NoAddressToShare | NetworkUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -209,6 +229,12 @@ impl ErrorCode {
             MissingToken => "missing_token",
             WrongToken => "wrong_token",
             ForbiddenHost => "forbidden_host",
+            LinkUnknown => "link_unknown",
+            LinkExpired => "link_expired",
+            BearerOnly => "bearer_only",
+            CsrfMismatch => "csrf_mismatch",
+            ForeignOrigin => "foreign_origin",
+            UnknownHost => "unknown_host",
             NoSuchRoute => "no_such_route",
             MethodNotAllowed => "method_not_allowed",
             BodyTooLarge => "body_too_large",
@@ -268,6 +294,14 @@ impl ErrorCode {
             }
             WrongToken => "the bearer token is not this node's",
             ForbiddenHost => "the Host header is not the API's address (DNS rebinding)",
+            LinkUnknown => "a sign-in link that was never issued or was used already",
+            LinkExpired => "a sign-in link whose time ran out (`login_link_ttl`)",
+            BearerOnly => "the route takes the bearer token only, not a web session",
+            CsrfMismatch => {
+                "a web session's write without its CSRF token (`X-CSRF-Token`), or with another"
+            }
+            ForeignOrigin => "a web session's write whose `Origin` is not this node's",
+            UnknownHost => "a host for a sign-in link that is not one of the API's addresses",
             NoSuchRoute => "no such route",
             MethodNotAllowed => "the route does not take this method",
             BodyTooLarge => "the body is over 64 KiB",

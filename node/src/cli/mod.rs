@@ -20,6 +20,7 @@ mod pages;
 mod resolve;
 mod reviews;
 mod text;
+mod web;
 
 use std::io::Read;
 
@@ -29,8 +30,8 @@ use swapmesh_protocol::listing::Purpose;
 pub use args::{
     ActArgs, AddArgs, AgreementCommand, AgreementListArgs, BrowseArgs, Cli, ClientArgs, Command,
     ConfirmArgs, CounterArgs, ExtendArgs, KeyCommand, LegArgs, ListingCommand, MeshCommand,
-    PageArgs, ProfileCommand, ProposeArgs, ResolveArgs, ReviewCommand, RunArgs, TermsArgs,
-    UpdateArgs, WantCommand,
+    OpenArgs, PageArgs, ProfileCommand, ProposeArgs, ResolveArgs, ReviewCommand, RunArgs,
+    TermsArgs, UpdateArgs, WantCommand, WebSessionsCommand,
 };
 
 use crate::client::Client;
@@ -125,6 +126,8 @@ fn client_command(
         Command::Mesh(command) => node::mesh(dir, command),
         Command::Agreement(command) => agreements::run(dir, given_dir, command),
         Command::Review(command) => reviews::run(dir, given_dir, command),
+        Command::Open(args) => web::open(dir, &args),
+        Command::WebSessions(WebSessionsCommand::Revoke { client }) => web::revoke(dir, &client),
         Command::Init { .. }
         | Command::Run(_)
         | Command::Key(_)

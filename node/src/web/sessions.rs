@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 use swapmesh_protocol::encoding::{decode_canonical, encode};
 use swapmesh_store::Store;
-use subtle::ConstantTimeEq;
 
 use crate::clock::Clock;
 use crate::error::NodeError;
@@ -57,7 +57,9 @@ pub struct NewSession {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
     /// Never issued, or used already.
-    #[error("this sign-in link is unknown or was used already: ask for a new one (`swapmesh open`)")]
+    #[error(
+        "this sign-in link is unknown or was used already: ask for a new one (`swapmesh open`)"
+    )]
     Unknown,
     /// Issued, but its time ran out.
     #[error("this sign-in link has expired: ask for a new one (`swapmesh open`)")]
