@@ -140,6 +140,7 @@ pub fn router(state: ApiState) -> Router {
     let document = Document(Arc::new(document.to_string()));
     router
         .merge(web_sessions::pages())
+        .merge(crate::web::router())
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(document))
@@ -181,14 +182,45 @@ pub(crate) enum Auth {
 }
 
 /// Host check, then the bearer token (compared in constant time) or a web
-/// session; the way in goes to the handlers as an [`Auth`] extension.
+/// session; the way in goes to the handlers as an [`Auth`] extension, and to
+/// the pages with their session's CSRF token. A page asked for without either
+/// sends the browser to `/login`.
 async fn authorize(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
+    let page = crate::web::is_page(request.uri().path());
     match check_request(&state, &request) {
         Ok(auth) => {
+            if page {
+                let csrf = match auth {
+                    Auth::Session => {
+                        web_sessions::cookie_value(request.headers(), state.cookie_name())
+                            .and_then(|c| state.node().web_sessions().check(c).ok().flatten())
+                            .unwrap_or_default()
+                    }
+                    Auth::Bearer | Auth::Public => String::new(),
+                };
+                request
+                    .extensions_mut()
+                    .insert(crate::web::PageSession { csrf });
+            }
             request.extensions_mut().insert(auth);
-            next.run(request).await
+            let mut response = next.run(request).await;
+            if page {
+                crate::web::secure(&mut response);
+            }
+            response
         }
-        Err(e) => e.into_response(),
+        Err(e) if page && matches!(e.code(), ErrorCode::MissingToken | ErrorCode::WrongToken) => {
+            let mut response = axum::response::Redirect::to("/login").into_response();
+            crate::web::secure(&mut response);
+            response
+        }
+        Err(e) => {
+            let mut response = e.into_response();
+            if page {
+                crate::web::secure(&mut response);
+            }
+            response
+        }
     }
 }
 
@@ -204,7 +236,8 @@ fn check_request(state: &ApiState, request: &Request) -> Result<Auth, ApiError> 
             format!("host {host:?} is not this node's API address"),
         ));
     }
-    if web_sessions::is_public(request.uri().path()) {
+    let path = request.uri().path();
+    if web_sessions::is_public(path) || crate::web::is_asset(path) {
         return Ok(Auth::Public);
     }
     if !headers.contains_key(header::AUTHORIZATION)

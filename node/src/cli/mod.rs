@@ -19,7 +19,7 @@ mod node;
 mod pages;
 mod resolve;
 mod reviews;
-mod text;
+pub(crate) mod text;
 mod web;
 
 use std::io::Read;
