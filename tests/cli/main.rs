@@ -20,4 +20,5 @@ mod network;
 mod openapi;
 mod paging;
 mod reviews;
+mod web_pages;
 mod web_sessions;

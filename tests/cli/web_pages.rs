@@ -1,0 +1,199 @@
+//! The web page over real HTTP on the real binary (the browser tests drive
+//! Chromium; these pin what the server promises whatever the browser): no
+//! session sends the browser to `/login`, pages are escaped and carry their
+//! security headers, a form without its CSRF token changes nothing.
+
+use tempfile::tempdir;
+
+use crate::http::{Reply, send};
+use crate::kit::{Daemon, ok};
+
+/// Signs in with a fresh link; returns the `Cookie` header value.
+fn sign_in(d: &Daemon) -> String {
+    let token = format!("Bearer {}", d.token());
+    let reply = send(
+        d,
+        "POST",
+        "/api/v1/login-links",
+        &[("Authorization", &token)],
+        None,
+        false,
+    );
+    let url = reply.json()["url"].as_str().unwrap().to_owned();
+    let path = url.split_once(&d.api).unwrap().1.to_owned();
+    let signed_in = send(d, "GET", &path, &[], None, false);
+    let cookie = signed_in
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie:"))
+        .unwrap()
+        .trim()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    cookie
+}
+
+fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+    reply
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .map(str::trim)
+}
+
+#[test]
+fn no_session_sends_the_browser_to_login_and_the_assets_are_public() {
+    let dir = tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &["--listen", "/memory/0"]);
+    for path in ["/", "/status", "/l/whatever"] {
+        let r = send(&d, "GET", path, &[], None, false);
+        assert_eq!(r.status, 303, "{path}");
+        assert_eq!(header(&r, "location"), Some("/login"), "{path}");
+    }
+    let stale = send(
+        &d,
+        "GET",
+        "/",
+        &[("Cookie", &format!("swapmesh_1={}", "0".repeat(64)))],
+        None,
+        false,
+    );
+    assert_eq!(stale.status, 303);
+    let css = send(&d, "GET", "/assets/app.css", &[], None, false);
+    assert_eq!(css.status, 200);
+    assert!(css.content_type().starts_with("text/css"));
+    let wrong_host = send(
+        &d,
+        "GET",
+        "/assets/app.js",
+        &[("Host", "evil.test")],
+        None,
+        false,
+    );
+    assert_eq!(wrong_host.status, 403);
+    let wrong_host = send(&d, "GET", "/", &[("Host", "evil.test")], None, false);
+    assert_eq!(wrong_host.status, 403);
+}
+
+#[test]
+fn a_hostile_listing_is_inert_text_on_the_page() {
+    let dir = tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &["--listen", "/memory/0", "--area", "u4pru"]);
+    ok(
+        dir.path(),
+        &[
+            "listing",
+            "add",
+            "--title",
+            "<script>alert(1)</script><img src=x onerror=alert(2)>",
+            "--kind",
+            "give",
+        ],
+    );
+    let cookie = sign_in(&d);
+    let page = send(&d, "GET", "/", &[("Cookie", &cookie)], None, false);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("<script>alert"), "{}", page.body);
+    assert!(!page.body.contains("<img src=x"), "{}", page.body);
+    assert!(
+        page.body.contains("&#60;script&#62;alert(1)"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        header(&page, "content-security-policy"),
+        Some("default-src 'self'; frame-ancestors 'none'")
+    );
+    assert_eq!(header(&page, "referrer-policy"), Some("no-referrer"));
+    assert_eq!(header(&page, "x-frame-options"), Some("deny"));
+    // The listing's own page too.
+    let listing: serde_json::Value =
+        serde_json::from_str(&ok(dir.path(), &["listing", "list", "--json"])).unwrap();
+    let id = listing[0]["id"]
+        .as_str()
+        .or_else(|| listing["listings"][0]["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let one = send(
+        &d,
+        "GET",
+        &format!("/l/{id}"),
+        &[("Cookie", &cookie)],
+        None,
+        false,
+    );
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert!(!one.body.contains("<script>alert"));
+    let missing = send(&d, "GET", "/l/nope", &[("Cookie", &cookie)], None, false);
+    assert_eq!(missing.status, 404);
+}
+
+#[test]
+fn a_form_without_its_csrf_token_or_from_another_origin_changes_nothing() {
+    let dir = tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &["--listen", "/memory/0"]);
+    let cookie = sign_in(&d);
+    let origin = format!("http://{}", d.api);
+    let form = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", origin.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let no_token = send(&d, "POST", "/status/revoke", &form, Some(b"csrf="), false);
+    assert_eq!(no_token.status, 403);
+    let wrong = send(
+        &d,
+        "POST",
+        "/status/revoke",
+        &form,
+        Some(b"csrf=00112233"),
+        false,
+    );
+    assert_eq!(wrong.status, 403);
+    let status = send(&d, "GET", "/status", &[("Cookie", &cookie)], None, false);
+    assert_eq!(status.status, 200, "still signed in");
+    let csrf = status
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body = format!("csrf={csrf}");
+    let foreign = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", "http://127.0.0.1:9"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let r = send(
+        &d,
+        "POST",
+        "/status/revoke",
+        &foreign,
+        Some(body.as_bytes()),
+        false,
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        send(&d, "GET", "/status", &[("Cookie", &cookie)], None, false).status,
+        200
+    );
+    // With its token, from its page: every session ends.
+    let r = send(
+        &d,
+        "POST",
+        "/status/revoke",
+        &form,
+        Some(body.as_bytes()),
+        false,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        send(&d, "GET", "/status", &[("Cookie", &cookie)], None, false).status,
+        303
+    );
+}
