@@ -22,7 +22,7 @@ fn sign_in(d: &Daemon) -> String {
     let url = reply.json()["url"].as_str().unwrap().to_owned();
     let path = url.split_once(&d.api).unwrap().1.to_owned();
     let signed_in = send(d, "GET", &path, &[], None, false);
-    let cookie = signed_in
+    signed_in
         .head
         .lines()
         .find_map(|l| l.strip_prefix("set-cookie:"))
@@ -31,8 +31,7 @@ fn sign_in(d: &Daemon) -> String {
         .split(';')
         .next()
         .unwrap()
-        .to_owned();
-    cookie
+        .to_owned()
 }
 
 fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
@@ -195,5 +194,159 @@ fn a_form_without_its_csrf_token_or_from_another_origin_changes_nothing() {
     assert_eq!(
         send(&d, "GET", "/status", &[("Cookie", &cookie)], None, false).status,
         303
+    );
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf_of(page: &Reply) -> String {
+    page.body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn a_listing_made_edited_paused_and_withdrawn_on_the_page_is_what_the_cli_sees() {
+    let dir = tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &["--listen", "/memory/0", "--area", "u4pru"]);
+    let cookie = sign_in(&d);
+    let origin = format!("http://{}", d.api);
+    let form_headers = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", origin.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let new = send(&d, "GET", "/new", &[("Cookie", &cookie)], None, false);
+    assert_eq!(new.status, 200);
+    let csrf = csrf_of(&new);
+    let list = || -> serde_json::Value {
+        serde_json::from_str(&ok(dir.path(), &["listing", "list", "--json"])).unwrap()
+    };
+    let listings = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v.as_array()
+            .cloned()
+            .or_else(|| v["listings"].as_array().cloned())
+            .unwrap_or_default()
+    };
+
+    // A bad field is shown beside it, and nothing is published.
+    let bad = format!("csrf={csrf}&purpose=offer&title=&kind=rent&price=5&per=day");
+    let r = send(
+        &d,
+        "POST",
+        "/new",
+        &form_headers,
+        Some(bad.as_bytes()),
+        false,
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("id=\"title-error\""), "{}", r.body);
+    assert!(r.body.contains("aria-invalid=\"true\""));
+    let bad = format!("csrf={csrf}&purpose=offer&title=Drill&kind=rent&price=5.001&per=day");
+    let r = send(
+        &d,
+        "POST",
+        "/new",
+        &form_headers,
+        Some(bad.as_bytes()),
+        false,
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("id=\"price-error\""), "{}", r.body);
+    assert!(listings(&list()).is_empty());
+
+    // 5.00 typed, 500 stored.
+    let good = format!(
+        "csrf={csrf}&purpose=offer&title=Cordless+drill&kind=rent&kind=share&price=5.00&per=day&deposit=50&tags=tools%2C+diy"
+    );
+    let r = send(
+        &d,
+        "POST",
+        "/new",
+        &form_headers,
+        Some(good.as_bytes()),
+        false,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let all = listings(&list());
+    assert_eq!(all.len(), 1);
+    let l = &all[0];
+    assert_eq!(l["title"], "Cordless drill");
+    assert_eq!(l["price"]["amount"], 500);
+    assert_eq!(l["price"]["per"], "day");
+    assert_eq!(l["deposit"]["amount"], 5000);
+    assert_eq!(l["kinds"], serde_json::json!(["rent", "share"]));
+    assert_eq!(l["tags"], serde_json::json!(["tools", "diy"]));
+    let id = l["id"].as_str().unwrap().to_owned();
+
+    // Edit keeps the rest; pause, resume, withdraw.
+    let edit = send(
+        &d,
+        "GET",
+        &format!("/l/{id}/edit"),
+        &[("Cookie", &cookie)],
+        None,
+        false,
+    );
+    assert_eq!(edit.status, 200);
+    assert!(edit.body.contains("value=\"5.00\""), "{}", edit.body);
+    let changed = format!(
+        "csrf={csrf}&purpose=offer&title=Cordless+drill%2C+18+V&kind=rent&price=4&per=day&deposit=50&tags=tools"
+    );
+    let r = send(
+        &d,
+        "POST",
+        &format!("/l/{id}/edit"),
+        &form_headers,
+        Some(changed.as_bytes()),
+        false,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let l = &listings(&list())[0];
+    assert_eq!(l["title"], "Cordless drill, 18 V");
+    assert_eq!(l["price"]["amount"], 400);
+    assert_eq!(l["version"], 2);
+    let token = format!("csrf={csrf}");
+    let r = send(
+        &d,
+        "POST",
+        &format!("/l/{id}/pause"),
+        &form_headers,
+        Some(token.as_bytes()),
+        false,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(listings(&list())[0]["status"], "paused");
+    send(
+        &d,
+        "POST",
+        &format!("/l/{id}/pause"),
+        &form_headers,
+        Some(token.as_bytes()),
+        false,
+    );
+    assert_eq!(listings(&list())[0]["status"], "active");
+    let me = send(&d, "GET", "/me", &[("Cookie", &cookie)], None, false);
+    assert!(me.body.contains("Cordless drill, 18 V"));
+    let r = send(
+        &d,
+        "POST",
+        &format!("/l/{id}/withdraw"),
+        &form_headers,
+        Some(token.as_bytes()),
+        false,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let api = crate::http::call(&d, "GET", &format!("/api/v1/listings/{id}"), None);
+    assert_eq!(api.json()["status"], "withdrawn", "{}", api.body);
+    // Another author's listing, or a made-up id, is not ours to edit.
+    let other = format!("/l/{}.x/edit", "ab".repeat(32));
+    assert_eq!(
+        send(&d, "GET", &other, &[("Cookie", &cookie)], None, false).status,
+        404
     );
 }

@@ -14,7 +14,7 @@ mod agreements;
 mod args;
 mod docs;
 mod listings;
-mod money;
+pub(crate) mod money;
 mod node;
 mod pages;
 mod resolve;

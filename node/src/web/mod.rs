@@ -17,6 +17,7 @@
 //! no-referrer` and `X-Content-Type-Options: nosniff`.
 
 pub(crate) mod form;
+mod own;
 mod pages;
 pub mod sessions;
 
@@ -42,6 +43,11 @@ pub(crate) fn router() -> Router<ApiState> {
     Router::new()
         .route("/", get(pages::browse))
         .route("/l/{id}", get(pages::listing))
+        .route("/new", get(own::new_form).post(own::create))
+        .route("/me", get(own::me))
+        .route("/l/{id}/edit", get(own::edit_form).post(own::update))
+        .route("/l/{id}/pause", post(own::pause))
+        .route("/l/{id}/withdraw", post(own::withdraw))
         .route("/status", get(pages::status))
         .route("/status/revoke", post(pages::revoke))
         .route("/assets/app.css", get(pages::css))
@@ -50,7 +56,9 @@ pub(crate) fn router() -> Router<ApiState> {
 
 /// Is `path` a page (as opposed to the API or a public path)?
 pub(crate) fn is_page(path: &str) -> bool {
-    path == "/" || path == "/status" || path.starts_with("/l/") || path.starts_with("/status/")
+    matches!(path, "/" | "/status" | "/new" | "/me")
+        || path.starts_with("/l/")
+        || path.starts_with("/status/")
 }
 
 /// Is `path` served to anyone who passes the Host check (the assets)?

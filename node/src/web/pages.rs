@@ -21,7 +21,7 @@ const PAGE_SIZE: usize = 24;
 
 /// A page as HTML with the headers every page carries; a template that fails
 /// to render is a 500 with the reason logged.
-fn page(status: StatusCode, template: &impl Template) -> Response {
+pub(super) fn page(status: StatusCode, template: &impl Template) -> Response {
     let mut response = match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -235,22 +235,25 @@ struct NotFoundPage {
     what: String,
 }
 
+/// The 404 page.
+pub(super) fn not_found(csrf: &str, what: String) -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        &NotFoundPage {
+            nav: "browse",
+            csrf: csrf.to_owned(),
+            what,
+        },
+    )
+}
+
 /// `/l/{id}`: one listing, its photos full size.
 pub(super) async fn listing(
     State(state): State<ApiState>,
     Extension(session): Extension<PageSession>,
     Path(id): Path<String>,
 ) -> Response {
-    let not_found = |what: String| {
-        page(
-            StatusCode::NOT_FOUND,
-            &NotFoundPage {
-                nav: "browse",
-                csrf: session.csrf.clone(),
-                what,
-            },
-        )
-    };
+    let not_found = |what: String| not_found(&session.csrf, what);
     let Ok(listing_id) = id.parse::<ListingId>() else {
         return not_found(format!("{id:?} is not a listing id."));
     };
