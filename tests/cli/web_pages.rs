@@ -350,3 +350,107 @@ fn a_listing_made_edited_paused_and_withdrawn_on_the_page_is_what_the_cli_sees()
         404
     );
 }
+
+#[test]
+fn a_mesh_made_on_one_page_is_joined_on_another_and_a_link_alone_joins_nothing() {
+    let dirs = [tempdir().unwrap(), tempdir().unwrap()];
+    let tcp = ["--listen", "/ip4/127.0.0.1/tcp/0"];
+    let lender = Daemon::start(dirs[0].path(), &tcp);
+    let borrower = Daemon::start(dirs[1].path(), &tcp);
+    let form = |d: &Daemon, cookie: &str, path: &str, body: String| {
+        let origin = format!("http://{}", d.api);
+        send(
+            d,
+            "POST",
+            path,
+            &[
+                ("Cookie", cookie),
+                ("Origin", &origin),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            Some(body.as_bytes()),
+            false,
+        )
+    };
+    let lc = sign_in(&lender);
+    let page = send(&lender, "GET", "/meshes", &[("Cookie", &lc)], None, false);
+    assert_eq!(page.status, 200);
+    let csrf = csrf_of(&page);
+    let r = form(
+        &lender,
+        &lc,
+        "/meshes/create",
+        format!("csrf={csrf}&name=Elm+Street"),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = send(&lender, "GET", "/meshes", &[("Cookie", &lc)], None, false);
+    assert!(page.body.contains("Elm Street"));
+    let invite = page
+        .body
+        .split("readonly rows=\"4\">")
+        .nth(1)
+        .unwrap()
+        .split("</textarea>")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(invite.starts_with("swapmesh"), "{invite}");
+    let qr_path = page
+        .body
+        .split("class=\"qr\" src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
+    let qr = send(&lender, "GET", &qr_path, &[("Cookie", &lc)], None, false);
+    assert_eq!(qr.status, 200, "{qr_path}");
+    assert!(qr.content_type().starts_with("image/svg+xml"));
+
+    let bc = sign_in(&borrower);
+    // The link alone fills the form in and joins nothing.
+    let encoded = swapmesh_node::client::encode_query(&invite);
+    let linked = send(
+        &borrower,
+        "GET",
+        &format!("/meshes?invite={encoded}"),
+        &[("Cookie", &bc)],
+        None,
+        false,
+    );
+    assert_eq!(linked.status, 200);
+    assert!(linked.body.contains(&invite), "the form is filled in");
+    let meshes = crate::http::call(&borrower, "GET", "/api/v1/meshes", None);
+    assert_eq!(meshes.json()["meshes"], serde_json::json!([]));
+    // The form posted from the page joins.
+    let csrf = csrf_of(&linked);
+    let r = form(
+        &borrower,
+        &bc,
+        "/meshes/join",
+        format!("csrf={csrf}&invite={encoded}"),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let meshes = crate::http::call(&borrower, "GET", "/api/v1/meshes", None);
+    assert_eq!(
+        meshes.json()["meshes"][0]["name"],
+        "Elm Street",
+        "{}",
+        meshes.body
+    );
+    // And leaving.
+    let id = meshes.json()["meshes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = form(
+        &borrower,
+        &bc,
+        "/meshes/leave",
+        format!("csrf={csrf}&mesh={id}"),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let meshes = crate::http::call(&borrower, "GET", "/api/v1/meshes", None);
+    assert_eq!(meshes.json()["meshes"], serde_json::json!([]));
+}

@@ -17,6 +17,7 @@
 //! no-referrer` and `X-Content-Type-Options: nosniff`.
 
 pub(crate) mod form;
+mod meshes;
 mod own;
 mod pages;
 pub mod sessions;
@@ -48,6 +49,11 @@ pub(crate) fn router() -> Router<ApiState> {
         .route("/l/{id}/edit", get(own::edit_form).post(own::update))
         .route("/l/{id}/pause", post(own::pause))
         .route("/l/{id}/withdraw", post(own::withdraw))
+        .route("/meshes", get(meshes::meshes))
+        .route("/meshes/qr", get(meshes::qr))
+        .route("/meshes/create", post(meshes::create))
+        .route("/meshes/join", post(meshes::join))
+        .route("/meshes/leave", post(meshes::leave))
         .route("/status", get(pages::status))
         .route("/status/revoke", post(pages::revoke))
         .route("/assets/app.css", get(pages::css))
@@ -56,9 +62,10 @@ pub(crate) fn router() -> Router<ApiState> {
 
 /// Is `path` a page (as opposed to the API or a public path)?
 pub(crate) fn is_page(path: &str) -> bool {
-    matches!(path, "/" | "/status" | "/new" | "/me")
+    matches!(path, "/" | "/status" | "/new" | "/me" | "/meshes")
         || path.starts_with("/l/")
         || path.starts_with("/status/")
+        || path.starts_with("/meshes/")
 }
 
 /// Is `path` served to anyone who passes the Host check (the assets)?
