@@ -162,6 +162,51 @@ impl Client {
         self.finish(self.json_body(req, body))
     }
 
+    /// POST raw bytes with their `Content-Type` (a photo upload).
+    pub fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<T, ClientError> {
+        let req = self.agent.post(format!("{}{path}", self.base));
+        self.finish(
+            req.header("Authorization", self.bearer())
+                .header("Content-Type", content_type)
+                .send(bytes),
+        )
+    }
+
+    /// GET raw bytes (a photo), at most `limit` of them.
+    pub fn get_bytes(&self, path: &str, limit: u64) -> Result<Vec<u8>, ClientError> {
+        let req = self.agent.get(format!("{}{path}", self.base));
+        let mut response = req
+            .header("Authorization", self.bearer())
+            .call()
+            .map_err(|e| self.not_running(e))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let text = response
+                .body_mut()
+                .read_to_string()
+                .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+            return Err(api_error(status, text));
+        }
+        response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| ClientError::Unexpected(e.to_string()))
+    }
+
+    fn not_running(&self, e: ureq::Error) -> ClientError {
+        ClientError::NotRunning {
+            data_dir: self.data_dir.clone(),
+            detail: e.to_string(),
+        }
+    }
+
     fn bearer(&self) -> String {
         format!("Bearer {}", self.token)
     }
@@ -181,30 +226,33 @@ impl Client {
         &self,
         result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<T, ClientError> {
-        let mut response = result.map_err(|e| ClientError::NotRunning {
-            data_dir: self.data_dir.clone(),
-            detail: e.to_string(),
-        })?;
+        let mut response = result.map_err(|e| self.not_running(e))?;
         let status = response.status().as_u16();
         let text = response
             .body_mut()
             .read_to_string()
             .map_err(|e| ClientError::Unexpected(e.to_string()))?;
         if !(200..300).contains(&status) {
-            return Err(match serde_json::from_str::<ErrorBody>(&text) {
-                Ok(body) => ClientError::Api {
-                    status,
-                    code: Some(body.code),
-                    message: body.error,
-                },
-                Err(_) => ClientError::Api {
-                    status,
-                    code: None,
-                    message: text,
-                },
-            });
+            return Err(api_error(status, text));
         }
         serde_json::from_str(&text).map_err(|e| ClientError::Unexpected(format!("{e}: {text}")))
+    }
+}
+
+/// The error of an answer with a status outside 2xx: the API's error JSON, or
+/// the text as it came.
+fn api_error(status: u16, text: String) -> ClientError {
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => ClientError::Api {
+            status,
+            code: Some(body.code),
+            message: body.error,
+        },
+        Err(_) => ClientError::Api {
+            status,
+            code: None,
+            message: text,
+        },
     }
 }
 

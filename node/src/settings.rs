@@ -110,6 +110,8 @@ pub struct RawSettings {
     pub max_relays: Option<String>,
     /// Seconds a web sign-in link stays valid.
     pub login_link_ttl: Option<String>,
+    /// Disk budget for photos, in MiB.
+    pub blob_budget: Option<String>,
 }
 
 /// The settings a node runs with.
@@ -146,6 +148,9 @@ pub struct Settings {
     pub max_relays: usize,
     /// How long a web sign-in link stays valid.
     pub login_link_ttl: Duration,
+    /// Disk budget for photos, in MiB: others' least recently used photos go
+    /// beyond it (ours and our agreements' never).
+    pub blob_budget_mib: u64,
 }
 
 impl Default for Settings {
@@ -169,9 +174,15 @@ impl Default for Settings {
             auto_relay: None,
             max_relays: 2,
             login_link_ttl: Duration::from_secs(600),
+            blob_budget_mib: DEFAULT_BLOB_BUDGET_MIB,
         }
     }
 }
+
+/// The photo budget unless told otherwise, in MiB.
+pub const DEFAULT_BLOB_BUDGET_MIB: u64 = 256;
+/// The largest photo budget accepted, in MiB (1 TiB).
+pub const MAX_BLOB_BUDGET_MIB: u64 = 1024 * 1024;
 
 const MULTIADDR: &str = "a multiaddr such as /ip4/127.0.0.1/tcp/7879";
 
@@ -318,6 +329,23 @@ impl Settings {
                 _ => return Err(invalid(src(&n), v, "seconds from 1 to 86400")),
             };
         }
+        if let Some(v) = &raw.blob_budget {
+            let n = Names {
+                key: "blob_budget",
+                env: "SWAPMESH_BLOB_BUDGET",
+                flag: "blob-budget",
+            };
+            self.blob_budget_mib = match v.trim().parse::<u64>() {
+                Ok(mib) if (1..=MAX_BLOB_BUDGET_MIB).contains(&mib) => mib,
+                _ => {
+                    return Err(invalid(
+                        src(&n),
+                        v,
+                        "a whole number of MiB from 1 to 1048576, such as 256",
+                    ));
+                }
+            };
+        }
         if let Some(v) = &raw.role {
             let n = Names {
                 key: "role",
@@ -398,6 +426,7 @@ impl Settings {
         }
         config.nat.max_relays = self.max_relays;
         config.login_link_ttl = self.login_link_ttl;
+        config.blob_budget = self.blob_budget_mib * 1024 * 1024;
         config.external_addresses = self.external_addresses.clone();
         config.currency = self.currency;
         config
@@ -444,7 +473,13 @@ fn read_file(path: &Path) -> Result<RawSettings, SettingsError> {
         path: path.to_owned(),
         message: e.to_string(),
     })?;
-    for key in ["mdns", "auto_relay", "max_relays", "login_link_ttl"] {
+    for key in [
+        "mdns",
+        "auto_relay",
+        "max_relays",
+        "login_link_ttl",
+        "blob_budget",
+    ] {
         let text = match value.get(key) {
             Some(toml::Value::Boolean(b)) => b.to_string(),
             Some(toml::Value::Integer(n)) => n.to_string(),
@@ -486,6 +521,7 @@ fn raw_from_env(env: impl Fn(&str) -> Option<String>) -> RawSettings {
         auto_relay: env("SWAPMESH_AUTO_RELAY"),
         max_relays: env("SWAPMESH_MAX_RELAYS"),
         login_link_ttl: env("SWAPMESH_LOGIN_LINK_TTL"),
+        blob_budget: env("SWAPMESH_BLOB_BUDGET"),
     }
 }
 
@@ -546,6 +582,11 @@ pub fn default_file(area: Option<&str>, name: Option<&str>) -> String {
 # The currency you price things in (ISO 4217); `listing add --price 5` means
 # 5.00 of it unless --currency says another.
 # currency = "EUR"
+
+# Disk space for photos, in MiB (1 to 1048576). Beyond it the least recently
+# used photos of other people's listings are removed; your own photos and
+# those of your agreements never are.
+# blob_budget = 256
 "#
     )
 }
@@ -628,6 +669,37 @@ max_relays = 3
         let env = env_of(&[("SWAPMESH_MAX_RELAYS", "9")]);
         let error = Settings::load(&data, env, &none).unwrap_err().to_string();
         assert!(error.contains("SWAPMESH_MAX_RELAYS"), "{error}");
+    }
+
+    #[test]
+    fn blob_budget_is_in_mib_from_every_layer_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let none = RawSettings::default();
+        let budget = |env: &[(&str, &str)], flags: &RawSettings| {
+            Settings::load(&data, env_of(env), flags).map(|s| s.node_config(&data).blob_budget)
+        };
+        assert_eq!(budget(&[], &none).unwrap(), 256 * 1024 * 1024);
+        std::fs::write(dir.path().join(CONFIG_FILE), "blob_budget = 64\n").unwrap();
+        assert_eq!(budget(&[], &none).unwrap(), 64 * 1024 * 1024);
+        let env = [("SWAPMESH_BLOB_BUDGET", "32")];
+        assert_eq!(budget(&env, &none).unwrap(), 32 * 1024 * 1024);
+        let flags = RawSettings {
+            blob_budget: Some("16".into()),
+            ..RawSettings::default()
+        };
+        assert_eq!(budget(&env, &flags).unwrap(), 16 * 1024 * 1024);
+        for bad in ["0", "-1", "1.5", "256MiB", "1048577"] {
+            let flags = RawSettings {
+                blob_budget: Some(bad.into()),
+                ..RawSettings::default()
+            };
+            let error = budget(&[], &flags).unwrap_err().to_string();
+            assert!(
+                error.contains("flag --blob-budget") && error.contains("MiB"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

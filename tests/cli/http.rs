@@ -14,6 +14,8 @@ pub(crate) struct Reply {
     /// The head, lower-cased.
     pub(crate) head: String,
     pub(crate) body: String,
+    /// The body's bytes as they came (dechunked).
+    pub(crate) bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -24,9 +26,14 @@ impl Reply {
 
     /// The `content-type` header.
     pub(crate) fn content_type(&self) -> &str {
+        self.header("content-type")
+    }
+
+    /// A header's value (`name` lower-case), or "".
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.head
             .lines()
-            .find_map(|l| l.strip_prefix("content-type:"))
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
             .map(str::trim)
             .unwrap_or("")
     }
@@ -75,18 +82,27 @@ pub(crate) fn send(
     } else {
         let _ = stream.read_to_end(&mut response);
     }
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status: u16 = text[9..12].parse().expect("status code");
-    let body_start = text.find("\r\n\r\n").map(|i| i + 4).unwrap_or(text.len());
-    let head = text[..body_start].to_ascii_lowercase();
-    let body = &text[body_start..];
+    let body_start = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..body_start]).to_ascii_lowercase();
+    let status: u16 = head[9..12].parse().expect("status code");
+    let raw = &response[body_start..];
     // Small answers are sent with a content length; decode chunked ones too.
-    let body = if head.contains("transfer-encoding: chunked") {
-        dechunk(body)
+    let bytes = if head.contains("transfer-encoding: chunked") {
+        dechunk(raw)
     } else {
-        body.to_owned()
+        raw.to_vec()
     };
-    Reply { status, head, body }
+    let body = String::from_utf8_lossy(&bytes).into_owned();
+    Reply {
+        status,
+        head,
+        body,
+        bytes,
+    }
 }
 
 /// A request with the daemon's token and, with a body, `application/json`.
@@ -144,18 +160,20 @@ pub(crate) fn request_text(
     (reply.status, reply.body)
 }
 
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
+fn dechunk(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
     let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
+    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = String::from_utf8_lossy(&rest[..line_end]);
         let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
             break;
         };
+        let after = &rest[line_end + 2..];
         if n == 0 || after.len() < n {
             break;
         }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
+        out.extend_from_slice(&after[..n]);
+        rest = after[n..].strip_prefix(b"\r\n").unwrap_or(&after[n..]);
     }
     out
 }

@@ -1,6 +1,6 @@
 //! The real `swapmesh` binary as separate processes: init and run, the API's
 //! security, its OpenAPI document and its answers to bad input, configuration,
-//! money, pages and short ids, help and man pages, and several nodes over real
+//! money, pages and short ids, photos, help and man pages, and several nodes over real
 //! sockets on 127.0.0.1 (sharing listings, and agreeing on them through the
 //! API).
 
@@ -19,6 +19,7 @@ mod money;
 mod network;
 mod openapi;
 mod paging;
+mod photos;
 mod reviews;
 mod web_pages;
 mod web_sessions;

@@ -454,3 +454,157 @@ fn a_mesh_made_on_one_page_is_joined_on_another_and_a_link_alone_joins_nothing()
     let meshes = crate::http::call(&borrower, "GET", "/api/v1/meshes", None);
     assert_eq!(meshes.json()["meshes"], serde_json::json!([]));
 }
+
+/// A multipart body: text fields, then files named `photo`.
+fn multipart(fields: &[(&str, &str)], photos: &[Vec<u8>]) -> (String, Vec<u8>) {
+    let boundary = "swapmeshboundary7f3a";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (i, bytes) in photos.iter().enumerate() {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p{i}.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn photos_are_added_on_the_page_reordered_and_removed() {
+    let dir = tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &["--listen", "/memory/0", "--area", "u4pru"]);
+    let cookie = sign_in(&d);
+    let origin = format!("http://{}", d.api);
+    let csrf = csrf_of(&send(
+        &d,
+        "GET",
+        "/new",
+        &[("Cookie", &cookie)],
+        None,
+        false,
+    ));
+    let post = |path: &str, fields: &[(&str, &str)], photos: &[Vec<u8>]| {
+        let (content_type, body) = multipart(fields, photos);
+        send(
+            &d,
+            "POST",
+            path,
+            &[
+                ("Cookie", &cookie),
+                ("Origin", &origin),
+                ("Content-Type", &content_type),
+            ],
+            Some(&body),
+            false,
+        )
+    };
+    let base = [
+        ("csrf", csrf.as_str()),
+        ("purpose", "offer"),
+        ("title", "Tent"),
+        ("kind", "share"),
+    ];
+    // The CSRF token must come first: a form that puts a file before it is refused.
+    let (content_type, mut body) = multipart(&[], &[crate::photos::small_png(1)]);
+    let tail = multipart(&base, &[]).1;
+    body.truncate(body.len() - "--swapmeshboundary7f3a--\r\n".len());
+    body.extend_from_slice(&tail);
+    let r = send(
+        &d,
+        "POST",
+        "/new",
+        &[
+            ("Cookie", &cookie),
+            ("Origin", &origin),
+            ("Content-Type", &content_type),
+        ],
+        Some(&body),
+        false,
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    // Not an image: shown beside the photos, nothing published.
+    let r = post("/new", &base, &[b"not an image".to_vec()]);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("id=\"photos-error\""), "{}", r.body);
+    let listings = crate::http::call(&d, "GET", "/api/v1/listings?area=u4pru", None);
+    assert_eq!(listings.json()["listings"], serde_json::json!([]));
+
+    let r = post(
+        "/new",
+        &base,
+        &[
+            crate::photos::small_png(1),
+            crate::photos::small_png(2),
+            crate::photos::small_png(3),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let listing =
+        crate::http::call(&d, "GET", "/api/v1/listings?area=u4pru", None).json()["listings"][0]
+            .clone();
+    let id = listing["id"].as_str().unwrap().to_owned();
+    let photos: Vec<String> = listing["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(photos.len(), 3);
+    let shown = send(
+        &d,
+        "GET",
+        &format!("/l/{id}"),
+        &[("Cookie", &cookie)],
+        None,
+        false,
+    );
+    for hash in &photos {
+        assert!(
+            shown.body.contains(&format!("/api/v1/blobs/{hash}")),
+            "full size on the page"
+        );
+    }
+
+    // The third photo first, the first removed, one more added at the end.
+    let place = format!("photo_place_{}", photos[2]);
+    let mut fields = base.to_vec();
+    fields.extend([
+        ("photo_keep", photos[0].as_str()),
+        ("photo_keep", photos[1].as_str()),
+        ("photo_keep", photos[2].as_str()),
+        (place.as_str(), "1"),
+        ("photo_remove", photos[0].as_str()),
+    ]);
+    let r = post(
+        &format!("/l/{id}/edit"),
+        &fields,
+        &[crate::photos::small_png(4)],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let after = crate::http::call(&d, "GET", &format!("/api/v1/listings/{id}"), None).json();
+    let order: Vec<&str> = after["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert_eq!(order.len(), 3, "{order:?}");
+    assert_eq!(&order[..2], &[photos[2].as_str(), photos[1].as_str()]);
+    assert!(!order.contains(&photos[0].as_str()));
+    // The browse page shows the first photo's thumbnail.
+    let browse = send(&d, "GET", "/", &[("Cookie", &cookie)], None, false);
+    assert!(
+        browse
+            .body
+            .contains(&format!("/api/v1/blobs/{}?size=thumb", photos[2])),
+        "{}",
+        browse.body
+    );
+}

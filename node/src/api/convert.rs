@@ -11,7 +11,8 @@ use swapmesh_protocol::listing::{
 };
 use swapmesh_protocol::social::Profile;
 use swapmesh_protocol::{
-    Address, AuthorKey, Content, Currency, ListingId, RecordBody, RecordId, RecordKind, Timestamp,
+    Address, AuthorKey, BlobHash, Content, Currency, ListingId, RecordBody, RecordId, RecordKind,
+    Timestamp,
 };
 use swapmesh_store::StoredRecord;
 
@@ -163,6 +164,25 @@ fn windows(ws: &[WindowJson]) -> Result<Vec<Window>, ApiError> {
         .collect()
 }
 
+/// Photo hashes on input (64 lower-case hex each), in field `photos`. Whether
+/// each is held here, and how many there may be, is checked when the listing
+/// is signed (`missing_photo`, `invalid_record` with `too_many_photos`).
+fn photos(hashes: &[String]) -> Result<Vec<BlobHash>, ApiError> {
+    hashes
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            text.parse().map_err(|_| {
+                ApiError::field(
+                    ErrorCode::InvalidField,
+                    &format!("photos[{i}]"),
+                    format!("{text:?} is not a photo hash (64 lower-case hex characters)"),
+                )
+            })
+        })
+        .collect()
+}
+
 /// Kinds as the protocol wants them: a set in ascending order.
 fn kind_set(mut kinds: Vec<DealKind>) -> Vec<DealKind> {
     kinds.sort();
@@ -213,7 +233,7 @@ impl ListingInput {
             category: self.category,
             tags: self.tags,
             condition: self.condition,
-            photos: Vec::new(),
+            photos: photos(&self.photos)?,
             status: ListingStatus::Active,
         })
     }
@@ -249,6 +269,7 @@ impl ListingPatch {
                 .map(|m| money("deposit", m))
                 .transpose()?,
             availability: self.availability.as_deref().map(windows).transpose()?,
+            photos: self.photos.as_deref().map(photos).transpose()?,
             title: self.title,
             description: self.description,
             category: self.category,
@@ -271,6 +292,7 @@ pub struct ResolvedPatch {
     price: Option<Price>,
     deposit: Option<Money>,
     availability: Option<Vec<Window>>,
+    photos: Option<Vec<BlobHash>>,
     status: Option<ListingStatus>,
 }
 
@@ -288,6 +310,7 @@ impl ResolvedPatch {
         set(&mut l.category, self.category);
         set(&mut l.tags, self.tags);
         set(&mut l.availability, self.availability);
+        set(&mut l.photos, self.photos);
         set(&mut l.status, self.status);
         if self.condition.is_some() {
             l.condition = self.condition;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ErrorCode;
-use super::{ApiState, agreements, events, listings, meshes, node, reviews, web_sessions};
+use super::{ApiState, agreements, blobs, events, listings, meshes, node, reviews, web_sessions};
 
 /// Every route, with the document generated from them.
 pub(super) fn parts() -> (Router<ApiState>, Value) {
@@ -18,6 +18,7 @@ pub(super) fn parts() -> (Router<ApiState>, Value) {
         .merge(listings::routes())
         .merge(agreements::routes())
         .merge(reviews::routes())
+        .merge(blobs::routes())
         .merge(meshes::routes())
         .merge(node::routes())
         .merge(events::routes())
@@ -38,7 +39,7 @@ pub fn openapi() -> Value {
 /// the body extractor's), and the table of error codes.
 fn finish_document(doc: &mut Value) {
     doc["info"]["description"] = json!(
-        "The local API of a swapmesh node: listings, agreements, reviews, profiles, meshes, events. \
+        "The local API of a swapmesh node: listings, photos, agreements, reviews, profiles, meshes, events. \
          Money is integer minor units of an ISO 4217 currency. Every error is \
          `{\"error\": \"<sentence>\", \"code\": \"<snake_case>\", …details}`; \
          the codes are listed in the `ErrorCode` schema."
@@ -77,6 +78,12 @@ fn finish_document(doc: &mut Value) {
                 continue;
             };
             let has_body = operation.contains_key("requestBody");
+            // Photo uploads are raw bytes: only the size cap of the JSON
+            // extractor's refusals applies (their own 415 is documented).
+            let json_body = !operation
+                .get("requestBody")
+                .and_then(|b| b["content"].as_object())
+                .is_some_and(|c| c.keys().all(|k| k.starts_with("image/")));
             let responses = operation.entry("responses").or_insert_with(|| json!({}));
             let mut common = vec![
                 ErrorCode::MissingToken,
@@ -85,9 +92,11 @@ fn finish_document(doc: &mut Value) {
                 ErrorCode::Internal,
             ];
             if has_body {
+                common.push(ErrorCode::BodyTooLarge);
+            }
+            if has_body && json_body {
                 common.extend([
                     ErrorCode::MalformedJson,
-                    ErrorCode::BodyTooLarge,
                     ErrorCode::NotJson,
                     ErrorCode::UnknownField,
                     ErrorCode::MissingField,
@@ -133,6 +142,8 @@ mod tests {
             "/api/v1/peers",
             "/api/v1/listings",
             "/api/v1/listings/{id}",
+            "/api/v1/blobs",
+            "/api/v1/blobs/{hash}",
             "/api/v1/agreements",
             "/api/v1/agreements/{id}",
             "/api/v1/agreements/{id}/counter",

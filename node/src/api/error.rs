@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::convert::rfc3339;
 use super::json::{ErrorBody, SpanJson};
+use crate::blobs::BlobError;
 use crate::{AgreeError, NodeError};
 
 /// What went wrong, for programs. Each code has one HTTP status
@@ -125,6 +126,20 @@ pub enum ErrorCode {
     InvalidTerms,
     /// 429: too many undecided proposals to this provider.
     TooMany,
+    /// 415: an upload's `Content-Type` is not image/jpeg, image/png or image/webp.
+    UnsupportedMediaType,
+    /// 422: the upload is not a decodable JPEG, PNG or WebP image.
+    NotAnImage,
+    /// 422: the image is over a limit (pixels, decoding memory, or size as a JPEG).
+    ImageTooLarge,
+    /// 400: a photo hash that is not 64 lower-case hex characters.
+    InvalidBlobHash,
+    /// 404: neither this node nor any node asked holds the photo.
+    PhotoNotFound,
+    /// 422: a listing names a photo that is not held here.
+    MissingPhoto,
+    /// 504: the nodes asked for a photo did not answer in time.
+    PhotoTimeout,
     /// 503: the node listens nowhere yet, so it has no address for an invite.
     NoAddressToShare,
     /// 503: the node's network is not running.
@@ -189,6 +204,13 @@ impl ErrorCode {
         ErrorCode::NoReceipt,
         ErrorCode::InvalidTerms,
         ErrorCode::TooMany,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::NotAnImage,
+        ErrorCode::ImageTooLarge,
+        ErrorCode::InvalidBlobHash,
+        ErrorCode::PhotoNotFound,
+        ErrorCode::MissingPhoto,
+        ErrorCode::PhotoTimeout,
         ErrorCode::NoAddressToShare,
         ErrorCode::NetworkUnavailable,
         ErrorCode::Internal,
@@ -199,23 +221,24 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MalformedJson | UnknownParameter | InvalidParameter | IdPrefixTooShort
-            | InvalidListingId | InvalidAuthor | InvalidMeshId | InvalidAgreementId => {
-                StatusCode::BAD_REQUEST
-            }
+            | InvalidListingId | InvalidAuthor | InvalidMeshId | InvalidAgreementId
+            | InvalidBlobHash => StatusCode::BAD_REQUEST,
             MissingToken | WrongToken | LinkUnknown | LinkExpired => StatusCode::UNAUTHORIZED,
             ForbiddenHost | NotYourListing | BearerOnly | CsrfMismatch | ForeignOrigin => {
                 StatusCode::FORBIDDEN
             }
             NoSuchRoute | ListingNotFound | ProfileNotFound | MeshNotFound | UnknownAgreement
-            | UnknownListing | UnknownAction => StatusCode::NOT_FOUND,
+            | UnknownListing | UnknownAction | PhotoNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ListingExists | ListingWithdrawn | Superseded | NotYourTurn | OutOfOrder | Stale
             | Overlaps | ListingChanged | Unavailable | OfferExpired | AfterHandover | OpenAct
             | NothingToConfirm | Finished | Pending | Refused | NoReceipt => StatusCode::CONFLICT,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            NotJson | UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             UnknownField | MissingField | InvalidField | UnknownCurrency | InvalidRecord
-            | InvalidInvite | InvalidTerms | UnknownHost => StatusCode::UNPROCESSABLE_ENTITY,
+            | InvalidInvite | InvalidTerms | NotAnImage | ImageTooLarge | MissingPhoto
+            | UnknownHost => StatusCode::UNPROCESSABLE_ENTITY,
+            PhotoTimeout => StatusCode::GATEWAY_TIMEOUT,
             TooMany => StatusCode::TOO_MANY_REQUESTS,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             NoAddressToShare | NetworkUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -279,6 +302,13 @@ impl ErrorCode {
             NoReceipt => "no_receipt",
             InvalidTerms => "invalid_terms",
             TooMany => "too_many",
+            UnsupportedMediaType => "unsupported_media_type",
+            NotAnImage => "not_an_image",
+            ImageTooLarge => "image_too_large",
+            InvalidBlobHash => "invalid_blob_hash",
+            PhotoNotFound => "photo_not_found",
+            MissingPhoto => "missing_photo",
+            PhotoTimeout => "photo_timeout",
             NoAddressToShare => "no_address_to_share",
             NetworkUnavailable => "network_unavailable",
             Internal => "internal",
@@ -304,7 +334,7 @@ impl ErrorCode {
             UnknownHost => "a host for a sign-in link that is not one of the API's addresses",
             NoSuchRoute => "no such route",
             MethodNotAllowed => "the route does not take this method",
-            BodyTooLarge => "the body is over 64 KiB",
+            BodyTooLarge => "the body is over the limit: 64 KiB, or 16 MiB for `POST /blobs`",
             NotJson => "the body is not `application/json`",
             MalformedJson => "the body is not JSON",
             UnknownField => "the body has a field the type does not have (`field`)",
@@ -358,6 +388,21 @@ impl ErrorCode {
                 "the terms break a rule (`rule`, e.g. `empty_period`, `kind_not_offered`, `receiver`)"
             }
             TooMany => "too many undecided proposals to this provider",
+            UnsupportedMediaType => {
+                "an upload's `Content-Type` is not `image/jpeg`, `image/png` or `image/webp`"
+            }
+            NotAnImage => {
+                "the upload is not a decodable JPEG, PNG or WebP image; nothing is stored"
+            }
+            ImageTooLarge => {
+                "the image is over a limit the sentence names (8000 x 8000 pixels, 256 MiB to decode, 512 KiB as a JPEG); nothing is stored"
+            }
+            InvalidBlobHash => "a photo hash that is not 64 lower-case hex characters",
+            PhotoNotFound => "neither this node nor any node asked holds the photo",
+            MissingPhoto => {
+                "a listing names a photo not held here (`field`: `photos`): upload it first with `POST /blobs`"
+            }
+            PhotoTimeout => "the nodes asked for the photo did not answer in time (10 s)",
             NoAddressToShare => "the node listens nowhere yet, so an invite would have no address",
             NetworkUnavailable => "the node's network is not running",
             Internal => "something failed inside the node (its log says what)",
@@ -478,6 +523,25 @@ impl From<NodeError> for ApiError {
             NodeError::Superseded => ErrorCode::Superseded,
             NodeError::NoReceipt(_) => ErrorCode::NoReceipt,
             NodeError::NoAddressToShare => ErrorCode::NoAddressToShare,
+            NodeError::MissingPhoto(_) => {
+                return ApiError::field(ErrorCode::MissingPhoto, "photos", &e);
+            }
+            NodeError::Photo(photo) => {
+                let code = match photo {
+                    BlobError::NotAnImage | BlobError::Undecodable(_) => ErrorCode::NotAnImage,
+                    BlobError::TooLarge(_) | BlobError::CannotFit { .. } => {
+                        ErrorCode::ImageTooLarge
+                    }
+                    BlobError::NotFound(_) => ErrorCode::PhotoNotFound,
+                    BlobError::Timeout { .. } => ErrorCode::PhotoTimeout,
+                    _ => ErrorCode::Internal,
+                };
+                if code != ErrorCode::Internal {
+                    // The photo's own sentence, which names the limit.
+                    return ApiError::new(code, photo.to_string());
+                }
+                code
+            }
             NodeError::Network(_) | NodeError::Stopped => ErrorCode::NetworkUnavailable,
             _ => ErrorCode::Internal,
         };

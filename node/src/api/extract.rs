@@ -1,17 +1,17 @@
 //! What handlers take from a request, parsed once at the edge into types, every
 //! refusal a typed [`ApiError`] naming the field: JSON bodies ([`Body`], and
-//! [`OptionalBody`] where a body may be left out), query strings ([`Params`])
-//! and the ids in paths.
+//! [`OptionalBody`] where a body may be left out), uploaded photos
+//! ([`ImageBody`]), query strings ([`Params`]) and the ids and hashes in paths.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
-use swapmesh_protocol::{AgreementId, AuthorKey, ListingId, MeshId};
+use swapmesh_protocol::{AgreementId, AuthorKey, BlobHash, ListingId, MeshId};
 
-use super::MAX_BODY;
 use super::error::{ApiError, ErrorCode};
+use super::{MAX_BODY, MAX_UPLOAD};
 
 /// A JSON body. Not JSON (`not_json`, `malformed_json`), over the cap
 /// (`body_too_large`), an unknown, missing or ill-typed field (`unknown_field`,
@@ -80,6 +80,70 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
         } else {
             ApiError::new(ErrorCode::MalformedJson, rejection.body_text())
         }
+    })
+}
+
+/// An uploaded photo's bytes: sent with `Content-Type` `image/jpeg`,
+/// `image/png` or `image/webp` (else `unsupported_media_type`, before the body
+/// is read), at most [`MAX_UPLOAD`] (else `body_too_large`; the route raises
+/// the body limit to it). What the bytes are is checked when they are
+/// normalised, not here.
+pub(crate) struct ImageBody(pub(crate) Vec<u8>);
+
+/// The `Content-Type` values an upload may have.
+pub(crate) const IMAGE_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
+
+impl<S: Send + Sync> FromRequest<S> for ImageBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let given = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase());
+        if !given
+            .as_deref()
+            .is_some_and(|mime| IMAGE_TYPES.contains(&mime))
+        {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                format!(
+                    "a photo is sent as its raw bytes with `Content-Type` {} (got {})",
+                    IMAGE_TYPES.join(", "),
+                    given.as_deref().unwrap_or("none")
+                ),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    ErrorCode::BodyTooLarge,
+                    format!(
+                        "the upload is over the limit of {} MiB",
+                        MAX_UPLOAD / (1024 * 1024)
+                    ),
+                )
+            } else {
+                ApiError::new(
+                    ErrorCode::NotAnImage,
+                    format!("the upload could not be read: {}", rejection.body_text()),
+                )
+            }
+        })?;
+        Ok(ImageBody(bytes.into()))
+    }
+}
+
+/// The photo hash in a path.
+pub(crate) fn blob_hash(text: &str) -> Result<BlobHash, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::field(
+            ErrorCode::InvalidBlobHash,
+            "hash",
+            format!("{text:?} is not a photo hash (64 lower-case hex characters)"),
+        )
     })
 }
 

@@ -154,6 +154,11 @@ pub struct ListingInput {
     /// Availability windows.
     #[serde(default)]
     pub availability: Vec<WindowJson>,
+    /// Photos by hash (64 hex, from `POST /blobs`), at most 8; each must be
+    /// held here.
+    #[serde(default)]
+    #[schema(max_items = 8)]
+    pub photos: Vec<String>,
 }
 
 /// A change to a listing: only the fields given change.
@@ -191,6 +196,32 @@ pub struct ListingPatch {
     /// active, paused, reserved or on_loan (withdraw with DELETE).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ListingStatus>,
+    /// Photos by hash (64 hex), at most 8, each held here: replaces the list
+    /// (`[]` removes every photo).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 8)]
+    pub photos: Option<Vec<String>>,
+}
+
+/// A photo's bytes as `GET /blobs/{hash}` serves them: always a JPEG (only the
+/// document names this type).
+#[derive(Debug, Clone, ToSchema)]
+#[schema(value_type = String, format = Binary, content_media_type = "image/jpeg")]
+pub struct JpegBytes(pub Vec<u8>);
+
+/// A photo as stored by `POST /blobs`: normalised (upright, metadata
+/// stripped, at most 1600 px, a JPEG of at most 512 KiB).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct BlobJson {
+    /// Its name: blake3 of the stored JPEG (64 hex); put it in a listing's `photos`.
+    #[schema(example = "5e0c4bd3c8e3ab2ad5e1f4e8e8f3d6a1f0f1b5a9c1d2e3f4a5b6c7d8e9f0a1b2")]
+    pub hash: String,
+    /// Width in pixels, upright.
+    pub width: u32,
+    /// Height in pixels, upright.
+    pub height: u32,
+    /// Size of the stored JPEG in bytes.
+    pub bytes: u64,
 }
 
 /// A profile to publish.

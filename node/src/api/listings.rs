@@ -183,7 +183,8 @@ fn published(verified: &Verified) -> ApiResult<Json<ListingJson>> {
 /// Publish a listing
 ///
 /// Signs and stores a new listing of ours, durably, then gossips it. Amounts
-/// are integer minor units of an ISO 4217 currency.
+/// are integer minor units of an ISO 4217 currency; `photos` are hashes of
+/// photos held here (`POST /blobs`).
 #[utoipa::path(
     post,
     path = "/api/v1/listings",
@@ -192,7 +193,7 @@ fn published(verified: &Verified) -> ApiResult<Json<ListingJson>> {
     responses(
         (status = 201, description = "The listing as stored", body = ListingJson),
         (status = 409, description = "`listing_exists`: a live listing of ours has this name", body = ErrorBody),
-        (status = 422, description = "`invalid_record`: the listing breaks a protocol rule (`rule`); `unknown_currency`: a currency not in the ISO 4217 table; `invalid_field`: e.g. an availability time that is not RFC 3339", body = ErrorBody),
+        (status = 422, description = "`invalid_record`: the listing breaks a protocol rule (`rule`, e.g. `too_many_photos`); `unknown_currency`: a currency not in the ISO 4217 table; `invalid_field`: e.g. an availability time that is not RFC 3339, or a photo hash that is not 64 hex; `missing_photo`: a photo not held here, named (upload it with `POST /blobs`)", body = ErrorBody),
     )
 )]
 async fn create_listing(
@@ -251,7 +252,7 @@ async fn show_listing(
         (status = 403, description = "`not_your_listing`: only its author can change a listing", body = ErrorBody),
         (status = 404, description = "`listing_not_found`: no listing of ours has this name", body = ErrorBody),
         (status = 409, description = "`listing_withdrawn`: a withdrawn listing cannot change; `superseded`: the store holds a newer version", body = ErrorBody),
-        (status = 422, description = "`invalid_record`: the new version breaks a protocol rule (`rule`); `unknown_currency`; `invalid_field`: e.g. `status` set to `withdrawn`", body = ErrorBody),
+        (status = 422, description = "`invalid_record`: the new version breaks a protocol rule (`rule`); `unknown_currency`; `invalid_field`: e.g. `status` set to `withdrawn`; `missing_photo`: a photo not held here, named", body = ErrorBody),
     )
 )]
 async fn update_listing(

@@ -1,6 +1,7 @@
 //! The local HTTP API under `/api/v1` (DESIGN §7): JSON in and out, every call
 //! authenticated with the node's bearer token, requests for any other `Host`
-//! refused (DNS rebinding), no CORS, bodies capped. Handlers go through
+//! refused (DNS rebinding), no CORS, bodies capped ([`MAX_BODY`]; photo uploads
+//! [`MAX_UPLOAD`], on their route only). Handlers go through
 //! [`Node`] only.
 //!
 //! Every route is registered with `OpenApiRouter::routes(routes!(…))`, so the
@@ -10,8 +11,9 @@
 //!
 //! - `extract`: bodies, query strings and path ids, parsed once into types;
 //! - [`error`]: [`ErrorCode`](error::ErrorCode) and the error answer;
-//! - `listings`, `agreements`, `reviews`, `meshes`, `node` (the node, peers, profiles,
-//!   `/metrics`, this document), `events`: the handlers, by resource;
+//! - `listings`, `agreements`, `reviews`, `blobs` (photos), `meshes`, `node` (the
+//!   node, peers, profiles, `/metrics`, this document), `events`: the handlers,
+//!   by resource;
 //! - [`json`]: every request and response type; `convert`: between them and
 //!   records; `terms`: between them and agreements (terms per kind, events);
 //! - `document`: the OpenAPI document, generated from the routes.
@@ -23,6 +25,7 @@
 //! `/api/v1` (`web_sessions`) behind the Host check alone.
 
 mod agreements;
+mod blobs;
 mod convert;
 mod document;
 pub mod error;
@@ -51,8 +54,13 @@ pub use error::{ApiError, ErrorCode};
 
 use crate::Node;
 
-/// Largest request body accepted (a listing is at most 32 KiB signed).
+/// Largest request body accepted (a listing is at most 32 KiB signed), on
+/// every route but `POST /blobs`.
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// Largest photo upload accepted by `POST /blobs` (a phone's photo, before it
+/// is normalised to at most 512 KiB).
+pub const MAX_UPLOAD: usize = 16 * 1024 * 1024;
 
 /// What every handler can reach.
 #[derive(Clone)]

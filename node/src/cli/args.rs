@@ -98,6 +98,9 @@ pub enum Command {
     /// Web page sessions: sign every browser out.
     #[command(subcommand)]
     WebSessions(WebSessionsCommand),
+    /// Photos: save one (a listing's, fetched from its holders if needed) to a file.
+    #[command(subcommand)]
+    Blob(BlobCommand),
     /// Your key as 24 words: export it, or import it on a new computer.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -120,6 +123,29 @@ pub enum Command {
     Man {
         /// Where to write them (created if missing).
         dir: PathBuf,
+    },
+}
+
+/// `blob` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum BlobCommand {
+    /// Save a photo by its hash (as `listing show` lists it): fetched from the
+    /// nodes that hold it when yours does not. Always a JPEG.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh blob get 5e0c4bd3c8e3…a1b2 -o drill.jpg\n  swapmesh blob get 5e0c4bd3c8e3…a1b2 --thumb -o drill-small.jpg"
+    )]
+    Get {
+        /// The photo's hash (64 hex).
+        hash: String,
+        /// The file to write (`-` or none: standard output).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The thumbnail (at most 320 px) instead of the photo.
+        #[arg(long)]
+        thumb: bool,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
     },
 }
 
@@ -211,6 +237,10 @@ pub struct RunArgs {
     /// Seconds a web sign-in link stays valid (default 600).
     #[arg(long, value_name = "SECS")]
     pub login_link_ttl: Option<String>,
+    /// Disk space for photos in MiB (default 256): beyond it others' least
+    /// recently used photos go, never yours.
+    #[arg(long, value_name = "MIB")]
+    pub blob_budget: Option<String>,
 }
 
 impl RunArgs {
@@ -233,6 +263,7 @@ impl RunArgs {
             auto_relay: self.no_auto_relay.then(|| "false".to_owned()),
             max_relays: self.max_relays.clone(),
             login_link_ttl: self.login_link_ttl.clone(),
+            blob_budget: self.blob_budget.clone(),
         }
     }
 }
@@ -303,7 +334,7 @@ pub struct PageArgs {
 pub enum ListingCommand {
     /// Publish something you offer.
     #[command(
-        after_long_help = "Examples:\n  swapmesh listing add --title \"Cordless drill\" --kind rent --kind share --price 5 --per day --deposit 50 --tag tools\n  swapmesh listing add --title \"Sofa\" --kind give"
+        after_long_help = "Examples:\n  swapmesh listing add --title \"Cordless drill\" --kind rent --kind share --price 5 --per day --deposit 50 --tag tools\n  swapmesh listing add --title \"Sofa\" --kind give --photo sofa.jpg --photo sofa-back.jpg"
     )]
     Add(AddArgs),
     /// List your own listings.
@@ -331,7 +362,7 @@ pub enum ListingCommand {
     },
     /// Publish a new version of one of your listings.
     #[command(
-        after_long_help = "Examples:\n  swapmesh listing update cordless-drill-71de39 --status paused\n  swapmesh listing update cordless-drill-71de39 --price 4.50"
+        after_long_help = "Examples:\n  swapmesh listing update cordless-drill-71de39 --status paused\n  swapmesh listing update cordless-drill-71de39 --price 4.50\n  swapmesh listing update cordless-drill-71de39 --photo case.jpg --remove-photo 5e0c4bd3"
     )]
     Update(UpdateArgs),
     /// Withdraw one of your listings (every node drops it).
@@ -391,6 +422,10 @@ pub struct AddArgs {
     /// A stable name for the listing (default: made from the title).
     #[arg(long)]
     pub name: Option<String>,
+    /// A photo to upload and show (repeatable, at most 8): a JPEG, PNG or WebP
+    /// file; your node strips its metadata (GPS included) before anyone sees it.
+    #[arg(long = "photo", value_name = "PATH")]
+    pub photos: Vec<PathBuf>,
     /// How to reach the node.
     #[command(flatten)]
     pub client: ClientArgs,
@@ -425,6 +460,13 @@ pub struct UpdateArgs {
     /// Currency of a new price or deposit (default: the node's `currency` setting).
     #[arg(long, value_name = "CODE")]
     pub currency: Option<String>,
+    /// A photo to upload and add after the listing's others (repeatable).
+    #[arg(long = "photo", value_name = "PATH")]
+    pub photos: Vec<PathBuf>,
+    /// A photo to take off the listing (repeatable): its hash, or a unique start
+    /// of it among the listing's photos.
+    #[arg(long = "remove-photo", value_name = "HASH")]
+    pub remove_photos: Vec<String>,
     /// How to reach the node.
     #[command(flatten)]
     pub client: ClientArgs,

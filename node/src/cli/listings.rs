@@ -1,13 +1,14 @@
-//! `listing`, `want` and `browse`: publishing with money as people type it,
-//! short ids, and pages (`pages`).
+//! `listing`, `want` and `browse`: publishing with money as people type it
+//! and photos from files (`photos`), short ids, and pages (`pages`).
 
 use swapmesh_protocol::listing::Purpose;
 
 use super::args::{AddArgs, BrowseArgs, ClientArgs, PageArgs, UpdateArgs};
 use super::pages::{Search, command_words};
 use super::text::{listing_line, print_as, print_json, print_listing};
-use super::{client, money, resolve};
+use super::{client, money, photos, resolve};
 use crate::api::json::{ListingInput, ListingJson, ListingPage, ListingPatch, NodeJson};
+use crate::client::Client;
 use crate::data_dir::DataDir;
 
 /// `listing add` and `want add`.
@@ -20,7 +21,7 @@ pub(super) fn add(dir: &DataDir, args: AddArgs, purpose: Purpose) -> anyhow::Res
         args.deposit.as_deref(),
         args.currency.as_deref(),
     )?;
-    let input = ListingInput {
+    let mut input = ListingInput {
         d: args.name,
         purpose: Some(purpose),
         kinds: args.kinds,
@@ -32,7 +33,13 @@ pub(super) fn add(dir: &DataDir, args: AddArgs, purpose: Purpose) -> anyhow::Res
         price,
         deposit,
         availability: Vec::new(),
+        photos: Vec::new(),
     };
+    for path in &args.photos {
+        input
+            .photos
+            .push(photos::upload(&c, path, args.client.json)?.hash);
+    }
     let listing: ListingJson = c.post("/listings", &input)?;
     show_line(&listing, args.client.json);
     Ok(())
@@ -49,6 +56,11 @@ pub(super) fn update(dir: &DataDir, args: UpdateArgs) -> anyhow::Result<()> {
         args.deposit.as_deref(),
         args.currency.as_deref(),
     )?;
+    let photos = if args.photos.is_empty() && args.remove_photos.is_empty() {
+        None
+    } else {
+        Some(new_photos(&c, &id, &args)?)
+    };
     let patch = ListingPatch {
         title: args.title,
         description: args.description,
@@ -56,11 +68,34 @@ pub(super) fn update(dir: &DataDir, args: UpdateArgs) -> anyhow::Result<()> {
         status: args.status,
         price,
         deposit,
+        photos,
         ..ListingPatch::default()
     };
     let listing: ListingJson = c.patch(&format!("/listings/{id}"), &patch)?;
     show_line(&listing, args.client.json);
     Ok(())
+}
+
+/// The listing's photos after `--remove-photo` (each checked before anything
+/// is uploaded) and `--photo` (uploaded, then added after the others).
+fn new_photos(c: &Client, id: &str, args: &UpdateArgs) -> anyhow::Result<Vec<String>> {
+    let current: ListingJson = c.get(&format!("/listings/{id}"))?;
+    let mut gone = Vec::new();
+    for given in &args.remove_photos {
+        gone.push(photos::named(&current.photos, given)?.clone());
+    }
+    let mut kept: Vec<String> = current
+        .photos
+        .into_iter()
+        .filter(|h| !gone.contains(h))
+        .collect();
+    for path in &args.photos {
+        let hash = photos::upload(c, path, args.client.json)?.hash;
+        if !kept.contains(&hash) {
+            kept.push(hash);
+        }
+    }
+    Ok(kept)
 }
 
 /// `listing show`.

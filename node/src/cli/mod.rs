@@ -4,6 +4,7 @@
 //!
 //! - `args`: every subcommand and flag ([`Cli`]), with help and examples;
 //! - `listings`: `listing`, `want`, `browse`, with pages and short ids;
+//! - `photos`: `--photo` uploads, `--remove-photo`, `blob get`;
 //! - `agreements`: `agreement propose|list|show|…` and one subcommand per action;
 //! - `reviews`: `review add|list|summary`;
 //! - `node`: `status`, `peers`, `profile`, `mesh`;
@@ -17,6 +18,7 @@ mod listings;
 pub(crate) mod money;
 mod node;
 mod pages;
+mod photos;
 mod resolve;
 mod reviews;
 pub(crate) mod text;
@@ -28,10 +30,10 @@ use anyhow::{Context, bail};
 use swapmesh_protocol::listing::Purpose;
 
 pub use args::{
-    ActArgs, AddArgs, AgreementCommand, AgreementListArgs, BrowseArgs, Cli, ClientArgs, Command,
-    ConfirmArgs, CounterArgs, ExtendArgs, KeyCommand, LegArgs, ListingCommand, MeshCommand,
-    OpenArgs, PageArgs, ProfileCommand, ProposeArgs, ResolveArgs, ReviewCommand, RunArgs,
-    TermsArgs, UpdateArgs, WantCommand, WebSessionsCommand,
+    ActArgs, AddArgs, AgreementCommand, AgreementListArgs, BlobCommand, BrowseArgs, Cli,
+    ClientArgs, Command, ConfirmArgs, CounterArgs, ExtendArgs, KeyCommand, LegArgs, ListingCommand,
+    MeshCommand, OpenArgs, PageArgs, ProfileCommand, ProposeArgs, ResolveArgs, ReviewCommand,
+    RunArgs, TermsArgs, UpdateArgs, WantCommand, WebSessionsCommand,
 };
 
 use crate::client::Client;
@@ -128,6 +130,7 @@ fn client_command(
         Command::Review(command) => reviews::run(dir, given_dir, command),
         Command::Open(args) => web::open(dir, &args),
         Command::WebSessions(WebSessionsCommand::Revoke { client }) => web::revoke(dir, &client),
+        Command::Blob(command) => photos::run(dir, command),
         Command::Init { .. }
         | Command::Run(_)
         | Command::Key(_)

@@ -145,6 +145,9 @@ pub(super) fn print_listing(l: &ListingJson) {
     if !l.description.is_empty() {
         b.rows("description", l.description.lines().map(str::to_owned), "");
     }
+    if !l.photos.is_empty() {
+        b.rows("photos", l.photos.iter().cloned(), "");
+    }
     b.rows(
         "available",
         l.availability

@@ -92,7 +92,8 @@ impl<S: Send + Sync> FromRequest<S> for PageForm {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("multipart/form-data"));
         if !is_multipart {
-            let CsrfForm(fields) = CsrfForm::<Vec<(String, String)>>::from_request(req, state).await?;
+            let CsrfForm(fields) =
+                CsrfForm::<Vec<(String, String)>>::from_request(req, state).await?;
             return Ok(Self {
                 fields,
                 photos: Vec::new(),
@@ -107,8 +108,13 @@ impl<S: Send + Sync> FromRequest<S> for PageForm {
         let mut multipart = axum::extract::Multipart::from_request(req, state)
             .await
             .map_err(|e| FormRejection::Malformed(e.to_string()))?;
-        let malformed = |e: axum::extract::multipart::MultipartError| FormRejection::Malformed(e.body_text());
-        let first = multipart.next_field().await.map_err(malformed)?.ok_or(FormRejection::Csrf)?;
+        let malformed =
+            |e: axum::extract::multipart::MultipartError| FormRejection::Malformed(e.body_text());
+        let first = multipart
+            .next_field()
+            .await
+            .map_err(malformed)?
+            .ok_or(FormRejection::Csrf)?;
         if first.name() != Some("csrf") {
             return Err(FormRejection::Csrf);
         }
@@ -126,6 +132,12 @@ impl<S: Send + Sync> FromRequest<S> for PageForm {
                 let bytes = field.bytes().await.map_err(malformed)?;
                 if bytes.is_empty() {
                     continue;
+                }
+                if bytes.len() > crate::api::MAX_UPLOAD {
+                    return Err(FormRejection::Malformed(format!(
+                        "a photo is over the limit of {} MiB",
+                        crate::api::MAX_UPLOAD / (1024 * 1024)
+                    )));
                 }
                 if form.photos.len() == MAX_PHOTOS {
                     return Err(FormRejection::Malformed(format!(

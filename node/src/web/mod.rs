@@ -23,6 +23,7 @@ mod pages;
 pub mod sessions;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -30,6 +31,10 @@ use axum::routing::{get, post};
 pub use sessions::{LinkError, LoginCode, NewSession, RedeemError, WebSessions};
 
 use crate::api::ApiState;
+
+/// Largest listing form with its photos (`/new`, `/l/{id}/edit`): a few
+/// phone photos; each photo is also held to the API's 16 MiB upload limit.
+pub(crate) const MAX_PAGE_UPLOAD: usize = 64 * 1024 * 1024;
 
 /// What the `authorize` layer hands a page about its session.
 #[derive(Debug, Clone)]
@@ -44,9 +49,19 @@ pub(crate) fn router() -> Router<ApiState> {
     Router::new()
         .route("/", get(pages::browse))
         .route("/l/{id}", get(pages::listing))
-        .route("/new", get(own::new_form).post(own::create))
+        .route(
+            "/new",
+            get(own::new_form)
+                .post(own::create)
+                .layer(DefaultBodyLimit::max(MAX_PAGE_UPLOAD)),
+        )
         .route("/me", get(own::me))
-        .route("/l/{id}/edit", get(own::edit_form).post(own::update))
+        .route(
+            "/l/{id}/edit",
+            get(own::edit_form)
+                .post(own::update)
+                .layer(DefaultBodyLimit::max(MAX_PAGE_UPLOAD)),
+        )
         .route("/l/{id}/pause", post(own::pause))
         .route("/l/{id}/withdraw", post(own::withdraw))
         .route("/meshes", get(meshes::meshes))

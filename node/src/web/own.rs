@@ -12,7 +12,7 @@ use swapmesh_protocol::listing::{ListingStatus, Purpose};
 use swapmesh_protocol::{Currency, ListingId};
 
 use super::PageSession;
-use super::form::CsrfForm;
+use super::form::{CsrfForm, PageForm};
 use super::pages::{ListingView, page};
 use crate::api::ApiError;
 use crate::api::json::{ListingInput, ListingJson, MoneyJson, PriceJson};
@@ -35,6 +35,12 @@ pub(super) struct ListingForm {
     pub(super) description: String,
     pub(super) category: String,
     pub(super) tags: String,
+    /// The photos the listing names now, in order (hex hashes; edit only).
+    pub(super) photos: Vec<String>,
+    /// Photos ticked for removal.
+    pub(super) remove: Vec<String>,
+    /// Each kept photo's place as chosen (1 = first), by hash.
+    pub(super) places: Vec<(String, usize)>,
     /// The field a refusal names (`title`, `kinds`, `price`, …), if one.
     pub(super) error_on: String,
     /// What is wrong with it.
@@ -58,7 +64,15 @@ impl ListingForm {
                 "description" => form.description = v.clone(),
                 "category" => form.category = v.clone(),
                 "tags" => form.tags = v.clone(),
-                _ => {}
+                "photo_keep" => form.photos.push(v.clone()),
+                "photo_remove" => form.remove.push(v.clone()),
+                other => {
+                    if let Some(hash) = other.strip_prefix("photo_place_")
+                        && let Ok(place) = v.parse()
+                    {
+                        form.places.push((hash.to_owned(), place));
+                    }
+                }
             }
         }
         form
@@ -90,8 +104,38 @@ impl ListingForm {
             description: l.description.clone(),
             category: l.category.clone(),
             tags: l.tags.join(", "),
+            photos: l.photos.clone(),
             ..Self::default()
         }
+    }
+
+    /// The places offered for each photo on the page (1 = first).
+    pub(super) fn places_for(&self) -> Vec<usize> {
+        (1..=self.photos.len()).collect()
+    }
+
+    /// The photos kept, in the chosen order (ties keep the old order), then
+    /// `added` after them.
+    fn photo_order(&self, added: &[String]) -> Vec<String> {
+        let mut kept: Vec<(usize, usize, &String)> = self
+            .photos
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !self.remove.contains(h))
+            .map(|(i, h)| {
+                let place = self
+                    .places
+                    .iter()
+                    .find(|(p, _)| p == h)
+                    .map_or(i + 1, |(_, place)| *place);
+                (place, i, h)
+            })
+            .collect();
+        kept.sort();
+        kept.into_iter()
+            .map(|(_, _, h)| h.clone())
+            .chain(added.iter().cloned())
+            .collect()
     }
 
     /// Is the box of `kind` ticked?
@@ -203,6 +247,7 @@ fn rule_field(rule: &str) -> Option<&'static str> {
         r if r.contains("kind") => "kinds",
         r if r.contains("price") => "price",
         r if r.contains("deposit") => "deposit",
+        r if r.contains("photo") => "photos",
         _ => return None,
     })
 }
@@ -270,19 +315,23 @@ pub(super) async fn new_form(
 pub(super) async fn create(
     State(state): State<crate::api::ApiState>,
     Extension(session): Extension<PageSession>,
-    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+    posted: PageForm,
 ) -> Response {
     let node = state.node();
-    let form = ListingForm::from_pairs(&pairs);
+    let form = ListingForm::from_pairs(&posted.fields);
     let refuse = |form: ListingForm| {
         page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &FormPage::new(node, session.csrf.clone(), form),
         )
     };
-    let input = match form.input(node.config().currency) {
+    let mut input = match form.input(node.config().currency) {
         Ok(input) => input,
         Err(form) => return refuse(*form),
+    };
+    input.photos = match upload(node, posted.photos).await {
+        Ok(hashes) => hashes,
+        Err(message) => return refuse(form.field_error("photos", message)),
     };
     let listing = match input.into_listing() {
         Ok(listing) => listing,
@@ -301,6 +350,25 @@ pub(super) async fn create(
         }
         Err(e) => refuse(form.refused(ApiError::from(e))),
     }
+}
+
+/// Normalises and stores each uploaded photo; their hashes, or what is wrong
+/// with the first that is refused.
+async fn upload(node: &Node, photos: Vec<Vec<u8>>) -> Result<Vec<String>, String> {
+    let mut hashes = Vec::with_capacity(photos.len());
+    for (i, bytes) in photos.into_iter().enumerate() {
+        match node.add_photo(bytes).await {
+            Ok(info) => hashes.push(info.hash.to_string()),
+            Err(e) => {
+                return Err(format!(
+                    "Photo {}: {}",
+                    i + 1,
+                    ApiError::from(e).body().error
+                ));
+            }
+        }
+    }
+    Ok(hashes)
 }
 
 /// A live listing of ours by the id in a path.
@@ -341,37 +409,39 @@ pub(super) async fn update(
     State(state): State<crate::api::ApiState>,
     Extension(session): Extension<PageSession>,
     Path(id): Path<String>,
-    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+    posted: PageForm,
 ) -> Response {
     let node = state.node();
-    let Some((listing_id, _)) = own_listing(node, &id) else {
+    let Some((listing_id, current)) = own_listing(node, &id) else {
         return not_ours(&session.csrf);
     };
-    let form = ListingForm::from_pairs(&pairs);
+    let mut form = ListingForm::from_pairs(&posted.fields);
+    // A stale page cannot name photos the listing no longer has.
+    form.photos.retain(|h| current.photos.contains(h));
     let refuse = |form: ListingForm| {
         page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &FormPage::edit(node, session.csrf.clone(), &id, form),
         )
     };
-    let changed = match form
-        .input(node.config().currency)
-        .map(ListingInput::into_listing)
-    {
-        Ok(Ok(listing)) => listing,
-        Ok(Err(e)) => return refuse(form.refused(e)),
+    let mut input = match form.input(node.config().currency) {
+        Ok(input) => input,
         Err(form) => return refuse(*form),
+    };
+    let added = match upload(node, posted.photos).await {
+        Ok(hashes) => hashes,
+        Err(message) => return refuse(form.field_error("photos", message)),
+    };
+    input.photos = form.photo_order(&added);
+    let changed = match input.into_listing() {
+        Ok(listing) => listing,
+        Err(e) => return refuse(form.refused(e)),
     };
     let result = node
         .change_listing(&listing_id, move |l| {
-            let keep = (
-                l.d.clone(),
-                l.status,
-                l.photos.clone(),
-                l.availability.clone(),
-            );
+            let keep = (l.d.clone(), l.status, l.availability.clone());
             *l = changed;
-            (l.d, l.status, l.photos, l.availability) = keep;
+            (l.d, l.status, l.availability) = keep;
         })
         .await;
     match result {
