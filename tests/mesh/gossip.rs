@@ -280,8 +280,18 @@ async fn the_largest_record_publishes_on_the_longest_topic() {
             longest_mesh('d'),
         ],
     };
+    // A listing names only photos its author holds: eight of them, uploaded
+    // (a hash is 32 bytes whatever it names, so the listing is as large).
+    let mut listing = largest_listing();
+    listing.photos.clear();
+    for seed in 0..MAX_PHOTOS as u64 {
+        let photo = crate::photos::noise_png(100 + seed, 16, 16);
+        listing
+            .photos
+            .push(publisher.add_photo(photo).await.unwrap().hash);
+    }
     let published = publisher
-        .publish_listing_at(largest_listing(), placement)
+        .publish_listing_at(listing, placement)
         .await
         .unwrap();
     assert_at_every_limit(published.body());

@@ -12,4 +12,5 @@ mod gossip;
 mod hostile;
 mod ingest;
 mod lifecycle;
+mod photos;
 mod receipts;

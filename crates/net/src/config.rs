@@ -380,6 +380,12 @@ pub struct FloodLimits {
     /// Inbound requests one peer may send at once (default 200: a catch-up sync
     /// over several topics).
     pub request_burst: f64,
+    /// Inbound `/swapmesh/blob/1` requests per second from one peer, counted
+    /// apart from the others (default 100: a page of results asks for a
+    /// thumbnail's photo per listing, and a node fetches its area's photos).
+    pub blob_requests_per_second: f64,
+    /// Blob requests one peer may send at once (default 1,000).
+    pub blob_request_burst: f64,
 }
 
 impl Default for FloodLimits {
@@ -389,6 +395,8 @@ impl Default for FloodLimits {
             gossip_burst: 500.0,
             requests_per_second: 20.0,
             request_burst: 200.0,
+            blob_requests_per_second: 100.0,
+            blob_request_burst: 1000.0,
         }
     }
 }

@@ -124,6 +124,20 @@ struct Bucket {
 pub(crate) enum Traffic {
     Gossip,
     Request,
+    /// `/swapmesh/blob/1`: a page of photos is many small requests at once,
+    /// each cheap to answer (one file read), so they count apart.
+    BlobRequest,
+}
+
+impl FloodLimits {
+    /// (per second, burst) of a kind of traffic.
+    fn rate(&self, traffic: Traffic) -> (f64, f64) {
+        match traffic {
+            Traffic::Gossip => (self.gossip_per_second, self.gossip_burst),
+            Traffic::Request => (self.requests_per_second, self.request_burst),
+            Traffic::BlobRequest => (self.blob_requests_per_second, self.blob_request_burst),
+        }
+    }
 }
 
 /// Per-peer token buckets for gossip messages and inbound requests.
@@ -142,10 +156,7 @@ impl RateLimiter {
     }
 
     fn rate(&self, traffic: Traffic) -> (f64, f64) {
-        match traffic {
-            Traffic::Gossip => (self.limits.gossip_per_second, self.limits.gossip_burst),
-            Traffic::Request => (self.limits.requests_per_second, self.limits.request_burst),
-        }
+        self.limits.rate(traffic)
     }
 
     /// Takes one token; `false` means the peer is over its rate.
@@ -170,10 +181,7 @@ impl RateLimiter {
     pub(crate) fn prune(&mut self, now: Instant) {
         let limits = self.limits;
         self.buckets.retain(|(_, traffic), b| {
-            let (per_second, burst) = match traffic {
-                Traffic::Gossip => (limits.gossip_per_second, limits.gossip_burst),
-                Traffic::Request => (limits.requests_per_second, limits.request_burst),
-            };
+            let (per_second, burst) = limits.rate(*traffic);
             b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * per_second < burst
         });
     }
@@ -222,5 +230,23 @@ mod tests {
         assert!(!r.allow(peer, Traffic::Request, now));
         assert!(r.allow(peer, Traffic::Request, now + Duration::from_millis(500)));
         assert!(!r.allow(peer, Traffic::Request, now + Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn blob_requests_have_their_own_bucket() {
+        let limits = FloodLimits {
+            request_burst: 1.0,
+            blob_request_burst: 2.0,
+            ..FloodLimits::default()
+        };
+        let mut r = RateLimiter::new(limits);
+        let peer = PeerId::random();
+        let now = Instant::now();
+        assert!(r.allow(peer, Traffic::Request, now));
+        assert!(!r.allow(peer, Traffic::Request, now));
+        // Sync and agree requests spent theirs; photos still have two.
+        assert!(r.allow(peer, Traffic::BlobRequest, now));
+        assert!(r.allow(peer, Traffic::BlobRequest, now));
+        assert!(!r.allow(peer, Traffic::BlobRequest, now));
     }
 }

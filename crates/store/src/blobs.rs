@@ -23,7 +23,8 @@
 //! # Durability
 //! The file is durable when [`BlobStore::put`] returns, the entry like every
 //! store write only after [`Store::flush`]: a caller that acknowledges an upload
-//! flushes first.
+//! flushes first. [`BlobStore::put_cached`] (another node's photo) skips the
+//! fsyncs: after a crash its file may be short, which the next read finds.
 //!
 //! # Concurrency
 //! Calls for different hashes are independent. Calls for the same hash must not
@@ -276,6 +277,18 @@ impl BlobStore {
     /// unpins, see [`BlobStore::set_pinned`]). The file is durable on return, the
     /// entry after [`Store::flush`].
     pub fn put(&self, bytes: &[u8], pinned: bool) -> Result<BlobHash> {
+        self.put_with(bytes, pinned, true)
+    }
+
+    /// [`BlobStore::put`] of a copy of another node's photo, not fsynced: a
+    /// cache, whose every read is checked against the hash, so a file a crash
+    /// left short or empty is found, removed and fetched again. (Two fsyncs
+    /// per photo are most of a fetch's time; see BENCHMARKS.md.)
+    pub fn put_cached(&self, bytes: &[u8]) -> Result<BlobHash> {
+        self.put_with(bytes, false, false)
+    }
+
+    fn put_with(&self, bytes: &[u8], pinned: bool, durable: bool) -> Result<BlobHash> {
         let hash = hash_of(bytes);
         let last_use = self.db.generate_id()?;
         let path = self.path_of(&hash);
@@ -296,9 +309,13 @@ impl BlobStore {
             .prefix(TEMP_PREFIX)
             .tempfile_in(&self.dir)?;
         tmp.write_all(bytes)?;
-        tmp.as_file().sync_all()?;
+        if durable {
+            tmp.as_file().sync_all()?;
+        }
         tmp.persist(&path).map_err(|e| e.error)?;
-        sync_dir(&self.dir)?;
+        if durable {
+            sync_dir(&self.dir)?;
+        }
         self.put_entry(
             &hash,
             &BlobEntry {

@@ -175,8 +175,8 @@ impl Blobs {
     }
 
     /// The peers to ask for `hash`, in order: the sender of a listing naming
-    /// it, its author, connected peers on its topics; with nothing
-    /// remembered, every connected peer (up to a few).
+    /// it, its author, connected peers on its topics, then other connected
+    /// peers (a few of each).
     async fn holders_of(&self, hash: &BlobHash) -> Vec<PeerId> {
         let me = self.inner.net.local_peer_id();
         let mut peers = Vec::new();
@@ -198,6 +198,19 @@ impl Blobs {
                     .inner
                     .schedule
                     .peers_on(&hint.topics)
+                    .into_iter()
+                    .take(MAX_TOPIC_PEERS)
+                {
+                    add(peer);
+                }
+                // The peers remembered may all be gone: then connected
+                // ones are asked after them.
+                for peer in self
+                    .inner
+                    .net
+                    .connected_peers()
+                    .await
+                    .unwrap_or_default()
                     .into_iter()
                     .take(MAX_TOPIC_PEERS)
                 {
@@ -279,8 +292,12 @@ impl Blobs {
     async fn store_fetched(&self, bytes: Vec<u8>) -> Result<(), BlobError> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || -> Result<(), BlobError> {
-            this.inner.files.put(&bytes, false)?;
-            this.keep_within_budget()
+            let hash = this.inner.files.put_cached(&bytes)?;
+            // The blob just fetched stays even when only it could go (what
+            // we keep is over the budget on its own): evicting it here would
+            // answer the read that asked for it `NotFound`, and every read
+            // would fetch it again. The next fetch or sweep may evict it.
+            this.keep_within_budget(hash)
         })
         .await
         .map_err(|e| BlobError::Store(format!("blob write task failed: {e}")))?

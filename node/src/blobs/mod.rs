@@ -18,7 +18,10 @@
 //! - Storage: `DATA_DIR/blobs/`, one file per blob named by its hex hash, with
 //!   an index in the store's `blobs` tree (size, last use, pinned, orphaned
 //!   since); see `swapmesh_store::BlobStore`. Reads check the bytes against the
-//!   name. An upload is flushed before it is acknowledged.
+//!   name. An upload is fsynced and flushed before it is acknowledged; a copy
+//!   fetched from another node is a cache and is not fsynced (two fsyncs were
+//!   most of a fetch's time): a copy a crash left short fails its check, is
+//!   removed, and the read fetches it again.
 //! - Fetching (`fetch`): `Get{hash}` → `Blob{bytes}` or `NotFound`, asked of
 //!   the peer that sent us a listing naming it, the listing's author, then
 //!   connected peers on the listing's topics — no Kademlia providers, which
@@ -274,8 +277,13 @@ impl Blobs {
             {
                 return Ok(Some(thumb));
             }
-            let Some(full) = files.get(&hash)? else {
-                return Ok(None);
+            let full = match files.get(&hash) {
+                Ok(Some(full)) => full,
+                Ok(None) => return Ok(None),
+                // A file that no longer matches its name (a cached copy a
+                // crash cut short): the store removed it; fetch it again.
+                Err(StoreError::Corrupt { .. }) => return Ok(None),
+                Err(e) => return Err(e.into()),
             };
             if size == PhotoSize::Full {
                 return Ok(Some(full));
@@ -314,8 +322,9 @@ impl Blobs {
         Ok(collected.len() + evicted.len())
     }
 
-    /// Removes others' least recently used blobs until the budget holds.
-    fn keep_within_budget(&self) -> Result<(), BlobError> {
+    /// Removes others' least recently used blobs until the budget holds,
+    /// never `fresh` (the blob a fetch just stored).
+    fn keep_within_budget(&self, fresh: BlobHash) -> Result<(), BlobError> {
         if self.inner.files.held_bytes()? <= self.inner.budget {
             return Ok(());
         }
@@ -323,7 +332,7 @@ impl Blobs {
         let evicted = self
             .inner
             .files
-            .evict_to(self.inner.budget, |h| names.kept.contains(h))?;
+            .evict_to(self.inner.budget, |h| *h == fresh || names.kept.contains(h))?;
         if !evicted.is_empty() {
             debug!(
                 evicted = evicted.len(),

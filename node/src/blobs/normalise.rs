@@ -229,8 +229,6 @@ fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, NormaliseError>
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
     use image::{ImageEncoder, Rgb};
 
     use super::*;
@@ -417,13 +415,9 @@ mod tests {
     fn decompression_bomb_is_refused() {
         let bomb = png_declaring(100_000, 100_000);
         assert!(bomb.len() < 100);
-        let started = Instant::now();
+        // Refused from the header, before anything of its size is allocated
+        // (decoding it would need 40 GB; the test process would die).
         let err = normalise(&bomb).unwrap_err();
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "took {:?}",
-            started.elapsed()
-        );
         assert!(
             matches!(err, NormaliseError::TooLarge(Limit::Dimensions)),
             "{err:?}"

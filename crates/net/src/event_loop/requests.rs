@@ -114,7 +114,11 @@ impl EventLoop {
                     },
                 ..
             } => {
-                if !self.rates.allow(peer, Traffic::Request, Instant::now()) {
+                let traffic = match protocol {
+                    Protocol::Blob => Traffic::BlobRequest,
+                    Protocol::Sync | Protocol::Agree => Traffic::Request,
+                };
+                if !self.rates.allow(peer, traffic, Instant::now()) {
                     // Dropping the channel closes the stream: the peer sees a failure.
                     drop(channel);
                     self.charge(peer, Misbehaviour::Flooding);
