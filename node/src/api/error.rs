@@ -26,10 +26,6 @@ pub enum ErrorCode {
     WrongToken,
     /// 403: the `Host` header is not the API's address (DNS rebinding).
     ForbiddenHost,
-    /// 401: a sign-in link that was never issued or was used already.
-    LinkUnknown,
-    /// 401: a sign-in link whose time ran out.
-    LinkExpired,
     /// 403: the route takes the bearer token only, not a web session.
     BearerOnly,
     /// 403: a web session's write without its CSRF token, or with another.
@@ -154,8 +150,6 @@ impl ErrorCode {
         ErrorCode::MissingToken,
         ErrorCode::WrongToken,
         ErrorCode::ForbiddenHost,
-        ErrorCode::LinkUnknown,
-        ErrorCode::LinkExpired,
         ErrorCode::BearerOnly,
         ErrorCode::CsrfMismatch,
         ErrorCode::ForeignOrigin,
@@ -223,7 +217,7 @@ impl ErrorCode {
             MalformedJson | UnknownParameter | InvalidParameter | IdPrefixTooShort
             | InvalidListingId | InvalidAuthor | InvalidMeshId | InvalidAgreementId
             | InvalidBlobHash => StatusCode::BAD_REQUEST,
-            MissingToken | WrongToken | LinkUnknown | LinkExpired => StatusCode::UNAUTHORIZED,
+            MissingToken | WrongToken => StatusCode::UNAUTHORIZED,
             ForbiddenHost | NotYourListing | BearerOnly | CsrfMismatch | ForeignOrigin => {
                 StatusCode::FORBIDDEN
             }
@@ -252,8 +246,6 @@ impl ErrorCode {
             MissingToken => "missing_token",
             WrongToken => "wrong_token",
             ForbiddenHost => "forbidden_host",
-            LinkUnknown => "link_unknown",
-            LinkExpired => "link_expired",
             BearerOnly => "bearer_only",
             CsrfMismatch => "csrf_mismatch",
             ForeignOrigin => "foreign_origin",
@@ -324,8 +316,6 @@ impl ErrorCode {
             }
             WrongToken => "the bearer token is not this node's",
             ForbiddenHost => "the Host header is not the API's address (DNS rebinding)",
-            LinkUnknown => "a sign-in link that was never issued or was used already",
-            LinkExpired => "a sign-in link whose time ran out (`login_link_ttl`)",
             BearerOnly => "the route takes the bearer token only, not a web session",
             CsrfMismatch => {
                 "a web session's write without its CSRF token (`X-CSRF-Token`), or with another"
