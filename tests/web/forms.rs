@@ -50,6 +50,11 @@ async fn keyboard_only_create_edit_pause_withdraw() {
     // A bad field first: no title. The error stands beside the title field
     // and nothing is published.
     b.goto("/new").await;
+    b.find("input[name=kind][value=rent]")
+        .await
+        .send_keys(" ")
+        .await
+        .unwrap();
     let price = b.find("#price").await;
     price.send_keys("5.00").await.unwrap();
     price.send_keys(&k(Key::Enter)).await.unwrap();
