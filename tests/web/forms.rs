@@ -82,7 +82,12 @@ async fn keyboard_only_create_edit_pause_withdraw() {
     );
     // What was typed is kept.
     assert_eq!(
-        b.find("#price").await.prop("value").await.unwrap().as_deref(),
+        b.find("#price")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("5.00")
     );
     b.screenshots("new-error").await;
@@ -113,7 +118,11 @@ async fn keyboard_only_create_edit_pause_withdraw() {
         .send_keys("Three metres, aluminium.")
         .await
         .unwrap();
-    b.find("#tags").await.send_keys("tools, garden").await.unwrap();
+    b.find("#tags")
+        .await
+        .send_keys("tools, garden")
+        .await
+        .unwrap();
     let title = b.find("#title").await;
     title.send_keys("").await.unwrap();
     assert!(focused(&b, "title").await);
@@ -135,7 +144,10 @@ async fn keyboard_only_create_edit_pause_withdraw() {
     assert_eq!(l["description"], "Three metres, aluminium.", "{shown}");
     assert_eq!(l["kinds"], serde_json::json!(["rent"]), "{shown}");
     assert_eq!(l["purpose"], "offer", "{shown}");
-    assert_eq!(l["price"]["amount"], 500, "5.00 typed is 500 stored: {shown}");
+    assert_eq!(
+        l["price"]["amount"], 500,
+        "5.00 typed is 500 stored: {shown}"
+    );
     assert_eq!(l["price"]["per"], "day", "{shown}");
     assert_eq!(l["deposit"]["amount"], 2000, "{shown}");
     assert_eq!(l["tags"], serde_json::json!(["tools", "garden"]), "{shown}");
@@ -151,8 +163,11 @@ async fn keyboard_only_create_edit_pause_withdraw() {
         .send_keys(&k(Key::Enter))
         .await
         .unwrap();
-    b.wait_js("the edit form", "return location.pathname.endsWith('/edit')")
-        .await;
+    b.wait_js(
+        "the edit form",
+        "return location.pathname.endsWith('/edit')",
+    )
+    .await;
     b.screenshots("edit").await;
     let title = b.find("#title").await;
     title.send_keys(&k(Key::End)).await.unwrap();

@@ -93,11 +93,8 @@ async fn revoking_signs_every_browser_out() {
 
     for b in [&laptop, &phone] {
         b.client.refresh().await.unwrap();
-        b.wait_js(
-            "the sign-in page",
-            "return location.pathname === '/login'",
-        )
-        .await;
+        b.wait_js("the sign-in page", "return location.pathname === '/login'")
+            .await;
     }
     laptop.screenshots("login").await;
     // The API token still works.
