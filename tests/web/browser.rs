@@ -172,14 +172,16 @@ impl Browser {
             .await
             .expect("chromium started within 60 s")
             .expect("a WebDriver session");
-        Browser {
+        let browser = Browser {
             client,
             base: format!("http://{}", d.api),
             test,
             size,
             driver: browser_guard.0.take().expect("driver"),
             _profile: profile,
-        }
+        };
+        browser.viewport(size).await;
+        browser
     }
 
     /// Opens `path` (or a full URL) on the node.
@@ -270,12 +272,26 @@ impl Browser {
     /// Saves a screenshot of the page at the desktop and the phone sizes,
     /// named by test and `page`, and returns to this browser's size.
     pub(crate) async fn screenshots(&self, page: &str) {
-        for (label, (w, h)) in [("desktop", DESKTOP), ("phone", PHONE)] {
-            self.client.set_window_size(w, h).await.expect("resize");
+        for (label, size) in [("desktop", DESKTOP), ("phone", PHONE)] {
+            self.viewport(size).await;
             self.screenshot(&format!("{page}-{label}")).await;
         }
-        let (w, h) = self.size;
+        self.viewport(self.size).await;
+    }
+
+    /// Sizes the window so that the page's viewport is `w`×`h` (the window
+    /// counts its frame too).
+    pub(crate) async fn viewport(&self, (w, h): (u32, u32)) {
         self.client.set_window_size(w, h).await.expect("resize");
+        let inner = self
+            .js("return [window.innerWidth, window.innerHeight]")
+            .await;
+        let dim = |i: usize| inner[i].as_u64().unwrap_or(0) as u32;
+        let (iw, ih) = (dim(0), dim(1));
+        if (iw, ih) != (w, h) && iw > 0 && ih > 0 {
+            let (fw, fh) = (w + w.saturating_sub(iw), h + h.saturating_sub(ih));
+            self.client.set_window_size(fw, fh).await.expect("resize");
+        }
     }
 
     /// Saves a screenshot at the current size as `<test>-<name>.png`.
