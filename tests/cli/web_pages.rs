@@ -105,7 +105,7 @@ fn a_hostile_listing_is_inert_text_on_the_page() {
         header(&page, "content-security-policy"),
         Some("default-src 'self'; frame-ancestors 'none'")
     );
-    assert_eq!(header(&page, "referrer-policy"), Some("no-referrer"));
+    assert_eq!(header(&page, "referrer-policy"), Some("same-origin"));
     assert_eq!(header(&page, "x-frame-options"), Some("deny"));
     // The listing's own page too.
     let listing: serde_json::Value =

@@ -14,7 +14,10 @@
 //! refused there, one without the CSRF token by [`CsrfForm`](form::CsrfForm)).
 //! Every page answers with `Content-Security-Policy: default-src 'self';
 //! frame-ancestors 'none'` (no inline script or style), `Referrer-Policy:
-//! no-referrer` and `X-Content-Type-Options: nosniff`.
+//! same-origin` and `X-Content-Type-Options: nosniff`. Not `no-referrer`:
+//! under it a browser sends `Origin: null` with the page's own form posts,
+//! which the origin check then refuses; `same-origin` still sends no referrer
+//! to anyone but this node.
 
 pub(crate) mod form;
 mod meshes;
@@ -97,7 +100,7 @@ pub(crate) fn secure(response: &mut Response) {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
