@@ -135,6 +135,8 @@ pub struct NodeConfig {
     /// How long a read of a photo not held here waits for the network
     /// (default 10 s).
     pub blob_fetch_timeout: Duration,
+    /// How long a web sign-in link stays valid (default 10 minutes).
+    pub login_link_ttl: Duration,
 }
 
 impl NodeConfig {
@@ -173,6 +175,7 @@ impl NodeConfig {
             overdue_grace: 3600,
             blob_budget: 256 * 1024 * 1024,
             blob_fetch_timeout: Duration::from_secs(10),
+            login_link_ttl: Duration::from_secs(600),
         }
     }
 

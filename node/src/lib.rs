@@ -61,6 +61,7 @@ pub mod run;
 pub mod settings;
 pub mod sync;
 mod tasks;
+pub mod web;
 
 pub use agree::{
     Acted, AgreeError, AgreementSummary, AgreementView, Derived, EventSummary, ListFilter,

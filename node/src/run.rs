@@ -94,6 +94,21 @@ pub async fn run(dir: &DataDir, flags: &RawSettings) -> anyhow::Result<()> {
         listening.join(" ")
     );
     info!(api = %api_addr, "API serving");
+    if !api_addr.ip().is_loopback() {
+        warn!(
+            api = %api_addr,
+            "the API and web page are served beyond this machine over plain HTTP: anyone on the LAN can read a sign-in link or a session cookie as it passes; use it on a network you trust, and list the exact host:port people type in api_hosts"
+        );
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        // A person at a terminal: the web page is one click away.
+        let code = node.web_sessions().issue_link();
+        println!(
+            "web page: http://{api_addr}/login?code={} (one use, {} min; later: swapmesh open)",
+            code.0,
+            node.web_sessions().link_ttl().as_secs().div_ceil(60)
+        );
+    }
 
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
     let result = served.await;

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use swapmesh_net::Multiaddr;
@@ -107,6 +108,8 @@ pub struct RawSettings {
     pub auto_relay: Option<String>,
     /// Most relays listened through automatically.
     pub max_relays: Option<String>,
+    /// Seconds a web sign-in link stays valid.
+    pub login_link_ttl: Option<String>,
     /// Disk budget for photos, in MiB.
     pub blob_budget: Option<String>,
 }
@@ -143,6 +146,8 @@ pub struct Settings {
     pub auto_relay: Option<bool>,
     /// Most relays listened through automatically.
     pub max_relays: usize,
+    /// How long a web sign-in link stays valid.
+    pub login_link_ttl: Duration,
     /// Disk budget for photos, in MiB: others' least recently used photos go
     /// beyond it (ours and our agreements' never).
     pub blob_budget_mib: u64,
@@ -168,6 +173,7 @@ impl Default for Settings {
             currency: Currency::from_code("EUR").expect("EUR is in the ISO 4217 table"),
             auto_relay: None,
             max_relays: 2,
+            login_link_ttl: Duration::from_secs(600),
             blob_budget_mib: DEFAULT_BLOB_BUDGET_MIB,
         }
     }
@@ -312,6 +318,17 @@ impl Settings {
                 _ => return Err(invalid(src(&n), v, "a number from 0 to 8")),
             };
         }
+        if let Some(v) = &raw.login_link_ttl {
+            let n = Names {
+                key: "login_link_ttl",
+                env: "SWAPMESH_LOGIN_LINK_TTL",
+                flag: "login-link-ttl",
+            };
+            self.login_link_ttl = match v.parse::<u64>() {
+                Ok(secs) if (1..=86_400).contains(&secs) => Duration::from_secs(secs),
+                _ => return Err(invalid(src(&n), v, "seconds from 1 to 86400")),
+            };
+        }
         if let Some(v) = &raw.blob_budget {
             let n = Names {
                 key: "blob_budget",
@@ -408,6 +425,7 @@ impl Settings {
             config.nat.auto_relay = auto;
         }
         config.nat.max_relays = self.max_relays;
+        config.login_link_ttl = self.login_link_ttl;
         config.blob_budget = self.blob_budget_mib * 1024 * 1024;
         config.external_addresses = self.external_addresses.clone();
         config.currency = self.currency;
@@ -455,7 +473,13 @@ fn read_file(path: &Path) -> Result<RawSettings, SettingsError> {
         path: path.to_owned(),
         message: e.to_string(),
     })?;
-    for key in ["mdns", "auto_relay", "max_relays", "blob_budget"] {
+    for key in [
+        "mdns",
+        "auto_relay",
+        "max_relays",
+        "login_link_ttl",
+        "blob_budget",
+    ] {
         let text = match value.get(key) {
             Some(toml::Value::Boolean(b)) => b.to_string(),
             Some(toml::Value::Integer(n)) => n.to_string(),
@@ -496,6 +520,7 @@ fn raw_from_env(env: impl Fn(&str) -> Option<String>) -> RawSettings {
         currency: env("SWAPMESH_CURRENCY"),
         auto_relay: env("SWAPMESH_AUTO_RELAY"),
         max_relays: env("SWAPMESH_MAX_RELAYS"),
+        login_link_ttl: env("SWAPMESH_LOGIN_LINK_TTL"),
         blob_budget: env("SWAPMESH_BLOB_BUDGET"),
     }
 }
@@ -534,6 +559,8 @@ pub fn default_file(area: Option<&str>, name: Option<&str>) -> String {
 # Extra Host header values the API answers to (e.g. a Prometheus container's
 # name for this node); any other Host is refused (DNS rebinding).
 # api_hosts = ["swapmesh:7878"]
+# Seconds a sign-in link of `swapmesh open` stays valid (single use).
+# login_link_ttl = 600
 
 # Find neighbours on the LAN.
 # mdns = true

@@ -21,3 +21,5 @@ mod openapi;
 mod paging;
 mod photos;
 mod reviews;
+mod web_pages;
+mod web_sessions;

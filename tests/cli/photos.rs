@@ -59,7 +59,7 @@ fn gradient(width: u32, height: u32, tint: u8) -> RgbImage {
 }
 
 /// A small PNG (a gradient tinted by `tint`, so each tint is another photo).
-fn small_png(tint: u8) -> Vec<u8> {
+pub(crate) fn small_png(tint: u8) -> Vec<u8> {
     png_of(&gradient(400, 300, tint), CompressionType::Default)
 }
 

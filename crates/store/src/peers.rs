@@ -77,6 +77,20 @@ impl Store {
         self.flush().await
     }
 
+    /// The keys of the node's state that start with `prefix`, in order.
+    pub fn state_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        self.trees
+            .state
+            .scan_prefix(prefix)
+            .keys()
+            .map(|k| {
+                let k = k?;
+                String::from_utf8(k.to_vec())
+                    .map_err(|_| crate::StoreError::corrupt("a state key is not UTF-8"))
+            })
+            .collect()
+    }
+
     /// Removes a value of the node's state; returns whether it existed.
     pub fn remove_state(&self, key: &str) -> Result<bool> {
         Ok(self.trees.state.remove(key)?.is_some())

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ErrorCode;
-use super::{ApiState, agreements, blobs, events, listings, meshes, node, reviews};
+use super::{ApiState, agreements, blobs, events, listings, meshes, node, reviews, web_sessions};
 
 /// Every route, with the document generated from them.
 pub(super) fn parts() -> (Router<ApiState>, Value) {
@@ -22,6 +22,7 @@ pub(super) fn parts() -> (Router<ApiState>, Value) {
         .merge(meshes::routes())
         .merge(node::routes())
         .merge(events::routes())
+        .merge(web_sessions::routes())
         .split_for_parts();
     let mut document = serde_json::to_value(&document).expect("the document serialises");
     finish_document(&mut document);

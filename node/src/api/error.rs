@@ -26,6 +26,14 @@ pub enum ErrorCode {
     WrongToken,
     /// 403: the `Host` header is not the API's address (DNS rebinding).
     ForbiddenHost,
+    /// 403: the route takes the bearer token only, not a web session.
+    BearerOnly,
+    /// 403: a web session's write without its CSRF token, or with another.
+    CsrfMismatch,
+    /// 403: a web session's write from a page of another origin.
+    ForeignOrigin,
+    /// 422: a host for a sign-in link that is not one of the API's addresses.
+    UnknownHost,
     /// 404: no such route.
     NoSuchRoute,
     /// 405: the route does not take this method.
@@ -142,6 +150,10 @@ impl ErrorCode {
         ErrorCode::MissingToken,
         ErrorCode::WrongToken,
         ErrorCode::ForbiddenHost,
+        ErrorCode::BearerOnly,
+        ErrorCode::CsrfMismatch,
+        ErrorCode::ForeignOrigin,
+        ErrorCode::UnknownHost,
         ErrorCode::NoSuchRoute,
         ErrorCode::MethodNotAllowed,
         ErrorCode::BodyTooLarge,
@@ -206,7 +218,9 @@ impl ErrorCode {
             | InvalidListingId | InvalidAuthor | InvalidMeshId | InvalidAgreementId
             | InvalidBlobHash => StatusCode::BAD_REQUEST,
             MissingToken | WrongToken => StatusCode::UNAUTHORIZED,
-            ForbiddenHost | NotYourListing => StatusCode::FORBIDDEN,
+            ForbiddenHost | NotYourListing | BearerOnly | CsrfMismatch | ForeignOrigin => {
+                StatusCode::FORBIDDEN
+            }
             NoSuchRoute | ListingNotFound | ProfileNotFound | MeshNotFound | UnknownAgreement
             | UnknownListing | UnknownAction | PhotoNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -216,9 +230,8 @@ impl ErrorCode {
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             NotJson | UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             UnknownField | MissingField | InvalidField | UnknownCurrency | InvalidRecord
-            | InvalidInvite | InvalidTerms | NotAnImage | ImageTooLarge | MissingPhoto => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            | InvalidInvite | InvalidTerms | NotAnImage | ImageTooLarge | MissingPhoto
+            | UnknownHost => StatusCode::UNPROCESSABLE_ENTITY,
             PhotoTimeout => StatusCode::GATEWAY_TIMEOUT,
             TooMany => StatusCode::TOO_MANY_REQUESTS,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -233,6 +246,10 @@ impl ErrorCode {
             MissingToken => "missing_token",
             WrongToken => "wrong_token",
             ForbiddenHost => "forbidden_host",
+            BearerOnly => "bearer_only",
+            CsrfMismatch => "csrf_mismatch",
+            ForeignOrigin => "foreign_origin",
+            UnknownHost => "unknown_host",
             NoSuchRoute => "no_such_route",
             MethodNotAllowed => "method_not_allowed",
             BodyTooLarge => "body_too_large",
@@ -299,6 +316,12 @@ impl ErrorCode {
             }
             WrongToken => "the bearer token is not this node's",
             ForbiddenHost => "the Host header is not the API's address (DNS rebinding)",
+            BearerOnly => "the route takes the bearer token only, not a web session",
+            CsrfMismatch => {
+                "a web session's write without its CSRF token (`X-CSRF-Token`), or with another"
+            }
+            ForeignOrigin => "a web session's write whose `Origin` is not this node's",
+            UnknownHost => "a host for a sign-in link that is not one of the API's addresses",
             NoSuchRoute => "no such route",
             MethodNotAllowed => "the route does not take this method",
             BodyTooLarge => "the body is over the limit: 64 KiB, or 16 MiB for `POST /blobs`",

@@ -1282,3 +1282,43 @@ pub struct ReviewSummaryJson {
     /// Their mean rating; `null` without reviews.
     pub mean_rating: Option<f64>,
 }
+
+/// Ask for a sign-in link.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"host": "home.test:7878"}))]
+pub struct LoginLinkInput {
+    /// The `host:port` the link names: one of the API's addresses (the served
+    /// address, its loopback names, `api_hosts`); default the request's Host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// A one-time sign-in link for the web page.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"url": "http://127.0.0.1:7878/login?code=0f1e2d3c4b5a69788796a5b4c3d2e1f0", "expires_in_secs": 600}))]
+pub struct LoginLinkJson {
+    /// Open it once, within `expires_in_secs`, to sign the browser in.
+    pub url: String,
+    /// Seconds it stays valid.
+    pub expires_in_secs: u64,
+}
+
+/// Web sessions ended.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"revoked": 2}))]
+pub struct RevokedJson {
+    /// How many sessions ended.
+    pub revoked: usize,
+}
+
+/// How the caller is signed in.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"via": "session", "csrf_token": "8c1f0e2d3b4a59687766554433221100"}))]
+pub struct WebSessionJson {
+    /// `bearer` (the API token) or `session` (the web page's cookie).
+    pub via: String,
+    /// With a session: the token its writes carry in `X-CSRF-Token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
+}

@@ -18,8 +18,11 @@
 //!   records; `terms`: between them and agreements (terms per kind, events);
 //! - `document`: the OpenAPI document, generated from the routes.
 //!
-//! Authentication is one layer ([`authorize`]) so the web page's cookie, when it
-//! comes, is a second way into the same check.
+//! Authentication is one layer ([`authorize`]) with two ways in: the bearer
+//! token (the CLI, programs), and the web page's session cookie (see
+//! [`crate::web`]), whose writes also need the session's CSRF token in
+//! `X-CSRF-Token` and this node's `Origin`. `/login` and `/logout` sit beside
+//! `/api/v1` (`web_sessions`) behind the Host check alone.
 
 mod agreements;
 mod blobs;
@@ -34,6 +37,7 @@ mod meshes;
 mod node;
 mod reviews;
 mod terms;
+mod web_sessions;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -68,6 +72,9 @@ struct StateInner {
     node: Node,
     token: String,
     hosts: Vec<String>,
+    /// The web session cookie's name: `swapmesh_<port>`, so that two nodes
+    /// on one machine (same site, other ports) keep their sessions apart.
+    cookie: String,
     started: Instant,
 }
 
@@ -98,6 +105,7 @@ impl ApiState {
                 node,
                 token,
                 hosts,
+                cookie: format!("swapmesh_{port}"),
                 started: Instant::now(),
             }),
         }
@@ -105,6 +113,16 @@ impl ApiState {
 
     pub(crate) fn node(&self) -> &Node {
         &self.inner.node
+    }
+
+    /// The name of the web session cookie.
+    pub(crate) fn cookie_name(&self) -> &str {
+        &self.inner.cookie
+    }
+
+    /// Is `host` one of the addresses this API answers to?
+    pub(crate) fn is_own_host(&self, host: &str) -> bool {
+        self.inner.hosts.iter().any(|h| h == host)
     }
 
     pub(crate) fn uptime_secs(&self) -> u64 {
@@ -129,6 +147,8 @@ pub fn router(state: ApiState) -> Router {
     let (router, document) = document::parts();
     let document = Document(Arc::new(document.to_string()));
     router
+        .merge(web_sessions::pages())
+        .merge(crate::web::router())
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(document))
@@ -158,25 +178,85 @@ async fn method_not_allowed(request: Request) -> ApiError {
     )
 }
 
-/// Host check, then the bearer token (compared in constant time).
-async fn authorize(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    if let Err(e) = check_request(&state, request.headers()) {
-        return e.into_response();
-    }
-    next.run(request).await
+/// How a request was let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Auth {
+    /// With the bearer token.
+    Bearer,
+    /// With a web session's cookie (and, for a write, its CSRF token).
+    Session,
+    /// Not at all: `/login` and `/logout`, behind the Host check alone.
+    Public,
 }
 
-fn check_request(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Host check, then the bearer token (compared in constant time) or a web
+/// session; the way in goes to the handlers as an [`Auth`] extension, and to
+/// the pages with their session's CSRF token. A page asked for without either
+/// sends the browser to `/login`.
+async fn authorize(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
+    let page = crate::web::is_page(request.uri().path());
+    match check_request(&state, &request) {
+        Ok(auth) => {
+            if page {
+                let csrf = match auth {
+                    Auth::Session => {
+                        web_sessions::cookie_value(request.headers(), state.cookie_name())
+                            .and_then(|c| state.node().web_sessions().check(c).ok().flatten())
+                            .unwrap_or_default()
+                    }
+                    Auth::Bearer | Auth::Public => String::new(),
+                };
+                request
+                    .extensions_mut()
+                    .insert(crate::web::PageSession { csrf });
+            }
+            request.extensions_mut().insert(auth);
+            let mut response = next.run(request).await;
+            if page {
+                crate::web::secure(&mut response);
+            }
+            response
+        }
+        Err(e) if page && matches!(e.code(), ErrorCode::MissingToken | ErrorCode::WrongToken) => {
+            let mut response = axum::response::Redirect::to("/login").into_response();
+            crate::web::secure(&mut response);
+            response
+        }
+        Err(e) => {
+            let mut response = e.into_response();
+            if page {
+                crate::web::secure(&mut response);
+            }
+            response
+        }
+    }
+}
+
+fn check_request(state: &ApiState, request: &Request) -> Result<Auth, ApiError> {
+    let headers = request.headers();
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    if !state.inner.hosts.iter().any(|h| h == host) {
+    if !state.is_own_host(host) {
         return Err(ApiError::new(
             ErrorCode::ForbiddenHost,
             format!("host {host:?} is not this node's API address"),
         ));
     }
+    let path = request.uri().path();
+    if web_sessions::is_public(path) || crate::web::is_asset(path) {
+        return Ok(Auth::Public);
+    }
+    if !headers.contains_key(header::AUTHORIZATION)
+        && let Some(cookie) = web_sessions::cookie_value(headers, state.cookie_name())
+    {
+        return web_sessions::check_session(state, request, host, cookie);
+    }
+    check_bearer(state, headers)
+}
+
+fn check_bearer(state: &ApiState, headers: &HeaderMap) -> Result<Auth, ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
@@ -191,5 +271,10 @@ fn check_request(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> 
     if !bool::from(given.as_bytes().ct_eq(expected)) {
         return Err(ApiError::new(ErrorCode::WrongToken, "wrong API token"));
     }
-    Ok(())
+    Ok(Auth::Bearer)
+}
+
+/// Does `given` equal the API token (in constant time)?
+pub(crate) fn is_token(state: &ApiState, given: &str) -> bool {
+    bool::from(given.as_bytes().ct_eq(state.inner.token.as_bytes()))
 }

@@ -90,6 +90,14 @@ pub enum Command {
     /// holds about someone.
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Open your node's web page: a one-time sign-in link, in the browser.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh open\n  swapmesh open --print\n  swapmesh open --qr --host 192.168.1.20:7878   (a phone on the LAN: the host must be in api_hosts)"
+    )]
+    Open(OpenArgs),
+    /// Web page sessions: sign every browser out.
+    #[command(subcommand)]
+    WebSessions(WebSessionsCommand),
     /// Photos: save one (a listing's, fetched from its holders if needed) to a file.
     #[command(subcommand)]
     Blob(BlobCommand),
@@ -226,6 +234,9 @@ pub struct RunArgs {
     /// Most relays to listen through by yourself (default 2).
     #[arg(long, value_name = "N")]
     pub max_relays: Option<String>,
+    /// Seconds a web sign-in link stays valid (default 600).
+    #[arg(long, value_name = "SECS")]
+    pub login_link_ttl: Option<String>,
     /// Disk space for photos in MiB (default 256): beyond it others' least
     /// recently used photos go, never yours.
     #[arg(long, value_name = "MIB")]
@@ -251,9 +262,41 @@ impl RunArgs {
             currency: self.currency.clone(),
             auto_relay: self.no_auto_relay.then(|| "false".to_owned()),
             max_relays: self.max_relays.clone(),
+            login_link_ttl: self.login_link_ttl.clone(),
             blob_budget: self.blob_budget.clone(),
         }
     }
+}
+
+/// `swapmesh open`.
+#[derive(Args, Debug, Clone)]
+pub struct OpenArgs {
+    /// Only print the link; do not start a browser.
+    #[arg(long)]
+    pub print: bool,
+    /// Also draw the link as a QR code in the terminal (for a phone).
+    #[arg(long)]
+    pub qr: bool,
+    /// The `host:port` the link names (one of the API's addresses or
+    /// `api_hosts`); default the address the CLI reaches the node at.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub host: Option<String>,
+    /// How to reach the node.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `swapmesh web-sessions`.
+#[derive(Subcommand, Debug, Clone)]
+pub enum WebSessionsCommand {
+    /// Sign every browser out of your node's web page (the API token keeps
+    /// working).
+    #[command(after_long_help = "Example:\n  swapmesh web-sessions revoke")]
+    Revoke {
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 /// How a client command reaches the node.

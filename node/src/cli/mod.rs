@@ -15,13 +15,14 @@ mod agreements;
 mod args;
 mod docs;
 mod listings;
-mod money;
+pub(crate) mod money;
 mod node;
 mod pages;
 mod photos;
 mod resolve;
 mod reviews;
-mod text;
+pub(crate) mod text;
+mod web;
 
 use std::io::Read;
 
@@ -31,8 +32,8 @@ use swapmesh_protocol::listing::Purpose;
 pub use args::{
     ActArgs, AddArgs, AgreementCommand, AgreementListArgs, BlobCommand, BrowseArgs, Cli,
     ClientArgs, Command, ConfirmArgs, CounterArgs, ExtendArgs, KeyCommand, LegArgs, ListingCommand,
-    MeshCommand, PageArgs, ProfileCommand, ProposeArgs, ResolveArgs, ReviewCommand, RunArgs,
-    TermsArgs, UpdateArgs, WantCommand,
+    MeshCommand, OpenArgs, PageArgs, ProfileCommand, ProposeArgs, ResolveArgs, ReviewCommand,
+    RunArgs, TermsArgs, UpdateArgs, WantCommand, WebSessionsCommand,
 };
 
 use crate::client::Client;
@@ -127,6 +128,8 @@ fn client_command(
         Command::Mesh(command) => node::mesh(dir, command),
         Command::Agreement(command) => agreements::run(dir, given_dir, command),
         Command::Review(command) => reviews::run(dir, given_dir, command),
+        Command::Open(args) => web::open(dir, &args),
+        Command::WebSessions(WebSessionsCommand::Revoke { client }) => web::revoke(dir, &client),
         Command::Blob(command) => photos::run(dir, command),
         Command::Init { .. }
         | Command::Run(_)

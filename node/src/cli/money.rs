@@ -21,7 +21,7 @@ pub(super) fn currency(client: &Client, flag: Option<&str>) -> anyhow::Result<Cu
 }
 
 /// Minor units of an amount typed for `flag`.
-pub(super) fn minor_units(currency: Currency, flag: &str, text: &str) -> anyhow::Result<i64> {
+pub(crate) fn minor_units(currency: Currency, flag: &str, text: &str) -> anyhow::Result<i64> {
     currency
         .parse_amount(text.trim())
         .with_context(|| format!("--{flag}"))

@@ -68,7 +68,7 @@ impl Block {
 
 /// Money as people read it: `5.00 EUR`; a code outside the ISO 4217 table in
 /// minor units with its code.
-pub(super) fn money(m: &MoneyJson) -> String {
+pub(crate) fn money(m: &MoneyJson) -> String {
     match m.to_money() {
         Some(money) => money.display(),
         None => format!("{} {} (minor units)", m.amount, m.currency),
@@ -76,12 +76,12 @@ pub(super) fn money(m: &MoneyJson) -> String {
 }
 
 /// A price: `5.00 EUR per day`.
-pub(super) fn price(p: &PriceJson) -> String {
+pub(crate) fn price(p: &PriceJson) -> String {
     format!("{} per {}", money(&p.money()), name_of(&p.per))
 }
 
 /// The text form of an enum value (its serde name, e.g. `on_loan`).
-pub(super) fn name_of<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn name_of<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

@@ -40,6 +40,7 @@ use crate::publish::Publisher;
 use crate::sync::schedule::Schedule;
 use crate::sync::{Progress, SessionError, SessionReport, SyncService};
 use crate::tasks::Tasks;
+use crate::web::WebSessions;
 
 pub use reviews::ReviewSummary;
 
@@ -72,6 +73,7 @@ struct Inner {
     sync: SyncService,
     agree: Agree,
     blobs: Blobs,
+    web: WebSessions,
     metrics: Arc<AppMetrics>,
     tasks: Arc<Tasks>,
 }
@@ -177,6 +179,7 @@ impl Node {
         tasks.spawn(dispatch.run(net_events));
         tasks.spawn(schedule.timer(config.sync_interval));
         agree.start(config.agreement_tick);
+        let web = WebSessions::new(store.clone(), config.clock.clone(), config.login_link_ttl);
         let node = Node {
             inner: Arc::new(Inner {
                 author: swapmesh_protocol::signed::author_of(&key),
@@ -191,6 +194,7 @@ impl Node {
                 sync,
                 agree,
                 blobs,
+                web,
                 metrics,
                 tasks,
             }),
@@ -292,6 +296,11 @@ impl Node {
     /// The network handle.
     pub fn network(&self) -> &NetworkHandle {
         &self.inner.net
+    }
+
+    /// The web page's sign-in links and sessions.
+    pub fn web_sessions(&self) -> &WebSessions {
+        &self.inner.web
     }
 
     /// A stream of what happens on this node from now on.
