@@ -608,3 +608,25 @@ fn photos_are_added_on_the_page_reordered_and_removed() {
         browse.body
     );
 }
+
+#[test]
+fn signing_out_needs_the_pages_token() {
+    let dir = tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &["--listen", "/memory/0"]);
+    let cookie = sign_in(&d);
+    let form = [
+        ("Cookie", cookie.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let forged = send(&d, "POST", "/logout", &form, Some(b"csrf=00"), false);
+    assert_eq!(forged.status, 403);
+    let status = send(&d, "GET", "/status", &[("Cookie", &cookie)], None, false);
+    assert_eq!(status.status, 200, "still signed in");
+    let body = format!("csrf={}", csrf_of(&status));
+    let out = send(&d, "POST", "/logout", &form, Some(body.as_bytes()), false);
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert_eq!(
+        send(&d, "GET", "/status", &[("Cookie", &cookie)], None, false).status,
+        303
+    );
+}

@@ -255,12 +255,37 @@ async fn login_with_token(State(state): State<ApiState>, Form(form): Form<TokenF
     }
 }
 
-/// `POST /logout`: ends this browser's session and clears its cookie.
-async fn logout(State(state): State<ApiState>, headers: HeaderMap) -> Response {
-    if let Some(cookie) = cookie_value(&headers, state.cookie_name())
-        && let Err(e) = state.node().web_sessions().end(cookie).await
-    {
-        return ApiError::from(e).into_response();
+/// The sign-out form: the session's CSRF token.
+#[derive(Debug, Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /logout`: ends this browser's session and clears its cookie. Only
+/// with the session's CSRF token: another page (even on another port of this
+/// machine, which is same-site) cannot sign the browser out.
+async fn logout(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if let Some(cookie) = cookie_value(&headers, state.cookie_name()) {
+        let sessions = state.node().web_sessions();
+        match sessions.check(cookie) {
+            Ok(Some(csrf)) if !WebSessions::csrf_matches(&csrf, &form.csrf) => {
+                return page(
+                    StatusCode::FORBIDDEN,
+                    "<p>This sign-out did not come from this node's page.</p>",
+                    None,
+                );
+            }
+            Ok(_) => {}
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+        if let Err(e) = sessions.end(cookie).await {
+            return ApiError::from(e).into_response();
+        }
     }
     let clear = format!(
         "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
@@ -289,24 +314,19 @@ fn signed_in(state: &ApiState, session: &NewSession) -> Response {
 
 const TOKEN_FORM: &str = r#"<form method="post" action="/login"><label for="token">API token (the file api-token in the data directory)</label> <input id="token" name="token" type="password" autocomplete="off" required> <button type="submit">Sign in</button></form>"#;
 
-/// A small page with the headers every page of the node carries.
+/// A small page with the headers every page of the node carries (and no
+/// referrer at all).
 fn page(status: StatusCode, body: &str, cookie: Option<String>) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>swapmesh: sign in</title></head><body><main><h1>swapmesh</h1>{body}</main></body></html>"
     );
     let mut response = (status, Html(html)).into_response();
+    crate::web::secure(&mut response);
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
-    );
+    // The URL of `/login?code=` holds the code: no referrer at all from here.
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
     );
     if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         headers.insert(header::SET_COOKIE, cookie);

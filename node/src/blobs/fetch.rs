@@ -186,50 +186,35 @@ impl Blobs {
             }
         };
         let hint = self.lock_holders().hint(hash);
-        match hint {
-            Some(hint) => {
-                if let Some(from) = hint.from {
-                    add(from);
-                }
-                if let Some(author) = peer_of(&hint.author) {
-                    add(author);
-                }
-                for peer in self
-                    .inner
-                    .schedule
-                    .peers_on(&hint.topics)
-                    .into_iter()
-                    .take(MAX_TOPIC_PEERS)
-                {
-                    add(peer);
-                }
-                // The peers remembered may all be gone: then connected
-                // ones are asked after them.
-                for peer in self
-                    .inner
-                    .net
-                    .connected_peers()
-                    .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .take(MAX_TOPIC_PEERS)
-                {
-                    add(peer);
-                }
+        if let Some(hint) = hint {
+            if let Some(from) = hint.from {
+                add(from);
             }
-            None => {
-                for peer in self
-                    .inner
-                    .net
-                    .connected_peers()
-                    .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .take(MAX_TOPIC_PEERS)
-                {
-                    add(peer);
-                }
+            if let Some(author) = peer_of(&hint.author) {
+                add(author);
             }
+            for peer in self
+                .inner
+                .schedule
+                .peers_on(&hint.topics)
+                .into_iter()
+                .take(MAX_TOPIC_PEERS)
+            {
+                add(peer);
+            }
+        }
+        // With nothing remembered, or the peers remembered all gone: connected
+        // peers are asked (after the remembered ones).
+        for peer in self
+            .inner
+            .net
+            .connected_peers()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .take(MAX_TOPIC_PEERS)
+        {
+            add(peer);
         }
         peers
     }
