@@ -36,7 +36,6 @@ struct MeshesPage {
     meshes: Vec<MeshView>,
     offered: String,
     error: Option<String>,
-    notice: Option<String>,
 }
 
 /// `GET /meshes` parameters: an invite to fill the join form in with.
@@ -51,7 +50,6 @@ async fn render(
     csrf: String,
     offered: String,
     error: Option<String>,
-    notice: Option<String>,
 ) -> Response {
     let node = state.node();
     let mut meshes = Vec::new();
@@ -77,7 +75,6 @@ async fn render(
             meshes,
             offered,
             error,
-            notice,
         },
     )
 }
@@ -88,7 +85,7 @@ pub(super) async fn meshes(
     Extension(session): Extension<PageSession>,
     Query(query): Query<MeshesQuery>,
 ) -> Response {
-    render(&state, session.csrf, query.invite, None, None).await
+    render(&state, session.csrf, query.invite, None).await
 }
 
 /// `GET /meshes/qr?mesh=`: the invite of a mesh we are in, as an SVG QR code.
@@ -138,22 +135,12 @@ pub(super) async fn create(
             session.csrf,
             String::new(),
             Some("Give the mesh a name.".into()),
-            None,
         )
         .await;
     }
     match state.node().create_mesh(name).await {
         Ok(_) => Redirect::to("/meshes").into_response(),
-        Err(e) => {
-            render(
-                &state,
-                session.csrf,
-                String::new(),
-                Some(e.to_string()),
-                None,
-            )
-            .await
-        }
+        Err(e) => render(&state, session.csrf, String::new(), Some(e.to_string())).await,
     }
 }
 
@@ -171,7 +158,7 @@ pub(super) async fn join(
 ) -> Response {
     match state.node().join_invite(form.invite.trim()).await {
         Ok(_) => Redirect::to("/meshes").into_response(),
-        Err(e) => render(&state, session.csrf, form.invite, Some(e.to_string()), None).await,
+        Err(e) => render(&state, session.csrf, form.invite, Some(e.to_string())).await,
     }
 }
 
@@ -193,21 +180,11 @@ pub(super) async fn leave(
             session.csrf,
             String::new(),
             Some("No such mesh.".into()),
-            None,
         )
         .await;
     };
     match state.node().leave_mesh(&mesh).await {
         Ok(()) => Redirect::to("/meshes").into_response(),
-        Err(e) => {
-            render(
-                &state,
-                session.csrf,
-                String::new(),
-                Some(e.to_string()),
-                None,
-            )
-            .await
-        }
+        Err(e) => render(&state, session.csrf, String::new(), Some(e.to_string())).await,
     }
 }
