@@ -54,9 +54,10 @@ pub(crate) struct Daemon {
     pub(crate) listening: Vec<String>,
 }
 
-/// Extra arguments a test node always runs with: no LAN discovery, an API port
-/// picked by the system.
-const BASE_ARGS: &[&str] = &["--no-mdns", "--api", "127.0.0.1:0"];
+/// Extra arguments a test node always runs with: no LAN discovery, and an
+/// API port picked by the system unless the test gives `--api` itself.
+const BASE_ARGS: &[&str] = &["--no-mdns"];
+const BASE_API: &[&str] = &["--api", "127.0.0.1:0"];
 
 impl Daemon {
     /// Starts `swapmesh run` on `dir` with `args` and waits for its ready line.
@@ -80,6 +81,11 @@ impl Daemon {
             .arg(dir)
             .arg("run")
             .args(BASE_ARGS)
+            .args(if args.contains(&"--api") {
+                &[]
+            } else {
+                BASE_API
+            })
             .args(args)
             .env_remove("SWAPMESH_DATA_DIR")
             .env_remove("SWAPMESH_FAULT")

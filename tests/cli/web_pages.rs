@@ -630,3 +630,54 @@ fn signing_out_needs_the_pages_token() {
         303
     );
 }
+
+#[test]
+fn the_profile_saved_on_me_is_what_the_cli_shows_and_a_bad_name_changes_nothing() {
+    let dir = tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &["--listen", "/memory/0"]);
+    let cookie = sign_in(&d);
+    let origin = format!("http://{}", d.api);
+    let form = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", origin.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let me = send(&d, "GET", "/me", &[("Cookie", &cookie)], None, false);
+    assert_eq!(me.status, 200);
+    let csrf = csrf_of(&me);
+    let post = |body: String| send(&d, "POST", "/me/profile", &form, Some(body.as_bytes()), false);
+
+    // Without the token: refused, nothing published.
+    let r = post("name=Ana".to_owned());
+    assert_eq!(r.status, 403);
+    let none = crate::kit::swapmesh(&d.dir, &["profile", "show", "--json"]);
+    assert!(!none.status.success(), "a profile was published");
+
+    let r = post(format!(
+        "csrf={csrf}&name=+Ana+&bio=Tools+and+bikes.&contact=signal%3A+ana.01%0D%0A%0D%0Aphone%3A+0123"
+    ));
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(header(&r, "location"), Some("/me"));
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&d.dir, &["profile", "show", "--json"])).unwrap();
+    assert_eq!(shown["name"], "Ana");
+    assert_eq!(shown["bio"], "Tools and bikes.");
+    assert_eq!(
+        shown["contact"],
+        serde_json::json!(["signal: ana.01", "phone: 0123"])
+    );
+    let version = shown["version"].clone();
+    // The page shows it back in the form.
+    let me = send(&d, "GET", "/me", &[("Cookie", &cookie)], None, false);
+    assert!(me.body.contains(r#"name="name" value="Ana""#), "{}", me.body);
+
+    // A name over 64 characters: said beside the field, nothing published.
+    let r = post(format!("csrf={csrf}&name={}", "A".repeat(65)));
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains(r#"id="name-error""#), "{}", r.body);
+    assert!(r.body.contains("1 to 64 characters"), "{}", r.body);
+    let after: serde_json::Value =
+        serde_json::from_str(&ok(&d.dir, &["profile", "show", "--json"])).unwrap();
+    assert_eq!(after["version"], version);
+    assert_eq!(after["name"], "Ana");
+}

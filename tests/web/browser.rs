@@ -5,6 +5,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
@@ -16,6 +17,9 @@ use crate::kit::{self, Daemon};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// The narrowest phone the layout must hold at without sideways scrolling.
+pub(crate) const NARROW: (u32, u32) = (360, 740);
 
 /// The desktop window.
 pub(crate) const DESKTOP: (u32, u32) = (1280, 800);
@@ -46,7 +50,14 @@ pub(crate) async fn serial() -> Option<tokio::sync::MutexGuard<'static, ()>> {
 
 /// A node for the browser: its sign-in links live 2 s.
 pub(crate) fn node(dir: &Path, args: &[&str]) -> Daemon {
-    Daemon::start_env(dir, args, &[("SWAPMESH_LOGIN_LINK_TTL", "2")])
+    node_env(dir, args, &[])
+}
+
+/// A node for the browser with more environment (`SWAPMESH_API_HOSTS`, …).
+pub(crate) fn node_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+    let mut all = vec![("SWAPMESH_LOGIN_LINK_TTL", "2")];
+    all.extend_from_slice(env);
+    Daemon::start_env(dir, args, &all)
 }
 
 /// A node alone (in-memory transport).
@@ -269,6 +280,60 @@ impl Browser {
         self.js("return window.swapmeshTestMarker === 42").await == Value::Bool(true)
     }
 
+    /// The wcag2a and wcag2aa violations axe-core finds on the open page, a
+    /// line each (rule, impact, help, the elements); `None` when axe-core is
+    /// not installed here (`npm ci --prefix tests/web`; a failure under
+    /// `CI=true`).
+    pub(crate) async fn axe(&self) -> Option<Vec<String>> {
+        let source = axe_source()?;
+        if self.js("return typeof window.axe === 'object'").await != Value::Bool(true) {
+            // WebDriver's scripts run in the page, above its CSP.
+            self.client
+                .execute(source, vec![])
+                .await
+                .expect("axe-core loads");
+        }
+        let found = self
+            .client
+            .execute_async(
+                "var done = arguments[arguments.length - 1]; \
+                 axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] }, \
+                                     resultTypes: ['violations'] }) \
+                   .then(function (r) { done(r.violations.map(function (v) { \
+                       return v.id + ' (' + v.impact + '): ' + v.help + ' at ' + \
+                         v.nodes.map(function (n) { return n.target.join(' '); }).join(', '); \
+                     })); }, \
+                     function (e) { done(['axe failed: ' + e]); });",
+                vec![],
+            )
+            .await
+            .expect("axe runs");
+        let lines = found.as_array().expect("a list of violations");
+        Some(
+            lines
+                .iter()
+                .map(|l| l.as_str().unwrap_or_default().to_owned())
+                .collect(),
+        )
+    }
+
+    /// How far the page is wider than the window (0: no sideways scroll),
+    /// and the widest element that sticks out, for the message.
+    pub(crate) async fn overflow(&self) -> (i64, String) {
+        let v = self
+            .js("var d = document.documentElement, w = window.innerWidth, worst = '', most = 0; \
+                 document.querySelectorAll('body *').forEach(function (e) { \
+                   var r = e.getBoundingClientRect().right; \
+                   if (r > w && r > most) { most = r; worst = e.tagName.toLowerCase() + \
+                     (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : ''); } }); \
+                 return [d.scrollWidth - w, worst];")
+            .await;
+        (
+            v[0].as_i64().unwrap_or(i64::MAX),
+            v[1].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
     /// Saves a screenshot of the page at the desktop and the phone sizes,
     /// named by test and `page`, and returns to this browser's size.
     pub(crate) async fn screenshots(&self, page: &str) {
@@ -340,7 +405,7 @@ fn kill_group(child: &mut Child) {
 }
 
 /// A port free at the moment (bound, then released).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -355,4 +420,28 @@ fn screenshot_dir() -> PathBuf {
         Some(dir) if !dir.is_empty() => root.join(dir),
         _ => root.join("target").join("screenshots"),
     }
+}
+
+/// axe-core's script, installed by `npm ci --prefix tests/web` (pinned in
+/// `tests/web/package.json`); `None` without it, except under `CI=true`.
+fn axe_source() -> Option<&'static str> {
+    static SOURCE: OnceLock<Option<String>> = OnceLock::new();
+    SOURCE
+        .get_or_init(|| {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/web/node_modules/axe-core/axe.min.js");
+            match std::fs::read_to_string(&path) {
+                Ok(source) => Some(source),
+                Err(e) => {
+                    assert!(
+                        std::env::var("CI").as_deref() != Ok("true"),
+                        "no axe-core at {} ({e}): run `npm ci --prefix tests/web`",
+                        path.display()
+                    );
+                    eprintln!("skipped: no axe-core (npm ci --prefix tests/web)");
+                    None
+                }
+            }
+        })
+        .as_deref()
 }

@@ -14,6 +14,9 @@ mod http;
 
 mod browser;
 
+mod access;
+mod browse;
 mod forms;
+mod hostile;
 mod live;
 mod sign_in;

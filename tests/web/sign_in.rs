@@ -103,3 +103,57 @@ async fn revoking_signs_every_browser_out() {
     phone.quit().await;
     laptop.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_signs_in_by_a_host_in_api_hosts_only() {
+    let Some(_serial) = browser::serial().await else {
+        return;
+    };
+    let test = "a_phone_signs_in_by_a_host_in_api_hosts_only";
+    let dir = tempdir().unwrap();
+    // Listed: `home.test:PORT` (the browser resolves home.test to 127.0.0.1).
+    let port = browser::free_port();
+    let host = format!("home.test:{port}");
+    let api = format!("127.0.0.1:{port}");
+    let listed = browser::node_env(
+        &dir.path().join("listed"),
+        &["--listen", "/memory/0", "--api", &api],
+        &[("SWAPMESH_API_HOSTS", &host)],
+    );
+    let out = kit::ok(&listed.dir, &["open", "--print", "--host", &host]);
+    let link = out
+        .lines()
+        .find(|l| l.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no link in {out:?}"))
+        .trim()
+        .to_owned();
+    assert!(link.starts_with(&format!("http://{host}/login?code=")), "{link}");
+    let phone = Browser::phone(test, &listed).await;
+    phone.goto(&link).await;
+    phone
+        .wait_js(
+            "the browse page on home.test",
+            "return location.pathname === '/' && !!document.querySelector('h1') \
+             && document.querySelector('h1').textContent === 'Browse'",
+        )
+        .await;
+    assert_eq!(phone.js("return location.host").await, Value::from(host.clone()));
+    phone.screenshot("home-test-phone").await;
+    phone.goto(&format!("http://{host}/status")).await;
+    phone.find("#peer-count").await;
+
+    // Not listed: no link for that host, and every page and asset is 403.
+    let unlisted = browser::lone_node(&dir.path().join("unlisted"));
+    let port = unlisted.api.rsplit(':').next().unwrap().to_owned();
+    let host = format!("home.test:{port}");
+    let refused = kit::fails(&unlisted.dir, &["open", "--print", "--host", &host]);
+    assert!(refused.contains("api_hosts"), "{refused}");
+    for path in ["/", "/login", "/assets/app.css"] {
+        phone.goto(&format!("http://{host}{path}")).await;
+        phone
+            .wait_js("the answer", "return document.readyState === 'complete'")
+            .await;
+        assert_eq!(page_status(&phone).await, 403, "{host}{path}");
+    }
+    phone.quit().await;
+}

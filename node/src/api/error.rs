@@ -493,7 +493,7 @@ impl From<NodeError> for ApiError {
             NodeError::Invalid(OwnError::Invalid(rule)) => {
                 return ApiError::new(
                     ErrorCode::InvalidRecord,
-                    format!("invalid listing ({}): {rule}", rule.rule()),
+                    format!("invalid record ({}): {rule}", rule.rule()),
                 )
                 .with_rule(rule.rule());
             }

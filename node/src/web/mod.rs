@@ -20,6 +20,7 @@
 //! to anyone but this node.
 
 pub(crate) mod form;
+mod me;
 mod meshes;
 mod own;
 mod pages;
@@ -58,7 +59,8 @@ pub(crate) fn router() -> Router<ApiState> {
                 .post(own::create)
                 .layer(DefaultBodyLimit::max(MAX_PAGE_UPLOAD)),
         )
-        .route("/me", get(own::me))
+        .route("/me", get(me::me))
+        .route("/me/profile", post(me::update_profile))
         .route(
             "/l/{id}/edit",
             get(own::edit_form)
@@ -84,6 +86,7 @@ pub(crate) fn is_page(path: &str) -> bool {
         || path.starts_with("/l/")
         || path.starts_with("/status/")
         || path.starts_with("/meshes/")
+        || path.starts_with("/me/")
 }
 
 /// Is `path` served to anyone who passes the Host check (the assets)?

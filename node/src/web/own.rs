@@ -1,5 +1,5 @@
-//! The pages for one's own listings: `/new`, `/l/{id}/edit`, pausing,
-//! withdrawing, and `/me`. Forms go through the API's input types and the
+//! The pages for one's own listings: `/new`, `/l/{id}/edit`, pausing and
+//! withdrawing (`/me` lists them). Forms go through the API's input types and the
 //! same [`Node`](crate::Node) calls, so page, API and CLI agree; a bad field
 //! is shown beside it and nothing is published.
 
@@ -13,7 +13,7 @@ use swapmesh_protocol::{Currency, ListingId};
 
 use super::PageSession;
 use super::form::{CsrfForm, PageForm};
-use super::pages::{ListingView, page};
+use super::pages::page;
 use crate::api::ApiError;
 use crate::api::json::{ListingInput, ListingJson, MoneyJson, PriceJson};
 use crate::cli::money::minor_units;
@@ -495,42 +495,4 @@ fn finish<T>(result: Result<T, NodeError>) -> Response {
         Ok(_) => Redirect::to("/me").into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
-}
-
-#[derive(Template)]
-#[template(path = "me.html")]
-struct MePage {
-    nav: &'static str,
-    csrf: String,
-    listings: Vec<ListingView>,
-}
-
-/// `/me`: our own listings, paused ones too.
-pub(super) async fn me(
-    State(state): State<crate::api::ApiState>,
-    Extension(session): Extension<PageSession>,
-) -> Response {
-    let node = state.node();
-    let query = swapmesh_store::Query {
-        author: Some(node.author()),
-        limit: swapmesh_store::MAX_LIMIT,
-        ..swapmesh_store::Query::default()
-    };
-    let listings = match node.search(&query) {
-        Ok(found) => found
-            .records
-            .iter()
-            .filter_map(ListingJson::from_record)
-            .map(|l| ListingView::from(&l))
-            .collect(),
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    page(
-        StatusCode::OK,
-        &MePage {
-            nav: "me",
-            csrf: session.csrf,
-            listings,
-        },
-    )
 }

@@ -220,7 +220,10 @@ struct ListingPage {
     deposit: Option<String>,
     category: String,
     tags: String,
+    /// The author's key, shortened.
     author: String,
+    /// What the author says of themselves, if we hold their profile.
+    profile: Option<swapmesh_protocol::social::Profile>,
     version: u64,
 }
 
@@ -265,12 +268,10 @@ pub(super) async fn listing(
     let Some(l) = json else {
         return not_found("No listing with this id is held here.".to_owned());
     };
-    let author = match state
-        .node()
-        .profile(l.author.parse().unwrap_or(state.node().author()))
-    {
-        Ok(Some((_, profile))) => format!("{} ({}…)", profile.name, &l.author[..8]),
-        _ => format!("{}…", &l.author[..16]),
+    let author = format!("{}…", &l.author[..16]);
+    let profile = match l.author.parse() {
+        Ok(key) => state.node().profile(key).ok().flatten().map(|(_, p)| p),
+        Err(_) => None,
     };
     let view = ListingPage {
         nav: "browse",
@@ -281,6 +282,7 @@ pub(super) async fn listing(
         category: l.category.clone(),
         tags: l.tags.join(", "),
         author,
+        profile,
         version: l.version,
         l: ListingView::from(&l),
     };
