@@ -58,7 +58,7 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 }
 
 /// Every action route, as `POST /agreements/{id}/<action>` names it.
-pub(super) const ACTIONS: &[&str] = &[
+pub(crate) const ACTIONS: &[&str] = &[
     "counter", "accept", "decline", "withdraw", "handover", "return", "confirm", "extend",
     "cancel", "dispute", "resolve", "note",
 ];
@@ -261,18 +261,18 @@ pub(crate) struct ListParams {
     /// Only agreements in this state (`offered`, `accepted`, `active`,
     /// `disputed`, `completed`, `declined`, `withdrawn`, `cancelled`,
     /// `resolved`), or `overdue` for those with an item overdue.
-    state: Option<String>,
+    pub(crate) state: Option<String>,
     /// Only those where this node is the `provider` or the `receiver`.
-    role: Option<String>,
+    pub(crate) role: Option<String>,
     /// Only those on this listing (either item of a swap): its id, the name of
     /// one of ours, or a unique start of its id.
-    listing: Option<String>,
+    pub(crate) listing: Option<String>,
     /// At least 8 hex characters that start agreement ids.
-    id_prefix: Option<String>,
+    pub(crate) id_prefix: Option<String>,
     /// The `next` of the previous page.
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     /// Most agreements in the page (1-500, default 50).
-    limit: Option<String>,
+    pub(crate) limit: Option<String>,
 }
 
 /// The shortest agreement id prefix taken.
@@ -381,17 +381,21 @@ async fn list_agreements(
     State(state): State<ApiState>,
     Params(params): Params<ListParams>,
 ) -> ApiResult<Json<AgreementPage>> {
-    let node = state.node();
+    list(state.node(), &params).map(Json)
+}
+
+/// A page of agreements by `params` (the API's list and the page's inbox).
+pub(crate) fn list(node: &Node, params: &ListParams) -> ApiResult<AgreementPage> {
     let filter = params.filter(node)?;
     let (found, more) = node.agreements(&filter)?;
     let next = more
         .then(|| found.last())
         .flatten()
         .map(|s| cursor_text(s.state.head_at, &s.state.id));
-    Ok(Json(AgreementPage {
+    Ok(AgreementPage {
         agreements: found.iter().map(AgreementSummaryJson::of).collect(),
         next,
-    }))
+    })
 }
 
 /// Propose
@@ -420,7 +424,12 @@ async fn propose(
     State(state): State<ApiState>,
     Body(input): Body<ProposeInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let node = state.node();
+    let acted = propose_with(state.node(), input).await?;
+    Ok(answer(acted, StatusCode::CREATED))
+}
+
+/// Proposes `input` (the API's route and the listing page's form).
+pub(crate) async fn propose_with(node: &Node, input: ProposeInput) -> ApiResult<Acted> {
     let deal = input.deal()?;
     let version = parsed::<RecordId>("version_id", input.version_id.as_deref())?;
     let receiver = parsed::<AuthorKey>("receiver", input.receiver.as_deref())?;
@@ -448,8 +457,7 @@ async fn propose(
         offer_expires,
         note: input.note,
     };
-    let acted = node.propose(proposal).await?;
-    Ok(answer(acted, StatusCode::CREATED))
+    Ok(node.propose(proposal).await?)
 }
 
 /// Show an agreement
@@ -495,14 +503,103 @@ async fn counter(
     Path(path): Path<AgreementPath>,
     Body(input): Body<CounterInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = path.id()?;
-    let node = state.node();
-    let kind = node.agreement(&id)?.state.terms.deal.kind();
-    let expires = node.config().clock.now().plus(DEFAULT_OFFER);
-    let countered = input.check(kind, expires)?;
-    let acted = node
-        .counter(&id, move |terms| countered.apply(terms), input.note)
-        .await?;
+    done(&state, path, ActionBody::Counter(input)).await
+}
+
+/// The body of one action's route, `POST /agreements/{id}/<action>` (the
+/// API's routes and the agreement page's forms build it).
+#[derive(Debug)]
+pub(crate) enum ActionBody {
+    Counter(CounterInput),
+    Accept(NoteInput),
+    Decline(NoteInput),
+    Withdraw(NoteInput),
+    Handover(LegInput),
+    Return(LegInput),
+    Confirm(ConfirmInput),
+    Extend(ExtendInput),
+    Cancel(NoteInput),
+    Dispute(NoteInput),
+    Resolve(ResolveInput),
+}
+
+/// Signs the action of `body` on agreement `id`, checked as its route checks
+/// it.
+pub(crate) async fn perform(node: &Node, id: AgreementId, body: ActionBody) -> ApiResult<Acted> {
+    let plain = |action: Action, note: String| async move { Ok(node.act(&id, action, note).await?) };
+    match body {
+        ActionBody::Counter(input) => {
+            let kind = node.agreement(&id)?.state.terms.deal.kind();
+            let expires = node.config().clock.now().plus(DEFAULT_OFFER);
+            let countered = input.check(kind, expires)?;
+            Ok(node
+                .counter(&id, move |terms| countered.apply(terms), input.note)
+                .await?)
+        }
+        ActionBody::Accept(input) => Ok(node.accept(&id, input.note).await?),
+        ActionBody::Decline(input) => plain(Action::Decline, input.note).await,
+        ActionBody::Withdraw(input) => plain(Action::Withdraw, input.note).await,
+        ActionBody::Cancel(input) => plain(Action::Cancel, input.note).await,
+        ActionBody::Dispute(input) => plain(Action::Dispute, input.note).await,
+        ActionBody::Handover(input) => {
+            let leg = leg_of(node, &id, input.leg, false)?;
+            plain(Action::Handover { leg }, input.note).await
+        }
+        ActionBody::Return(input) => {
+            let leg = leg_of(node, &id, input.leg, true)?;
+            plain(Action::Return { leg }, input.note).await
+        }
+        ActionBody::Confirm(input) => {
+            let deposit_returned = input
+                .deposit_returned
+                .as_ref()
+                .map(|m| money("deposit_returned", m))
+                .transpose()?;
+            let of = match parsed::<EventId>("of", input.of.as_deref())? {
+                Some(of) => of,
+                None => {
+                    let state = node.agreement(&id)?.state;
+                    let other = state.terms.other(&node.author());
+                    state
+                        .open_act_of(&other)
+                        .map(|open| open.event)
+                        .ok_or_else(|| {
+                            ApiError::new(
+                                ErrorCode::NothingToConfirm,
+                                "nothing of the other party's is open to confirm",
+                            )
+                        })?
+                }
+            };
+            let action = Action::Confirm {
+                of,
+                deposit_returned,
+            };
+            plain(action, input.note).await
+        }
+        ActionBody::Extend(input) => {
+            let due = parse_rfc3339(&input.due)
+                .map_err(|e| ApiError::field(ErrorCode::InvalidField, "due", e))?;
+            plain(Action::Extend { due }, input.note).await
+        }
+        ActionBody::Resolve(input) => {
+            let outcome = match input.outcome {
+                ResolutionJson::Returned => Resolution::Returned,
+                ResolutionJson::Kept => Resolution::Kept,
+                ResolutionJson::Other => Resolution::Other,
+            };
+            plain(Action::Resolve { outcome }, input.note).await
+        }
+    }
+}
+
+/// The answer of a route: `body` performed on the agreement of `path`.
+async fn done(
+    state: &ApiState,
+    path: AgreementPath,
+    body: ActionBody,
+) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
+    let acted = perform(state.node(), path.id()?, body).await?;
     Ok(answer(acted, StatusCode::OK))
 }
 
@@ -522,21 +619,7 @@ async fn accept(
     Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = path.id()?;
-    let node = state.node();
-    let acted = node.accept(&id, input.note).await?;
-    Ok(answer(acted, StatusCode::OK))
-}
-
-/// Signs `action` on agreement `id`.
-async fn act(
-    state: &ApiState,
-    id: AgreementId,
-    action: Action,
-    note: String,
-) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let acted = state.node().act(&id, action, note).await?;
-    Ok(answer(acted, StatusCode::OK))
+    done(&state, path, ActionBody::Accept(input)).await
 }
 
 /// Decline
@@ -556,7 +639,7 @@ async fn decline(
     Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    act(&state, path.id()?, Action::Decline, input.note).await
+    done(&state, path, ActionBody::Decline(input)).await
 }
 
 /// Withdraw
@@ -576,7 +659,7 @@ async fn withdraw(
     Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    act(&state, path.id()?, Action::Withdraw, input.note).await
+    done(&state, path, ActionBody::Withdraw(input)).await
 }
 
 /// The leg a `handover` (or a `return`) names, or the one that is this
@@ -607,9 +690,7 @@ async fn handover(
     Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<LegInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = path.id()?;
-    let leg = leg_of(state.node(), &id, input.leg, false)?;
-    act(&state, id, Action::Handover { leg }, input.note).await
+    done(&state, path, ActionBody::Handover(input)).await
 }
 
 /// Return
@@ -630,9 +711,7 @@ async fn give_back(
     Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<LegInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = path.id()?;
-    let leg = leg_of(state.node(), &id, input.leg, true)?;
-    act(&state, id, Action::Return { leg }, input.note).await
+    done(&state, path, ActionBody::Return(input)).await
 }
 
 /// Confirm
@@ -654,34 +733,7 @@ async fn confirm(
     Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<ConfirmInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = path.id()?;
-    let node = state.node();
-    let deposit_returned = input
-        .deposit_returned
-        .as_ref()
-        .map(|m| money("deposit_returned", m))
-        .transpose()?;
-    let of = match parsed::<EventId>("of", input.of.as_deref())? {
-        Some(of) => of,
-        None => {
-            let state = node.agreement(&id)?.state;
-            let other = state.terms.other(&node.author());
-            state
-                .open_act_of(&other)
-                .map(|open| open.event)
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::NothingToConfirm,
-                        "nothing of the other party's is open to confirm",
-                    )
-                })?
-        }
-    };
-    let action = Action::Confirm {
-        of,
-        deposit_returned,
-    };
-    act(&state, id, action, input.note).await
+    done(&state, path, ActionBody::Confirm(input)).await
 }
 
 /// Extend
@@ -700,10 +752,7 @@ async fn extend(
     Path(path): Path<AgreementPath>,
     Body(input): Body<ExtendInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let id = path.id()?;
-    let due = parse_rfc3339(&input.due)
-        .map_err(|e| ApiError::field(ErrorCode::InvalidField, "due", e))?;
-    act(&state, id, Action::Extend { due }, input.note).await
+    done(&state, path, ActionBody::Extend(input)).await
 }
 
 /// Cancel
@@ -723,7 +772,7 @@ async fn cancel(
     Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    act(&state, path.id()?, Action::Cancel, input.note).await
+    done(&state, path, ActionBody::Cancel(input)).await
 }
 
 /// Dispute
@@ -743,7 +792,7 @@ async fn dispute(
     Path(path): Path<AgreementPath>,
     OptionalBody(input): OptionalBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    act(&state, path.id()?, Action::Dispute, input.note).await
+    done(&state, path, ActionBody::Dispute(input)).await
 }
 
 /// Resolve
@@ -763,12 +812,7 @@ async fn resolve(
     Path(path): Path<AgreementPath>,
     Body(input): Body<ResolveInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    let outcome = match input.outcome {
-        ResolutionJson::Returned => Resolution::Returned,
-        ResolutionJson::Kept => Resolution::Kept,
-        ResolutionJson::Other => Resolution::Other,
-    };
-    act(&state, path.id()?, Action::Resolve { outcome }, input.note).await
+    done(&state, path, ActionBody::Resolve(input)).await
 }
 
 /// Note
@@ -793,8 +837,17 @@ async fn note(
     Path(path): Path<AgreementPath>,
     Body(input): Body<NoteText>,
 ) -> ApiResult<Json<AgreementJson>> {
+    let view = add_note(state.node(), path.id()?, input).await?;
+    Ok(Json(AgreementJson::of(&view)))
+}
+
+/// Signs and sends a note (the API's route and the page's note form).
+pub(crate) async fn add_note(
+    node: &Node,
+    id: AgreementId,
+    input: NoteText,
+) -> ApiResult<crate::agree::AgreementView> {
     use swapmesh_protocol::agreement::wire::MAX_NOTE_TEXT;
-    let id = path.id()?;
     if input.text.len() > MAX_NOTE_TEXT {
         return Err(ApiError::field(
             ErrorCode::InvalidField,
@@ -802,8 +855,7 @@ async fn note(
             format!("a note is at most {MAX_NOTE_TEXT} bytes"),
         ));
     }
-    let view = state.node().note(&id, input.text).await?;
-    Ok(Json(AgreementJson::of(&view)))
+    Ok(node.note(&id, input.text).await?)
 }
 
 /// Any other `POST /agreements/{id}/<action>`: 404 naming the actions.

@@ -24,18 +24,18 @@
 //! `X-CSRF-Token` and this node's `Origin`. `/login` and `/logout` sit beside
 //! `/api/v1` (`web_sessions`) behind the Host check alone.
 
-mod agreements;
+pub(crate) mod agreements;
 mod blobs;
 mod convert;
 mod document;
 pub mod error;
 mod events;
-mod extract;
+pub(crate) mod extract;
 pub mod json;
 mod listings;
 mod meshes;
 mod node;
-mod reviews;
+pub(crate) mod reviews;
 mod terms;
 mod web_sessions;
 

@@ -51,7 +51,7 @@ impl StatementJson {
 
 impl ReceiptJson {
     /// What the API shows of a stored receipt record, if it is one.
-    pub(super) fn of(record: &StoredRecord) -> Option<Self> {
+    pub(crate) fn of(record: &StoredRecord) -> Option<Self> {
         let Content::Receipt(Receipt { statement, .. }) = &record.body.content else {
             return None;
         };
@@ -65,7 +65,10 @@ impl ReceiptJson {
 
 impl ReviewJson {
     /// What the API shows of a review record, if it is one.
-    fn of(id: swapmesh_protocol::RecordId, body: &swapmesh_protocol::RecordBody) -> Option<Self> {
+    pub(crate) fn of(
+        id: swapmesh_protocol::RecordId,
+        body: &swapmesh_protocol::RecordBody,
+    ) -> Option<Self> {
         let Content::Review(review) = &body.content else {
             return None;
         };
@@ -107,6 +110,12 @@ async fn add_review(
     State(state): State<ApiState>,
     Body(input): Body<ReviewInput>,
 ) -> ApiResult<(StatusCode, Json<ReviewJson>)> {
+    let json = publish(state.node(), input).await?;
+    Ok((StatusCode::CREATED, Json(json)))
+}
+
+/// Publishes a review (the API's route and the agreement page's form).
+pub(crate) async fn publish(node: &crate::Node, input: ReviewInput) -> ApiResult<ReviewJson> {
     let id = agreement_id(&input.agreement)
         .map_err(|e| ApiError::field(e.code(), "agreement", &e.body().error))?;
     if !(1..=5).contains(&input.rating) {
@@ -123,10 +132,8 @@ async fn add_review(
             format!("a review is at most {MAX_TEXT} bytes"),
         ));
     }
-    let published = state.node().review(&id, input.rating, input.text).await?;
-    let json =
-        ReviewJson::of(published.id(), published.body()).expect("a review we just published");
-    Ok((StatusCode::CREATED, Json(json)))
+    let published = node.review(&id, input.rating, input.text).await?;
+    Ok(ReviewJson::of(published.id(), published.body()).expect("a review we just published"))
 }
 
 /// `GET /reviews` parameters: `subject`, `author` or both.

@@ -488,7 +488,7 @@ impl AgreementSummaryJson {
 
 impl AgreementJson {
     /// What the API shows of an agreement.
-    pub(super) fn of(view: &AgreementView) -> Self {
+    pub(crate) fn of(view: &AgreementView) -> Self {
         let state = &view.state;
         let items = &state.items;
         let listing = state

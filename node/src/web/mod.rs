@@ -19,12 +19,15 @@
 //! which the origin check then refuses; `same-origin` still sends no referrer
 //! to anyone but this node.
 
+mod agreements;
 pub(crate) mod form;
 mod me;
 mod meshes;
 mod own;
 mod pages;
+mod people;
 pub mod sessions;
+mod terms;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -67,6 +70,7 @@ pub(crate) fn router() -> Router<ApiState> {
                 .post(own::update)
                 .layer(DefaultBodyLimit::max(MAX_PAGE_UPLOAD)),
         )
+        .route("/l/{id}/propose", post(agreements::propose))
         .route("/l/{id}/pause", post(own::pause))
         .route("/l/{id}/withdraw", post(own::withdraw))
         .route("/meshes", get(meshes::meshes))
@@ -74,6 +78,12 @@ pub(crate) fn router() -> Router<ApiState> {
         .route("/meshes/create", post(meshes::create))
         .route("/meshes/join", post(meshes::join))
         .route("/meshes/leave", post(meshes::leave))
+        .route("/agreements", get(agreements::inbox))
+        .route("/p/{author}", get(people::person))
+        .route("/a/{id}", get(agreements::agreement))
+        .route("/a/{id}/{action}", post(agreements::act))
+        .route("/a/{id}/review", post(agreements::review))
+        .route("/a/{id}/pending/stop", post(agreements::stop_pending))
         .route("/status", get(pages::status))
         .route("/status/revoke", post(pages::revoke))
         .route("/assets/app.css", get(pages::css))
@@ -82,8 +92,12 @@ pub(crate) fn router() -> Router<ApiState> {
 
 /// Is `path` a page (as opposed to the API or a public path)?
 pub(crate) fn is_page(path: &str) -> bool {
-    matches!(path, "/" | "/status" | "/new" | "/me" | "/meshes")
-        || path.starts_with("/l/")
+    matches!(
+        path,
+        "/" | "/status" | "/new" | "/me" | "/meshes" | "/agreements"
+    ) || path.starts_with("/l/")
+        || path.starts_with("/a/")
+        || path.starts_with("/p/")
         || path.starts_with("/status/")
         || path.starts_with("/meshes/")
         || path.starts_with("/me/")

@@ -6,12 +6,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use swapmesh_protocol::listing::{DealKind, Purpose};
+use swapmesh_protocol::listing::{DealKind, ListingStatus, Purpose};
 use swapmesh_protocol::{Geohash, ListingId, MeshId};
 use swapmesh_store::{Cursor, Query as StoreQuery};
 
 use super::PageSession;
 use super::form::CsrfForm;
+use super::terms::TermsForm;
 use crate::api::ApiState;
 use crate::api::json::ListingJson;
 use crate::cli::text::{money, name_of, price};
@@ -222,6 +223,13 @@ struct ListingPage {
     tags: String,
     /// The author's key, shortened.
     author: String,
+    /// The author's key (64 hex).
+    author_key: String,
+    /// A proposal form for each kind of another's active offer.
+    propose: Vec<TermsForm>,
+    /// The currency amounts are typed in.
+    currency: String,
+    refusal: Option<ProposeRefusal>,
     /// What the author says of themselves, if we hold their profile.
     profile: Option<swapmesh_protocol::social::Profile>,
     version: u64,
@@ -250,43 +258,102 @@ pub(super) fn not_found(csrf: &str, what: String) -> Response {
     )
 }
 
-/// `/l/{id}`: one listing, its photos full size.
+/// `/l/{id}`: one listing, its photos full size; on another's offer, a
+/// form to propose for each of its kinds.
 pub(super) async fn listing(
     State(state): State<ApiState>,
     Extension(session): Extension<PageSession>,
     Path(id): Path<String>,
 ) -> Response {
-    let not_found = |what: String| not_found(&session.csrf, what);
+    listing_page(&state, session.csrf, &id, None)
+}
+
+/// The listing page; `refused`: a proposal the node refused, shown in its
+/// form with the sentence beside it.
+pub(super) fn listing_page(
+    state: &ApiState,
+    csrf: String,
+    id: &str,
+    refused: Option<(TermsForm, ProposeRefusal)>,
+) -> Response {
     let Ok(listing_id) = id.parse::<ListingId>() else {
-        return not_found(format!("{id:?} is not a listing id."));
+        return not_found(&csrf, format!("{id:?} is not a listing id."));
     };
-    let json = match state.node().listing(&listing_id) {
+    let node = state.node();
+    let json = match node.listing(&listing_id) {
         Ok(Some(record)) => ListingJson::from_record(&record),
         Ok(None) => None,
-        Err(e) => return not_found(e.to_string()),
+        Err(e) => return not_found(&csrf, e.to_string()),
     };
     let Some(l) = json else {
-        return not_found("No listing with this id is held here.".to_owned());
+        return not_found(&csrf, "No listing with this id is held here.".to_owned());
     };
     let author = format!("{}…", &l.author[..16]);
     let profile = match l.author.parse() {
-        Ok(key) => state.node().profile(key).ok().flatten().map(|(_, p)| p),
+        Ok(key) => node.profile(key).ok().flatten().map(|(_, p)| p),
         Err(_) => None,
     };
+    let theirs = l.author != node.author().to_string();
+    let open = l.status == ListingStatus::Active && l.purpose == Purpose::Offer;
+    let (status, refusal) = match refused {
+        Some((form, r)) => (r.status, Some((form, r))),
+        None => (StatusCode::OK, None),
+    };
+    let propose = if theirs && open {
+        l.kinds
+            .iter()
+            .map(|k| match &refusal {
+                Some((form, _)) if form.kind == name_of(k) => form.clone(),
+                _ => TermsForm::for_listing(&l, *k, node.config().clock.now().secs()),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let currency = l
+        .price
+        .as_ref()
+        .map(|p| p.currency.clone())
+        .or_else(|| l.deposit.as_ref().map(|d| d.currency.clone()))
+        .unwrap_or_else(|| node.config().currency.code().to_owned());
     let view = ListingPage {
         nav: "browse",
-        csrf: session.csrf,
+        csrf,
         photos: l.photos.clone(),
         description: l.description.clone(),
         deposit: l.deposit.as_ref().map(money),
         category: l.category.clone(),
         tags: l.tags.join(", "),
         author,
+        author_key: l.author.clone(),
         profile,
         version: l.version,
+        propose,
+        currency,
+        refusal: refusal.map(|(_, r)| r),
         l: ListingView::from(&l),
     };
-    page(StatusCode::OK, &view)
+    page(status, &view)
+}
+
+/// A proposal refused: the kind whose form it came from, the field it names,
+/// and the API's sentence.
+pub(super) struct ProposeRefusal {
+    pub(super) status: StatusCode,
+    pub(super) kind: String,
+    pub(super) field: String,
+    pub(super) sentence: String,
+    pub(super) code: String,
+}
+
+impl ListingPage {
+    fn refused(&self, kind: &str) -> Option<&ProposeRefusal> {
+        self.refusal.as_ref().filter(|r| r.kind == kind)
+    }
+
+    fn refused_field(&self, kind: &str) -> &str {
+        self.refused(kind).map_or("", |r| r.field.as_str())
+    }
 }
 
 #[derive(Template)]
