@@ -19,4 +19,5 @@ mod browse;
 mod forms;
 mod hostile;
 mod live;
+mod rental;
 mod sign_in;

@@ -422,7 +422,10 @@ fn view(
         },
         ended: terms::when(&r.statement.ended_at),
     });
-    let (deposit_held, currency) = deposit_and_currency(&a.terms);
+    let (mut deposit_held, currency) = deposit_and_currency(&a.terms);
+    if !confirms_a_return(&a, &me) {
+        deposit_held.clear();
+    }
     let reviewed = review.is_none() && own_review(state, &a.summary.id).is_some();
     let review = review
         .or_else(|| own_review(state, &a.summary.id))
@@ -446,6 +449,28 @@ fn view(
         refusal,
         a,
     }
+}
+
+/// Whether the other party's open act, the one a confirm of ours would
+/// confirm, is a return (so the confirm says what deposit came back).
+fn confirms_a_return(a: &AgreementJson, me: &str) -> bool {
+    let mut open: Option<&ActionJson> = None;
+    for e in &a.events {
+        let theirs = e.signer != me;
+        match &e.action {
+            ActionJson::Handover { .. }
+            | ActionJson::Return { .. }
+            | ActionJson::Extend { .. }
+            | ActionJson::Resolve { .. }
+                if theirs =>
+            {
+                open = Some(&e.action)
+            }
+            ActionJson::Confirm { .. } | ActionJson::Decline if !theirs => open = None,
+            _ => {}
+        }
+    }
+    matches!(open, Some(ActionJson::Return { .. }))
 }
 
 /// The deposit the terms hold (as typed) and the currency amounts are typed in.
