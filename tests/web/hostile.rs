@@ -16,7 +16,7 @@ use crate::kit::{self, Daemon, eventually};
 
 /// Serves `pages` (path → HTML) on a free port of 127.0.0.1 from a thread
 /// that lives as long as the test process; returns its origin.
-fn hostile_site(pages: Vec<(String, String)>) -> String {
+pub(crate) fn hostile_site(pages: Vec<(String, String)>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let origin = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -49,7 +49,7 @@ fn hostile_site(pages: Vec<(String, String)>) -> String {
 }
 
 /// A page that posts a form with `fields` to `action` as soon as it loads.
-fn auto_submit(action: &str, fields: &[(&str, &str)]) -> String {
+pub(crate) fn auto_submit(action: &str, fields: &[(&str, &str)]) -> String {
     let inputs: String = fields
         .iter()
         .map(|(k, v)| format!(r#"<input name="{k}" value="{v}">"#))

@@ -15,6 +15,7 @@ mod http;
 mod browser;
 
 mod access;
+mod agreement_edges;
 mod browse;
 mod forms;
 mod hostile;

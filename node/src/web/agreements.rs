@@ -281,6 +281,13 @@ impl AgreementPage {
         self.refusal.as_ref().filter(|r| r.action == action)
     }
 
+    /// A refusal of an action the page no longer offers (a stale page's).
+    fn stray_refusal(&self) -> Option<&Refusal> {
+        self.refusal.as_ref().filter(|r| {
+            !self.next.contains(&r.action) && r.action != "review" && r.action != "pending"
+        })
+    }
+
     /// The field a refusal of `action` names ("" if none).
     fn refused_field(&self, action: &str) -> &str {
         self.refused(action).map_or("", |r| r.field.as_str())
