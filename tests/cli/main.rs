@@ -21,5 +21,6 @@ mod openapi;
 mod paging;
 mod photos;
 mod reviews;
+mod web_agreements;
 mod web_pages;
 mod web_sessions;
