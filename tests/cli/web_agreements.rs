@@ -57,8 +57,17 @@ fn pair(dir: &std::path::Path) -> (Daemon, Daemon, String) {
     let out = ok(
         &lender.dir,
         &[
-            "listing", "add", "--title", "Cordless drill", "--kind", "rent", "--price", "5",
-            "--deposit", "50", "--json",
+            "listing",
+            "add",
+            "--title",
+            "Cordless drill",
+            "--kind",
+            "rent",
+            "--price",
+            "5",
+            "--deposit",
+            "50",
+            "--json",
         ],
     );
     let id = serde_json::from_str::<Value>(&out).unwrap()["id"]
@@ -84,8 +93,18 @@ fn an_action_not_in_next_posted_by_hand_meets_the_apis_refusal_and_signs_nothing
     let out = ok(
         &borrower.dir,
         &[
-            "agreement", "propose", &listing, "--kind", "rent", "--start", "+1d", "--due", "+3d",
-            "--price", "5", "--json",
+            "agreement",
+            "propose",
+            &listing,
+            "--kind",
+            "rent",
+            "--start",
+            "+1d",
+            "--due",
+            "+3d",
+            "--price",
+            "5",
+            "--json",
         ],
     );
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -120,8 +139,18 @@ fn an_action_not_in_next_posted_by_hand_meets_the_apis_refusal_and_signs_nothing
     assert!(!page.body.contains("data-action=\"handover\""));
     let before = agreement(&lender, &id);
 
-    let r = post_form(&lender, &cookie, &format!("/a/{id}/handover"), &format!("csrf={csrf}"));
-    let api = call(&lender, "POST", &format!("/api/v1/agreements/{id}/handover"), None);
+    let r = post_form(
+        &lender,
+        &cookie,
+        &format!("/a/{id}/handover"),
+        &format!("csrf={csrf}"),
+    );
+    let api = call(
+        &lender,
+        "POST",
+        &format!("/api/v1/agreements/{id}/handover"),
+        None,
+    );
     assert_eq!(api.status, 409, "{}", api.body);
     assert_eq!(r.status, 409, "{}", r.body);
     let code = api.json()["code"].as_str().unwrap().to_owned();
@@ -131,9 +160,18 @@ fn an_action_not_in_next_posted_by_hand_meets_the_apis_refusal_and_signs_nothing
         r.body
     );
     // An action that is no route at all.
-    let r = post_form(&lender, &cookie, &format!("/a/{id}/frobnicate"), &format!("csrf={csrf}"));
+    let r = post_form(
+        &lender,
+        &cookie,
+        &format!("/a/{id}/frobnicate"),
+        &format!("csrf={csrf}"),
+    );
     assert_eq!(r.status, 404, "{}", r.body);
-    assert!(r.body.contains("data-code=\"unknown_action\""), "{}", r.body);
+    assert!(
+        r.body.contains("data-code=\"unknown_action\""),
+        "{}",
+        r.body
+    );
     // The borrower's own proposal is not theirs to accept.
     let cookie_b = sign_in(&borrower);
     let page_b = send(
@@ -151,7 +189,11 @@ fn an_action_not_in_next_posted_by_hand_meets_the_apis_refusal_and_signs_nothing
         &format!("csrf={}", csrf_of(&page_b)),
     );
     assert_eq!(r.status, 409, "{}", r.body);
-    assert_eq!(agreement(&lender, &id)["events"], before["events"], "nothing signed");
+    assert_eq!(
+        agreement(&lender, &id)["events"],
+        before["events"],
+        "nothing signed"
+    );
     assert_eq!(agreement(&borrower, &id)["events"], before["events"]);
 }
 
@@ -169,7 +211,11 @@ fn bad_terms_are_said_beside_their_field_and_nothing_is_proposed() {
         false,
     );
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("class=\"propose-form\""), "{}", page.body);
+    assert!(
+        page.body.contains("class=\"propose-form\""),
+        "{}",
+        page.body
+    );
     let csrf = csrf_of(&page);
     let path = format!("/l/{listing}/propose");
     let form = |fields: &str| format!("csrf={csrf}&kind=rent&per=day&{fields}");
@@ -206,7 +252,11 @@ fn bad_terms_are_said_beside_their_field_and_nothing_is_proposed() {
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("aria-invalid=\"true\""), "{}", r.body);
     let list = call(&borrower, "GET", "/api/v1/agreements", None).json();
-    assert_eq!(list["agreements"], serde_json::json!([]), "nothing proposed");
+    assert_eq!(
+        list["agreements"],
+        serde_json::json!([]),
+        "nothing proposed"
+    );
 
     // The same form with good terms proposes, and the page moves on to it.
     let r = post_form(

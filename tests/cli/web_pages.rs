@@ -645,7 +645,16 @@ fn the_profile_saved_on_me_is_what_the_cli_shows_and_a_bad_name_changes_nothing(
     let me = send(&d, "GET", "/me", &[("Cookie", &cookie)], None, false);
     assert_eq!(me.status, 200);
     let csrf = csrf_of(&me);
-    let post = |body: String| send(&d, "POST", "/me/profile", &form, Some(body.as_bytes()), false);
+    let post = |body: String| {
+        send(
+            &d,
+            "POST",
+            "/me/profile",
+            &form,
+            Some(body.as_bytes()),
+            false,
+        )
+    };
 
     // Without the token: refused, nothing published.
     let r = post("name=Ana".to_owned());
@@ -669,7 +678,11 @@ fn the_profile_saved_on_me_is_what_the_cli_shows_and_a_bad_name_changes_nothing(
     let version = shown["version"].clone();
     // The page shows it back in the form.
     let me = send(&d, "GET", "/me", &[("Cookie", &cookie)], None, false);
-    assert!(me.body.contains(r#"name="name" value="Ana""#), "{}", me.body);
+    assert!(
+        me.body.contains(r#"name="name" value="Ana""#),
+        "{}",
+        me.body
+    );
 
     // A name over 64 characters: said beside the field, nothing published.
     let r = post(format!("csrf={csrf}&name={}", "A".repeat(65)));

@@ -67,10 +67,23 @@ async fn every_page_passes_axe_and_fits_a_narrow_phone() {
     let out = kit::ok(
         &d.dir,
         &[
-            "listing", "add", "--title", "Cordless drill", "--kind", "rent", "--price", "5",
-            "--per", "day", "--deposit", "50", "--description",
-            "Two batteries, a case and a set of bits.", "--photo",
-            photo.to_str().unwrap(), "--json",
+            "listing",
+            "add",
+            "--title",
+            "Cordless drill",
+            "--kind",
+            "rent",
+            "--price",
+            "5",
+            "--per",
+            "day",
+            "--deposit",
+            "50",
+            "--description",
+            "Two batteries, a case and a set of bits.",
+            "--photo",
+            photo.to_str().unwrap(),
+            "--json",
         ],
     );
     let listing: Value = serde_json::from_str(&out).expect("JSON");
@@ -79,7 +92,13 @@ async fn every_page_passes_axe_and_fits_a_narrow_phone() {
     kit::ok(
         &d.dir,
         &[
-            "profile", "set", "--name", "Ana", "--bio", "Tools and bikes.", "--contact",
+            "profile",
+            "set",
+            "--name",
+            "Ana",
+            "--bio",
+            "Tools and bikes.",
+            "--contact",
             "signal: ana.01",
         ],
     );

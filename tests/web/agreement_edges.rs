@@ -23,8 +23,17 @@ fn pair(dir: &std::path::Path) -> (Daemon, Daemon, String) {
     let out = kit::ok(
         &lender.dir,
         &[
-            "listing", "add", "--title", "Cordless drill", "--kind", "rent", "--price", "5",
-            "--deposit", "50", "--json",
+            "listing",
+            "add",
+            "--title",
+            "Cordless drill",
+            "--kind",
+            "rent",
+            "--price",
+            "5",
+            "--deposit",
+            "50",
+            "--json",
         ],
     );
     let id = serde_json::from_str::<Value>(&out).unwrap()["id"]
@@ -42,8 +51,20 @@ fn propose(borrower: &Daemon, listing: &str) -> String {
     let out = kit::ok(
         &borrower.dir,
         &[
-            "agreement", "propose", listing, "--kind", "rent", "--start", "+1d", "--due",
-            "+3d", "--price", "5", "--deposit", "50", "--json",
+            "agreement",
+            "propose",
+            listing,
+            "--kind",
+            "rent",
+            "--start",
+            "+1d",
+            "--due",
+            "+3d",
+            "--price",
+            "5",
+            "--deposit",
+            "50",
+            "--json",
         ],
     );
     let v: Value = serde_json::from_str(&out).expect("JSON");
@@ -152,7 +173,11 @@ async fn a_hostile_page_auto_submitting_actions_signs_nothing() {
         ),
     ]);
     let before = agreement(&lender, &id);
-    let b = Browser::desktop("a_hostile_page_auto_submitting_actions_signs_nothing", &lender).await;
+    let b = Browser::desktop(
+        "a_hostile_page_auto_submitting_actions_signs_nothing",
+        &lender,
+    )
+    .await;
     b.sign_in(&lender).await;
     for path in ["/accept", "/handover", "/api-accept"] {
         b.goto(&format!("{site}{path}")).await;
@@ -184,9 +209,17 @@ async fn a_return_waits_for_the_stopped_lender_and_turns_done_live() {
     eventually("the proposal at the lender", || {
         http::call(&lender, "GET", &format!("/api/v1/agreements/{id}"), None).status == 200
     });
-    for (d, action) in [(&lender, "accept"), (&lender, "handover"), (&borrower, "confirm")] {
+    for (d, action) in [
+        (&lender, "accept"),
+        (&lender, "handover"),
+        (&borrower, "confirm"),
+    ] {
         kit::ok(&d.dir, &["agreement", action, &id[..12]]);
-        let other = if std::ptr::eq(d, &lender) { &borrower } else { &lender };
+        let other = if std::ptr::eq(d, &lender) {
+            &borrower
+        } else {
+            &lender
+        };
         let chain = events(d, &id);
         eventually(&format!("{action} at the other node"), || {
             events(other, &id) == chain
@@ -243,7 +276,9 @@ async fn a_hostile_note_review_and_counter_stay_inert_at_360px() {
     // The lender is hostile: a counter, a note and (after the rental) a
     // review full of markup, an RTL override and a 140-character word.
     let word = "Ж".repeat(140);
-    let hostile = format!("\u{202e}<script>window.pwned=1</script><img src=x onerror=\"window.pwned=1\"> {word}");
+    let hostile = format!(
+        "\u{202e}<script>window.pwned=1</script><img src=x onerror=\"window.pwned=1\"> {word}"
+    );
     let counter = json!({"pickup": format!("<b>{word}</b>"), "note": hostile});
     let reply = http::call(
         &lender,
@@ -270,14 +305,152 @@ async fn a_hostile_note_review_and_counter_stay_inert_at_360px() {
     b.goto(&format!("/a/{id}")).await;
     shows(&b, &borrower, &id, "offered").await;
     let timeline = b.text("#timeline").await;
-    assert!(timeline.contains("<script>window.pwned=1</script>"), "{timeline}");
+    assert!(
+        timeline.contains("<script>window.pwned=1</script>"),
+        "{timeline}"
+    );
     assert!(b.text("#terms").await.contains(&format!("<b>{word}</b>")));
     let planted = b
         .js("return [typeof window.pwned, document.querySelectorAll('main script, main img, main b').length]")
         .await;
-    assert_eq!(planted, json!(["undefined", 0]), "markup from the other node ran");
+    assert_eq!(
+        planted,
+        json!(["undefined", 0]),
+        "markup from the other node ran"
+    );
     let (over, widest) = b.overflow().await;
-    assert!(over <= 0, "the timeline scrolls sideways by {over} px ({widest})");
+    assert!(
+        over <= 0,
+        "the timeline scrolls sideways by {over} px ({widest})"
+    );
     b.screenshot("timeline-hostile-360").await;
     b.quit().await;
+}
+
+fn key(k: fantoccini::key::Key) -> String {
+    char::from(k).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_only_propose_counter_accept_review() {
+    use fantoccini::key::Key;
+    let Some(_serial) = browser::serial().await else {
+        return;
+    };
+    let test = "keyboard_only_propose_counter_accept_review";
+    let tmp = tempdir().unwrap();
+    let (lender, borrower, listing) = pair(tmp.path());
+    let theirs = Browser::desktop(test, &borrower).await;
+    let mine = Browser::desktop(test, &lender).await;
+    theirs.sign_in(&borrower).await;
+    mine.sign_in(&lender).await;
+
+    // Propose: the form comes filled in; Enter in a field submits it.
+    theirs.goto(&format!("/l/{listing}")).await;
+    theirs
+        .find("#rent-pickup")
+        .await
+        .send_keys(&format!("By the blue gate{}", key(Key::Enter)))
+        .await
+        .unwrap();
+    theirs
+        .wait_js(
+            "the agreement page",
+            "return location.pathname.startsWith('/a/') && !!document.getElementById('actions')",
+        )
+        .await;
+    let id = theirs.path().await.trim_start_matches("/a/").to_owned();
+    eventually("the proposal at the lender", || {
+        http::call(&lender, "GET", &format!("/api/v1/agreements/{id}"), None).status == 200
+    });
+
+    // Counter: a new price typed, Enter.
+    mine.goto(&format!("/a/{id}")).await;
+    shows(&mine, &lender, &id, "offered").await;
+    let price = mine.find("#rent-price").await;
+    price.clear().await.unwrap();
+    price
+        .send_keys(&format!("4.00{}", key(Key::Enter)))
+        .await
+        .unwrap();
+    eventually("the counter at the borrower", || {
+        agreement(&borrower, &id)["events"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
+    });
+
+    // Accept: Enter in its note field.
+    shows(&theirs, &borrower, &id, "offered").await;
+    theirs
+        .find("#accept-note")
+        .await
+        .send_keys(&format!("Deal{}", key(Key::Enter)))
+        .await
+        .unwrap();
+    shows(&theirs, &borrower, &id, "accepted").await;
+    let terms = &agreement(&borrower, &id)["terms"];
+    assert_eq!(terms["price"]["amount"], 400);
+    assert_eq!(terms["pickup"], "By the blue gate");
+
+    // The rental runs its course by CLI; then the review, by keyboard:
+    // space picks a rating, Tab reaches the button, Enter posts.
+    for (d, action) in [
+        (&lender, "handover"),
+        (&borrower, "confirm"),
+        (&borrower, "return"),
+        (&lender, "confirm"),
+    ] {
+        kit::ok(&d.dir, &["agreement", action, &id[..12]]);
+        let other = if std::ptr::eq(d, &lender) {
+            &borrower
+        } else {
+            &lender
+        };
+        let chain = events(d, &id);
+        eventually(&format!("{action} at the other node"), || {
+            events(other, &id) == chain
+        });
+    }
+    theirs
+        .wait_js(
+            "the review form",
+            "return !!document.getElementById('form-review')",
+        )
+        .await;
+    theirs
+        .find("#form-review input[name=rating][value='5']")
+        .await
+        .send_keys(" ")
+        .await
+        .unwrap();
+    let text = theirs.find("#review-text").await;
+    text.send_keys("Good drill.").await.unwrap();
+    text.send_keys(&key(Key::Tab)).await.unwrap();
+    let focused = theirs.client.active_element().await.unwrap();
+    assert_eq!(
+        focused.text().await.unwrap().trim(),
+        "Post review",
+        "Tab from the text reaches the button"
+    );
+    focused.send_keys(&key(Key::Enter)).await.unwrap();
+    let author = http::call(&borrower, "GET", "/api/v1/node", None).json()["author"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually("the review published", || {
+        let r = http::call(
+            &borrower,
+            "GET",
+            &format!("/api/v1/reviews?author={author}"),
+            None,
+        )
+        .json();
+        r["reviews"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1 && a[0]["rating"] == 5 && a[0]["text"] == "Good drill.")
+    });
+    mine.quit().await;
+    theirs.quit().await;
 }

@@ -38,8 +38,10 @@ fn api_ids(d: &Daemon, query: &str) -> Vec<String> {
 /// The ids of the cards on the open page, in order.
 async fn page_ids(b: &Browser) -> Vec<String> {
     let hrefs = b
-        .js("return Array.from(document.querySelectorAll('#listings .card h2 a')) \
-               .map(function (a) { return a.getAttribute('href'); })")
+        .js(
+            "return Array.from(document.querySelectorAll('#listings .card h2 a')) \
+               .map(function (a) { return a.getAttribute('href'); })",
+        )
         .await;
     hrefs
         .as_array()
@@ -117,8 +119,11 @@ async fn filters_and_more_match_the_api() {
         .click()
         .await
         .unwrap();
-    b.wait_js("the rent filter applied", "return location.search.includes('kind=rent')")
-        .await;
+    b.wait_js(
+        "the rent filter applied",
+        "return location.search.includes('kind=rent')",
+    )
+    .await;
     let (ids, _) = all_pages(&b).await;
     assert_eq!(ids.len(), 9);
     assert_eq!(ids, api_ids(&d, "kind=rent"), "kind=rent");
@@ -131,8 +136,11 @@ async fn filters_and_more_match_the_api() {
         .click()
         .await
         .unwrap();
-    b.wait_js("the want filter applied", "return location.search.includes('purpose=want')")
-        .await;
+    b.wait_js(
+        "the want filter applied",
+        "return location.search.includes('purpose=want')",
+    )
+    .await;
     let (ids, _) = all_pages(&b).await;
     assert_eq!(ids.len(), 4);
     assert_eq!(ids, api_ids(&d, "purpose=want&q=sofa"), "wants with a word");
@@ -165,7 +173,11 @@ async fn a_mesh_made_on_one_page_is_joined_on_another() {
     let mine = Browser::desktop(test, &lender).await;
     mine.sign_in(&lender).await;
     mine.goto("/meshes").await;
-    mine.find("#name").await.send_keys("Elm Street").await.unwrap();
+    mine.find("#name")
+        .await
+        .send_keys("Elm Street")
+        .await
+        .unwrap();
     mine.find("form[action='/meshes/create'] button[type=submit]")
         .await
         .click()

@@ -321,12 +321,14 @@ impl Browser {
     /// and the widest element that sticks out, for the message.
     pub(crate) async fn overflow(&self) -> (i64, String) {
         let v = self
-            .js("var d = document.documentElement, w = window.innerWidth, worst = '', most = 0; \
+            .js(
+                "var d = document.documentElement, w = window.innerWidth, worst = '', most = 0; \
                  document.querySelectorAll('body *').forEach(function (e) { \
                    var r = e.getBoundingClientRect().right; \
                    if (r > w && r > most) { most = r; worst = e.tagName.toLowerCase() + \
                      (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : ''); } }); \
-                 return [d.scrollWidth - w, worst];")
+                 return [d.scrollWidth - w, worst];",
+            )
             .await;
         (
             v[0].as_i64().unwrap_or(i64::MAX),

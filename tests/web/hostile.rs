@@ -79,7 +79,9 @@ async fn a_hostile_page_on_another_port_changes_and_reads_nothing() {
     let d = browser::neighbour(&tmp.path().join("n"), None);
     let out = kit::ok(
         &d.dir,
-        &["listing", "add", "--title", "Ladder", "--kind", "share", "--json"],
+        &[
+            "listing", "add", "--title", "Ladder", "--kind", "share", "--json",
+        ],
     );
     let id = serde_json::from_str::<Value>(&out).unwrap()["id"]
         .as_str()
@@ -160,7 +162,11 @@ Promise.all([
     ));
     let site = hostile_site(pages);
 
-    let b = Browser::desktop("a_hostile_page_on_another_port_changes_and_reads_nothing", &d).await;
+    let b = Browser::desktop(
+        "a_hostile_page_on_another_port_changes_and_reads_nothing",
+        &d,
+    )
+    .await;
     b.sign_in(&d).await;
 
     // Each auto-submitted form lands on the node's refusal.
@@ -250,7 +256,10 @@ async fn a_hostile_listing_and_profile_stay_inert_text_at_360px() {
     });
     let reply = http::call(&hostile, "PUT", "/api/v1/profile", Some(&profile));
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let title = format!("\u{202e}<img src=x onerror=window.pwned=1>{}", "W".repeat(105));
+    let title = format!(
+        "\u{202e}<img src=x onerror=window.pwned=1>{}",
+        "W".repeat(105)
+    );
     assert_eq!(title.chars().count(), 140);
     let listing = json!({
         "title": title,
@@ -263,11 +272,14 @@ async fn a_hostile_listing_and_profile_stay_inert_text_at_360px() {
     let author = &id[..64];
     eventually("the hostile listing and profile at the reader", || {
         http::call(&reader, "GET", &format!("/api/v1/listings/{id}"), None).status == 200
-            && http::call(&reader, "GET", &format!("/api/v1/profile/{author}"), None).status
-                == 200
+            && http::call(&reader, "GET", &format!("/api/v1/profile/{author}"), None).status == 200
     });
 
-    let b = Browser::phone("a_hostile_listing_and_profile_stay_inert_text_at_360px", &reader).await;
+    let b = Browser::phone(
+        "a_hostile_listing_and_profile_stay_inert_text_at_360px",
+        &reader,
+    )
+    .await;
     b.sign_in(&reader).await;
     b.viewport(NARROW).await;
     b.wait_js(
@@ -298,9 +310,16 @@ async fn a_hostile_listing_and_profile_stay_inert_text_at_360px() {
                      document.querySelectorAll('main script, main img, main iframe').length, \
                      document.querySelectorAll('a[href^=\"javascript\"]').length]")
         .await;
-    assert_eq!(planted, json!(["undefined", 0, 0]), "markup from the record ran");
+    assert_eq!(
+        planted,
+        json!(["undefined", 0, 0]),
+        "markup from the record ran"
+    );
     let (over, widest) = b.overflow().await;
-    assert!(over <= 0, "the listing scrolls sideways by {over} px ({widest})");
+    assert!(
+        over <= 0,
+        "the listing scrolls sideways by {over} px ({widest})"
+    );
     b.screenshot("listing-hostile-360").await;
     b.quit().await;
 }

@@ -35,8 +35,10 @@ pub(crate) fn next_of(d: &Daemon, id: &str) -> Vec<String> {
 /// The action forms the open page offers, sorted.
 pub(crate) async fn buttons(b: &Browser) -> Vec<String> {
     let v = b
-        .js("return Array.from(document.querySelectorAll('#actions form[data-action]')) \
-               .map(function (f) { return f.getAttribute('data-action'); })")
+        .js(
+            "return Array.from(document.querySelectorAll('#actions form[data-action]')) \
+               .map(function (f) { return f.getAttribute('data-action'); })",
+        )
         .await;
     let mut found: Vec<String> = v
         .as_array()
@@ -105,7 +107,9 @@ pub(crate) async fn audit(b: &Browser, what: &str, problems: &mut Vec<String>) {
     b.viewport(NARROW).await;
     let (over, widest) = b.overflow().await;
     if over > 0 {
-        problems.push(format!("{what} scrolls sideways at 360 px by {over} px ({widest})"));
+        problems.push(format!(
+            "{what} scrolls sideways at 360 px by {over} px ({widest})"
+        ));
     }
 }
 
@@ -143,8 +147,21 @@ async fn a_rental_in_two_browsers_from_proposal_to_reviews() {
     let out = kit::ok(
         &lender.dir,
         &[
-            "listing", "add", "--title", "Cordless drill", "--kind", "rent", "--price", "5",
-            "--per", "day", "--deposit", "50", "--photo", photo.to_str().unwrap(), "--json",
+            "listing",
+            "add",
+            "--title",
+            "Cordless drill",
+            "--kind",
+            "rent",
+            "--price",
+            "5",
+            "--per",
+            "day",
+            "--deposit",
+            "50",
+            "--photo",
+            photo.to_str().unwrap(),
+            "--json",
         ],
     );
     let listing = serde_json::from_str::<Value>(&out).unwrap()["id"]
@@ -166,7 +183,10 @@ async fn a_rental_in_two_browsers_from_proposal_to_reviews() {
     theirs.goto(&format!("/l/{listing}")).await;
     theirs.find("form.propose-form[data-kind=rent]").await;
     let total = theirs.text("[data-total]").await;
-    assert_eq!(total, "Total: 10.00 EUR for 2 days", "the total beside the price");
+    assert_eq!(
+        total, "Total: 10.00 EUR for 2 days",
+        "the total beside the price"
+    );
     audit(&theirs, "the propose form", &mut problems).await;
     theirs.viewport(PHONE).await;
     theirs.screenshots("propose").await;
@@ -197,9 +217,7 @@ async fn a_rental_in_two_browsers_from_proposal_to_reviews() {
     mine.mark().await;
     mine.wait_js(
         "the proposal in the lender's inbox",
-        &format!(
-            "return !!document.querySelector('[data-group=mine] [data-id=\"{id}\"]')"
-        ),
+        &format!("return !!document.querySelector('[data-group=mine] [data-id=\"{id}\"]')"),
     )
     .await;
     audit(&mine, "the inbox", &mut problems).await;
@@ -218,7 +236,10 @@ async fn a_rental_in_two_browsers_from_proposal_to_reviews() {
     act(&mine, "counter").await;
     shows(&mine, &lender, &id, "offered").await;
     shows(&theirs, &borrower, &id, "offered").await;
-    assert!(theirs.still_marked().await, "the borrower's page was reloaded");
+    assert!(
+        theirs.still_marked().await,
+        "the borrower's page was reloaded"
+    );
     let timeline = theirs.text("#timeline").await;
     assert!(
         timeline.contains("Price: 5.00 EUR per day → 4.00 EUR per day"),
@@ -244,10 +265,17 @@ async fn a_rental_in_two_browsers_from_proposal_to_reviews() {
         act(b, action).await;
         shows(b, d, &id, state).await;
         shows(other, other_node, &id, state).await;
-        assert!(other.still_marked().await, "the page was reloaded after {action}");
+        assert!(
+            other.still_marked().await,
+            "the page was reloaded after {action}"
+        );
         audit(b, &format!("the agreement after {action}"), &mut problems).await;
-        b.viewport(if std::ptr::eq(b, &mine) { DESKTOP } else { PHONE })
-            .await;
+        b.viewport(if std::ptr::eq(b, &mine) {
+            DESKTOP
+        } else {
+            PHONE
+        })
+        .await;
     }
     let deposit = agreement(&lender, &id)["events"]
         .as_array()
@@ -274,11 +302,13 @@ async fn a_rental_in_two_browsers_from_proposal_to_reviews() {
         (&mine, "5", "Careful with the drill, back on time."),
         (&theirs, "4", "Good drill, friendly handover."),
     ] {
-        b.find(&format!("#form-review input[name=rating][value='{rating}']"))
-            .await
-            .click()
-            .await
-            .unwrap();
+        b.find(&format!(
+            "#form-review input[name=rating][value='{rating}']"
+        ))
+        .await
+        .click()
+        .await
+        .unwrap();
         b.find("#review-text").await.send_keys(text).await.unwrap();
         b.find("#form-review button[type=submit]")
             .await
@@ -320,7 +350,10 @@ async fn a_rental_in_two_browsers_from_proposal_to_reviews() {
         )
         .await;
     let history = third.text("#history").await;
-    assert!(history.contains("Careful with the drill, back on time."), "{history}");
+    assert!(
+        history.contains("Careful with the drill, back on time."),
+        "{history}"
+    );
     assert!(history.contains("Rated 5 of 5"), "{history}");
     assert!(history.contains("completed"), "{history}");
     audit(&third, "a profile", &mut problems).await;

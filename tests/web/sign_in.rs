@@ -127,7 +127,10 @@ async fn a_phone_signs_in_by_a_host_in_api_hosts_only() {
         .unwrap_or_else(|| panic!("no link in {out:?}"))
         .trim()
         .to_owned();
-    assert!(link.starts_with(&format!("http://{host}/login?code=")), "{link}");
+    assert!(
+        link.starts_with(&format!("http://{host}/login?code=")),
+        "{link}"
+    );
     let phone = Browser::phone(test, &listed).await;
     phone.goto(&link).await;
     phone
@@ -137,7 +140,10 @@ async fn a_phone_signs_in_by_a_host_in_api_hosts_only() {
              && document.querySelector('h1').textContent === 'Browse'",
         )
         .await;
-    assert_eq!(phone.js("return location.host").await, Value::from(host.clone()));
+    assert_eq!(
+        phone.js("return location.host").await,
+        Value::from(host.clone())
+    );
     phone.screenshot("home-test-phone").await;
     phone.goto(&format!("http://{host}/status")).await;
     phone.find("#peer-count").await;

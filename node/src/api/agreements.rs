@@ -503,14 +503,14 @@ async fn counter(
     Path(path): Path<AgreementPath>,
     Body(input): Body<CounterInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
-    done(&state, path, ActionBody::Counter(input)).await
+    done(&state, path, ActionBody::Counter(Box::new(input))).await
 }
 
 /// The body of one action's route, `POST /agreements/{id}/<action>` (the
 /// API's routes and the agreement page's forms build it).
 #[derive(Debug)]
 pub(crate) enum ActionBody {
-    Counter(CounterInput),
+    Counter(Box<CounterInput>),
     Accept(NoteInput),
     Decline(NoteInput),
     Withdraw(NoteInput),
@@ -526,7 +526,8 @@ pub(crate) enum ActionBody {
 /// Signs the action of `body` on agreement `id`, checked as its route checks
 /// it.
 pub(crate) async fn perform(node: &Node, id: AgreementId, body: ActionBody) -> ApiResult<Acted> {
-    let plain = |action: Action, note: String| async move { Ok(node.act(&id, action, note).await?) };
+    let plain =
+        |action: Action, note: String| async move { Ok(node.act(&id, action, note).await?) };
     match body {
         ActionBody::Counter(input) => {
             let kind = node.agreement(&id)?.state.terms.deal.kind();

@@ -20,8 +20,8 @@ use super::pages::{not_found, page};
 use super::terms::{self, TermsForm};
 use crate::api::agreements::{self as api, ActionBody, ListParams};
 use crate::api::json::{
-    ActionJson, AgreementJson, AgreementSummaryJson, ConfirmInput, ExtendInput, LegInput,
-    LegJson, NoteInput, NoteText, ResolutionJson, ResolveInput, ReviewInput, TermsJson,
+    ActionJson, AgreementJson, AgreementSummaryJson, ConfirmInput, ExtendInput, LegInput, LegJson,
+    NoteInput, NoteText, ResolutionJson, ResolveInput, ReviewInput, TermsJson,
 };
 use crate::api::{ApiError, ApiState};
 use crate::cli::text::{money, name_of};
@@ -164,7 +164,11 @@ pub(super) async fn inbox(
                         Row {
                             id: s.id.clone(),
                             title: s.title.clone(),
-                            what: format!("{} · you are the {}", name_of(&s.kind), name_of(&s.role)),
+                            what: format!(
+                                "{} · you are the {}",
+                                name_of(&s.kind),
+                                name_of(&s.role)
+                            ),
                             state: s.state.clone(),
                             due: s.due.as_deref().map(terms::when),
                             other: short(&s.other),
@@ -357,7 +361,11 @@ fn view(
         if key == me {
             "You".to_owned()
         } else {
-            match key.parse().ok().and_then(|k| node.profile(k).ok().flatten()) {
+            match key
+                .parse()
+                .ok()
+                .and_then(|k| node.profile(k).ok().flatten())
+            {
                 Some((_, p)) => p.name,
                 None => short(key),
             }
@@ -594,7 +602,7 @@ impl ActionForm {
                     .terms
                     .counter_input(&a.terms, c)
                     .map_err(|e| field_error(e.field, &e.message))?;
-                ActionBody::Counter(input)
+                ActionBody::Counter(Box::new(input))
             }
             "accept" => ActionBody::Accept(NoteInput { note }),
             "decline" => ActionBody::Decline(NoteInput { note }),
@@ -806,7 +814,11 @@ pub(super) async fn propose(
         .ok()
         .and_then(|l| node.listing(&l).ok().flatten())
         .and_then(|r| crate::api::json::ListingJson::from_record(&r))
-        .and_then(|l| l.price.map(|p| p.currency).or(l.deposit.map(|d| d.currency)))
+        .and_then(|l| {
+            l.price
+                .map(|p| p.currency)
+                .or(l.deposit.map(|d| d.currency))
+        })
         .and_then(|code| swapmesh_protocol::Currency::from_code(&code).ok())
         .unwrap_or(node.config().currency);
     let result = match form.propose_input(&id, currency) {

@@ -131,7 +131,11 @@ pub(super) async fn person(
     let summary = node.review_summary(&party).unwrap_or_default();
     let profile = node.profile(party).ok().flatten().map(|(_, p)| p);
     let view = PersonPage {
-        nav: if party == node.author() { "me" } else { "browse" },
+        nav: if party == node.author() {
+            "me"
+        } else {
+            "browse"
+        },
         csrf: session.csrf,
         key: party.to_string(),
         me: party == node.author(),

@@ -66,7 +66,11 @@ pub(super) fn total(p: &PriceJson, start: &str, due: &str) -> Option<String> {
         currency: p.currency.clone(),
     };
     let unit = name_of(&p.per);
-    let unit = if periods == 1 { unit } else { format!("{unit}s") };
+    let unit = if periods == 1 {
+        unit
+    } else {
+        format!("{unit}s")
+    };
     Some(format!("{} for {periods} {unit}", money(&sum)))
 }
 
@@ -152,13 +156,13 @@ pub(super) fn changes(before: &TermsJson, after: &TermsJson) -> Vec<String> {
     let new = lines(after);
     let mut changed: Vec<String> = new
         .iter()
-        .filter_map(|(label, value)| {
-            match old.iter().find(|(l, _)| l == label) {
+        .filter_map(
+            |(label, value)| match old.iter().find(|(l, _)| l == label) {
                 Some((_, was)) if was == value => None,
                 Some((_, was)) => Some(format!("{label}: {was} → {value}")),
                 None => Some(format!("{label}: {value} (new)")),
-            }
-        })
+            },
+        )
         .collect();
     changed.extend(
         old.iter()
@@ -343,12 +347,10 @@ impl TermsForm {
         if text.trim().is_empty() {
             return Ok(None);
         }
-        let amount = currency
-            .parse_amount(text.trim())
-            .map_err(|e| FieldError {
-                field,
-                message: format!("{e}"),
-            })?;
+        let amount = currency.parse_amount(text.trim()).map_err(|e| FieldError {
+            field,
+            message: format!("{e}"),
+        })?;
         Ok(Some(MoneyJson {
             amount,
             currency: currency.code().to_owned(),
@@ -360,7 +362,12 @@ impl TermsForm {
             return Ok(None);
         };
         let per = serde_json::from_value::<Period>(serde_json::Value::String(
-            if self.per.is_empty() { "day" } else { &self.per }.to_owned(),
+            if self.per.is_empty() {
+                "day"
+            } else {
+                &self.per
+            }
+            .to_owned(),
         ))
         .map_err(|_| FieldError {
             field: "price",
