@@ -8,36 +8,7 @@ use tempfile::tempdir;
 
 use crate::http::{Reply, call, send};
 use crate::kit::{Daemon, eventually, ok};
-
-/// Signs in with a fresh link; the `Cookie` header value.
-fn sign_in(d: &Daemon) -> String {
-    let reply = call(d, "POST", "/api/v1/login-links", None);
-    let url = reply.json()["url"].as_str().unwrap().to_owned();
-    let path = url.split_once(&d.api).unwrap().1.to_owned();
-    let signed_in = send(d, "GET", &path, &[], None, false);
-    signed_in
-        .head
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie:"))
-        .unwrap()
-        .trim()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-/// A page's CSRF token.
-fn csrf_of(page: &Reply) -> String {
-    page.body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned()
-}
+use crate::web_pages::{csrf_of, sign_in};
 
 /// Posts `body` (URL-encoded) to `path` as the node's own page would.
 fn post_form(d: &Daemon, cookie: &str, path: &str, body: &str) -> Reply {

@@ -9,7 +9,7 @@ use crate::http::{Reply, send};
 use crate::kit::{Daemon, ok};
 
 /// Signs in with a fresh link; returns the `Cookie` header value.
-fn sign_in(d: &Daemon) -> String {
+pub(crate) fn sign_in(d: &Daemon) -> String {
     let token = format!("Bearer {}", d.token());
     let reply = send(
         d,
@@ -198,7 +198,7 @@ fn a_form_without_its_csrf_token_or_from_another_origin_changes_nothing() {
 }
 
 /// The CSRF token a page's forms carry.
-fn csrf_of(page: &Reply) -> String {
+pub(crate) fn csrf_of(page: &Reply) -> String {
     page.body
         .split("name=\"csrf\" value=\"")
         .nth(1)

@@ -491,12 +491,7 @@ fn confirms_a_return(a: &AgreementJson, me: &str) -> bool {
 /// The deposit the terms hold (as typed) and the currency amounts are typed in.
 fn deposit_and_currency(t: &TermsJson) -> (String, String) {
     use crate::api::json::DealJson;
-    let typed = |m: &crate::api::json::MoneyJson| {
-        m.to_money()
-            .map(|x| x.display())
-            .and_then(|s| s.split(' ').next().map(str::to_owned))
-            .unwrap_or_default()
-    };
+    let typed = terms::typed;
     match &t.deal {
         DealJson::Share { deposit, .. } => (
             deposit.as_ref().map(typed).unwrap_or_default(),

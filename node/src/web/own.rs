@@ -80,12 +80,7 @@ impl ListingForm {
 
     /// The form filled in from a listing of ours.
     fn of(l: &ListingJson) -> Self {
-        let amount = |m: &MoneyJson| {
-            m.to_money()
-                .map(|money| money.display())
-                .map(|text| text.split(' ').next().unwrap_or("").to_owned())
-                .unwrap_or_default()
-        };
+        let amount = super::terms::typed;
         Self {
             purpose: name_of(&l.purpose),
             title: l.title.clone(),

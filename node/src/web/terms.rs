@@ -11,6 +11,14 @@ use crate::api::json::{
 };
 use crate::cli::text::{money, name_of, price};
 
+/// An amount as a form field holds it: `5.00` (no currency).
+pub(super) fn typed(m: &MoneyJson) -> String {
+    m.to_money()
+        .map(|x| x.display())
+        .and_then(|t| t.split(' ').next().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// A time as the page shows it: `2026-12-05 10:00 UTC`.
 pub(super) fn when(rfc3339: &str) -> String {
     match rfc3339.get(..16) {
@@ -228,12 +236,7 @@ impl TermsForm {
             DealKind::Give => String::new(),
             _ => at(start),
         };
-        let amount = |m: &MoneyJson| {
-            m.to_money()
-                .map(|x| x.display())
-                .and_then(|t| t.split(' ').next().map(str::to_owned))
-                .unwrap_or_default()
-        };
+        let amount = typed;
         Self {
             kind: name_of(&kind),
             price: l
@@ -261,12 +264,7 @@ impl TermsForm {
 
     /// The form filled in from the current terms (to counter them).
     pub(super) fn of_terms(t: &TermsJson) -> Self {
-        let amount = |m: &MoneyJson| {
-            m.to_money()
-                .map(|x| x.display())
-                .and_then(|t| t.split(' ').next().map(str::to_owned))
-                .unwrap_or_default()
-        };
+        let amount = typed;
         let opt = |t: &Option<String>| t.as_deref().map(field_time).unwrap_or_default();
         let mut form = Self {
             pickup: t.pickup.clone().unwrap_or_default(),
