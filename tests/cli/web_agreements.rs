@@ -251,3 +251,93 @@ fn bad_terms_are_said_beside_their_field_and_nothing_is_proposed() {
     assert_eq!(terms["deposit"]["amount"], 5000);
     assert_eq!(terms["start"], "2030-01-10T10:00:00Z");
 }
+
+/// The agreement ids an inbox page shows, in order.
+fn inbox_ids(page: &Reply) -> Vec<String> {
+    page.body
+        .split("class=\"card agreement-card\" data-id=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_pending_proposal_is_marked_and_stopped_on_the_page_and_the_inbox_filters_as_the_api() {
+    let dir = tempdir().unwrap();
+    let (lender, borrower, listing) = pair(dir.path());
+    // With the lender's node stopped, the proposal waits for it.
+    lender.terminate();
+    let out = ok(
+        &borrower.dir,
+        &[
+            "agreement",
+            "propose",
+            &listing,
+            "--kind",
+            "rent",
+            "--start",
+            "+1d",
+            "--due",
+            "+3d",
+            "--price",
+            "5",
+            "--json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let id = v["agreement"]["id"]
+        .as_str()
+        .or(v["id"].as_str())
+        .unwrap()
+        .to_owned();
+    assert!(agreement(&borrower, &id)["pending"].is_object());
+
+    let cookie = sign_in(&borrower);
+    let get = |path: &str| send(&borrower, "GET", path, &[("Cookie", &cookie)], None, false);
+    // The inbox shows what the API lists, filter for filter.
+    for query in [
+        "",
+        "state=offered",
+        "role=receiver",
+        "role=provider",
+        "state=completed",
+    ] {
+        let page = get(&format!("/agreements?{query}"));
+        assert_eq!(page.status, 200, "{query}: {}", page.body);
+        let api = call(
+            &borrower,
+            "GET",
+            &format!("/api/v1/agreements?{query}"),
+            None,
+        )
+        .json();
+        let want: Vec<String> = api["agreements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(inbox_ids(&page), want, "{query}");
+    }
+    let bad = get("/agreements?state=lost");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("unknown state"), "{}", bad.body);
+
+    // The agreement page marks the waiting proposal and stops sending it.
+    let page = get(&format!("/a/{id}"));
+    assert!(
+        page.body.contains("Waiting for their node"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Stop sending it"), "{}", page.body);
+    let r = post_form(
+        &borrower,
+        &cookie,
+        &format!("/a/{id}/pending/stop"),
+        &format!("csrf={}", csrf_of(&page)),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(agreement(&borrower, &id)["pending"].is_null());
+    assert!(!get(&format!("/a/{id}")).body.contains("Stop sending it"));
+}

@@ -329,8 +329,8 @@ fn action_text(a: &ActionJson) -> String {
         ActionJson::Accept { .. } => "Accepted".into(),
         ActionJson::Decline => "Declined".into(),
         ActionJson::Withdraw => "Withdrew".into(),
-        ActionJson::Handover { leg } => format!("Handed over ({} item)", name_of(leg)),
-        ActionJson::Return { leg } => format!("Gave back ({} item)", name_of(leg)),
+        ActionJson::Handover { leg } => format!("Handed over{}", leg_words(leg)),
+        ActionJson::Return { leg } => format!("Gave back{}", leg_words(leg)),
         ActionJson::Confirm {
             deposit_returned, ..
         } => match deposit_returned {
@@ -341,8 +341,14 @@ fn action_text(a: &ActionJson) -> String {
         ActionJson::Cancel => "Cancelled".into(),
         ActionJson::Dispute => "Disputed".into(),
         ActionJson::Resolve { outcome } => format!("Proposed to resolve: {}", name_of(outcome)),
-        #[allow(unreachable_patterns)]
-        _ => "Acted".into(),
+    }
+}
+
+/// Which item, when it is the one a swap gives in exchange.
+fn leg_words(leg: &LegJson) -> &'static str {
+    match leg {
+        LegJson::Provider => "",
+        LegJson::Receiver => " (the item given in exchange)",
     }
 }
 
@@ -441,10 +447,9 @@ fn view(
     if !confirms_a_return(&a, &me) {
         deposit_held.clear();
     }
-    let reviewed = review.is_none() && own_review(state, &a.summary.id).is_some();
-    let review = review
-        .or_else(|| own_review(state, &a.summary.id))
-        .unwrap_or_default();
+    let ours = own_review(state, &a.summary.id);
+    let reviewed = ours.is_some();
+    let review = review.or(ours).unwrap_or_default();
     AgreementPage {
         nav: "agreements",
         csrf,

@@ -98,6 +98,10 @@ struct MePage {
     profile: ProfileForm,
     /// Our author key (64 hex).
     author: String,
+    /// What our receipts and reviews add up to (`GET /reviews/summary`).
+    summary: crate::ReviewSummary,
+    /// Their mean rating, one decimal.
+    mean: Option<String>,
 }
 
 /// `/me`: our own listings, paused ones too, and our profile.
@@ -147,6 +151,7 @@ fn render(
             .collect(),
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let summary = node.review_summary(&node.author()).unwrap_or_default();
     page(
         status,
         &MePage {
@@ -155,6 +160,8 @@ fn render(
             listings,
             profile,
             author: node.author().to_string(),
+            mean: summary.mean_rating.map(|m| format!("{m:.1}")),
+            summary,
         },
     )
 }
