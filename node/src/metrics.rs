@@ -177,6 +177,9 @@ impl AppMetrics {
             "# HELP swapmesh_sync_sessions Catch-up sync sessions completed.\n\
              # TYPE swapmesh_sync_sessions counter\n\
              swapmesh_sync_sessions_total {}\n\
+             # HELP swapmesh_sync_sessions_started Catch-up sync sessions begun as the initiator, ended well or not.\n\
+             # TYPE swapmesh_sync_sessions_started counter\n\
+             swapmesh_sync_sessions_started_total {}\n\
              # HELP swapmesh_sync_records_fetched Records fetched by sync.\n\
              # TYPE swapmesh_sync_records_fetched counter\n\
              swapmesh_sync_records_fetched_total {}\n\
@@ -186,7 +189,7 @@ impl AppMetrics {
              # HELP swapmesh_peers Connected peers.\n\
              # TYPE swapmesh_peers gauge\n\
              swapmesh_peers {peers}",
-            sync.completed, sync.fetched_total, sync.running
+            sync.completed, sync.started, sync.fetched_total, sync.running
         );
         let events = self.agreement_events.lock().expect("metrics lock").clone();
         let _ = writeln!(

@@ -66,6 +66,8 @@ pub struct Topic(String);
 
 const AREA_PREFIX: &str = "swapmesh/1/area/";
 const MESH_PREFIX: &str = "swapmesh/1/mesh/";
+/// Private meshes' topics: `p` and 31 lower-case hex characters.
+const PRIVATE_MESH_PREFIX: &str = "swapmesh/1/pmesh/p";
 
 impl Topic {
     /// The topic of an area's 5-character cell.
@@ -87,6 +89,19 @@ impl Topic {
         } else {
             None
         }
+    }
+
+    /// Whether a peer may announce `name` (a gossipsub subscription): an area
+    /// or mesh topic, or the form private meshes' topics take
+    /// (`swapmesh/1/pmesh/p<31 hex>`), which nodes relay without joining.
+    pub fn admitted(name: &str) -> bool {
+        Self::parse(name).is_some()
+            || name.strip_prefix(PRIVATE_MESH_PREFIX).is_some_and(|id| {
+                id.len() == 31
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
     }
 
     /// The topic name.
@@ -156,5 +171,29 @@ mod tests {
             Some(MeshId::local())
         );
         assert_eq!(Topic::area(&g).mesh_id(), None);
+    }
+
+    #[test]
+    fn admitted_names_are_ours_and_private_meshes() {
+        for name in [
+            "swapmesh/1/area/u4pru",
+            "swapmesh/1/mesh/local",
+            "swapmesh/1/pmesh/p0123456789abcdef0123456789abcde",
+        ] {
+            assert!(Topic::admitted(name), "{name}");
+        }
+        for name in [
+            "",
+            "junk/topic",
+            "swapmesh/1/area/u4pruy",
+            "swapmesh/1/mesh/Local",
+            "swapmesh/1/pmesh/p0123456789abcdef0123456789abcd",
+            "swapmesh/1/pmesh/p0123456789abcdef0123456789abcdef",
+            "swapmesh/1/pmesh/p0123456789ABCDEF0123456789ABCDE",
+            "swapmesh/1/pmesh/q0123456789abcdef0123456789abcde",
+            "swapmesh/2/area/u4pru",
+        ] {
+            assert!(!Topic::admitted(name), "{name}");
+        }
     }
 }

@@ -14,3 +14,4 @@ mod ingest;
 mod lifecycle;
 mod photos;
 mod receipts;
+mod subscriptions;

@@ -11,6 +11,8 @@ use libp2p::{
 };
 use tracing::warn;
 
+use crate::topics::{self, Filter};
+
 use crate::{
     codec::FrameCodec,
     config::{NetworkConfig, RelayLimits},
@@ -75,7 +77,7 @@ pub(crate) struct Behaviour {
     /// Dials back other nodes' candidate addresses (`role = server`).
     pub(crate) autonat_server: Toggle<autonat::v2::server::Behaviour>,
     /// Anonymous, content-addressed gossip with app validation and scoring.
-    pub(crate) gossipsub: gossipsub::Behaviour,
+    pub(crate) gossipsub: gossipsub::Behaviour<gossipsub::IdentityTransform, Filter>,
     /// `/swapmesh/sync/1`.
     pub(crate) sync: request_response::Behaviour<FrameCodec>,
     /// `/swapmesh/agree/1`.
@@ -224,7 +226,7 @@ fn relay_config(limits: RelayLimits) -> relay::Config {
 fn gossipsub(
     config: &NetworkConfig,
     registry: &mut Registry,
-) -> Result<gossipsub::Behaviour, BuildError> {
+) -> Result<gossipsub::Behaviour<gossipsub::IdentityTransform, Filter>, BuildError> {
     let g = &config.gossip;
     let gossip_config = gossipsub::ConfigBuilder::default()
         // Records are signed by their authors; a second, per-hop signature would
@@ -251,12 +253,16 @@ fn gossipsub(
     let thresholds = scoring::peer_score_thresholds();
     let mut metrics_config = gossipsub::MetricsConfig::default();
     metrics_config.buckets_using_scoring_thresholds(&thresholds);
-    let mut behaviour =
-        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)?
-            .with_metrics(
-                registry.sub_registry_with_prefix("gossipsub"),
-                metrics_config,
-            );
+    let filter = topics::filter(g.topic_rule, g.max_topics_per_peer, registry);
+    let mut behaviour = gossipsub::Behaviour::new_with_subscription_filter(
+        gossipsub::MessageAuthenticity::Anonymous,
+        gossip_config,
+        filter,
+    )?
+    .with_metrics(
+        registry.sub_registry_with_prefix("gossipsub"),
+        metrics_config,
+    );
     behaviour.with_peer_score(scoring::peer_score_params(), thresholds)?;
     Ok(behaviour)
 }

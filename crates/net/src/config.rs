@@ -230,6 +230,12 @@ pub struct GossipConfig {
     pub mesh_n_high: usize,
     /// How long a message id is remembered to drop duplicates (default 2 min).
     pub duplicate_cache_time: Duration,
+    /// Which topic names peers may announce and we may join (`None`, the
+    /// default: any). A subscription to another name is ignored and counted.
+    pub topic_rule: Option<crate::TopicRule>,
+    /// Most topics one peer may be subscribed to here (default 64); a
+    /// subscription beyond them is ignored and counted.
+    pub max_topics_per_peer: usize,
 }
 
 impl Default for GossipConfig {
@@ -241,6 +247,8 @@ impl Default for GossipConfig {
             mesh_n_low: 5,
             mesh_n_high: 12,
             duplicate_cache_time: Duration::from_secs(120),
+            topic_rule: None,
+            max_topics_per_peer: 64,
         }
     }
 }

@@ -75,6 +75,7 @@ mod event_loop;
 mod handle;
 mod misbehaviour;
 pub mod scoring;
+mod topics;
 mod transport;
 mod types;
 
@@ -87,6 +88,7 @@ pub use event_loop::EventLoop;
 pub use handle::NetworkHandle;
 pub use libp2p::{Multiaddr, PeerId, identity, identity::Keypair, multiaddr};
 pub use misbehaviour::Misbehaviour;
+pub use topics::TopicRule;
 pub use types::{
     BlockReason, ConnectionInfo, Discovery, MessageId, NetworkEvent, PeerScore, Protocol,
     Reachability, ResponseHandle, UnblockReason, Validation,

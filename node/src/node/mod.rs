@@ -71,6 +71,7 @@ struct Inner {
     publisher: Arc<Publisher>,
     address_book: Arc<AddressBook>,
     sync: SyncService,
+    schedule: Arc<Schedule>,
     agree: Agree,
     blobs: Blobs,
     web: WebSessions,
@@ -177,7 +178,7 @@ impl Node {
             tasks: tasks.clone(),
         };
         tasks.spawn(dispatch.run(net_events));
-        tasks.spawn(schedule.timer(config.sync_interval));
+        tasks.spawn(schedule.clone().timer(config.sync_interval));
         agree.start(config.agreement_tick);
         let web = WebSessions::new(store.clone(), config.clock.clone(), config.login_link_ttl);
         let node = Node {
@@ -192,6 +193,7 @@ impl Node {
                 publisher,
                 address_book,
                 sync,
+                schedule,
                 agree,
                 blobs,
                 web,
@@ -333,6 +335,8 @@ fn network_config(config: &NodeConfig, keypair: swapmesh_net::Keypair) -> Networ
     net.gossip = config.gossip.clone();
     // Net knows nothing of records: the largest message is ours to say.
     net.gossip.max_message_bytes = swapmesh_protocol::gossip::MAX_GOSSIP_MESSAGE;
+    // Peers announce only topics a node could serve; junk is ignored.
+    net.gossip.topic_rule = Some(swapmesh_protocol::Topic::admitted);
     net.misbehaviour = config.misbehaviour;
     net.connection_limits = config.connection_limits;
     net.mdns = MdnsConfig {

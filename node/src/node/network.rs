@@ -11,6 +11,12 @@ impl Node {
         Ok(self.inner.net.connected_peers().await?)
     }
 
+    /// The topics of ours `peer` has joined, as its subscriptions said (what
+    /// gossipsub's filter admitted).
+    pub fn topics_of(&self, peer: PeerId) -> Vec<swapmesh_protocol::Topic> {
+        self.inner.schedule.topics_of(peer)
+    }
+
     /// Addresses we listen on.
     pub async fn listen_addresses(&self) -> Result<Vec<Multiaddr>, NodeError> {
         Ok(self.inner.net.listen_addresses().await?)

@@ -181,6 +181,7 @@ impl SyncService {
         topic: &Topic,
     ) -> Result<SessionReport, SessionError> {
         let mut session = Initiator::new(topic.clone(), rand::random(), self.inner.config)?;
+        self.inner.progress.lock().expect("progress lock").started += 1;
         let mut begun = false;
         let result = self.drive(peer, &mut session, &mut begun).await;
         if begun {

@@ -27,6 +27,8 @@ pub struct Progress {
     pub expected: usize,
     /// Records fetched so far by the running sessions.
     pub fetched: usize,
+    /// Sessions begun as the initiator since start (ended well or not).
+    pub started: u64,
     /// Sessions completed since start.
     pub completed: u64,
     /// Records fetched since start.

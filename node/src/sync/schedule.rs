@@ -5,9 +5,10 @@
 //! us does. Sessions with one peer run one after another (a peer serves only a
 //! few at once), by one worker per peer.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use swapmesh_net::PeerId;
@@ -37,7 +38,14 @@ struct State {
     /// Topics waiting for a session, per peer. A peer has an entry while its
     /// worker runs.
     queue: HashMap<PeerId, BTreeSet<Topic>>,
+    /// When a peer's joining a topic last started a session: subscribe and
+    /// unsubscribe churn starts at most one per [`JOIN_SESSION_EVERY`].
+    joined: HashMap<(PeerId, Topic), Instant>,
 }
+
+/// The least time between two sessions that a peer's joining one topic
+/// starts.
+pub(crate) const JOIN_SESSION_EVERY: Duration = Duration::from_secs(60);
 
 impl Schedule {
     pub(crate) fn new(
@@ -61,13 +69,36 @@ impl Schedule {
     /// session, so the one that was away (or just restarted) fetches what it
     /// missed at once; when nothing differs a session is one round of a few
     /// hundred bytes.
+    /// Joining again within [`JOIN_SESSION_EVERY`] starts none.
     pub(crate) fn peer_joined(self: &Arc<Self>, peer: PeerId, topic: Topic) {
-        self.lock()
-            .peer_topics
-            .entry(peer)
-            .or_default()
-            .insert(topic.clone());
-        if self.on_connect && self.meshes.listens_to(&topic) {
+        let start = {
+            let mut state = self.lock();
+            state
+                .peer_topics
+                .entry(peer)
+                .or_default()
+                .insert(topic.clone());
+            if !self.on_connect || !self.meshes.listens_to(&topic) {
+                false
+            } else {
+                let now = Instant::now();
+                match state.joined.entry((peer, topic.clone())) {
+                    Entry::Occupied(e) if now.duration_since(*e.get()) < JOIN_SESSION_EVERY => {
+                        debug!(%peer, %topic, "joined again within a minute: no new session");
+                        false
+                    }
+                    Entry::Occupied(mut e) => {
+                        e.insert(now);
+                        true
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert(now);
+                        true
+                    }
+                }
+            }
+        };
+        if start {
             self.queue(peer, topic);
         }
     }
@@ -82,6 +113,15 @@ impl Schedule {
             .collect()
     }
 
+    /// The topics `peer` has joined.
+    pub(crate) fn topics_of(&self, peer: PeerId) -> Vec<Topic> {
+        self.lock()
+            .peer_topics
+            .get(&peer)
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// A peer left `topic`.
     pub(crate) fn peer_left(&self, peer: PeerId, topic: &Topic) {
         if let Some(topics) = self.lock().peer_topics.get_mut(&peer) {
@@ -91,7 +131,14 @@ impl Schedule {
 
     /// A peer disconnected.
     pub(crate) fn peer_gone(&self, peer: PeerId) {
-        self.lock().peer_topics.remove(&peer);
+        let mut state = self.lock();
+        state.peer_topics.remove(&peer);
+        // Its joins of the last minute are kept: reconnecting is no way
+        // around the bound. Older ones go, so the map stays small.
+        let now = Instant::now();
+        state
+            .joined
+            .retain(|_, at| now.duration_since(*at) < JOIN_SESSION_EVERY);
     }
 
     /// Queues a session with `peer` on `topic`; starts the peer's worker unless
