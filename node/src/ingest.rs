@@ -148,6 +148,24 @@ impl Ingestor {
         stored.verdicts.first().map_or(Validation::Ignore, |v| v.0)
     }
 
+    /// A pushed batch without the records we hold, and how many those were.
+    /// A record's id is the hash of its body: decoding and one lookup each,
+    /// no signature checked (an undecodable one stays, for the judge to
+    /// reject).
+    pub(crate) fn without_held(&self, records: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, usize) {
+        let total = records.len();
+        let fresh: Vec<Vec<u8>> = records
+            .into_iter()
+            .filter(|bytes| match SignedRecord::decode(bytes) {
+                Ok(record) => !matches!(self.store.get(&record.id()), Ok(Some(_))),
+                Err(_) => true,
+            })
+            .collect();
+        let held = total - fresh.len();
+        self.metrics.pushed_held(held);
+        (fresh, held)
+    }
+
     /// Judges a batch of encoded records that arrived by sync for `topic` (on
     /// both cores when it is large) and stores the valid ones in one
     /// transaction. A panic while judging is logged and counted and fails the

@@ -47,6 +47,8 @@ pub(crate) struct AppMetrics {
     receipts: AtomicU64,
     /// Reviews stored.
     reviews: AtomicU64,
+    /// Pushed records dropped unverified because we held them.
+    pushed_held: AtomicU64,
 }
 
 /// What the agreements hold at the time of a scrape.
@@ -112,6 +114,11 @@ impl AppMetrics {
     /// Counts one review stored.
     pub(crate) fn review_added(&self) {
         self.reviews.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts pushed records dropped unverified because we held them.
+    pub(crate) fn pushed_held(&self, n: usize) {
+        self.pushed_held.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Counts one refusal this node gave (`given`) or got (`received`).
@@ -232,11 +239,15 @@ impl AppMetrics {
              swapmesh_receipts_published_total {}\n\
              # HELP swapmesh_reviews_added Reviews stored here, ours and others'.\n\
              # TYPE swapmesh_reviews_added counter\n\
-             swapmesh_reviews_added_total {}\n",
+             swapmesh_reviews_added_total {}\n\
+             # HELP swapmesh_sync_pushed_held Pushed records dropped unverified: this node held them.\n\
+             # TYPE swapmesh_sync_pushed_held counter\n\
+             swapmesh_sync_pushed_held_total {}\n",
             agreements.pending,
             agreements.outbox,
             self.receipts.load(Ordering::Relaxed),
             self.reviews.load(Ordering::Relaxed),
+            self.pushed_held.load(Ordering::Relaxed),
         );
         out
     }

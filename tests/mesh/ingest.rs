@@ -160,8 +160,10 @@ async fn gossip_and_sync_verdicts_are_both_counted() {
     }
     // Sync: the same three kinds pushed in one batch.
     let pusher = raw_peer_of(&node).await;
+    kit::open_session(&pusher, &node, &cell_topic(), 3).await;
     let push = SyncRequest::Push {
         topic: cell_topic(),
+        session: 3,
         records: three_kinds("sync", now)
             .iter()
             .map(SignedRecord::encode)

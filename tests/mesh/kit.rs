@@ -119,3 +119,36 @@ pub(crate) async fn connect_raw(raw: &NetworkHandle, node: &Node) {
     })
     .await;
 }
+
+/// Opens sync session `session` on `topic` from the bare peer `raw` with
+/// `node` (one reconcile round from an empty set), so that a push may name it.
+pub(crate) async fn open_session(
+    raw: &NetworkHandle,
+    node: &Node,
+    topic: &swapmesh_protocol::Topic,
+    session: u64,
+) {
+    use swapmesh_sync::wire::{SyncRequest, SyncResponse};
+    let first = swapmesh_sync::Reconciler::initiator(swapmesh_sync::Config::default())
+        .expect("a reconciler")
+        .initiate_bytes(&swapmesh_sync::MemoryStore::new())
+        .expect("a first message");
+    let request = SyncRequest::Reconcile {
+        topic: topic.clone(),
+        session,
+        message: first,
+    };
+    let answer = raw
+        .send_request(
+            swapmesh_net::Protocol::Sync,
+            node.peer_id(),
+            request.encode(),
+        )
+        .await
+        .expect("an answer");
+    let answer = SyncResponse::decode(&answer, answer.len()).expect("a response");
+    assert!(
+        matches!(answer, SyncResponse::Reconcile { .. }),
+        "{answer:?}"
+    );
+}

@@ -13,5 +13,6 @@ mod hostile;
 mod ingest;
 mod lifecycle;
 mod photos;
+mod pushes;
 mod receipts;
 mod subscriptions;

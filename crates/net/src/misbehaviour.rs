@@ -12,6 +12,7 @@
 //! | [`Misbehaviour::InvalidRecord`] | 34 | 3 |
 //! | [`Misbehaviour::MalformedFrame`] | 25 | 4 |
 //! | [`Misbehaviour::Flooding`] | 10 | 10 messages over the rate |
+//! | [`Misbehaviour::HeldPush`] | 10 | 10 pushes mostly of records held |
 
 use std::{
     collections::HashMap,
@@ -40,6 +41,9 @@ pub enum Misbehaviour {
     /// It sent gossip messages or requests faster than the configured rate.
     /// High tolerance per message: only a sustained flood gets it blocked.
     Flooding,
+    /// It pushed records we held already, more than a quarter of a batch:
+    /// work asked for nothing. High tolerance: gossip races honest pushes.
+    HeldPush,
 }
 
 impl Misbehaviour {
@@ -49,7 +53,7 @@ impl Misbehaviour {
             Misbehaviour::OversizeFrame => 50.0,
             Misbehaviour::InvalidRecord => 34.0,
             Misbehaviour::MalformedFrame => 25.0,
-            Misbehaviour::Flooding => 10.0,
+            Misbehaviour::Flooding | Misbehaviour::HeldPush => 10.0,
         }
     }
 }

@@ -247,6 +247,13 @@ pub enum SessionError {
         /// Records pushed.
         sent: usize,
     },
+    /// A push named no reconciliation session of this peer on its topic that
+    /// is open or ended within [`SESSION_IDLE`](crate::SESSION_IDLE).
+    #[error("a push must name a sync session of the last minute on its topic; {session} is none")]
+    NoSession {
+        /// The session id the push named.
+        session: u64,
+    },
     /// A reconciliation session changed topics half-way.
     #[error("sync session {session} changed topic")]
     TopicChanged {
@@ -282,7 +289,8 @@ impl SessionError {
             Self::Wire(_)
             | Self::WrongResponse { .. }
             | Self::StoredTooMany { .. }
-            | Self::TopicChanged { .. } => Some(PeerFault::Protocol),
+            | Self::TopicChanged { .. }
+            | Self::NoSession { .. } => Some(PeerFault::Protocol),
             Self::NotAskedFor { .. } | Self::BadRecord { .. } => Some(PeerFault::Records),
             Self::Reconcile(_)
             | Self::Refused(_)

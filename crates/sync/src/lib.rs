@@ -96,8 +96,8 @@ pub use memory::{MemoryStore, MemoryTopics, ScanStore};
 pub use message::{Message, MessageRange, Mode};
 pub use reconcile::{Outcome, Reconciler, Role};
 pub use session::{
-    Handled, Initiator, MAX_SESSIONS_PER_PEER, Responders, SESSION_IDLE, Served, SessionConfig,
-    SessionReport,
+    FINISHED_PER_PEER, Handled, Initiator, MAX_SESSIONS_PER_PEER, Responders, SESSION_IDLE, Served,
+    SessionConfig, SessionReport,
 };
 pub use store::{Part, SyncSource, SyncStore, split_sorted};
 pub use wire::{FETCH_IDS, MAX_RECORDS, Refusal, SyncRequest, SyncResponse};

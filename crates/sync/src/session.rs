@@ -33,7 +33,7 @@ use std::time::Duration;
 use swapmesh_protocol::encoding::MAX_DECODE;
 
 pub use initiator::{Handled, Initiator};
-pub use responder::{Responders, Served};
+pub use responder::{FINISHED_PER_PEER, Responders, Served};
 
 use crate::config::Config;
 use crate::error::SessionError;

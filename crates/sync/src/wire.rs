@@ -74,10 +74,15 @@ pub enum SyncRequest {
         /// Ids of the records wanted.
         ids: Vec<RecordId>,
     },
-    /// Records of `topic` the initiator found the responder lacks.
+    /// Records of `topic` the initiator found the responder lacks, in the
+    /// reconciliation session `session` (open, or ended within
+    /// [`SESSION_IDLE`](crate::SESSION_IDLE)): a push names the session that
+    /// found the difference, or it is refused.
     Push {
         /// The topic the records travel on.
         topic: Topic,
+        /// The session that found what the responder lacks.
+        session: u64,
         /// The records' signed bytes (at most [`MAX_RECORDS`], within the frame).
         records: Vec<Vec<u8>>,
     },
@@ -185,8 +190,13 @@ impl SyncRequest {
                 topic: topic.as_str(),
                 ids,
             },
-            Self::Push { topic, records } => RequestV1::Push {
+            Self::Push {
+                topic,
+                session,
+                records,
+            } => RequestV1::Push {
                 topic: topic.as_str(),
+                session: *session,
                 records: RawList(records),
             },
         };
@@ -211,8 +221,13 @@ impl SyncRequest {
                 topic: parse_topic(&topic)?,
                 ids,
             },
-            RequestV1::Push { topic, records } => Self::Push {
+            RequestV1::Push {
+                topic,
+                session,
+                records,
+            } => Self::Push {
                 topic: parse_topic(&topic)?,
+                session,
                 records: records.into_iter().map(|r| r.0).collect(),
             },
         };
@@ -308,7 +323,7 @@ impl SyncResponse {
 enum RequestV1<T, M, I, R> {
     Reconcile { topic: T, session: u64, message: M },
     Fetch { topic: T, ids: I },
-    Push { topic: T, records: R },
+    Push { topic: T, session: u64, records: R },
 }
 const REQUEST_KINDS: u32 = 3;
 
@@ -443,6 +458,7 @@ mod tests {
             },
             SyncRequest::Push {
                 topic: topic(),
+                session: 7,
                 records: vec![record(1), record(2)],
             },
         ];

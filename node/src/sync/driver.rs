@@ -141,6 +141,14 @@ impl SyncService {
         let response = match served {
             Served::Answer(response) => response,
             Served::Ingest { topic, records } => {
+                // Held records cost a lookup, not a signature check. Gossip
+                // races honest pushes, so a few held are no fault; more than
+                // a quarter of the batch is work asked for nothing.
+                let total = records.len();
+                let (records, held) = self.inner.ingestor.without_held(records);
+                if held * 4 > total {
+                    self.charge(peer, Misbehaviour::HeldPush).await;
+                }
                 match self.inner.ingestor.batch(&topic, records, peer).await {
                     Ok(outcome) => {
                         if outcome.invalid > 0 {

@@ -214,6 +214,7 @@ impl Initiator {
                     sent: records.len(),
                 });
                 Ok(Some(SyncRequest::Push {
+                    session: self.session,
                     topic: self.topic.clone(),
                     records,
                 }))

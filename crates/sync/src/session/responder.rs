@@ -16,14 +16,21 @@ use crate::wire::{SyncRequest, SyncResponse};
 /// The responder side of a node: answers each request of each peer, holding one
 /// reconciliation session per (peer, session id), at most
 /// [`MAX_SESSIONS_PER_PEER`] per peer, each dropped after [`SESSION_IDLE`] without
-/// a request. Fetches and pushes need no session.
+/// a request. A session that ended is remembered by its id and topic alone for
+/// [`SESSION_IDLE`] (at most [`FINISHED_PER_PEER`] per peer): a push must name
+/// an open or remembered session on its topic. Fetches need none.
 ///
 /// `P` names a peer (the node uses libp2p's `PeerId`; tests use numbers).
 #[derive(Debug)]
 pub struct Responders<P> {
     config: SessionConfig,
     sessions: BTreeMap<(P, u64), Session>,
+    /// Sessions that ended well: their topic and when.
+    finished: BTreeMap<(P, u64), (Topic, Instant)>,
 }
+
+/// Most ended sessions remembered per peer (the oldest is forgotten first).
+pub const FINISHED_PER_PEER: usize = 4 * MAX_SESSIONS_PER_PEER;
 
 #[derive(Debug)]
 struct Session {
@@ -74,6 +81,7 @@ impl<P: Ord + Clone> Responders<P> {
         Self {
             config,
             sessions: BTreeMap::new(),
+            finished: BTreeMap::new(),
         }
     }
 
@@ -115,21 +123,64 @@ impl<P: Ord + Clone> Responders<P> {
                 message,
             } => self.reconcile(peer, topic, session, &message, now, source),
             SyncRequest::Fetch { topic, ids } => self.fetch(&topic, &ids, source),
-            SyncRequest::Push { topic, records } => {
+            SyncRequest::Push {
+                topic,
+                session,
+                records,
+            } => {
                 if !source.serves(&topic) {
                     return Served::refused(SessionError::NotServing(topic));
+                }
+                if !self.knows(peer, session, &topic, now) {
+                    return Served::refused(SessionError::NoSession { session });
                 }
                 Served::Ingest { topic, records }
             }
         }
     }
 
-    /// Drops the sessions idle for [`SESSION_IDLE`] at `now`; returns how many.
+    /// Drops the sessions idle for [`SESSION_IDLE`] at `now`, and forgets the
+    /// ended ones as old; returns how many open ones were dropped.
     pub fn expire(&mut self, now: Instant) -> usize {
         let before = self.sessions.len();
         self.sessions
             .retain(|_, s| now.saturating_duration_since(s.last_used) < SESSION_IDLE);
+        self.finished
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) < SESSION_IDLE);
         before - self.sessions.len()
+    }
+
+    /// Whether `peer`'s session `session` on `topic` is open, or ended within
+    /// [`SESSION_IDLE`] of `now`.
+    fn knows(&self, peer: &P, session: u64, topic: &Topic, now: Instant) -> bool {
+        let key = (peer.clone(), session);
+        if let Some(open) = self.sessions.get(&key) {
+            return open.topic == *topic;
+        }
+        self.finished
+            .get(&key)
+            .is_some_and(|(t, at)| t == topic && now.saturating_duration_since(*at) < SESSION_IDLE)
+    }
+
+    /// Remembers that `peer`'s session `session` on `topic` ended well.
+    fn finish(&mut self, peer: &P, session: u64, topic: Topic, now: Instant) {
+        let range = (peer.clone(), 0)..=(peer.clone(), u64::MAX);
+        if self.finished.range(range.clone()).count() >= FINISHED_PER_PEER {
+            let oldest = self
+                .finished
+                .range(range)
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.finished.remove(&oldest);
+            }
+        }
+        self.finished.insert((peer.clone(), session), (topic, now));
+    }
+
+    /// Ended sessions remembered, all peers.
+    pub fn remembered(&self) -> usize {
+        self.finished.len()
     }
 
     /// Drops every session of `peer` (it disconnected); returns how many.
@@ -138,6 +189,7 @@ impl<P: Ord + Clone> Responders<P> {
         for key in &keys {
             self.sessions.remove(key);
         }
+        self.finished.retain(|(p, _), _| p != peer);
         keys.len()
     }
 
@@ -199,9 +251,10 @@ impl<P: Ord + Clone> Responders<P> {
         let done = state.reconciler.is_done();
         match result {
             Ok(Some(reply)) => {
-                // An answer that asks nothing more ends the session on our side.
-                if done {
-                    self.sessions.remove(&key);
+                // An answer that asks nothing more ends the session on our
+                // side; its id stays known for the initiator's push.
+                if done && let Some(ended) = self.sessions.remove(&key) {
+                    self.finish(peer, session, ended.topic, now);
                 }
                 Served::Answer(SyncResponse::Reconcile { message: reply })
             }

@@ -429,13 +429,23 @@ fn a_session_that_changes_topic_is_a_protocol_fault() {
 
 #[test]
 fn pushed_records_go_to_the_driver_and_unserved_topics_are_refused_without_blame() {
-    let (_, b) = pair(13);
+    let (a, b) = pair(13);
     let mut rng = StdRng::seed_from_u64(13);
     let records: Vec<Vec<u8>> = (0..3).map(|n| record(&mut rng, BASE + n, 64)).collect();
     let mut responders = Responders::new(config());
     let now = Instant::now();
+    // A push names a session that found the difference: open one.
+    let mut initiator = Initiator::new(topic(), 42, config()).unwrap();
+    let first = initiator
+        .poll_request(&a)
+        .unwrap()
+        .expect("a first request");
+    let Served::Answer(_) = responders.handle(&PEER, first, now, &b) else {
+        panic!("the first round is answered")
+    };
     let push = SyncRequest::Push {
         topic: topic(),
+        session: 42,
         records: records.clone(),
     };
     match responders.serve(&PEER, &push.encode(), now, &b) {
@@ -448,6 +458,7 @@ fn pushed_records_go_to_the_driver_and_unserved_topics_are_refused_without_blame
     for request in [
         SyncRequest::Push {
             topic: Topic::parse("swapmesh/1/mesh/other").unwrap(),
+            session: 42,
             records: vec![],
         },
         SyncRequest::Fetch {
@@ -461,10 +472,83 @@ fn pushed_records_go_to_the_driver_and_unserved_topics_are_refused_without_blame
     }
     let flood = SyncRequest::Push {
         topic: topic(),
+        session: 42,
         records: vec![vec![0; 4]; MAX_RECORDS + 1],
     };
     let (_, error) = refused(responders.serve(&PEER, &flood.encode(), now, &b));
     assert_fault(&error, PeerFault::Protocol);
+}
+
+#[test]
+fn a_push_outside_a_session_of_the_last_minute_is_refused_as_a_fault() {
+    let (a, b) = pair(15);
+    let mut rng = StdRng::seed_from_u64(15);
+    let records: Vec<Vec<u8>> = (0..2).map(|n| record(&mut rng, BASE + n, 64)).collect();
+    let mut responders = Responders::new(config());
+    let now = Instant::now();
+    let push = |session: u64| SyncRequest::Push {
+        topic: topic(),
+        session,
+        records: records.clone(),
+    };
+    // No session at all.
+    let (_, error) = refused(responders.handle(&PEER, push(7), now, &b));
+    assert!(
+        matches!(error, SessionError::NoSession { session: 7 }),
+        "{error}"
+    );
+    assert_fault(&error, PeerFault::Protocol);
+    // A whole session, run to its push: its id stays known for the push, to
+    // this peer only, for SESSION_IDLE.
+    let (mut a, b) = (a, b);
+    let mut initiator = Initiator::new(topic(), 9, config()).unwrap();
+    let pushed = loop {
+        let request = initiator
+            .poll_request(&a)
+            .unwrap()
+            .expect("a push before the end");
+        if request.kind() == "push" {
+            break request;
+        }
+        let answer = match responders.handle(&PEER, request, now, &b) {
+            Served::Answer(answer) => answer,
+            other => panic!("{other:?}"),
+        };
+        if let Handled::Fetched(records) = initiator.handle_response(&a, answer).unwrap() {
+            let stored = ingest(&mut a, &topic(), records);
+            initiator.stored(stored);
+        }
+    };
+    assert!(
+        matches!(pushed, SyncRequest::Push { session: 9, .. }),
+        "the initiator's push names its session"
+    );
+    assert!(matches!(
+        responders.handle(&PEER, pushed, now, &b),
+        Served::Ingest { .. }
+    ));
+    assert!(matches!(
+        responders.handle(&PEER, push(9), now, &b),
+        Served::Ingest { .. }
+    ));
+    let (_, error) = refused(responders.handle(&(PEER + 1), push(9), now, &b));
+    assert_fault(&error, PeerFault::Protocol);
+    let wrong_topic = SyncRequest::Push {
+        topic: Topic::parse("swapmesh/1/area/u4prv").unwrap(),
+        session: 9,
+        records: vec![],
+    };
+    if let Served::Refused { error, .. } = responders.handle(&PEER, wrong_topic, now, &b) {
+        assert!(error.is_peer_fault() || matches!(error, SessionError::NotServing(_)));
+    } else {
+        panic!("a push on another topic than its session's is refused");
+    }
+    // Older than SESSION_IDLE: forgotten.
+    let later = now + SESSION_IDLE + Duration::from_secs(1);
+    responders.expire(later);
+    assert_eq!(responders.open() + responders.remembered(), 0);
+    let (_, error) = refused(responders.handle(&PEER, push(9), later, &b));
+    assert!(matches!(error, SessionError::NoSession { .. }), "{error}");
 }
 
 proptest! {
