@@ -161,7 +161,10 @@ impl NodeEvent {
             InsertOutcome::Inserted => events.push(NodeEvent::RecordAdded { address, id }),
             InsertOutcome::Replaced => events.push(NodeEvent::RecordChanged { address, id }),
             InsertOutcome::Tombstoned => events.push(NodeEvent::RecordWithdrawn { address, id }),
-            InsertOutcome::Stale | InsertOutcome::Duplicate | InsertOutcome::Expired => {}
+            InsertOutcome::Stale
+            | InsertOutcome::Duplicate
+            | InsertOutcome::Replayed
+            | InsertOutcome::Expired => {}
         }
         if outcome.is_new()
             && let Content::Review(review) = &verified.body().content

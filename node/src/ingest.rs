@@ -65,6 +65,7 @@ pub(crate) fn verdict_of(outcome: InsertOutcome) -> (Validation, &'static str) {
         InsertOutcome::Replaced => (Validation::Accept, "replaced"),
         InsertOutcome::Tombstoned => (Validation::Accept, "tombstoned"),
         InsertOutcome::Duplicate => (Validation::Accept, "duplicate"),
+        InsertOutcome::Replayed => (Validation::Ignore, "replayed"),
         InsertOutcome::Stale => (Validation::Ignore, "stale"),
         InsertOutcome::Expired => (Validation::Ignore, "expired"),
     }
@@ -144,7 +145,7 @@ impl Ingestor {
                 Judged::Rejected("malformed")
             }
         };
-        let stored = self.store_judged(Path::Gossip, vec![judged], now, from);
+        let stored = self.store_judged(Path::Gossip, vec![judged], now, from, Some(topic));
         stored.verdicts.first().map_or(Validation::Ignore, |v| v.0)
     }
 
@@ -194,7 +195,7 @@ impl Ingestor {
                 return Err(IngestError::VerifyPanicked(e.to_string()));
             }
         };
-        let stored = self.store_judged(Path::Sync, judged, now, from);
+        let stored = self.store_judged(Path::Sync, judged, now, from, None);
         match stored.failed {
             Some(e) => Err(e.into()),
             None => Ok(stored.outcome),
@@ -202,13 +203,16 @@ impl Ingestor {
     }
 
     /// Stores the valid records of a judged batch in one transaction, emits the
-    /// events of what changed and counts every verdict.
+    /// events of what changed and counts every verdict. A gossip copy
+    /// (`gossip` names its topic) is remembered on its topic: accepted and
+    /// forwarded once per topic, a replay after that is ignored.
     fn store_judged(
         &self,
         path: Path,
         judged: Vec<Judged>,
         now: Timestamp,
         from: PeerId,
+        gossip: Option<&Topic>,
     ) -> Stored {
         let mut verdicts = Vec::with_capacity(judged.len());
         let mut valid = Vec::new();
@@ -230,7 +234,14 @@ impl Ingestor {
         if !valid.is_empty() {
             let (positions, records): (Vec<usize>, Vec<Verified>) = valid.into_iter().unzip();
             self.metrics.batch_stored(path);
-            match self.store.insert_batch(&records, now) {
+            let inserted = match gossip {
+                Some(topic) => records
+                    .iter()
+                    .map(|r| self.store.insert_gossip(r, topic, now))
+                    .collect(),
+                None => self.store.insert_batch(&records, now),
+            };
+            match inserted {
                 Ok(outcomes) => {
                     for ((at, v), o) in positions.iter().zip(&records).zip(outcomes) {
                         verdicts[*at] = verdict_of(o);

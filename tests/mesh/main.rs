@@ -15,4 +15,5 @@ mod lifecycle;
 mod photos;
 mod pushes;
 mod receipts;
+mod replays;
 mod subscriptions;

@@ -94,6 +94,10 @@ pub enum InsertOutcome {
     Stale,
     /// This exact record is already the current version.
     Duplicate,
+    /// This exact record is already the current version and was accepted on
+    /// this topic before ([`Store::insert_gossip`] only): a replay, not to be
+    /// forwarded again.
+    Replayed,
     /// Already expired at `now`: not stored, nothing changed.
     Expired,
 }
@@ -124,6 +128,9 @@ pub(crate) struct Trees {
     pub(crate) calendars: sled::Tree,
     pub(crate) outbox: sled::Tree,
     pub(crate) blobs: sled::Tree,
+    /// `(record id, index of the topic among the record's topics)` → empty:
+    /// the topics a record was accepted on by gossip.
+    pub(crate) accepted: sled::Tree,
     /// Width of the `sync_sums` buckets: `created_at >> bucket_bits`.
     pub(crate) bucket_bits: u32,
 }
@@ -146,6 +153,7 @@ impl Trees {
             calendars: db.open_tree("calendars")?,
             outbox: db.open_tree("outbox")?,
             blobs: db.open_tree("blobs")?,
+            accepted: db.open_tree("accepted")?,
             bucket_bits: SYNC_BUCKET_BITS,
         })
     }
@@ -171,9 +179,10 @@ impl Trees {
             &self.by_party,
             &self.expiry,
             &self.sync_sums,
+            &self.accepted,
         );
-        Ok(
-            trees.transaction(|(records, addresses, topic, author, party, expiry, sums)| {
+        Ok(trees.transaction(
+            |(records, addresses, topic, author, party, expiry, sums, accepted)| {
                 f(&Tx {
                     records,
                     addresses,
@@ -182,10 +191,11 @@ impl Trees {
                     party,
                     expiry,
                     sums,
+                    accepted,
                     bits: self.bucket_bits,
                 })
-            })?,
-        )
+            },
+        )?)
     }
 }
 
@@ -198,6 +208,7 @@ struct Tx<'a> {
     party: &'a TransactionalTree,
     expiry: &'a TransactionalTree,
     sums: &'a TransactionalTree,
+    accepted: &'a TransactionalTree,
     bits: u32,
 }
 
@@ -297,8 +308,19 @@ impl Tx<'_> {
             }
         }
         self.expiry.remove(&expiry_key(sweep_at, id)[..])?;
+        for i in 0..swapmesh_protocol::topics(body).len() {
+            self.accepted.remove(&accepted_key(id, i)[..])?;
+        }
         Ok(())
     }
+}
+
+/// The `accepted` key of `id` on its `index`-th topic.
+fn accepted_key(id: &RecordId, index: usize) -> [u8; 33] {
+    let mut key = [0; 33];
+    key[..32].copy_from_slice(&id.0);
+    key[32] = u8::try_from(index).unwrap_or(u8::MAX);
+    key
 }
 
 /// The node's database: records and their indexes, the peer address book and the
@@ -586,6 +608,48 @@ impl Store {
                     Some(p) => insert_in_tx(tx, p),
                 })
                 .collect()
+        })
+    }
+
+    /// [`Store::insert`] of a copy that came by gossip on `topic`, remembering
+    /// the topics each record was accepted on: a copy of the current version
+    /// is [`InsertOutcome::Duplicate`] (accept, forward) the first time on
+    /// each of its topics, then [`InsertOutcome::Replayed`], however long ago
+    /// gossipsub forgot it. A topic the record does not name is not
+    /// remembered (the caller rejects such a copy).
+    pub fn insert_gossip(
+        &self,
+        record: &Verified,
+        topic: &swapmesh_protocol::Topic,
+        now: Timestamp,
+    ) -> Result<InsertOutcome> {
+        if record.body().expires_at <= now {
+            return Ok(InsertOutcome::Expired);
+        }
+        let prepared = Prepared::new(record);
+        let index = swapmesh_protocol::topics(record.body())
+            .iter()
+            .position(|t| t == topic);
+        self.trees.transaction(|tx| {
+            let outcome = insert_in_tx(tx, &prepared)?;
+            let Some(index) = index else {
+                return Ok(outcome);
+            };
+            let key = accepted_key(&prepared.id, index);
+            match outcome {
+                InsertOutcome::Inserted | InsertOutcome::Replaced | InsertOutcome::Tombstoned => {
+                    tx.accepted.insert(&key[..], &[][..])?;
+                    Ok(outcome)
+                }
+                InsertOutcome::Duplicate if tx.accepted.get(&key[..])?.is_some() => {
+                    Ok(InsertOutcome::Replayed)
+                }
+                InsertOutcome::Duplicate => {
+                    tx.accepted.insert(&key[..], &[][..])?;
+                    Ok(outcome)
+                }
+                other => Ok(other),
+            }
         })
     }
 

@@ -282,3 +282,60 @@ fn an_existing_database_keeps_its_compression_setting() {
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
     assert!(store.get(&drill.id()).unwrap().is_some());
 }
+
+#[test]
+fn a_gossip_copy_is_accepted_once_per_topic_then_replayed() {
+    let store = Store::temporary().unwrap();
+    let v1 = Rec {
+        meshes: vec!["elm".into()],
+        ..Rec::new("drill", "u4pru")
+    }
+    .sign();
+    let area = Topic::area(&swapmesh_protocol::Geohash::parse_cell("u4pru").unwrap());
+    let mesh = Topic::mesh(&swapmesh_protocol::MeshId::parse("elm").unwrap());
+    let elsewhere = Topic::mesh(&swapmesh_protocol::MeshId::parse("oak").unwrap());
+    let on = |t: &Topic| store.insert_gossip(&v1, t, NOW).unwrap();
+    assert_eq!(on(&area), InsertOutcome::Inserted);
+    assert_eq!(
+        on(&area),
+        InsertOutcome::Replayed,
+        "again on the same topic"
+    );
+    // First on its other topic: still travels there.
+    assert_eq!(on(&mesh), InsertOutcome::Duplicate);
+    assert_eq!(on(&mesh), InsertOutcome::Replayed);
+    // A topic it does not name is never remembered (the node rejects it).
+    assert_eq!(on(&elsewhere), InsertOutcome::Duplicate);
+    assert_eq!(on(&elsewhere), InsertOutcome::Duplicate);
+    // Stored by sync first: its first gossip copy on each topic is accepted.
+    let other = Rec::new("ladder", "u4pru").sign();
+    assert_eq!(store.insert(&other, NOW).unwrap(), InsertOutcome::Inserted);
+    assert_eq!(
+        store.insert_gossip(&other, &area, NOW).unwrap(),
+        InsertOutcome::Duplicate
+    );
+    assert_eq!(
+        store.insert_gossip(&other, &area, NOW).unwrap(),
+        InsertOutcome::Replayed
+    );
+    // A newer version replaces it: the old one's topics are forgotten with it.
+    let v2 = Rec {
+        seq: 2,
+        created_at: NOW.0 + 10,
+        meshes: vec!["elm".into()],
+        ..Rec::new("drill", "u4pru")
+    }
+    .sign();
+    assert_eq!(
+        store.insert_gossip(&v2, &mesh, NOW).unwrap(),
+        InsertOutcome::Replaced
+    );
+    assert_eq!(
+        store.insert_gossip(&v2, &area, NOW).unwrap(),
+        InsertOutcome::Duplicate
+    );
+    assert_eq!(
+        store.insert_gossip(&v1, &area, NOW).unwrap(),
+        InsertOutcome::Stale
+    );
+}

@@ -1,0 +1,181 @@
+//! Replays are not amplified: a record is accepted and forwarded once per
+//! topic, whatever gossipsub's duplicate cache remembers; a copy first seen on
+//! another of the record's own topics still travels there (DESIGN §4).
+
+use std::time::Duration;
+
+use swapmesh_net::NetworkHandle;
+use swapmesh_node::Node;
+use swapmesh_protocol::signed::author_of;
+use swapmesh_protocol::{
+    Geohash, GossipMessage, MeshId, RecordId, SignedRecord, Timestamp, Topic, fixtures,
+};
+
+use crate::kit::{self, metric, wait_until};
+
+const CELL: &str = "u4pru";
+
+fn cell_topic() -> Topic {
+    Topic::area(&Geohash::parse_cell(CELL).unwrap())
+}
+
+/// A listing on the cell and, if given, a mesh; its gossip message and id.
+fn listing(name: &str, mesh: Option<&MeshId>) -> (Vec<u8>, RecordId) {
+    let key = fixtures::key(77);
+    let mut body = fixtures::listing_body(
+        author_of(&key),
+        CELL,
+        fixtures::listing(name),
+        Timestamp::now(),
+    );
+    body.meshes = mesh.into_iter().cloned().collect();
+    let signed = SignedRecord::sign(&body, &key);
+    let id = signed.id();
+    (GossipMessage::record(signed).encode(), id)
+}
+
+/// Publishes `data` on `topic` from `raw` once a subscriber is known.
+async fn publish(raw: &NetworkHandle, topic: &Topic, data: &[u8]) {
+    wait_until("the raw peer's publish to find a subscriber", || async {
+        raw.publish(topic.as_str(), data.to_vec()).await.is_ok()
+    })
+    .await;
+}
+
+/// Every gossip verdict a node counted, summed.
+async fn judged(node: &Node) -> u64 {
+    let text = node.metrics_text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("swapmesh_gossip_records_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn verdict(verdict: &str, reason: &str) -> String {
+    format!("swapmesh_gossip_records_total{{verdict=\"{verdict}\",reason=\"{reason}\"}}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_record_replayed_after_the_duplicate_cache_is_not_forwarded() {
+    let cache = Duration::from_secs(1);
+    let mut nodes = Vec::new();
+    for _ in 0..8 {
+        nodes.push(
+            kit::node_with(Some(CELL), |c| {
+                c.gossip.duplicate_cache_time = cache;
+                c.sync_on_connect = false;
+                c.sync_interval = Duration::ZERO;
+            })
+            .await,
+        );
+    }
+    kit::line(&nodes).await;
+    let raw = kit::raw_peer_with(|c| c.gossip.duplicate_cache_time = cache).await;
+    kit::connect_raw(&raw, &nodes[0]).await;
+    raw.subscribe(cell_topic().as_str()).await.unwrap();
+
+    let (data, id) = listing("replayed", None);
+    publish(&raw, &cell_topic(), &data).await;
+    for (i, node) in nodes.iter().enumerate() {
+        wait_until(&format!("node {i} to hold the record"), || async {
+            node.record(&id).unwrap().is_some()
+        })
+        .await;
+    }
+    // Every duplicate cache forgets it: gossipsub drops expired ids when it
+    // next remembers one, so a second record goes round after the wait.
+    tokio::time::sleep(cache * 3).await;
+    let (next, next_id) = listing("next", None);
+    publish(&raw, &cell_topic(), &next).await;
+    for (i, node) in nodes.iter().enumerate() {
+        wait_until(&format!("node {i} to hold the second record"), || async {
+            node.record(&next_id).unwrap().is_some()
+        })
+        .await;
+    }
+    kit::settle().await;
+    let mut before = Vec::new();
+    for node in &nodes {
+        before.push(judged(node).await);
+    }
+
+    publish(&raw, &cell_topic(), &data).await;
+    wait_until("the first node to ignore the replay", || async {
+        metric(&nodes[0], &verdict("ignored", "replayed")).await == 1
+    })
+    .await;
+    kit::settle().await;
+    // Only the nodes the raw peer sent it to saw it (it may have found more
+    // than the first through discovery); each ignored it, none accepted it,
+    // so none forwarded it.
+    let direct = raw.connected_peers().await.unwrap();
+    for (i, node) in nodes.iter().enumerate() {
+        let accepted = |text: &str| -> u64 {
+            text.lines()
+                .filter(|l| l.starts_with("swapmesh_gossip_records_total{verdict=\"accepted\""))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum()
+        };
+        let text = node.metrics_text().await.unwrap();
+        assert_eq!(accepted(&text), 2, "node {i} accepted the replay");
+        let replayed = metric(node, &verdict("ignored", "replayed")).await;
+        let sent_to = direct.contains(&node.peer_id());
+        assert_eq!(
+            replayed,
+            u64::from(sent_to),
+            "node {i} (sent to by the raw peer: {sent_to}) saw the replay {replayed} times; {}",
+            before[i]
+        );
+    }
+    assert_eq!(
+        kit::misbehaviour_of(&nodes[0], raw.local_peer_id()).await,
+        Some(0.0),
+        "a replay is ignored, not charged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_on_two_topics_reaches_both() {
+    let elm = MeshId::parse("elm").unwrap();
+    let quiet = |c: &mut swapmesh_node::NodeConfig| {
+        c.sync_on_connect = false;
+        c.sync_interval = Duration::ZERO;
+    };
+    // The street's mesh member knows the record only through the middle node,
+    // which is in both the area and the mesh.
+    let area_member = kit::node_with(Some(CELL), quiet).await;
+    let both = kit::node_with(Some(CELL), |c| {
+        quiet(c);
+        c.meshes = vec![elm.clone()];
+    })
+    .await;
+    let mesh_member = kit::node_with(None, |c| {
+        quiet(c);
+        c.meshes = vec![elm.clone()];
+    })
+    .await;
+    kit::connect(&area_member, &both).await;
+    kit::connect(&both, &mesh_member).await;
+    let raw = kit::raw_peer().await;
+    kit::connect_raw(&raw, &both).await;
+    let mesh_topic = Topic::mesh(&elm);
+    raw.subscribe(cell_topic().as_str()).await.unwrap();
+    raw.subscribe(mesh_topic.as_str()).await.unwrap();
+
+    let (data, id) = listing("two-topics", Some(&elm));
+    // First on the area: the middle node stores it and forwards it there.
+    publish(&raw, &cell_topic(), &data).await;
+    wait_until("the area member to hold it", || async {
+        area_member.record(&id).unwrap().is_some()
+    })
+    .await;
+    assert!(mesh_member.record(&id).unwrap().is_none());
+    // Then on the mesh: a copy the middle node holds, but new on this topic,
+    // so it travels on to the mesh member.
+    publish(&raw, &mesh_topic, &data).await;
+    wait_until("the mesh member to hold it", || async {
+        mesh_member.record(&id).unwrap().is_some()
+    })
+    .await;
+    assert_eq!(metric(&both, &verdict("accepted", "duplicate")).await, 1);
+}
