@@ -372,8 +372,11 @@ impl Default for FrameLimits {
     }
 }
 
-/// How much traffic per peer is normal; beyond it a message is dropped and the
-/// peer is charged [`Misbehaviour::Flooding`](crate::Misbehaviour::Flooding).
+/// How much traffic per peer is normal; beyond it a message is dropped. A
+/// request over the rate charges its peer
+/// [`Misbehaviour::Flooding`](crate::Misbehaviour::Flooding); a gossip message
+/// over the rate is ignored uncharged (`swapmesh_gossip_over_rate_total`),
+/// since its deliverer may be an honest forwarder of someone else's flood.
 ///
 /// Each limit is a token bucket: `burst` messages at once, refilled at `per_second`.
 #[derive(Debug, Clone, Copy, PartialEq)]

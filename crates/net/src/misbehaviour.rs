@@ -11,7 +11,7 @@
 //! | [`Misbehaviour::OversizeFrame`] | 50 | 2 |
 //! | [`Misbehaviour::InvalidRecord`] | 34 | 3 |
 //! | [`Misbehaviour::MalformedFrame`] | 25 | 4 |
-//! | [`Misbehaviour::Flooding`] | 10 | 10 messages over the rate |
+//! | [`Misbehaviour::Flooding`] | 10 | 10 requests over the rate (gossip over the rate is ignored, uncharged) |
 //! | [`Misbehaviour::HeldPush`] | 10 | 10 pushes mostly of records held |
 
 use std::{
@@ -38,8 +38,9 @@ pub enum Misbehaviour {
     /// It sent a frame cut short or otherwise broken. Higher tolerance: a
     /// connection dropped mid-frame looks the same.
     MalformedFrame,
-    /// It sent gossip messages or requests faster than the configured rate.
-    /// High tolerance per message: only a sustained flood gets it blocked.
+    /// It sent requests faster than the configured rate. High tolerance per
+    /// request: only a sustained flood gets it blocked. (Gossip over the rate
+    /// is ignored, not charged: its deliverer may be an honest forwarder.)
     Flooding,
     /// It pushed records we held already, more than a quarter of a batch:
     /// work asked for nothing. High tolerance: gossip races honest pushes.

@@ -155,7 +155,12 @@ impl EventLoop {
                     }),
                     (allowed, _) => {
                         // Over the rate (or, impossibly, a foreign id): drop it
-                        // without forwarding and without a gossip penalty.
+                        // without forwarding and without a gossip penalty. Not
+                        // charged either: gossipsub hands on only the first
+                        // delivery of a message, and its deliverer is often an
+                        // honest forwarder of someone else's flood. Charges
+                        // come from invalid records; author quotas bound
+                        // floods of valid ones.
                         self.swarm
                             .behaviour_mut()
                             .gossipsub
@@ -165,7 +170,7 @@ impl EventLoop {
                                 gossipsub::MessageAcceptance::Ignore,
                             );
                         if !allowed {
-                            self.charge(propagation_source, Misbehaviour::Flooding);
+                            self.over_rate.inc();
                         } else {
                             warn!(%message_id, "gossip message id is not a sha256");
                         }

@@ -72,6 +72,8 @@ pub struct EventLoop {
     /// Where libp2p-metrics, gossipsub and the bandwidth counters report.
     registry: Registry,
     metrics: Metrics,
+    /// Gossip messages over their deliverer's rate, ignored uncharged.
+    over_rate: prometheus_client::metrics::counter::Counter,
 
     // Gossip (`gossip`).
     gossip: GossipConfig,
@@ -135,6 +137,12 @@ impl EventLoop {
     ) -> Self {
         let misbehaviour_config = config.misbehaviour;
         let metrics = Metrics::new(&mut registry);
+        let over_rate = prometheus_client::metrics::counter::Counter::default();
+        registry.register(
+            "swapmesh_gossip_over_rate",
+            "Gossip messages over their deliverer's rate, ignored without a charge (gossipsub hands on only the first delivery, often from an honest forwarder)",
+            over_rate.clone(),
+        );
         let auto_relay = AutoRelay::new(&config.nat, &mut registry);
         let mut event_loop = Self {
             local_peer_id: *swarm.local_peer_id(),
@@ -144,6 +152,7 @@ impl EventLoop {
             outbox: VecDeque::new(),
             registry,
             metrics,
+            over_rate,
             gossip: config.gossip.clone(),
             frame_limits: config.frame_limits,
             pending_outbound: HashMap::new(),
