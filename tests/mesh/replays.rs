@@ -179,3 +179,109 @@ async fn a_record_on_two_topics_reaches_both() {
     .await;
     assert_eq!(metric(&both, &verdict("accepted", "duplicate")).await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_forwarders_are_not_blocked_when_a_peer_floods() {
+    // Low limits, so that a short flood at 5× the rate is far over them:
+    // 60 messages in 3 s against an allowance of 4 + 4 a second.
+    let per_second = 4.0;
+    let mut nodes = Vec::new();
+    for _ in 0..8 {
+        nodes.push(
+            kit::node_with(Some(CELL), |c| {
+                c.misbehaviour.flood.gossip_per_second = per_second;
+                c.misbehaviour.flood.gossip_burst = per_second;
+                c.sync_on_connect = false;
+                c.sync_interval = Duration::ZERO;
+            })
+            .await,
+        );
+    }
+    let edges = kit::random_edges(8, 6, 22);
+    kit::connect_edges(&nodes, &edges).await;
+    let raw = kit::raw_peer().await;
+    for node in &nodes {
+        kit::connect_raw(&raw, node).await;
+    }
+    raw.subscribe(cell_topic().as_str()).await.unwrap();
+    let (first, _) = listing("flood-0", None);
+    publish(&raw, &cell_topic(), &first).await;
+
+    // Three seconds at 5× the rate: 60 valid records, every one to every node.
+    let key = fixtures::key(78);
+    let started = tokio::time::Instant::now();
+    let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / (5.0 * per_second)));
+    for i in 1..=(5.0 * per_second * 3.0) as usize {
+        pace.tick().await;
+        let body = fixtures::listing_body(
+            author_of(&key),
+            CELL,
+            fixtures::listing(&format!("flood-{i}")),
+            Timestamp::now(),
+        );
+        let data = GossipMessage::record(SignedRecord::sign(&body, &key)).encode();
+        raw.publish(cell_topic().as_str(), data)
+            .await
+            .expect("the raw peer publishes");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the flood is bounded"
+    );
+    kit::settle().await;
+
+    let mut ignored = 0;
+    for (i, node) in nodes.iter().enumerate() {
+        let text = node.metrics_text().await.unwrap();
+        ignored += text
+            .lines()
+            .find_map(|l| l.strip_prefix("swapmesh_gossip_over_rate_total "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        for (j, other) in nodes.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let charged = kit::misbehaviour_of(node, other.peer_id()).await;
+            assert!(
+                charged.is_none_or(|p| p == 0.0),
+                "node {i} charged honest node {j}: {charged:?}"
+            );
+        }
+        assert!(
+            kit::connected(node, nodes[edges_of(&edges, i)].peer_id()).await,
+            "node {i} dropped an honest neighbour"
+        );
+    }
+    let mut judged = Vec::new();
+    for node in &nodes {
+        let text = node.metrics_text().await.unwrap();
+        judged.push(
+            text.lines()
+                .filter(|l| l.starts_with("swapmesh_gossip_records_total{") && !l.ends_with(" 0"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert!(
+        ignored > 0,
+        "the flood went over the rate somewhere ({:?}; {judged:?})",
+        started.elapsed()
+    );
+}
+
+/// A neighbour of node `i` in `edges`.
+fn edges_of(edges: &[(usize, usize)], i: usize) -> usize {
+    edges
+        .iter()
+        .find_map(|&(a, b)| {
+            if a == i {
+                Some(b)
+            } else if b == i {
+                Some(a)
+            } else {
+                None
+            }
+        })
+        .expect("every node has a neighbour")
+}
