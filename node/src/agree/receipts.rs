@@ -161,7 +161,10 @@ impl Agree {
         }
         let outcome = self.inner.store.insert_durable(&verified, now).await?;
         NodeEvent::announce_insert(&self.inner.events, &self.inner.metrics, outcome, &verified);
-        if outcome.is_new() {
+        // Gossip may have brought the same record first (then it is a
+        // duplicate here): it is still this agreement's receipt arriving, and
+        // the open agreement page waits for the event to show it.
+        if outcome.is_new() || outcome == swapmesh_store::InsertOutcome::Duplicate {
             self.receipt_published(agreement, verified.id());
         }
         Ok(())

@@ -54,6 +54,11 @@
       .catch(function () { /* the next event tries again */ });
   }
   var events = new EventSource("/api/v1/events");
+  // What happened between the page's render and the stream's start (or
+  // while it was down) came as no event: catch up once it is open.
+  events.onopen = function () {
+    if (!pending) pending = setTimeout(refresh, 0);
+  };
   events.onmessage = function (m) {
     var event;
     try { event = JSON.parse(m.data); } catch (e) { return; }
