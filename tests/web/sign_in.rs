@@ -120,6 +120,8 @@ async fn a_phone_signs_in_by_a_host_in_api_hosts_only() {
         &["--listen", "/memory/0", "--api", &api],
         &[("SWAPMESH_API_HOSTS", &host)],
     );
+    // The browser first: a link lives 2 s in these tests.
+    let phone = Browser::phone(test, &listed).await;
     let out = kit::ok(&listed.dir, &["open", "--print", "--host", &host]);
     let link = out
         .lines()
@@ -131,7 +133,6 @@ async fn a_phone_signs_in_by_a_host_in_api_hosts_only() {
         link.starts_with(&format!("http://{host}/login?code=")),
         "{link}"
     );
-    let phone = Browser::phone(test, &listed).await;
     phone.goto(&link).await;
     phone
         .wait_js(
