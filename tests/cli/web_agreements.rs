@@ -51,22 +51,15 @@ fn pair(dir: &std::path::Path) -> (Daemon, Daemon, String) {
     (lender, borrower, id)
 }
 
-fn agreement(d: &Daemon, id: &str) -> Value {
-    let reply = call(d, "GET", &format!("/api/v1/agreements/{id}"), None);
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.json()
-}
-
-#[test]
-fn an_action_not_in_next_posted_by_hand_meets_the_apis_refusal_and_signs_nothing() {
-    let dir = tempdir().unwrap();
-    let (lender, borrower, listing) = pair(dir.path());
+/// The borrower proposes a rental of `listing` from tomorrow for two days by
+/// CLI; the agreement id.
+fn propose(borrower: &Daemon, listing: &str) -> String {
     let out = ok(
         &borrower.dir,
         &[
             "agreement",
             "propose",
-            &listing,
+            listing,
             "--kind",
             "rent",
             "--start",
@@ -78,12 +71,24 @@ fn an_action_not_in_next_posted_by_hand_meets_the_apis_refusal_and_signs_nothing
             "--json",
         ],
     );
-    let v: Value = serde_json::from_str(&out).unwrap();
-    let id = v["agreement"]["id"]
+    let answer: Value = serde_json::from_str(&out).expect("JSON");
+    answer["id"]
         .as_str()
-        .or(v["id"].as_str())
-        .unwrap()
-        .to_owned();
+        .unwrap_or_else(|| panic!("no agreement id in {answer}"))
+        .to_owned()
+}
+
+fn agreement(d: &Daemon, id: &str) -> Value {
+    let reply = call(d, "GET", &format!("/api/v1/agreements/{id}"), None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()
+}
+
+#[test]
+fn an_action_not_in_next_posted_by_hand_meets_the_apis_refusal_and_signs_nothing() {
+    let dir = tempdir().unwrap();
+    let (lender, borrower, listing) = pair(dir.path());
+    let id = propose(&borrower, &listing);
     eventually("the proposal at the lender", || {
         call(&lender, "GET", &format!("/api/v1/agreements/{id}"), None).status == 200
     });
@@ -267,29 +272,7 @@ fn a_pending_proposal_is_marked_and_stopped_on_the_page_and_the_inbox_filters_as
     let (lender, borrower, listing) = pair(dir.path());
     // With the lender's node stopped, the proposal waits for it.
     lender.terminate();
-    let out = ok(
-        &borrower.dir,
-        &[
-            "agreement",
-            "propose",
-            &listing,
-            "--kind",
-            "rent",
-            "--start",
-            "+1d",
-            "--due",
-            "+3d",
-            "--price",
-            "5",
-            "--json",
-        ],
-    );
-    let v: Value = serde_json::from_str(&out).unwrap();
-    let id = v["agreement"]["id"]
-        .as_str()
-        .or(v["id"].as_str())
-        .unwrap()
-        .to_owned();
+    let id = propose(&borrower, &listing);
     assert!(agreement(&borrower, &id)["pending"].is_object());
 
     let cookie = sign_in(&borrower);

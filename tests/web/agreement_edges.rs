@@ -68,10 +68,9 @@ fn propose(borrower: &Daemon, listing: &str) -> String {
         ],
     );
     let v: Value = serde_json::from_str(&out).expect("JSON");
-    v["agreement"]["id"]
+    v["id"]
         .as_str()
-        .or(v["id"].as_str())
-        .unwrap_or_else(|| panic!("no id in {v}"))
+        .unwrap_or_else(|| panic!("no agreement id in {v}"))
         .to_owned()
 }
 

@@ -363,18 +363,23 @@ fn view(
 ) -> AgreementPage {
     let node = state.node();
     let me = node.author().to_string();
+    // Every event and note is signed by one of the two parties: the other's
+    // name is looked up once.
+    let other = match a
+        .summary
+        .other
+        .parse()
+        .ok()
+        .and_then(|k| node.profile(k).ok().flatten())
+    {
+        Some((_, p)) => p.name,
+        None => short(&a.summary.other),
+    };
     let who = |key: &str| {
         if key == me {
             "You".to_owned()
         } else {
-            match key
-                .parse()
-                .ok()
-                .and_then(|k| node.profile(k).ok().flatten())
-            {
-                Some((_, p)) => p.name,
-                None => short(key),
-            }
+            other.clone()
         }
     };
     let mut previous: Option<&TermsJson> = None;
@@ -453,7 +458,7 @@ fn view(
     AgreementPage {
         nav: "agreements",
         csrf,
-        other: who(&a.summary.other),
+        other: other.clone(),
         other_key: a.summary.other.clone(),
         terms: terms::lines(&a.terms),
         timeline: timeline.into_iter().map(|(_, e)| e).collect(),
