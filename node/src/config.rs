@@ -113,6 +113,11 @@ pub struct NodeConfig {
     /// (default on). Off, the node still answers its peers' sessions and syncs on
     /// the timer.
     pub sync_on_connect: bool,
+    /// What the node answers its peers' sync sessions with: at most this many
+    /// sessions open at once (default 256), and a budget of bytes served per
+    /// peer (default 8 MiB/s, 64 MiB at once); over it a peer is told "busy,
+    /// retry later" (see the README, "Under attack").
+    pub sync_responder: swapmesh_sync::ResponderLimits,
     /// How often expired records and tombstones are swept from the store (default
     /// 10 minutes; also once at start; zero sweeps only at start).
     pub sweep_interval: Duration,
@@ -168,6 +173,7 @@ impl NodeConfig {
             pending_per_second: 40,
             sync_interval: Duration::from_secs(60),
             sync_on_connect: true,
+            sync_responder: swapmesh_sync::ResponderLimits::default(),
             sweep_interval: Duration::from_secs(600),
             currency: Currency::from_code("EUR").expect("EUR is in the ISO 4217 table"),
             agreement_ack_wait: Duration::from_secs(5),

@@ -386,11 +386,17 @@ pub struct FloodLimits {
     /// Gossip messages one propagation source may send at once (default 500: a
     /// node publishing its kept records when the first peer joins a topic).
     pub gossip_burst: f64,
-    /// Inbound requests per second from one peer, all protocols together (default 20).
+    /// Inbound `/swapmesh/agree/1` requests per second from one peer (default 20).
     pub requests_per_second: f64,
-    /// Inbound requests one peer may send at once (default 200: a catch-up sync
-    /// over several topics).
+    /// Agreement requests one peer may send at once (default 200).
     pub request_burst: f64,
+    /// Inbound `/swapmesh/sync/1` requests per second from one peer (default
+    /// 100). Only a guard against a stream of requests: what sync answers is
+    /// budgeted by the bytes it serves (the node's sync responder), so that a
+    /// large honest catch-up is slowed down, never charged.
+    pub sync_requests_per_second: f64,
+    /// Sync requests one peer may send at once (default 1,000).
+    pub sync_request_burst: f64,
     /// Inbound `/swapmesh/blob/1` requests per second from one peer, counted
     /// apart from the others (default 100: a page of results asks for a
     /// thumbnail's photo per listing, and a node fetches its area's photos).
@@ -406,6 +412,8 @@ impl Default for FloodLimits {
             gossip_burst: 500.0,
             requests_per_second: 20.0,
             request_burst: 200.0,
+            sync_requests_per_second: 100.0,
+            sync_request_burst: 1000.0,
             blob_requests_per_second: 100.0,
             blob_request_burst: 1000.0,
         }

@@ -128,7 +128,10 @@ struct Bucket {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Traffic {
     Gossip,
+    /// `/swapmesh/agree/1`.
     Request,
+    /// `/swapmesh/sync/1`: its real bound is the responder's budget of bytes.
+    SyncRequest,
     /// `/swapmesh/blob/1`: a page of photos is many small requests at once,
     /// each cheap to answer (one file read), so they count apart.
     BlobRequest,
@@ -140,6 +143,7 @@ impl FloodLimits {
         match traffic {
             Traffic::Gossip => (self.gossip_per_second, self.gossip_burst),
             Traffic::Request => (self.requests_per_second, self.request_burst),
+            Traffic::SyncRequest => (self.sync_requests_per_second, self.sync_request_burst),
             Traffic::BlobRequest => (self.blob_requests_per_second, self.blob_request_burst),
         }
     }
@@ -238,9 +242,10 @@ mod tests {
     }
 
     #[test]
-    fn blob_requests_have_their_own_bucket() {
+    fn blob_and_sync_requests_have_their_own_buckets() {
         let limits = FloodLimits {
             request_burst: 1.0,
+            sync_request_burst: 3.0,
             blob_request_burst: 2.0,
             ..FloodLimits::default()
         };
@@ -249,9 +254,13 @@ mod tests {
         let now = Instant::now();
         assert!(r.allow(peer, Traffic::Request, now));
         assert!(!r.allow(peer, Traffic::Request, now));
-        // Sync and agree requests spent theirs; photos still have two.
+        // Agree requests spent theirs; photos still have two, sync three.
         assert!(r.allow(peer, Traffic::BlobRequest, now));
         assert!(r.allow(peer, Traffic::BlobRequest, now));
         assert!(!r.allow(peer, Traffic::BlobRequest, now));
+        for _ in 0..3 {
+            assert!(r.allow(peer, Traffic::SyncRequest, now));
+        }
+        assert!(!r.allow(peer, Traffic::SyncRequest, now));
     }
 }

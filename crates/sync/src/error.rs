@@ -199,6 +199,9 @@ pub enum PeerFault {
     /// answer, a reconciliation that does not end. Honest nodes of this version never
     /// do this (the node reports it like a malformed frame).
     Protocol,
+    /// It kept sending requests after it was told to retry later (the node
+    /// reports it as flooding).
+    Flooding,
     /// It sent records that were not asked for (the node reports it like an invalid
     /// record).
     Records,
@@ -267,6 +270,15 @@ pub enum SessionError {
         /// Sessions allowed per peer.
         limit: usize,
     },
+    /// The peer's requests cost more bytes than its budget
+    /// ([`ResponderLimits`](crate::ResponderLimits)): "busy, retry later".
+    /// A fault only when `flooding`: it kept asking deep in debt, which a
+    /// peer that waits after "busy" never does.
+    #[error("over the budget of bytes served; retry later")]
+    OverBudget {
+        /// Whether the peer is deep enough in debt to be flooding.
+        flooding: bool,
+    },
     /// This node does not serve the topic (any more). Not a fault.
     #[error("not serving topic {0}")]
     NotServing(Topic),
@@ -292,7 +304,9 @@ impl SessionError {
             | Self::TopicChanged { .. }
             | Self::NoSession { .. } => Some(PeerFault::Protocol),
             Self::NotAskedFor { .. } | Self::BadRecord { .. } => Some(PeerFault::Records),
+            Self::OverBudget { flooding: true } => Some(PeerFault::Flooding),
             Self::Reconcile(_)
+            | Self::OverBudget { flooding: false }
             | Self::Refused(_)
             | Self::Busy { .. }
             | Self::NotServing(_)
@@ -310,7 +324,7 @@ impl SessionError {
     /// What a responder answers when a request fails with this error.
     pub fn refusal(&self) -> Refusal {
         match self {
-            Self::Busy { .. } => Refusal::Busy,
+            Self::Busy { .. } | Self::OverBudget { .. } => Refusal::Busy,
             Self::NotServing(_) => Refusal::NotServing,
             e if e.is_peer_fault() => Refusal::bad_request(&e.to_string()),
             _ => Refusal::Unavailable,

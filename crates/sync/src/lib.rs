@@ -96,8 +96,9 @@ pub use memory::{MemoryStore, MemoryTopics, ScanStore};
 pub use message::{Message, MessageRange, Mode};
 pub use reconcile::{Outcome, Reconciler, Role};
 pub use session::{
-    FINISHED_PER_PEER, Handled, Initiator, MAX_SESSIONS_PER_PEER, Responders, SESSION_IDLE, Served,
-    SessionConfig, SessionReport,
+    Admission, Done, FINISHED_PER_PEER, Handled, Initiator, MAX_RETRIES, MAX_SESSIONS_PER_PEER,
+    REQUEST_COST, RETRY_FIRST, ResponderLimits, Responders, SESSION_IDLE, Served, SessionConfig,
+    SessionReport, Work,
 };
 pub use store::{Part, SyncSource, SyncStore, split_sorted};
 pub use wire::{FETCH_IDS, MAX_RECORDS, Refusal, SyncRequest, SyncResponse};

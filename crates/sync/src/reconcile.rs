@@ -15,9 +15,10 @@
 //!   lacks, which settles the range for the initiator.
 //!
 //! So the initiator ends knowing the whole difference ([`Reconciler::need`] and
-//! [`Reconciler::have`]); the responder learns only what passed through the lists
-//! it answered. The responder keeps no state between messages beyond counters, as
-//! suits request-response. A message that would grow past the byte, range or id
+//! [`Reconciler::have`]). The responder keeps no state between messages beyond
+//! counters, as suits request-response: what it answered is the initiator's to
+//! act on (it fetches and pushes), so the responder's `need` and `have` stay
+//! empty, and a peer's endless rounds cost it no memory. A message that would grow past the byte, range or id
 //! bounds stops early and sends the fingerprint of everything after that point,
 //! which the peer splits again in the next round.
 
@@ -194,14 +195,23 @@ impl Reconciler {
         self.role
     }
 
-    /// Items the peer holds and we lack, found so far.
+    /// Items the peer holds and we lack, found so far (an initiator's; a
+    /// responder keeps none).
     pub fn need(&self) -> &BTreeSet<Item> {
         &self.need
     }
 
-    /// Items we hold and the peer lacks, found so far.
+    /// Items we hold and the peer lacks, found so far (an initiator's).
     pub fn have(&self) -> &BTreeSet<Item> {
         &self.have
+    }
+
+    /// Items this side holds in memory between messages: the found difference
+    /// and the lists it sent (the initiator's); always 0 for a responder.
+    pub fn held_items(&self) -> usize {
+        self.need.len()
+            + self.have.len()
+            + self.sent_lists.iter().map(|(_, l)| l.len()).sum::<usize>()
     }
 
     /// What the session found.
@@ -397,9 +407,6 @@ impl Reconciler {
             // Not even the first item fits: no progress in this message.
             (Some(_), None) => return Ok(Step::RestFrom(range.lower)),
         };
-        self.need
-            .extend(lacking.iter().map(|&k| theirs[k as usize]));
-        self.have.extend(missing.iter().copied());
         let answer = Range::new(range.lower, upper);
         let fits = if missing.is_empty() && lacking.is_empty() {
             matches!(out.skip(answer), Step::Continue)

@@ -19,8 +19,11 @@
 //!   [`RecordBatch`](crate::RecordBatch));
 //! - [`FETCH_IDS`](crate::wire::FETCH_IDS) ids per fetch and
 //!   [`MAX_RECORDS`](crate::wire::MAX_RECORDS) records per frame;
-//! - [`MAX_SESSIONS_PER_PEER`] open responder sessions per peer, each dropped after
-//!   [`SESSION_IDLE`] without a request.
+//! - [`MAX_SESSIONS_PER_PEER`] open responder sessions per peer and
+//!   [`ResponderLimits::max_sessions`] in all, each dropped after
+//!   [`SESSION_IDLE`] without a request, each holding counters only;
+//! - a budget of bytes served per peer ([`ResponderLimits`]): over it, "busy,
+//!   retry later", which an initiator does ([`Handled::RetryLater`]).
 //!
 //! Every way a peer can misbehave ends the request or session with a
 //! [`SessionError`] whose [`SessionError::fault`] names it.
@@ -32,8 +35,10 @@ use std::time::Duration;
 
 use swapmesh_protocol::encoding::MAX_DECODE;
 
-pub use initiator::{Handled, Initiator};
-pub use responder::{FINISHED_PER_PEER, Responders, Served};
+pub use initiator::{Handled, Initiator, MAX_RETRIES, RETRY_FIRST};
+pub use responder::{
+    Admission, Done, FINISHED_PER_PEER, REQUEST_COST, ResponderLimits, Responders, Served, Work,
+};
 
 use crate::config::Config;
 use crate::error::SessionError;

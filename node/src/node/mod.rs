@@ -114,6 +114,7 @@ impl Node {
             net.clone(),
             events.clone(),
             sync_frame_limit,
+            config.sync_responder,
         )
         .map_err(|e| NodeError::Config(e.to_string()))?;
         let schedule = Arc::new(Schedule::new(

@@ -64,6 +64,7 @@ impl Node {
                 .metrics
                 .render(&self.sync_progress(), peers, agreements),
         );
+        text.push_str(&self.inner.sync.render_metrics());
         text.push_str(&self.inner.blobs.render_metrics()?);
         text.push_str("# EOF\n");
         Ok(text)

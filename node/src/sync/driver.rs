@@ -5,6 +5,8 @@
 //! budgeting and the responder session caps all live in `swapmesh_sync`; a peer
 //! that breaks them is charged here, by the fault the machine names.
 
+use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -13,9 +15,10 @@ use swapmesh_protocol::{RecordId, Topic, topics};
 use swapmesh_store::{Store, StoreError, TopicSync};
 use swapmesh_sync::wire::{Refusal, SyncResponse};
 use swapmesh_sync::{
-    Handled, Initiator, PeerFault, Responders, Served, SessionConfig, SessionReport, SyncSource,
+    Admission, Handled, Initiator, PeerFault, ResponderLimits, Responders, Served, SessionConfig,
+    SessionReport, SyncSource,
 };
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, broadcast};
 use tracing::debug;
 
 use super::Progress;
@@ -37,6 +40,9 @@ pub enum SessionError {
     /// A fetched batch could not be ingested (nothing of it was stored).
     #[error("ingest: {0}")]
     Ingest(#[from] IngestError),
+    /// The node is shutting down (its blocking pool is gone).
+    #[error("the node is shutting down")]
+    Stopped,
 }
 
 /// The node's records as the session machines read them: the live records of the
@@ -81,8 +87,15 @@ struct ServiceInner {
     events: broadcast::Sender<NodeEvent>,
     net: NetworkHandle,
     config: SessionConfig,
+    /// Held only to admit a request and to put its session back, never across
+    /// a store read.
     responders: Mutex<Responders<PeerId>>,
+    /// Store reads of sync, both sides, run on the blocking pool, at most
+    /// this many at once: one core is left to the API and the network.
+    readers: Semaphore,
     progress: Mutex<Progress>,
+    /// Requests refused, by reason.
+    refused: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl SyncService {
@@ -94,8 +107,10 @@ impl SyncService {
         net: NetworkHandle,
         events: broadcast::Sender<NodeEvent>,
         frame_limit: usize,
+        limits: ResponderLimits,
     ) -> Result<Self, swapmesh_sync::SessionError> {
         let config = SessionConfig::new(frame_limit)?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Self {
             inner: Arc::new(ServiceInner {
                 store,
@@ -104,8 +119,10 @@ impl SyncService {
                 events,
                 net,
                 config,
-                responders: Mutex::new(Responders::new(config)),
+                responders: Mutex::new(Responders::with_limits(config, limits)),
+                readers: Semaphore::new(cores.saturating_sub(1).max(1)),
                 progress: Mutex::new(Progress::default()),
+                refused: Mutex::new(BTreeMap::new()),
             }),
         })
     }
@@ -131,12 +148,23 @@ impl SyncService {
             .forget(peer);
     }
 
-    /// Answers one inbound sync request.
+    /// Answers one inbound sync request: admitted under the responders' lock,
+    /// its store reads on the blocking pool without it.
     pub(crate) async fn serve(&self, peer: PeerId, data: Vec<u8>, reply: ResponseHandle) {
-        let served = {
-            let mut responders = self.inner.responders.lock().expect("responders lock");
-            responders.expire(Instant::now());
-            responders.serve(&peer, &data, Instant::now(), &self.source())
+        let admission = self
+            .responders()
+            .admit(&peer, &data, Instant::now(), &self.source());
+        drop(data);
+        let served = match admission {
+            Admission::Served(served) => served,
+            Admission::Work(work) => match self.read(move |source| work.run(source)).await {
+                Ok(done) => self.responders().complete(done, Instant::now()),
+                Err(SessionError::Stopped) => return,
+                Err(e) => {
+                    debug!(%peer, error = %e, "a sync request was not answered");
+                    return;
+                }
+            },
         };
         let response = match served {
             Served::Answer(response) => response,
@@ -166,6 +194,13 @@ impl SyncService {
             }
             Served::Refused { response, error } => {
                 debug!(%peer, error = %error, "refused a sync request");
+                *self
+                    .inner
+                    .refused
+                    .lock()
+                    .expect("refused lock")
+                    .entry(reason(&error))
+                    .or_default() += 1;
                 if let Some(fault) = error.fault() {
                     self.charge(peer, misbehaviour(fault)).await;
                 }
@@ -175,6 +210,66 @@ impl SyncService {
         if let Err(e) = reply.respond(response.encode()).await {
             debug!(%peer, error = %e, "could not answer a sync request");
         }
+    }
+
+    fn responders(&self) -> std::sync::MutexGuard<'_, Responders<PeerId>> {
+        self.inner.responders.lock().expect("responders lock")
+    }
+
+    /// Runs `f` on the node's records on the blocking pool, one of at most
+    /// [`ServiceInner::readers`] at once: sled reads block, and a peer's
+    /// session can ask for many.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&NodeSource<'_>) -> T + Send + 'static,
+    ) -> Result<T, SessionError> {
+        let _permit = self
+            .inner
+            .readers
+            .acquire()
+            .await
+            .map_err(|_| SessionError::Stopped)?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            f(&NodeSource {
+                store: &inner.store,
+                meshes: &inner.meshes,
+            })
+        })
+        .await
+        .map_err(|_| SessionError::Stopped)
+    }
+
+    /// The responders' gauges and the refusals by reason, as Prometheus text.
+    pub(crate) fn render_metrics(&self) -> String {
+        let (open, held, memory, limit) = {
+            let r = self.responders();
+            (r.open(), r.held_items(), r.memory(), r.memory_limit())
+        };
+        let refused = self.inner.refused.lock().expect("refused lock").clone();
+        let mut out = format!(
+            "# HELP swapmesh_sync_responder_sessions Peers' sync sessions this node answers now.\n\
+             # TYPE swapmesh_sync_responder_sessions gauge\n\
+             swapmesh_sync_responder_sessions {open}\n\
+             # HELP swapmesh_sync_responder_items Items the answered sessions hold between rounds.\n\
+             # TYPE swapmesh_sync_responder_items gauge\n\
+             swapmesh_sync_responder_items {held}\n\
+             # HELP swapmesh_sync_responder_memory_bytes Memory the answered sessions take (estimated).\n\
+             # TYPE swapmesh_sync_responder_memory_bytes gauge\n\
+             swapmesh_sync_responder_memory_bytes {memory}\n\
+             # HELP swapmesh_sync_responder_memory_limit_bytes The most the answered sessions may take.\n\
+             # TYPE swapmesh_sync_responder_memory_limit_bytes gauge\n\
+             swapmesh_sync_responder_memory_limit_bytes {limit}\n\
+             # HELP swapmesh_sync_refused Peers' sync requests refused, by reason.\n\
+             # TYPE swapmesh_sync_refused counter\n"
+        );
+        for (reason, n) in refused {
+            let _ = writeln!(
+                out,
+                "swapmesh_sync_refused_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        out
     }
 
     async fn charge(&self, peer: PeerId, what: Misbehaviour) {
@@ -188,27 +283,37 @@ impl SyncService {
         peer: PeerId,
         topic: &Topic,
     ) -> Result<SessionReport, SessionError> {
-        let mut session = Initiator::new(topic.clone(), rand::random(), self.inner.config)?;
+        let session = Initiator::new(topic.clone(), rand::random(), self.inner.config)?;
+        // Shared with the reading thread of each step; only this task uses it.
+        let session = Arc::new(Mutex::new(session));
         self.inner.progress.lock().expect("progress lock").started += 1;
         let mut begun = false;
-        let result = self.drive(peer, &mut session, &mut begun).await;
+        let result = self.drive(peer, &session, &mut begun).await;
+        let report = lock(&session).report().clone();
         if begun {
-            self.end(session.report().fetched);
+            self.end(report.fetched);
         }
-        result.map(|()| session.into_report())
+        result.map(|()| report)
     }
 
     async fn drive(
         &self,
         peer: PeerId,
-        session: &mut Initiator,
+        session: &Arc<Mutex<Initiator>>,
         begun: &mut bool,
     ) -> Result<(), SessionError> {
+        let topic = lock(session).topic().clone();
         loop {
-            let next = session.poll_request(&self.source())?;
-            if !*begun && session.is_reconciled() {
+            let next = self
+                .step(session, |s, source| s.poll_request(source))
+                .await?;
+            let (reconciled, needed) = {
+                let s = lock(session);
+                (s.is_reconciled(), s.report().needed)
+            };
+            if !*begun && reconciled {
                 *begun = true;
-                self.begin(session.report().needed);
+                self.begin(needed);
             }
             let Some(request) = next else {
                 return Ok(());
@@ -218,32 +323,59 @@ impl SyncService {
                 .net
                 .send_request(Protocol::Sync, peer, request.encode())
                 .await?;
-            match session.handle_response_bytes(&self.source(), &bytes) {
+            let handled = self
+                .step(session, move |s, source| {
+                    s.handle_response_bytes(source, &bytes)
+                })
+                .await;
+            match handled {
                 Ok(Handled::Continue) => {}
+                Ok(Handled::RetryLater { after }) => {
+                    debug!(%peer, ?after, "the peer is busy: asking again later");
+                    tokio::time::sleep(after).await;
+                }
                 Ok(Handled::Fetched(records)) => {
-                    let topic = session.topic().clone();
                     let outcome = self.inner.ingestor.batch(&topic, records, peer).await?;
                     if outcome.invalid > 0 {
                         self.charge(peer, Misbehaviour::InvalidRecord).await;
                     }
-                    session.stored(outcome.stored);
+                    let report = {
+                        let mut s = lock(session);
+                        s.stored(outcome.stored);
+                        s.report().clone()
+                    };
                     self.advance(outcome.stored);
-                    let report = session.report();
                     let _ = self.inner.events.send(NodeEvent::SyncProgress {
                         peer,
-                        topic,
+                        topic: topic.clone(),
                         fetched: report.fetched,
                         expected: report.needed,
                     });
                 }
-                Err(e) => {
+                Err(SessionError::Session(e)) => {
                     if let Some(fault) = e.fault() {
                         self.charge(peer, misbehaviour(fault)).await;
                     }
                     return Err(e.into());
                 }
+                Err(e) => return Err(e),
             }
         }
+    }
+
+    /// One step of our session that reads our records (a reconciliation
+    /// message, a push batch), on the blocking pool like the responders'.
+    async fn step<T: Send + 'static>(
+        &self,
+        session: &Arc<Mutex<Initiator>>,
+        f: impl FnOnce(&mut Initiator, &NodeSource<'_>) -> Result<T, swapmesh_sync::SessionError>
+        + Send
+        + 'static,
+    ) -> Result<T, SessionError> {
+        let session = session.clone();
+        Ok(self
+            .read(move |source| f(&mut lock(&session), source))
+            .await??)
     }
 
     fn begin(&self, expected: usize) {
@@ -275,6 +407,25 @@ impl SyncService {
 fn misbehaviour(fault: PeerFault) -> Misbehaviour {
     match fault {
         PeerFault::Protocol => Misbehaviour::MalformedFrame,
+        PeerFault::Flooding => Misbehaviour::Flooding,
         PeerFault::Records => Misbehaviour::InvalidRecord,
+    }
+}
+
+fn lock(session: &Mutex<Initiator>) -> std::sync::MutexGuard<'_, Initiator> {
+    session.lock().expect("session lock")
+}
+
+/// The reason a refusal is counted under in `/metrics`.
+fn reason(error: &swapmesh_sync::SessionError) -> &'static str {
+    use swapmesh_sync::SessionError as E;
+    match error {
+        E::OverBudget { flooding: false } => "over_budget",
+        E::OverBudget { flooding: true } => "flooding",
+        E::Busy { .. } => "busy",
+        E::NoSession { .. } => "no_session",
+        E::NotServing(_) => "not_serving",
+        e if e.is_peer_fault() => "bad_request",
+        _ => "unavailable",
     }
 }

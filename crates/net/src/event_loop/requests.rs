@@ -116,7 +116,8 @@ impl EventLoop {
             } => {
                 let traffic = match protocol {
                     Protocol::Blob => Traffic::BlobRequest,
-                    Protocol::Sync | Protocol::Agree => Traffic::Request,
+                    Protocol::Sync => Traffic::SyncRequest,
+                    Protocol::Agree => Traffic::Request,
                 };
                 if !self.rates.allow(peer, traffic, Instant::now()) {
                     // Dropping the channel closes the stream: the peer sees a failure.

@@ -54,8 +54,8 @@ async fn peer_flooding_requests_is_blocked_disconnected_and_later_unblocked() {
     bounded(async {
         let mut a = Node::start().await;
         let mut b = Node::start_with(|c| {
-            c.misbehaviour.flood.requests_per_second = 0.5;
-            c.misbehaviour.flood.request_burst = 2.0;
+            c.misbehaviour.flood.sync_requests_per_second = 0.5;
+            c.misbehaviour.flood.sync_request_burst = 2.0;
         })
         .await;
         connect(&mut a, &mut b).await;

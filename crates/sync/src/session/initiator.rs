@@ -1,6 +1,7 @@
 //! [`Initiator`]: one session with one peer on one topic, as the side that asks.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::time::Duration;
 
 use swapmesh_protocol::{RecordId, SignedRecord, Topic};
 
@@ -38,8 +39,19 @@ pub struct Initiator {
     offer: VecDeque<RecordId>,
     /// A loaded record that did not fit the last push: it opens the next.
     carry: Option<Vec<u8>>,
+    /// The request out now, kept to ask again after "retry later".
+    out: Option<SyncRequest>,
+    /// "Retry later" answers in a row.
+    retries: u32,
     report: SessionReport,
 }
+
+/// How often in a row a request refused with "retry later" is asked again
+/// before the session fails; the waits double from [`RETRY_FIRST`], about 16 s
+/// in all.
+pub const MAX_RETRIES: u32 = 6;
+/// The wait before the first retry.
+pub const RETRY_FIRST: Duration = Duration::from_millis(250);
 
 #[derive(Debug)]
 enum State {
@@ -51,6 +63,8 @@ enum State {
     Transfer,
     /// A request is out; its answer is awaited.
     Waiting(Waiting),
+    /// The peer said "retry later": the request out goes again.
+    Retry(Waiting),
     Done,
     Failed,
 }
@@ -81,6 +95,12 @@ pub enum Handled {
     /// Fetched records of the session's topic, as signed bytes (each decodes, and
     /// each was asked for): judge and store them, then call [`Initiator::stored`].
     Fetched(Vec<Vec<u8>>),
+    /// The peer is busy: wait `after`, then [`Initiator::poll_request`] gives
+    /// the same request again.
+    RetryLater {
+        /// How long to wait.
+        after: Duration,
+    },
 }
 
 impl Initiator {
@@ -97,6 +117,8 @@ impl Initiator {
             asked: Vec::new(),
             offer: VecDeque::new(),
             carry: None,
+            out: None,
+            retries: 0,
             report: SessionReport::default(),
         })
     }
@@ -139,9 +161,16 @@ impl Initiator {
         &mut self,
         source: &S,
     ) -> Result<Option<SyncRequest>, SessionError> {
+        if let State::Retry(waiting) = self.state
+            && let Some(request) = self.out.clone()
+        {
+            self.state = State::Waiting(waiting);
+            return Ok(Some(request));
+        }
         let result = self.next_request(source);
-        if result.is_err() {
-            self.state = State::Failed;
+        match &result {
+            Ok(request) => self.out.clone_from(request),
+            Err(_) => self.state = State::Failed,
         }
         result
     }
@@ -225,6 +254,7 @@ impl Initiator {
                     "a request is already waiting for its answer",
                 ))
             }
+            State::Retry(_) => Err(SessionError::OutOfOrder("no request to ask again")),
             State::Done => {
                 self.state = State::Done;
                 Ok(None)
@@ -251,7 +281,18 @@ impl Initiator {
             return Err(SessionError::OutOfOrder("an answer with no request out"));
         };
         response.validate()?;
+        if !matches!(response, SyncResponse::Refused { .. }) {
+            self.retries = 0;
+        }
         match (waiting, response) {
+            (_, SyncResponse::Refused { reason })
+                if reason.is_retry_later() && self.retries < MAX_RETRIES =>
+            {
+                let after = RETRY_FIRST * 2u32.pow(self.retries);
+                self.retries += 1;
+                self.state = State::Retry(waiting);
+                Ok(Handled::RetryLater { after })
+            }
             (_, SyncResponse::Refused { reason }) => Err(SessionError::Refused(reason)),
             (Waiting::Reconcile, SyncResponse::Reconcile { message }) => {
                 self.reconciled(source, &message)?;

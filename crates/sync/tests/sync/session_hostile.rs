@@ -9,9 +9,10 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use swapmesh_protocol::{RecordId, Topic};
 use swapmesh_sync::{
-    Bound, Config, FETCH_IDS, Fingerprint, Handled, Initiator, MAX_RECORDS, MAX_SESSIONS_PER_PEER,
-    MemoryTopics, Message, MessageRange, Mode, PeerFault, Refusal, Responders, SESSION_IDLE,
-    Served, SessionConfig, SessionError, SyncError, SyncRequest, SyncResponse, WireError,
+    Admission, Bound, Config, FETCH_IDS, Fingerprint, Handled, Initiator, MAX_RECORDS, MAX_RETRIES,
+    MAX_SESSIONS_PER_PEER, MemoryTopics, Message, MessageRange, Mode, PeerFault, RETRY_FIRST,
+    Refusal, ResponderLimits, Responders, SESSION_IDLE, Served, SessionConfig, SessionError,
+    SyncError, SyncRequest, SyncResponse, WireError,
 };
 
 use crate::support::{BASE, PEER, ingest, nodes, record, topic};
@@ -203,6 +204,60 @@ fn unknown_versions_and_kinds_and_wrong_answers_are_protocol_faults() {
 }
 
 #[test]
+fn busy_is_asked_again_after_doubling_waits_then_ends_without_blame() {
+    let (mut a, mut b) = pair(6);
+    let (mut session, first) = until("reconcile", &mut a, &mut b);
+    let busy = || SyncResponse::Refused {
+        reason: Refusal::Busy,
+    };
+    let mut waits = Vec::new();
+    for _ in 0..MAX_RETRIES {
+        match session.handle_response(&a, busy()).unwrap() {
+            Handled::RetryLater { after } => waits.push(after),
+            other => panic!("{other:?}"),
+        }
+        let again = session.poll_request(&a).unwrap().expect("the same request");
+        assert_eq!(again.encode(), first.encode());
+    }
+    assert_eq!(waits[0], RETRY_FIRST);
+    assert!(waits.windows(2).all(|w| w[1] == w[0] * 2), "{waits:?}");
+    let err = session.handle_response(&a, busy()).unwrap_err();
+    assert!(
+        matches!(&err, SessionError::Refused(r) if r.is_retry_later()),
+        "{err}"
+    );
+    assert_eq!(err.fault(), None);
+}
+
+#[test]
+fn an_answer_after_busy_goes_on_and_resets_the_retries() {
+    let (mut a, mut b) = pair(7);
+    let (mut session, request) = until("reconcile", &mut a, &mut b);
+    let busy = SyncResponse::Refused {
+        reason: Refusal::Busy,
+    };
+    assert!(matches!(
+        session.handle_response(&a, busy.clone()).unwrap(),
+        Handled::RetryLater { .. }
+    ));
+    let again = session.poll_request(&a).unwrap().unwrap();
+    assert_eq!(again.encode(), request.encode());
+    let mut responders = Responders::new(config());
+    let Served::Answer(answer) = responders.handle(&PEER, again, Instant::now(), &b) else {
+        panic!("an answer");
+    };
+    let _ = session.handle_response(&a, answer).unwrap();
+    // Counted from zero again: a whole run of retries is allowed.
+    for _ in 0..MAX_RETRIES {
+        let _ = session.poll_request(&a).unwrap().unwrap();
+        assert!(matches!(
+            session.handle_response(&a, busy.clone()).unwrap(),
+            Handled::RetryLater { .. }
+        ));
+    }
+}
+
+#[test]
 fn a_refusal_ends_the_session_without_blame_and_a_false_count_with_blame() {
     let (mut a, mut b) = pair(6);
     let (mut session, _) = until("reconcile", &mut a, &mut b);
@@ -210,12 +265,12 @@ fn a_refusal_ends_the_session_without_blame_and_a_false_count_with_blame() {
         .handle_response(
             &a,
             SyncResponse::Refused {
-                reason: Refusal::Busy,
+                reason: Refusal::NotServing,
             },
         )
         .unwrap_err();
     assert!(
-        matches!(&err, SessionError::Refused(r) if r.is_retry_later()),
+        matches!(&err, SessionError::Refused(Refusal::NotServing)),
         "{err}"
     );
     assert_eq!(err.fault(), None);
@@ -579,4 +634,160 @@ proptest! {
             prop_assert!(responders.open() <= MAX_SESSIONS_PER_PEER);
         }
     }
+}
+
+/// A reconciliation request of `session` that lists `items` as the sender's
+/// whole set.
+fn listing(session: u64, mut items: Vec<swapmesh_sync::Item>) -> SyncRequest {
+    items.sort();
+    items.dedup();
+    SyncRequest::Reconcile {
+        topic: topic(),
+        session,
+        message: Message {
+            ranges: vec![MessageRange {
+                upper: Bound::End,
+                mode: Mode::IdList(items),
+            }],
+        }
+        .encode(),
+    }
+}
+
+#[test]
+fn endless_rounds_of_fresh_lists_leave_the_responders_no_items() {
+    let (_, b) = strangers();
+    let mut responders = Responders::new(config());
+    let now = Instant::now();
+    let mut rng = StdRng::seed_from_u64(14);
+    for peer in 1..=3u64 {
+        for session in 1..=MAX_SESSIONS_PER_PEER as u64 {
+            for _ in 0..16 {
+                // Items the responder lacks, new each round: a responder that
+                // remembered what it lacks would grow by 2,000 each time.
+                let items = crate::support::random_items(&mut rng, 2_000, 86_400);
+                let served = responders.handle(&peer, listing(session, items), now, &b);
+                assert!(matches!(served, Served::Answer(_)), "{served:?}");
+                assert_eq!(responders.held_items(), 0);
+                assert!(responders.memory() <= responders.memory_limit());
+            }
+        }
+    }
+    assert!(responders.remembered() + responders.open() > 0);
+}
+
+#[test]
+fn sessions_beyond_the_global_cap_are_busy_not_a_fault() {
+    let (a, b) = strangers();
+    let limits = ResponderLimits {
+        max_sessions: 6,
+        ..ResponderLimits::default()
+    };
+    let mut responders = Responders::with_limits(config(), limits);
+    let now = Instant::now();
+    for peer in 1..=2u64 {
+        for session in 1..=MAX_SESSIONS_PER_PEER as u64 {
+            let served = responders.handle(&peer, opening(&a, session), now, &b);
+            let admitted = responders.open() <= 6;
+            match served {
+                Served::Answer(_) => assert!(admitted),
+                refusal => {
+                    let (reason, error) = refused(refusal);
+                    assert_eq!(reason, Refusal::Busy);
+                    assert!(matches!(error, SessionError::Busy { limit: 6 }), "{error}");
+                    assert_eq!(error.fault(), None);
+                }
+            }
+        }
+    }
+    assert_eq!(responders.open(), 6);
+    assert!(responders.memory() <= responders.memory_limit());
+    // A session already open goes on at the cap.
+    assert!(matches!(
+        responders.handle(&1, opening(&a, 1), now, &b),
+        Served::Answer(_)
+    ));
+}
+
+#[test]
+fn a_peer_over_its_budget_is_busy_then_flooding_and_others_are_served() {
+    let (a, b) = strangers();
+    let limits = ResponderLimits {
+        bytes_per_second: 100_000,
+        burst_bytes: 400_000,
+        ..ResponderLimits::default()
+    };
+    let mut responders = Responders::with_limits(config(), limits);
+    let t0 = Instant::now();
+    let request = opening(&a, 1).encode();
+    let mut served = 0;
+    let (reason, error) = loop {
+        match responders.serve(&PEER, &request, t0, &b) {
+            Served::Answer(_) => served += 1,
+            refusal => break refused(refusal),
+        }
+        assert!(served < 1_000, "the budget never ran out");
+    };
+    assert!(served > 0);
+    assert_eq!(reason, Refusal::Busy);
+    assert!(
+        matches!(error, SessionError::OverBudget { flooding: false }),
+        "{error}"
+    );
+    assert_eq!(error.fault(), None);
+    // Another peer has a budget of its own.
+    assert!(matches!(
+        responders.serve(&2, &request, t0, &b),
+        Served::Answer(_)
+    ));
+    // Asking on and on in debt, never waiting, is flooding.
+    let error = loop {
+        let (_, error) = refused(responders.serve(&PEER, &request, t0, &b));
+        if error.fault().is_some() {
+            break error;
+        }
+    };
+    assert!(
+        matches!(error, SessionError::OverBudget { flooding: true }),
+        "{error}"
+    );
+    assert_eq!(error.fault(), Some(PeerFault::Flooding));
+    // The budget refills with time.
+    let later = t0 + Duration::from_secs(60);
+    assert!(matches!(
+        responders.serve(&PEER, &request, later, &b),
+        Served::Answer(_)
+    ));
+}
+
+#[test]
+fn a_checked_out_session_is_busy_and_comes_back_only_if_still_open() {
+    let (a, b) = strangers();
+    let mut responders = Responders::new(config());
+    let now = Instant::now();
+    let first = opening(&a, 3).encode();
+    let Admission::Work(work) = responders.admit(&PEER, &first, now, &b) else {
+        panic!("store reads to do");
+    };
+    assert_eq!(responders.open(), 1);
+    // The same session asked again before its answer: busy, no fault.
+    let Admission::Served(served) = responders.admit(&PEER, &first, now, &b) else {
+        panic!("no second checkout");
+    };
+    let (reason, error) = refused(served);
+    assert_eq!(reason, Refusal::Busy);
+    assert_eq!(error.fault(), None);
+    let done = work.run(&b);
+    assert!(matches!(responders.complete(done, now), Served::Answer(_)));
+    assert_eq!(responders.open_with(&PEER), 1);
+
+    // The peer went while its work ran: the answer is given, the session
+    // does not come back.
+    let Admission::Work(work) = responders.admit(&PEER, &first, now, &b) else {
+        panic!("store reads to do");
+    };
+    assert_eq!(responders.forget(&PEER), 1);
+    let done = work.run(&b);
+    assert!(matches!(responders.complete(done, now), Served::Answer(_)));
+    assert_eq!(responders.open(), 0);
 }
