@@ -12,6 +12,7 @@ mod agreements;
 mod agreements_api;
 mod agreements_crash;
 mod api;
+mod attack;
 mod commands;
 mod docs;
 mod errors;

@@ -16,4 +16,5 @@ mod photos;
 mod pushes;
 mod receipts;
 mod replays;
+mod responders;
 mod subscriptions;

@@ -23,7 +23,9 @@ use crate::wire::{SyncRequest, SyncResponse};
 /// The responder side of a node: answers each request of each peer, holding one
 /// reconciliation session per (peer, session id), at most
 /// [`MAX_SESSIONS_PER_PEER`] per peer and [`ResponderLimits::max_sessions`] in
-/// all, each dropped after [`SESSION_IDLE`] without a request. A session holds
+/// all (at the cap, a peer with fewer sessions takes the place of the
+/// longest-idle one of the peer with the most), each dropped after
+/// [`SESSION_IDLE`] without a request. A session holds
 /// counters only (no item sets: see [`Reconciler`]), so their memory is bounded
 /// by their count ([`Responders::memory_limit`]). A session that ended is
 /// remembered by its id and topic alone for [`SESSION_IDLE`] (at most
@@ -445,8 +447,11 @@ impl<P: Ord + Clone> Responders<P> {
         now: Instant,
     ) -> Admission<P> {
         let open = self.open_with(peer);
-        let total = self.sessions.len();
         let key = (peer.clone(), session);
+        if !self.sessions.contains_key(&key) && self.sessions.len() >= self.limits.max_sessions {
+            self.make_room(open);
+        }
+        let total = self.sessions.len();
         let state = match self.sessions.entry(key) {
             Entry::Occupied(entry) if *entry.get().topic() != topic => {
                 entry.remove();
@@ -504,6 +509,31 @@ impl<P: Ord + Clone> Responders<P> {
                 message,
             },
         })
+    }
+
+    /// At the cap, a peer with `open` sessions takes the place of the
+    /// longest-idle session of the peer that holds the most, if that is more:
+    /// peers that hold the cap cannot keep a newcomer out.
+    fn make_room(&mut self, open: usize) {
+        let mut held: BTreeMap<&P, usize> = BTreeMap::new();
+        for (p, _) in self.sessions.keys() {
+            *held.entry(p).or_default() += 1;
+        }
+        let Some((greedy, most)) = held.into_iter().max_by_key(|(_, n)| *n) else {
+            return;
+        };
+        if most <= open {
+            return;
+        }
+        let greedy = greedy.clone();
+        let victim = self
+            .sessions_of(&greedy)
+            .filter(|(_, slot)| matches!(slot, Slot::Idle(_)))
+            .min_by_key(|(_, slot)| slot.last_used())
+            .map(|(k, _)| k.clone());
+        if let Some(victim) = victim {
+            self.sessions.remove(&victim);
+        }
     }
 
     /// Charges `peer` for `bytes` (plus [`REQUEST_COST`] when a request) at

@@ -677,7 +677,7 @@ fn endless_rounds_of_fresh_lists_leave_the_responders_no_items() {
 }
 
 #[test]
-fn sessions_beyond_the_global_cap_are_busy_not_a_fault() {
+fn at_the_global_cap_a_newcomer_displaces_the_greediest_peer_and_equals_are_busy() {
     let (a, b) = strangers();
     let limits = ResponderLimits {
         max_sessions: 6,
@@ -685,28 +685,27 @@ fn sessions_beyond_the_global_cap_are_busy_not_a_fault() {
     };
     let mut responders = Responders::with_limits(config(), limits);
     let now = Instant::now();
-    for peer in 1..=2u64 {
-        for session in 1..=MAX_SESSIONS_PER_PEER as u64 {
-            let served = responders.handle(&peer, opening(&a, session), now, &b);
-            let admitted = responders.open() <= 6;
-            match served {
-                Served::Answer(_) => assert!(admitted),
-                refusal => {
-                    let (reason, error) = refused(refusal);
-                    assert_eq!(reason, Refusal::Busy);
-                    assert!(matches!(error, SessionError::Busy { limit: 6 }), "{error}");
-                    assert_eq!(error.fault(), None);
-                }
-            }
-        }
+    let mut ask = |peer: u64, session: u64| responders.handle(&peer, opening(&a, session), now, &b);
+    for session in 1..=4 {
+        assert!(matches!(ask(1, session), Served::Answer(_)));
     }
+    for session in 1..=2 {
+        assert!(matches!(ask(2, session), Served::Answer(_)));
+    }
+    // At the cap, peer 2 (two sessions) takes the place of one of peer 1's
+    // (four).
+    assert!(matches!(ask(2, 3), Served::Answer(_)));
+    // Now they hold three each: busy, not a fault.
+    let (reason, error) = refused(ask(2, 4));
+    assert_eq!(reason, Refusal::Busy);
+    assert!(matches!(error, SessionError::Busy { limit: 6 }), "{error}");
+    assert_eq!(error.fault(), None);
+    // A newcomer gets in all the same.
+    assert!(matches!(ask(3, 1), Served::Answer(_)));
     assert_eq!(responders.open(), 6);
+    assert_eq!(responders.open_with(&3), 1);
+    assert_eq!(responders.open_with(&1) + responders.open_with(&2), 5);
     assert!(responders.memory() <= responders.memory_limit());
-    // A session already open goes on at the cap.
-    assert!(matches!(
-        responders.handle(&1, opening(&a, 1), now, &b),
-        Served::Answer(_)
-    ));
 }
 
 #[test]
