@@ -185,3 +185,55 @@ async fn responder_memory_is_bounded_under_endless_rounds() {
     assert_eq!(items, 0);
     assert!(memory <= limit);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_catch_up_over_the_budget_slows_down_and_is_not_charged() {
+    // 300 listings (about 140 KB) are eight times what the budget allows at
+    // once: the second fetch finds the source busy, however slow this
+    // machine is.
+    let source = kit::node_with(Some(CELL), |c| {
+        c.sync_on_connect = false;
+        c.sync_interval = Duration::ZERO;
+        c.sync_responder.burst_bytes = 16 * 1024;
+        c.sync_responder.bytes_per_second = 32 * 1024;
+    })
+    .await;
+    let now = Timestamp::now();
+    let held: Vec<_> = (0..300)
+        .map(|i| fixtures::verified_listing(&fixtures::key(i % 13), &format!("big-{i}"), CELL, now))
+        .collect();
+    source.store().insert_batch(&held, now).unwrap();
+    let laptop = kit::node_with(Some(CELL), |c| {
+        c.sync_on_connect = false;
+        c.sync_interval = Duration::ZERO;
+    })
+    .await;
+    kit::connect(&laptop, &source).await;
+
+    let report = laptop
+        .sync_with(source.peer_id(), &cell_topic())
+        .await
+        .expect("the catch-up ends well");
+    assert_eq!(report.fetched, 300, "{report:?}");
+    let busy = metric(
+        &source,
+        "swapmesh_sync_refused_total{reason=\"over_budget\"}",
+    )
+    .await;
+    let text = source.metrics_text().await.unwrap();
+    assert!(
+        busy > 0,
+        "the budget never ran out: the test proves nothing\n{}",
+        text.lines()
+            .filter(|l| l.contains("swapmesh_sync"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(
+        misbehaviour_of(&source, laptop.peer_id())
+            .await
+            .unwrap_or(0.0),
+        0.0,
+        "an honest catch-up was charged"
+    );
+}

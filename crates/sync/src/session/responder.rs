@@ -37,7 +37,8 @@ use crate::wire::{SyncRequest, SyncResponse};
 /// every request costs its own bytes, its answer's and [`REQUEST_COST`]. A peer
 /// out of budget is answered "busy, retry later", which is no fault, so a large
 /// honest catch-up only slows down; a peer that keeps asking deep in debt
-/// ([`ResponderLimits::burst_bytes`] / 8 below zero) is flooding.
+/// (beyond two frames and an eighth of [`ResponderLimits::burst_bytes`]) is
+/// flooding.
 ///
 /// `P` names a peer (the node uses libp2p's `PeerId`; tests use numbers).
 #[derive(Debug)]
@@ -355,7 +356,7 @@ impl<P: Ord + Clone> Responders<P> {
         let over = self.spend(peer, len, now);
         if let Some(debt) = over {
             return Admission::Served(Served::refused(SessionError::OverBudget {
-                flooding: debt > self.limits.burst_bytes / 8,
+                flooding: debt > self.flooding_debt(),
             }));
         }
         if !source.serves(request.topic()) {
@@ -434,6 +435,14 @@ impl<P: Ord + Clone> Responders<P> {
             self.spend(&peer, payload_len(answer), now);
         }
         served
+    }
+
+    /// The debt beyond which a peer is flooding: an honest peer owes at most
+    /// its last request and answer (a frame each) when it is told "busy",
+    /// and then waits; beyond that, only requests made in debt add to it,
+    /// an eighth of the burst of them.
+    fn flooding_debt(&self) -> u64 {
+        2 * (self.config.frame_limit() as u64 + REQUEST_COST) + self.limits.burst_bytes / 8
     }
 
     /// Takes session `session` of `peer` out for a reconciliation step,
