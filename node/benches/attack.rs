@@ -1,7 +1,8 @@
 //! A node under the worst attack of hardening 1: raw peers over TCP drive
 //! endless sync sessions (three peers, four sessions each, a fresh list of
-//! 4,000 items every round, a new session whenever one is refused) against a
-//! real `swapmesh run` process holding 3,000 listings of its cell.
+//! 4,000 items every round, a new session whenever one is refused, a wait of
+//! 250 ms after "busy" so as not to be blocked) against a real `swapmesh run`
+//! process holding 3,000 listings of its cell.
 //!
 //! Measured in one run, so that only ratios matter on a noisy machine:
 //! - the node's CPU time (from `/proc/<pid>/stat`) per byte of sync frames
@@ -28,7 +29,7 @@ use swapmesh_protocol::{
     Geohash, RecordId, SignedRecord, Timestamp, Topic, Verified, check_bytes, fixtures,
 };
 use swapmesh_store::{Store, StoreOptions};
-use swapmesh_sync::wire::SyncResponse;
+use swapmesh_sync::wire::{Refusal, SyncResponse};
 use swapmesh_sync::{Bound, Item, Message, MessageRange, Mode, SyncRequest};
 
 const CELL: &str = "u4pru";
@@ -111,8 +112,8 @@ fn cpu(pid: u32) -> Duration {
     Duration::from_millis((fields[0] + fields[1]) * 10)
 }
 
-/// One authenticated GET; its latency.
-fn get(d: &Daemon, path: &str) -> Duration {
+/// One authenticated GET: its latency and body.
+fn fetch(d: &Daemon, path: &str) -> (Duration, String) {
     let start = Instant::now();
     let mut stream = TcpStream::connect(&d.api).unwrap();
     write!(
@@ -124,7 +125,14 @@ fn get(d: &Daemon, path: &str) -> Duration {
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).unwrap();
     assert!(answer.starts_with(b"HTTP/1.1 200"), "{path}");
-    start.elapsed()
+    (
+        start.elapsed(),
+        String::from_utf8_lossy(&answer).into_owned(),
+    )
+}
+
+fn get(d: &Daemon, path: &str) -> Duration {
+    fetch(d, path).0
 }
 
 /// API calls for `phase`, two a round every 50 ms: their latencies.
@@ -168,11 +176,16 @@ fn round(rng: &mut StdRng, session: u64) -> Vec<u8> {
 
 #[derive(Default)]
 struct Tally {
+    /// Bytes of the requests that reached the node (it answered).
     sent: AtomicU64,
     answered: AtomicU64,
-    refused: AtomicU64,
+    busy: AtomicU64,
+    /// Other refusals (a session over its rounds), and requests that failed.
+    other: AtomicU64,
 }
 
+/// One attacker's loop. It waits after "busy" as an honest initiator does:
+/// the most work a peer can ask for without being blocked.
 async fn endless(
     raw: NetworkHandle,
     node: PeerId,
@@ -184,18 +197,26 @@ async fn endless(
     let mut session = rng.r#gen();
     while !stop.load(Ordering::Relaxed) {
         let request = round(&mut rng, session);
-        tally
-            .sent
-            .fetch_add(request.len() as u64, Ordering::Relaxed);
-        let answer = raw.send_request(Protocol::Sync, node, request).await;
-        match answer.map(|a| SyncResponse::decode(&a, a.len())) {
-            Ok(Ok(SyncResponse::Reconcile { .. })) => {
+        let len = request.len() as u64;
+        let Ok(answer) = raw.send_request(Protocol::Sync, node, request).await else {
+            tally.other.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        tally.sent.fetch_add(len, Ordering::Relaxed);
+        match SyncResponse::decode(&answer, answer.len()) {
+            Ok(SyncResponse::Reconcile { .. }) => {
                 tally.answered.fetch_add(1, Ordering::Relaxed);
             }
+            Ok(SyncResponse::Refused {
+                reason: Refusal::Busy,
+            }) => {
+                tally.busy.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
             _ => {
-                tally.refused.fetch_add(1, Ordering::Relaxed);
+                tally.other.fetch_add(1, Ordering::Relaxed);
                 session = rng.r#gen();
-                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
     }
@@ -282,6 +303,7 @@ fn main() {
     let mut attacked = api_calls(&d, phase);
     let cpu_attack = cpu(pid) - cpu_attack_start;
     let sent = tally.sent.load(Ordering::Relaxed) - sent_start;
+    let (_, metrics) = fetch(&d, "/metrics");
     stop.store(true, Ordering::Relaxed);
     attack.join().unwrap();
 
@@ -296,9 +318,10 @@ fn main() {
         phase.as_secs()
     );
     println!(
-        "  rounds answered {}, refused {}, attacker bytes {:.1} MiB ({:.1} MiB/s)",
+        "  rounds answered {}, busy {}, other refusals or failures {}, attacker bytes {:.1} MiB ({:.1} MiB/s)",
         tally.answered.load(Ordering::Relaxed),
-        tally.refused.load(Ordering::Relaxed),
+        tally.busy.load(Ordering::Relaxed),
+        tally.other.load(Ordering::Relaxed),
         sent as f64 / (1 << 20) as f64,
         sent as f64 / (1 << 20) as f64 / phase.as_secs_f64()
     );
@@ -313,6 +336,11 @@ fn main() {
         "  CPU per attacker byte {per_byte:.1} ns; checking a listing's bytes {check:.1} ns/byte; ratio {:.2}",
         per_byte / check
     );
+    for line in metrics.lines().filter(|l| {
+        l.starts_with("swapmesh_sync_refused_total") || l.starts_with("swapmesh_sync_responder_")
+    }) {
+        println!("  {line}");
+    }
     for (name, q) in [("median", 0.5), ("p95", 0.95), ("max", 1.0)] {
         let (i, a) = (quantile(&idle, q), quantile(&attacked, q));
         println!(
