@@ -120,9 +120,16 @@ async fn old_record_replayed_after_the_duplicate_cache_is_not_forwarded() {
         assert_eq!(accepted(&text), 2, "node {i} accepted the replay");
         let replayed = metric(node, &verdict("ignored", "replayed")).await;
         let sent_to = direct.contains(&node.peer_id());
-        assert_eq!(
-            replayed,
-            u64::from(sent_to),
+        // The raw peer itself may hand it over twice: its gossip still
+        // offers the message when, on a loaded machine, the node's 1 s
+        // duplicate cache has already forgotten it. What no node does is
+        // pass it on: the nodes it was not sent to never see it.
+        assert!(
+            if sent_to {
+                replayed >= 1
+            } else {
+                replayed == 0
+            },
             "node {i} (sent to by the raw peer: {sent_to}) saw the replay {replayed} times; {}",
             before[i]
         );
