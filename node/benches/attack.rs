@@ -30,7 +30,7 @@ use swapmesh_protocol::{
 };
 use swapmesh_store::{Store, StoreOptions};
 use swapmesh_sync::wire::{Refusal, SyncResponse};
-use swapmesh_sync::{Bound, Item, Message, MessageRange, Mode, SyncRequest};
+use swapmesh_sync::{Item, Message, SyncRequest};
 
 const CELL: &str = "u4pru";
 const HELD: u64 = 3_000;
@@ -152,24 +152,16 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 fn round(rng: &mut StdRng, session: u64) -> Vec<u8> {
-    let mut items: Vec<Item> = (0..LISTED)
+    let items: Vec<Item> = (0..LISTED)
         .map(|_| {
             let t = Timestamp(1_700_000_000 + rng.gen_range(0..86_400 * 30));
             Item::new(t, RecordId(rng.r#gen()))
         })
         .collect();
-    items.sort();
-    items.dedup();
     SyncRequest::Reconcile {
         topic: Topic::area(&Geohash::parse_cell(CELL).unwrap()),
         session,
-        message: Message {
-            ranges: vec![MessageRange {
-                upper: Bound::End,
-                mode: Mode::IdList(items),
-            }],
-        }
-        .encode(),
+        message: Message::list(items).encode(),
     }
     .encode()
 }

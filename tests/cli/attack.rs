@@ -14,7 +14,7 @@ use swapmesh_node::DataDir;
 use swapmesh_protocol::{Geohash, RecordId, Timestamp, Topic, fixtures};
 use swapmesh_store::{Store, StoreOptions};
 use swapmesh_sync::wire::{SyncRequest, SyncResponse};
-use swapmesh_sync::{Bound, Item, Message, MessageRange, Mode};
+use swapmesh_sync::{Item, Message};
 
 use crate::http::{call, metrics, sample};
 use crate::kit::Daemon;
@@ -43,24 +43,16 @@ fn seed(dir: &std::path::Path) {
 
 /// A reconciliation round of `session` listing `LISTED` fresh items.
 fn round(rng: &mut StdRng, session: u64) -> Vec<u8> {
-    let mut items: Vec<Item> = (0..LISTED)
+    let items: Vec<Item> = (0..LISTED)
         .map(|_| {
             let t = Timestamp(1_700_000_000 + rng.gen_range(0..86_400 * 30));
             Item::new(t, RecordId(rng.r#gen()))
         })
         .collect();
-    items.sort();
-    items.dedup();
     SyncRequest::Reconcile {
         topic: Topic::area(&Geohash::parse_cell(CELL).unwrap()),
         session,
-        message: Message {
-            ranges: vec![MessageRange {
-                upper: Bound::End,
-                mode: Mode::IdList(items),
-            }],
-        }
-        .encode(),
+        message: Message::list(items).encode(),
     }
     .encode()
 }

@@ -10,7 +10,7 @@ use swapmesh_net::{NetworkHandle, PeerId, Protocol};
 use swapmesh_node::Node;
 use swapmesh_protocol::{Geohash, RecordId, Timestamp, Topic, fixtures};
 use swapmesh_sync::wire::{Refusal, SyncRequest, SyncResponse};
-use swapmesh_sync::{Bound, Config, Item, Message, MessageRange, Mode};
+use swapmesh_sync::{Config, Item, Message};
 
 use crate::kit::{self, metric, misbehaviour_of, wait_until};
 
@@ -25,24 +25,16 @@ fn cell_topic() -> Topic {
 /// the sender's whole set: a responder that kept what it lacks would grow by
 /// `n` a round.
 fn fresh_list(rng: &mut StdRng, session: u64, n: usize) -> Vec<u8> {
-    let mut items: Vec<Item> = (0..n)
+    let items: Vec<Item> = (0..n)
         .map(|_| {
             let t = Timestamp(1_700_000_000 + rng.gen_range(0..86_400));
             Item::new(t, RecordId(rng.r#gen()))
         })
         .collect();
-    items.sort();
-    items.dedup();
     SyncRequest::Reconcile {
         topic: cell_topic(),
         session,
-        message: Message {
-            ranges: vec![MessageRange {
-                upper: Bound::End,
-                mode: Mode::IdList(items),
-            }],
-        }
-        .encode(),
+        message: Message::list(items).encode(),
     }
     .encode()
 }

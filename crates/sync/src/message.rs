@@ -83,6 +83,19 @@ impl Message {
         }
     }
 
+    /// The message that lists `items` (sorted and deduplicated here) as the
+    /// sender's whole set: the opening of a small set.
+    pub fn list(mut items: Vec<Item>) -> Self {
+        items.sort();
+        items.dedup();
+        Self {
+            ranges: vec![MessageRange {
+                upper: Bound::End,
+                mode: Mode::IdList(items),
+            }],
+        }
+    }
+
     /// Whether the message asks nothing more (every range is `Skip`).
     pub fn is_done(&self) -> bool {
         self.ranges.iter().all(|r| matches!(r.mode, Mode::Skip))

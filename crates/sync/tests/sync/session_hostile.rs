@@ -638,19 +638,11 @@ proptest! {
 
 /// A reconciliation request of `session` that lists `items` as the sender's
 /// whole set.
-fn listing(session: u64, mut items: Vec<swapmesh_sync::Item>) -> SyncRequest {
-    items.sort();
-    items.dedup();
+fn listing(session: u64, items: Vec<swapmesh_sync::Item>) -> SyncRequest {
     SyncRequest::Reconcile {
         topic: topic(),
         session,
-        message: Message {
-            ranges: vec![MessageRange {
-                upper: Bound::End,
-                mode: Mode::IdList(items),
-            }],
-        }
-        .encode(),
+        message: Message::list(items).encode(),
     }
 }
 
