@@ -126,6 +126,22 @@ impl MeshBook {
         out
     }
 
+    /// The places of [`MeshBook::topics`]: the area's cells (its own and the
+    /// 8 around it) and the meshes.
+    pub(crate) fn places(&self) -> (Vec<Geohash>, Vec<MeshId>) {
+        let cells = self
+            .area
+            .as_ref()
+            .map(|a| a.cell().with_neighbours())
+            .unwrap_or_default();
+        let mut meshes = Vec::new();
+        if self.area.is_none() {
+            meshes.push(MeshId::local());
+        }
+        meshes.extend(self.lock().keys().cloned());
+        (cells, meshes)
+    }
+
     /// Whether this node listens to `topic`.
     pub(crate) fn listens_to(&self, topic: &Topic) -> bool {
         self.topics().contains(topic)

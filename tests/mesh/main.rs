@@ -17,4 +17,5 @@ mod pushes;
 mod receipts;
 mod replays;
 mod responders;
+mod search;
 mod subscriptions;

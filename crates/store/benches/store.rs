@@ -393,7 +393,64 @@ fn reopen_and_query(dir: &str, compression: bool) {
     );
 }
 
+/// `STORE_BENCH_PLACES`: a search with no place, over `n` listings in 50
+/// cells, against the same search in the 9 cells a node joins (its cell and
+/// the 8 around it): what `Node::search` now does when no place is given.
+fn places_bench(n: usize) {
+    let cells: Vec<Geohash> = cells().into_iter().take(50).collect();
+    let joined = cells[0].with_neighbours();
+    assert!(joined.iter().all(|c| cells.contains(c)));
+    let records = listings(n, &cells);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(cfg!(feature = "compression"))).unwrap();
+    for chunk in records.chunks(1_000) {
+        store.insert_batch(chunk, NOW).unwrap();
+    }
+    store.flush_blocking().unwrap();
+    let words = vec!["vintage".to_owned(), "telescope".to_owned()];
+    let timed = |cells: Vec<Geohash>| {
+        let query = Query {
+            words: words.clone(),
+            cells,
+            limit: 50,
+            ..Query::default()
+        };
+        let mut times: Vec<Duration> = (0..21)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(store.search(&query).unwrap());
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        let found = store.search(&query).unwrap().records.len();
+        (times[times.len() / 2], found)
+    };
+    // Interleaved, so that both see the same machine.
+    let mut ratios = Vec::new();
+    let (mut every, mut nine) = ((Duration::ZERO, 0), (Duration::ZERO, 0));
+    for _ in 0..5 {
+        every = timed(Vec::new());
+        nine = timed(joined.clone());
+        ratios.push(nine.0.as_secs_f64() / every.0.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "search 'vintage telescope', limit 50, {n} listings in 50 cells: every topic {:?} ({} results), \
+         the 9 joined {:?} ({} results); joined / every, median of 5: {:.2}",
+        every.0, every.1, nine.0, nine.1, ratios[2]
+    );
+}
+
 fn main() {
+    if std::env::var("STORE_BENCH_PLACES").is_ok() {
+        let n = std::env::var("STORE_BENCH_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        places_bench(n);
+        return;
+    }
     if let Ok(dir) = std::env::var("STORE_BENCH_REOPEN") {
         reopen_and_query(&dir, std::env::var("STORE_BENCH_COMPRESSION").is_ok());
         return;

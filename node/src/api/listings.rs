@@ -27,7 +27,9 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct SearchParams {
-    /// Geohash cells of 5-6 characters, comma-separated.
+    /// Geohash cells of 5-6 characters, comma-separated. With no `area`, no
+    /// `mesh` and no `author`, the search looks in the places this node
+    /// listens to: its area's cell and the 8 around it, and its meshes.
     area: Option<String>,
     /// Mesh ids, comma-separated.
     mesh: Option<String>,
