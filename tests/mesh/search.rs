@@ -90,3 +90,50 @@ async fn search_without_a_place_reads_only_joined_topics() {
         .unwrap();
     assert_eq!(titles(&by_author), ["Ladder far"]);
 }
+
+fn in_mesh(node: &swapmesh_node::Node, mesh: &MeshId) -> Vec<String> {
+    titles(
+        &node
+            .search(&Query {
+                meshes: vec![mesh.clone()],
+                limit: 100,
+                ..Query::default()
+            })
+            .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_a_mesh_sweeps_its_entries() {
+    let elm = MeshId::parse("elm").unwrap();
+    let oak = MeshId::parse("oak").unwrap();
+    let mut node = kit::node(Some(CELL)).await;
+    node.join_mesh(elm.clone()).await.unwrap();
+    let held = [
+        listing(1, "elm-one", None, Some(&elm)),
+        listing(2, "elm-two", None, Some(&elm)),
+        listing(3, "both", Some(CELL), Some(&elm)),
+        // A mesh left before this node's start.
+        listing(4, "oak", None, Some(&oak)),
+    ];
+    node.store().insert_batch(&held, Timestamp::now()).unwrap();
+    assert_eq!(
+        in_mesh(&node, &elm),
+        ["Ladder both", "Ladder elm-one", "Ladder elm-two"]
+    );
+
+    node.leave_mesh(&elm).await.unwrap();
+    // What was held for the mesh alone is gone; what the node's cell holds
+    // stays.
+    assert_eq!(in_mesh(&node, &elm), ["Ladder both"]);
+    assert!(node.record(&held[0].id()).unwrap().is_none());
+    assert!(node.record(&held[2].id()).unwrap().is_some());
+
+    // A mesh left before the start is swept at the start.
+    assert_eq!(in_mesh(&node, &oak), ["Ladder oak"]);
+    node.restart().await;
+    assert!(in_mesh(&node, &oak).is_empty());
+    assert!(node.record(&held[3].id()).unwrap().is_none());
+    let c = node.store().check_consistency().unwrap();
+    assert!(c.is_ok(), "{:?}", c.problems);
+}

@@ -295,7 +295,7 @@ impl Store {
 
     /// The `by_topic` prefixes of every topic that holds items, found by skipping
     /// from one topic to the next in `sync_sums` (one seek per topic).
-    fn topic_prefixes(&self) -> Result<Vec<Vec<u8>>> {
+    pub(crate) fn topic_prefixes(&self) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
         let mut from = Vec::new();
         while let Some(kv) = self.trees.sync_sums.range(from.clone()..).next() {

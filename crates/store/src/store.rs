@@ -14,7 +14,7 @@ use crate::body::{StoredRecord, decode_stored};
 use crate::error::{Result, StoreError};
 use crate::keys::{
     AddressEntry, BucketSum, Entry, Index, address_key, bucket_key_of, expiry_key, index_entries,
-    parse_stamp, sweep_time,
+    parse_stamp, sweep_time, topic_prefix,
 };
 
 /// The schema version this build writes and reads. 2: `by_area`, `by_kind` and
@@ -694,6 +694,61 @@ impl Store {
         }
     }
 
+    /// Drops the records stored under `topic` that the node holds for it
+    /// alone: each one none of whose other topics is `listened`, unless
+    /// `keep` keeps it (the node's own records, receipts and reviews of its
+    /// agreements). A dropped record is forgotten with its address, as if
+    /// never seen: joining the topic again fetches it anew. For a mesh the
+    /// node left: its index entries go with the records held only for it.
+    /// Returns how many were dropped; not durable on return.
+    pub fn forget_topic(
+        &self,
+        topic: &swapmesh_protocol::Topic,
+        listened: impl Fn(&swapmesh_protocol::Topic) -> bool,
+        keep: impl Fn(&StoredRecord) -> bool,
+    ) -> Result<usize> {
+        let mut doomed = Vec::new();
+        for kv in self.trees.by_topic.scan_prefix(topic_prefix(topic)) {
+            let (key, _) = kv?;
+            let Some((_, id)) = parse_stamp(&key) else {
+                return Err(StoreError::corrupt("by_topic key without a stamp"));
+            };
+            let Some(record) = self.get(&id)? else {
+                continue;
+            };
+            let elsewhere = swapmesh_protocol::topics(&record.body)
+                .iter()
+                .any(|t| t != topic && listened(t));
+            if !elsewhere && !keep(&record) {
+                doomed.push(id);
+            }
+        }
+        let mut dropped = 0;
+        for chunk in doomed.chunks(256) {
+            dropped += self.trees.transaction(|tx| {
+                let mut n = 0;
+                for id in chunk {
+                    n += forget_in_tx(tx, id)?;
+                }
+                Ok(n)
+            })?;
+        }
+        Ok(dropped)
+    }
+
+    /// The topics under which records are stored.
+    pub fn stored_topics(&self) -> Result<Vec<swapmesh_protocol::Topic>> {
+        self.topic_prefixes()?
+            .into_iter()
+            .map(|prefix| {
+                std::str::from_utf8(&prefix[..prefix.len().saturating_sub(1)])
+                    .ok()
+                    .and_then(swapmesh_protocol::Topic::parse)
+                    .ok_or_else(|| StoreError::corrupt("a stored topic that does not parse"))
+            })
+            .collect()
+    }
+
     /// The stored record with this id (current versions and tombstones).
     pub fn get(&self, id: &RecordId) -> Result<Option<StoredRecord>> {
         match self.trees.records.get(id.0)? {
@@ -768,18 +823,41 @@ fn sweep_one(tx: &Tx<'_>, key: &[u8], now: Timestamp) -> TxResult<usize> {
         }
         return Ok(0);
     }
-    let Some(body) = tx.stored_body(&id)? else {
+    drop_in_tx(tx, &id, now)
+}
+
+/// Forgets the stored record `id`: the record, its index entries, and its
+/// address when that is at this version, so that the record can be stored again
+/// (fetched when the node listens to its topic again).
+fn forget_in_tx(tx: &Tx<'_>, id: &RecordId) -> TxResult<usize> {
+    let Some(body) = tx.stored_body(id)? else {
         return Ok(0);
     };
     let akey = address_key(&body.address());
     let address = tx.address(&akey)?;
     let fence = address.map_or(body.expires_at, |a| a.fence);
-    tx.remove_record(&id, &body, sweep_time(&body, fence))?;
-    if let Some(a) = address.filter(|a| a.id == id) {
+    tx.remove_record(id, &body, sweep_time(&body, fence))?;
+    if address.is_some_and(|a| a.id == *id) {
+        tx.addresses.remove(&akey[..])?;
+    }
+    Ok(1)
+}
+
+/// Drops the stored record `id` with its index entries, as if it had expired
+/// at `now`: its address keeps blocking older versions until its fence.
+fn drop_in_tx(tx: &Tx<'_>, id: &RecordId, now: Timestamp) -> TxResult<usize> {
+    let Some(body) = tx.stored_body(id)? else {
+        return Ok(0);
+    };
+    let akey = address_key(&body.address());
+    let address = tx.address(&akey)?;
+    let fence = address.map_or(body.expires_at, |a| a.fence);
+    tx.remove_record(id, &body, sweep_time(&body, fence))?;
+    if let Some(a) = address.filter(|a| a.id == *id) {
         if a.fence <= now {
             tx.addresses.remove(&akey[..])?;
         } else {
-            tx.expiry.insert(&expiry_key(a.fence, &id)[..], &akey[..])?;
+            tx.expiry.insert(&expiry_key(a.fence, id)[..], &akey[..])?;
         }
     }
     Ok(1)

@@ -11,9 +11,13 @@ const DAY: u64 = 86_400;
 
 fn everything(store: &Store) -> Vec<swapmesh_protocol::RecordId> {
     let topic = Topic::area(&swapmesh_protocol::Geohash::parse_cell("u4pru").unwrap());
+    everything_in(store, &topic)
+}
+
+fn everything_in(store: &Store, topic: &Topic) -> Vec<swapmesh_protocol::RecordId> {
     store
         .topic_items(
-            &topic,
+            topic,
             std::ops::Bound::Unbounded,
             std::ops::Bound::Unbounded,
         )
@@ -338,4 +342,47 @@ fn a_gossip_copy_is_accepted_once_per_topic_then_replayed() {
         store.insert_gossip(&v1, &area, NOW).unwrap(),
         InsertOutcome::Stale
     );
+}
+
+#[test]
+fn a_forgotten_topic_drops_only_what_was_held_for_it_alone() {
+    let store = Store::temporary().unwrap();
+    let oak = Topic::mesh(&swapmesh_protocol::MeshId::parse("oak").unwrap());
+    let cell = Topic::area(&swapmesh_protocol::Geohash::parse_cell("u4pru").unwrap());
+    let only_oak = |d: &str, key: u64| Rec {
+        key,
+        area: None,
+        meshes: vec!["oak".into()],
+        ..Rec::new(d, "u4pru")
+    };
+    let alone = only_oak("alone", 2).sign();
+    let mine = only_oak("mine", 1).sign();
+    let both = Rec {
+        key: 3,
+        meshes: vec!["oak".into()],
+        ..Rec::new("both", "u4pru")
+    }
+    .sign();
+    store
+        .insert_batch(&[alone.clone(), mine.clone(), both.clone()], NOW)
+        .unwrap();
+    assert!(store.stored_topics().unwrap().contains(&oak));
+
+    let me = mine.body().author;
+    let dropped = store
+        .forget_topic(&oak, |t| *t == cell, |r| r.body.author == me)
+        .unwrap();
+    assert_eq!(dropped, 1);
+    assert!(store.get(&alone.id()).unwrap().is_none());
+    assert!(store.get(&mine.id()).unwrap().is_some(), "our own is kept");
+    assert!(
+        store.get(&both.id()).unwrap().is_some(),
+        "in a listened cell"
+    );
+    let c = store.check_consistency().unwrap();
+    assert!(c.is_ok(), "{:?}", c.problems);
+    assert!(!everything_in(&store, &oak).contains(&alone.id()));
+    // Forgotten as if never seen: listening to the mesh again fetches it.
+    assert_eq!(store.insert(&alone, NOW).unwrap(), InsertOutcome::Inserted);
+    assert!(everything_in(&store, &oak).contains(&alone.id()));
 }

@@ -111,7 +111,7 @@ async fn join_mesh(
     tag = "meshes",
     params(("id" = String, Path, description = "The mesh id", example = "nosuchmesh0")),
     responses(
-        (status = 200, description = "The mesh left", body = MeshJson),
+        (status = 200, description = "The mesh left; the records held for it alone (not our own, nor the receipts and reviews of our agreements) are forgotten", body = MeshJson),
         (status = 400, description = "`invalid_mesh_id`: not 1-32 of a-z and 0-9", body = ErrorBody),
         (status = 404, description = "`mesh_not_found`: this node is not in this mesh", body = ErrorBody),
         (status = 503, description = "`network_unavailable`", body = ErrorBody),

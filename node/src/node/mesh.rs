@@ -7,6 +7,18 @@ use super::Node;
 use crate::error::NodeError;
 use crate::invite::{Invite, MeshInfo};
 
+/// Whether a record is one this node keeps whatever it listens to: its own,
+/// or a receipt or review of one of its agreements.
+fn concerns(body: &swapmesh_protocol::RecordBody, me: swapmesh_protocol::AuthorKey) -> bool {
+    use swapmesh_protocol::Content;
+    let statement = match &body.content {
+        Content::Receipt(r) => Some(&r.statement),
+        Content::Review(r) => Some(&r.receipt.statement),
+        _ => None,
+    };
+    body.author == me || statement.is_some_and(|s| s.provider == me || s.receiver == me)
+}
+
 impl Node {
     /// Joins a named mesh: listens to it, remembers it across restarts, and places
     /// our new records in it.
@@ -32,6 +44,42 @@ impl Node {
             .net
             .unsubscribe(Topic::mesh(mesh).as_str())
             .await?;
+        let forgotten = self.forget_topic(Topic::mesh(mesh)).await?;
+        info!(%mesh, forgotten, "left mesh");
+        Ok(())
+    }
+
+    /// Forgets the records held only for `topic`, which this node no longer
+    /// listens to (`Store::forget_topic`): its own records and the receipts
+    /// and reviews of its agreements stay. Returns how many went.
+    async fn forget_topic(&self, topic: Topic) -> Result<usize, NodeError> {
+        let node = self.clone();
+        let forgotten = tokio::task::spawn_blocking(move || {
+            let me = node.inner.author;
+            let meshes = &node.inner.meshes;
+            node.inner.store.forget_topic(
+                &topic,
+                |t| meshes.listens_to(t),
+                |r| concerns(&r.body, me),
+            )
+        })
+        .await
+        .map_err(|_| NodeError::Stopped)??;
+        self.inner.store.flush().await?;
+        Ok(forgotten)
+    }
+
+    /// At start: forgets what is held for meshes left before (their records
+    /// held for them alone), so a search or a sync never meets them.
+    pub(super) async fn forget_left_meshes(&self) -> Result<(), NodeError> {
+        for topic in self.inner.store.stored_topics()? {
+            if topic.mesh_id().is_some() && !self.inner.meshes.listens_to(&topic) {
+                let forgotten = self.forget_topic(topic.clone()).await?;
+                if forgotten > 0 {
+                    info!(%topic, forgotten, "forgot the records of a mesh left before");
+                }
+            }
+        }
         Ok(())
     }
 

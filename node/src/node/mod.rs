@@ -202,6 +202,7 @@ impl Node {
                 tasks,
             }),
         };
+        node.forget_left_meshes().await?;
         node.inner.tasks.spawn(node.clone().sweep_every_interval());
         // Bootstrap addresses are dialled by the network itself (they also seed
         // Kademlia); the address book is ours.
