@@ -321,3 +321,45 @@ async fn hostile_sync_peers_are_cut_off_without_harming_the_node() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetched_records_do_not_count_against_the_peer_rate() {
+    // The laptop allows its peers 5 pushed or gossiped records at once: the
+    // 5,000 it fetches are its own asking, and charge nobody.
+    let quiet = |c: &mut swapmesh_node::NodeConfig| {
+        c.sync_on_connect = false;
+        c.sync_interval = Duration::ZERO;
+    };
+    let source = kit::node_with(Some("u4pru"), quiet).await;
+    let laptop = kit::node_with(Some("u4pru"), |c| {
+        quiet(c);
+        c.misbehaviour.flood.gossip_per_second = 0.01;
+        c.misbehaviour.flood.gossip_burst = 5.0;
+    })
+    .await;
+    let now = Timestamp::now();
+    let held: Vec<_> = (0..5_000u64)
+        .map(|i| {
+            fixtures::verified_listing(
+                &fixtures::key(i % 50),
+                &format!("fetched-{i}"),
+                "u4pru",
+                now,
+            )
+        })
+        .collect();
+    source.store().insert_batch(&held, now).unwrap();
+    kit::connect(&laptop, &source).await;
+    let topic =
+        swapmesh_protocol::Topic::area(&swapmesh_protocol::Geohash::parse_cell("u4pru").unwrap());
+    let report = laptop.sync_with(source.peer_id(), &topic).await.unwrap();
+    assert_eq!(report.fetched, 5_000, "{report:?}");
+    for (node, other) in [(&laptop, &source), (&source, &laptop)] {
+        assert_eq!(
+            kit::misbehaviour_of(node, other.peer_id())
+                .await
+                .unwrap_or(0.0),
+            0.0
+        );
+    }
+}

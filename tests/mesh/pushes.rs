@@ -166,3 +166,45 @@ async fn an_honest_push_racing_gossip_is_not_charged() {
         "an honest pusher is not charged"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_records_count_against_the_peer_rate() {
+    let node = kit::node_with(Some(CELL), |c| {
+        c.sync_on_connect = false;
+        c.sync_interval = std::time::Duration::ZERO;
+        c.misbehaviour.flood.gossip_per_second = 0.01;
+        c.misbehaviour.flood.gossip_burst = 5.0;
+    })
+    .await;
+    let raw = kit::raw_peer().await;
+    kit::connect_raw(&raw, &node).await;
+    kit::open_session(&raw, &node, &cell_topic(), 1).await;
+
+    // More new records than the pusher's rate holds: busy, nothing judged,
+    // nothing stored, nobody charged.
+    let many = listings("many", 8);
+    let answer = push(&raw, &node, 1, bytes(&many)).await;
+    assert_eq!(
+        answer,
+        SyncResponse::Refused {
+            reason: Refusal::Busy
+        }
+    );
+    assert_eq!(judged(&node).await, 0);
+    assert!(many.iter().all(|v| node.record(&v.id()).unwrap().is_none()));
+    assert_eq!(
+        metric(&node, "swapmesh_sync_refused_total{reason=\"push_rate\"}").await,
+        1
+    );
+    // What fits is taken.
+    let few = listings("few", 4);
+    assert_eq!(
+        push(&raw, &node, 1, bytes(&few)).await,
+        SyncResponse::pushed(4)
+    );
+    assert_eq!(
+        misbehaviour_of(&node, raw.local_peer_id()).await,
+        Some(0.0),
+        "a pusher over its rate is not charged"
+    );
+}

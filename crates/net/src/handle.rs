@@ -233,6 +233,23 @@ impl NetworkHandle {
         .await
     }
 
+    /// Counts `records` that `peer` pushed against its gossip rate
+    /// ([`FloodLimits::gossip_per_second`](crate::FloodLimits)): `Ok(false)`,
+    /// and nothing taken, when they do not fit. Records we fetched are not
+    /// counted: we asked for them.
+    pub async fn take_record_rate(
+        &self,
+        peer: PeerId,
+        records: usize,
+    ) -> Result<bool, NetworkError> {
+        self.call(|reply| Command::TakeRecordRate {
+            peer,
+            records,
+            reply,
+        })
+        .await
+    }
+
     /// Blocks `peer` until [`unblock_peer`](Self::unblock_peer) and closes its
     /// connections; `Ok(false)` if it was blocked already.
     pub async fn block_peer(&self, peer: PeerId) -> Result<bool, NetworkError> {

@@ -170,6 +170,17 @@ impl RateLimiter {
 
     /// Takes one token; `false` means the peer is over its rate.
     pub(crate) fn allow(&mut self, peer: PeerId, traffic: Traffic, now: Instant) -> bool {
+        self.allow_n(peer, traffic, 1, now)
+    }
+
+    /// Takes `n` tokens at once, or none: `false` means they do not fit.
+    pub(crate) fn allow_n(
+        &mut self,
+        peer: PeerId,
+        traffic: Traffic,
+        n: usize,
+        now: Instant,
+    ) -> bool {
         let (per_second, burst) = self.rate(traffic);
         let bucket = self.buckets.entry((peer, traffic)).or_insert(Bucket {
             tokens: burst,
@@ -178,8 +189,8 @@ impl RateLimiter {
         let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * per_second;
         bucket.tokens = (bucket.tokens + refill).min(burst);
         bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        if bucket.tokens >= n as f64 {
+            bucket.tokens -= n as f64;
             true
         } else {
             false

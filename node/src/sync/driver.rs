@@ -168,39 +168,10 @@ impl SyncService {
         };
         let response = match served {
             Served::Answer(response) => response,
-            Served::Ingest { topic, records } => {
-                // Held records cost a lookup, not a signature check. Gossip
-                // races honest pushes, so a few held are no fault; more than
-                // a quarter of the batch is work asked for nothing.
-                let total = records.len();
-                let (records, held) = self.inner.ingestor.without_held(records);
-                if held * 4 > total {
-                    self.charge(peer, Misbehaviour::HeldPush).await;
-                }
-                match self.inner.ingestor.batch(&topic, records, peer).await {
-                    Ok(outcome) => {
-                        if outcome.invalid > 0 {
-                            self.charge(peer, Misbehaviour::InvalidRecord).await;
-                        }
-                        SyncResponse::pushed(outcome.stored)
-                    }
-                    Err(e) => {
-                        debug!(%peer, error = %e, "a pushed batch was not stored");
-                        SyncResponse::Refused {
-                            reason: Refusal::Unavailable,
-                        }
-                    }
-                }
-            }
+            Served::Ingest { topic, records } => self.take_push(peer, &topic, records).await,
             Served::Refused { response, error } => {
                 debug!(%peer, error = %error, "refused a sync request");
-                *self
-                    .inner
-                    .refused
-                    .lock()
-                    .expect("refused lock")
-                    .entry(reason(&error))
-                    .or_default() += 1;
+                self.count_refusal(reason(&error));
                 if let Some(fault) = error.fault() {
                     self.charge(peer, misbehaviour(fault)).await;
                 }
@@ -210,6 +181,58 @@ impl SyncService {
         if let Err(e) = reply.respond(response.encode()).await {
             debug!(%peer, error = %e, "could not answer a sync request");
         }
+    }
+
+    /// A push within a session: records we hold cost a lookup, not a
+    /// signature check; the new ones count against the pusher's record rate
+    /// and are judged and stored like gossip.
+    async fn take_push(&self, peer: PeerId, topic: &Topic, records: Vec<Vec<u8>>) -> SyncResponse {
+        // Gossip races honest pushes, so a few held are no fault; more than a
+        // quarter of the batch is work asked for nothing.
+        let total = records.len();
+        let (records, held) = self.inner.ingestor.without_held(records);
+        if held * 4 > total {
+            self.charge(peer, Misbehaviour::HeldPush).await;
+        }
+        // Over the rate: "busy, retry later", uncharged, as gossip over it is
+        // ignored uncharged.
+        let fits = records.is_empty()
+            || self
+                .inner
+                .net
+                .take_record_rate(peer, records.len())
+                .await
+                .unwrap_or(false);
+        if !fits {
+            self.count_refusal("push_rate");
+            return SyncResponse::Refused {
+                reason: Refusal::Busy,
+            };
+        }
+        match self.inner.ingestor.batch(topic, records, peer).await {
+            Ok(outcome) => {
+                if outcome.invalid > 0 {
+                    self.charge(peer, Misbehaviour::InvalidRecord).await;
+                }
+                SyncResponse::pushed(outcome.stored)
+            }
+            Err(e) => {
+                debug!(%peer, error = %e, "a pushed batch was not stored");
+                SyncResponse::Refused {
+                    reason: Refusal::Unavailable,
+                }
+            }
+        }
+    }
+
+    fn count_refusal(&self, reason: &'static str) {
+        *self
+            .inner
+            .refused
+            .lock()
+            .expect("refused lock")
+            .entry(reason)
+            .or_default() += 1;
     }
 
     fn responders(&self) -> std::sync::MutexGuard<'_, Responders<PeerId>> {

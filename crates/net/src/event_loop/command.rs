@@ -1,10 +1,13 @@
 //! What a [`NetworkHandle`](crate::NetworkHandle) asks of the loop, and where
 //! each request goes.
 
+use std::time::Instant;
+
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::oneshot;
 
 use super::EventLoop;
+use crate::misbehaviour::Traffic;
 use crate::{
     error::{NetworkError, PublishError, RequestError},
     misbehaviour::Misbehaviour,
@@ -93,6 +96,11 @@ pub(crate) enum Command {
         peer: PeerId,
         misbehaviour: Misbehaviour,
         reply: Reply<()>,
+    },
+    TakeRecordRate {
+        peer: PeerId,
+        records: usize,
+        reply: Reply<bool>,
     },
     BlockPeer {
         peer: PeerId,
@@ -201,6 +209,16 @@ impl EventLoop {
             } => {
                 self.charge(peer, misbehaviour);
                 let _ = reply.send(());
+            }
+            Command::TakeRecordRate {
+                peer,
+                records,
+                reply,
+            } => {
+                let taken = self
+                    .rates
+                    .allow_n(peer, Traffic::Gossip, records, Instant::now());
+                let _ = reply.send(taken);
             }
             Command::BlockPeer { peer, reply } => {
                 let _ = reply.send(self.block(peer, BlockReason::Requested, None));
