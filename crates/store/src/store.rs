@@ -728,7 +728,9 @@ impl Store {
             dropped += self.trees.transaction(|tx| {
                 let mut n = 0;
                 for id in chunk {
-                    n += forget_in_tx(tx, id)?;
+                    // Dropped as if its fence had passed too: the address
+                    // goes with it, so the record can be stored again.
+                    n += drop_in_tx(tx, id, Timestamp(u64::MAX))?;
                 }
                 Ok(n)
             })?;
@@ -824,23 +826,6 @@ fn sweep_one(tx: &Tx<'_>, key: &[u8], now: Timestamp) -> TxResult<usize> {
         return Ok(0);
     }
     drop_in_tx(tx, &id, now)
-}
-
-/// Forgets the stored record `id`: the record, its index entries, and its
-/// address when that is at this version, so that the record can be stored again
-/// (fetched when the node listens to its topic again).
-fn forget_in_tx(tx: &Tx<'_>, id: &RecordId) -> TxResult<usize> {
-    let Some(body) = tx.stored_body(id)? else {
-        return Ok(0);
-    };
-    let akey = address_key(&body.address());
-    let address = tx.address(&akey)?;
-    let fence = address.map_or(body.expires_at, |a| a.fence);
-    tx.remove_record(id, &body, sweep_time(&body, fence))?;
-    if address.is_some_and(|a| a.id == *id) {
-        tx.addresses.remove(&akey[..])?;
-    }
-    Ok(1)
 }
 
 /// Drops the stored record `id` with its index entries, as if it had expired

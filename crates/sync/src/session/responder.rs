@@ -292,13 +292,8 @@ impl<P: Ord + Clone> Responders<P> {
         now: Instant,
         source: &S,
     ) -> Served {
-        match self.admit(peer, bytes, now, source) {
-            Admission::Served(served) => served,
-            Admission::Work(work) => {
-                let done = work.run(source);
-                self.complete(done, now)
-            }
-        }
+        let admission = self.admit(peer, bytes, now, source);
+        self.settle(admission, now, source)
     }
 
     /// Answers one request of `peer` at `now` (as [`Responders::serve`], for
@@ -311,7 +306,18 @@ impl<P: Ord + Clone> Responders<P> {
         source: &S,
     ) -> Served {
         let len = request.encode().len();
-        match self.admit_request(peer, request, len, now, source) {
+        let admission = self.admit_request(peer, request, len, now, source);
+        self.settle(admission, now, source)
+    }
+
+    /// Runs an admission's store reads in place and completes it.
+    fn settle<S: SyncSource>(
+        &mut self,
+        admission: Admission<P>,
+        now: Instant,
+        source: &S,
+    ) -> Served {
+        match admission {
             Admission::Served(served) => served,
             Admission::Work(work) => {
                 let done = work.run(source);
