@@ -129,7 +129,7 @@ async fn insert_durable_rate(writes: usize) -> f64 {
     let store = Store::open(dir.path().join("db"), Default::default()).unwrap();
     let now = Timestamp::now();
     let records: Vec<_> = (0..writes as u64)
-        .map(|i| fixtures::verified_listing(&fixtures::key(i % 16), &format!("w-{i}"), CELL, now))
+        .map(|i| fixtures::verified_listing(&fixtures::key(i % 64), &format!("w-{i}"), CELL, now))
         .collect();
     let started = Instant::now();
     for r in &records {

@@ -58,7 +58,7 @@ fn seed(dir: &std::path::Path) -> Vec<Verified> {
     let now = Timestamp::now();
     let records: Vec<_> = (0..HELD)
         .map(|i| {
-            fixtures::verified_listing(&fixtures::key(i % 11), &format!("held-{i}"), CELL, now)
+            fixtures::verified_listing(&fixtures::key(i % 40), &format!("held-{i}"), CELL, now)
         })
         .collect();
     store.insert_batch(&records, now).unwrap();

@@ -33,7 +33,7 @@ async fn round() -> Duration {
     let laptop = Node::start(config(laptop_dir.path())).await.unwrap();
     let now = Timestamp::now();
     let batch: Vec<_> = (0..LISTINGS)
-        .map(|i| fixtures::verified_listing(&fixtures::key(i % 16), &format!("l-{i}"), CELL, now))
+        .map(|i| fixtures::verified_listing(&fixtures::key(i % 40), &format!("l-{i}"), CELL, now))
         .collect();
     source.store().insert_batch(&batch, now).unwrap();
     let address = loop {

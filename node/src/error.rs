@@ -84,6 +84,13 @@ pub enum NodeError {
     /// Our own record lost to a version the store already holds.
     #[error("the store holds a newer version at this address")]
     Superseded,
+    /// Our own record is outside our quota for one of its places: every node
+    /// would refuse it.
+    #[error("{}", match .0 {
+        swapmesh_store::Quota::Topic => "this place holds 200 records of yours, what every node keeps of one author: a new one would push out your oldest",
+        swapmesh_store::Quota::Day => "this place holds 100 records of yours from this day, what every node keeps of one author's day: try again tomorrow",
+    })]
+    OverQuota(swapmesh_store::Quota),
     /// The node's configuration cannot work.
     #[error("invalid configuration: {0}")]
     Config(String),

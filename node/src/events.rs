@@ -164,7 +164,8 @@ impl NodeEvent {
             InsertOutcome::Stale
             | InsertOutcome::Duplicate
             | InsertOutcome::Replayed
-            | InsertOutcome::Expired => {}
+            | InsertOutcome::Expired
+            | InsertOutcome::OverQuota(_) => {}
         }
         if outcome.is_new()
             && let Content::Review(review) = &verified.body().content

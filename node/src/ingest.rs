@@ -13,7 +13,7 @@ use std::sync::Arc;
 use swapmesh_net::{PeerId, Validation};
 use swapmesh_protocol::validate::Checked;
 use swapmesh_protocol::{GossipMessage, SignedRecord, Timestamp, Topic, Verified, check, topics};
-use swapmesh_store::{InsertOutcome, Store, StoreError};
+use swapmesh_store::{InsertOutcome, Quota, Store, StoreError};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, error, warn};
 
@@ -56,7 +56,9 @@ pub(crate) fn judge(record: SignedRecord, topic: &Topic, now: Timestamp) -> Judg
 ///   byte-identical copy (gossipsub ids are per topic, so a copy we already hold is
 ///   the record arriving on another of its own topics — forwarding it lets it reach
 ///   that topic's members);
-/// - `Ignore` when it is stale, or expired by the time it reached the store.
+/// - `Ignore` when it is stale, expired by the time it reached the store, or
+///   outside its author's quota (`quota_topic`, `quota_day`: valid, so nobody
+///   is charged).
 ///
 /// Exhaustive on purpose: a new store outcome must be given its verdict here.
 pub(crate) fn verdict_of(outcome: InsertOutcome) -> (Validation, &'static str) {
@@ -68,6 +70,8 @@ pub(crate) fn verdict_of(outcome: InsertOutcome) -> (Validation, &'static str) {
         InsertOutcome::Replayed => (Validation::Ignore, "replayed"),
         InsertOutcome::Stale => (Validation::Ignore, "stale"),
         InsertOutcome::Expired => (Validation::Ignore, "expired"),
+        InsertOutcome::OverQuota(Quota::Topic) => (Validation::Ignore, "quota_topic"),
+        InsertOutcome::OverQuota(Quota::Day) => (Validation::Ignore, "quota_day"),
     }
 }
 

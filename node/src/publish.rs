@@ -213,6 +213,11 @@ impl Publisher {
     async fn publish(&self, body: RecordBody, now: Timestamp) -> Result<Verified, NodeError> {
         self.check_photos(&body)?;
         let verified = sign_own(&body, &self.key, now)?;
+        if let Err(quota) = self.store.quota_check(&verified)? {
+            // Refused before anything changed: storing it would replace the
+            // current version with one that no node keeps.
+            return Err(NodeError::OverQuota(quota));
+        }
         let outcome = self.store.insert_durable(&verified, now).await?;
         if !outcome.is_new() {
             return Err(NodeError::Superseded);

@@ -5,6 +5,9 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
+use swapmesh_node::DataDir;
+use swapmesh_protocol::{Timestamp, fixtures};
+use swapmesh_store::{Store, StoreOptions};
 
 use crate::http::call;
 use crate::kit::{Daemon, eventually, fails, ok, swapmesh};
@@ -21,22 +24,26 @@ fn ids(out: &str) -> Vec<String> {
         .collect()
 }
 
+/// Writes 250 listings of the cell by five authors into the store of the data
+/// dir `dir`, before the daemon first opens it.
+fn seed(dir: &std::path::Path) {
+    let store = Store::open(DataDir::new(dir).database(), StoreOptions::default()).unwrap();
+    let now = Timestamp::now();
+    let records: Vec<_> = (0..250)
+        .map(|i| {
+            fixtures::verified_listing(&fixtures::key(i % 5), &format!("thing-{i}"), AREA, now)
+        })
+        .collect();
+    store.insert_batch(&records, now).unwrap();
+    store.flush_blocking().unwrap();
+}
+
 #[test]
 fn browse_all_follows_the_cursor() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("node");
+    seed(&dir);
     let d = Daemon::start(&dir, &["--listen", "/memory/0", "--area", AREA]);
-    for i in 0..250 {
-        let reply = call(
-            &d,
-            "POST",
-            "/api/v1/listings",
-            Some(
-                &json!({"d": format!("thing-{i}"), "kinds": ["give"], "title": format!("Thing {i}")}),
-            ),
-        );
-        assert_eq!(reply.status, 201, "{}", reply.body);
-    }
 
     let all = ids(&ok(
         &dir,
@@ -66,20 +73,45 @@ fn browse_all_follows_the_cursor() {
     let second = ok(&dir, &words[3..]);
     assert_eq!(ids(&second).len(), 100);
     assert!(ids(&second).iter().all(|id| !ids(&first).contains(id)));
-
-    // Own listings page the same way.
-    let mine: Value = serde_json::from_str(&ok(
-        &dir,
-        &["listing", "list", "--limit", "30", "--all", "--json"],
-    ))
-    .unwrap();
-    assert_eq!(mine["listings"].as_array().unwrap().len(), 250);
-    assert!(mine["next"].is_null());
     assert!(
         !swapmesh(&dir, &["browse", "--all", "--cursor", "00"])
             .status
             .success()
     );
+
+    // Own listings page the same way: 100 of them, what a node keeps of
+    // one author's day in a place.
+    for i in 0..100 {
+        let body =
+            json!({"d": format!("mine-{i}"), "kinds": ["give"], "title": format!("Mine {i}")});
+        let reply = call(&d, "POST", "/api/v1/listings", Some(&body));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    let mine: Value = serde_json::from_str(&ok(
+        &dir,
+        &["listing", "list", "--limit", "30", "--all", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(mine["listings"].as_array().unwrap().len(), 100);
+    assert!(mine["next"].is_null());
+
+    // The next one is over the quota, refused without changing anything.
+    let body = json!({"d": "one-too-many", "kinds": ["give"], "title": "Over"});
+    let refused = call(&d, "POST", "/api/v1/listings", Some(&body));
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.json()["code"], "over_quota");
+    assert_eq!(refused.json()["rule"], "quota_day");
+    let author = call(&d, "GET", "/api/v1/node", None).json()["author"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gone = call(
+        &d,
+        "GET",
+        &format!("/api/v1/listings/{author}.one-too-many"),
+        None,
+    );
+    assert_eq!(gone.status, 404, "{}", gone.body);
     assert!(d.terminate().success());
 }
 

@@ -14,6 +14,7 @@ mod ingest;
 mod lifecycle;
 mod photos;
 mod pushes;
+mod quotas;
 mod receipts;
 mod replays;
 mod responders;

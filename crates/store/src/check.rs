@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use swapmesh_protocol::RecordId;
+use swapmesh_protocol::{RecordId, Timestamp, topics};
 use swapmesh_sync::{Item, Summary};
 
 use crate::agreements::{decode_agreement, decode_event};
@@ -13,9 +13,10 @@ use crate::calendar::decode_calendar;
 use crate::error::Result;
 use crate::keys::{
     AddressEntry, BucketSum, Index, address_key, bucket_key_of, event_key, expiry_key,
-    index_entries, sweep_time,
+    index_entries, sweep_time, topic_prefix,
 };
 use crate::outbox::OutboxKey;
+use crate::quota::{Members, quota_key};
 use crate::store::Store;
 use swapmesh_protocol::AgreementId;
 
@@ -65,7 +66,9 @@ impl Consistency {
 impl Store {
     /// Reads the whole database and checks that every record decodes and hashes to
     /// its key, is the current version of its address, and has exactly its index
-    /// entries; that no index entry is left over; that every address is backed by a
+    /// entries (under the topics whose quota keeps it, at least one); that the
+    /// quotas list exactly the stored records they keep; that no index entry is
+    /// left over; that every address is backed by a
     /// record or an expiry fence; and that every `sync_sums` bucket holds exactly
     /// the count and id sum of its `by_topic` items. Then the agreements: every
     /// value decodes under its id, its stored events are exactly its chain (each
@@ -79,6 +82,7 @@ impl Store {
         let mut expected: BTreeMap<Index, BTreeMap<Vec<u8>, Vec<u8>>> = BTreeMap::new();
         let mut expected_expiry: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut sums: BTreeMap<Vec<u8>, Summary> = BTreeMap::new();
+        let mut expected_members: BTreeMap<Vec<u8>, Vec<(Timestamp, RecordId)>> = BTreeMap::new();
 
         for kv in t.records.iter() {
             let (k, v) = kv?;
@@ -98,6 +102,7 @@ impl Store {
                 report.problem(format!("record {id} hashes to {}", record.signed.id()));
             }
             let body = &record.body;
+            let mut unkept = Vec::new();
             if body.is_tombstone() {
                 report.tombstones += 1;
             }
@@ -115,7 +120,27 @@ impl Store {
                     body.expires_at
                 }
             };
+            let mut kept_somewhere = false;
+            for topic in topics(body) {
+                let key = quota_key(&body.author, &topic);
+                let members = t.quotas.get(&key)?.and_then(|v| Members::decode(&v));
+                if members.is_some_and(|m| m.contains(body.created_at, &id)) {
+                    kept_somewhere = true;
+                    expected_members
+                        .entry(key)
+                        .or_default()
+                        .push((body.created_at, id));
+                } else {
+                    unkept.push(topic_prefix(&topic));
+                }
+            }
+            if !kept_somewhere && !topics(body).is_empty() {
+                report.problem(format!("record {id} is kept by none of its quotas"));
+            }
             for e in index_entries(body, &id) {
+                if e.index == Index::Topic && unkept.iter().any(|p| e.key.starts_with(p)) {
+                    continue;
+                }
                 if e.index == Index::Topic
                     && let Some(bucket) = bucket_key_of(&e.key, t.bucket_bits)
                 {
@@ -149,6 +174,31 @@ impl Store {
             report.index_entries += compare(&mut report, &format!("{index:?}"), tree, &want)?;
         }
         report.index_entries += compare(&mut report, "expiry", &t.expiry, &expected_expiry)?;
+        for kv in t.quotas.iter() {
+            let (k, v) = kv?;
+            let Some(members) = Members::decode(&v) else {
+                report.problem(format!(
+                    "quotas: undecodable members at {}",
+                    hex::encode(&k)
+                ));
+                continue;
+            };
+            let mut stored = expected_members.remove(k.as_ref()).unwrap_or_default();
+            let mut listed: Vec<_> = members.iter().copied().collect();
+            stored.sort();
+            listed.sort();
+            if stored != listed {
+                report.problem(format!(
+                    "quotas: {} lists {} members, {} of its records are stored",
+                    hex::encode(&k),
+                    listed.len(),
+                    stored.len()
+                ));
+            }
+        }
+        for k in expected_members.keys() {
+            report.problem(format!("quotas: missing entry {}", hex::encode(k)));
+        }
         let expected_sums = sums
             .into_iter()
             .map(|(k, s)| (k, BucketSum(s).encode().to_vec()))

@@ -16,6 +16,10 @@
 //! | `calendars` | listing author (32) ‖ d | [`Calendar`], canonical encoding |
 //! | `outbox` | peer (32) ‖ agreement id (32) ‖ seq (8) | the payload, opaque |
 //! | `blobs` | blob hash (32) | [`BlobEntry`], canonical encoding |
+//! | `quotas` | author (32) ‖ topic | members in quota order: (created_at ‖ id) × ≤ 200 |
+//!
+//! Schema 5 added `quotas` ([`crate::quota`]): a record is indexed in `by_topic`
+//! only under the topics whose quota keeps it, and stored only if one does.
 //!
 //! `by_topic` holds every stored record, tombstones included (the sync set, and the
 //! search set of places); `by_author` holds live listings only. A record writes

@@ -10,6 +10,9 @@
 //!   [`Cursor`]; [`Store::by_party`], a party's receipts and reviews, paged the
 //!   same way; [`Store::topic_items`], a topic's `(created_at, id)` items in sync
 //!   order.
+//! - [`quota`]: what one author can make a node keep under one topic (200
+//!   records, 100 of a day), the same set on every node whatever the arrival
+//!   order; applied inside [`Store::insert`]'s transaction.
 //! - `prefix`: [`Store::listings_by_id_prefix`], listings by the start of their
 //!   id (short ids).
 //! - [`agreements`]: [`Store::commit_agreement`] — an agreement's state, events,
@@ -44,6 +47,7 @@ pub mod outbox;
 pub mod peers;
 mod prefix;
 pub mod query;
+pub mod quota;
 pub mod store;
 pub mod sync;
 pub mod words;
@@ -58,5 +62,6 @@ pub use error::StoreError;
 pub use outbox::OutboxKey;
 pub use peers::PeerEntry;
 pub use query::{Cursor, MAX_LIMIT, Page, Query, TopicItem};
+pub use quota::Quota;
 pub use store::{InsertOutcome, SCHEMA_VERSION, SYNC_BUCKET_BITS, Store, StoreOptions};
 pub use sync::TopicSync;

@@ -7,21 +7,25 @@ use sled::transaction::{
     ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree,
 };
 use sled::{IVec, Transactional};
-use swapmesh_protocol::{Address, RecordBody, RecordId, Timestamp, Verified, Version, supersedes};
+use swapmesh_protocol::{
+    Address, RecordBody, RecordId, Timestamp, Topic, Verified, Version, supersedes, topics,
+};
 use swapmesh_sync::{Item, Summary as SyncSummary};
 
 use crate::body::{StoredRecord, decode_stored};
 use crate::error::{Result, StoreError};
 use crate::keys::{
     AddressEntry, BucketSum, Entry, Index, address_key, bucket_key_of, expiry_key, index_entries,
-    parse_stamp, sweep_time, topic_prefix,
+    parse_stamp, stamp, sweep_time, topic_prefix,
 };
+use crate::quota::{Admission, Members, Quota, kept_of, quota_key};
 
 /// The schema version this build writes and reads. 2: `by_area`, `by_kind` and
 /// `words` folded into a 28-byte summary value of `by_topic`/`by_author`, and
 /// `sync_sums` added; 3: the agreement trees `agreements`, `agreement_events`,
 /// `calendars` and `outbox`; 4: `by_party`, receipts and reviews by party (see the
-/// `keys` module). Older databases are migrated on open.
+/// `keys` module); 5: `quotas`, the members of each author's quota per topic
+/// ([`crate::quota`]). Older databases are migrated on open.
 ///
 /// The `blobs` tree (the index of the blob files, [`crate::blobs`]) came within
 /// schema 4 without a bump: it is a new tree that starts empty (`Trees::open`
@@ -29,7 +33,7 @@ use crate::keys::{
 /// trees, so there is nothing to migrate; and a build without it simply ignores
 /// it (its files stay as they are), so a bump would only refuse a downgrade for
 /// no reason. (2 → 3 bumped for new empty trees too; that step is kept.)
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Key of the schema version in the `meta` tree.
 const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -100,6 +104,11 @@ pub enum InsertOutcome {
     Replayed,
     /// Already expired at `now`: not stored, nothing changed.
     Expired,
+    /// The current version of its address, but outside its author's quota
+    /// ([`crate::quota`]) under every topic it names (under the topic it came
+    /// on, for [`Store::insert_gossip`]): not stored there. Its address
+    /// remembers it, so older versions stay out.
+    OverQuota(Quota),
 }
 
 impl InsertOutcome {
@@ -131,6 +140,8 @@ pub(crate) struct Trees {
     /// `(record id, index of the topic among the record's topics)` → empty:
     /// the topics a record was accepted on by gossip.
     pub(crate) accepted: sled::Tree,
+    /// `author (32) ‖ topic` → the members of its quota ([`crate::quota`]).
+    pub(crate) quotas: sled::Tree,
     /// Width of the `sync_sums` buckets: `created_at >> bucket_bits`.
     pub(crate) bucket_bits: u32,
 }
@@ -154,6 +165,7 @@ impl Trees {
             outbox: db.open_tree("outbox")?,
             blobs: db.open_tree("blobs")?,
             accepted: db.open_tree("accepted")?,
+            quotas: db.open_tree("quotas")?,
             bucket_bits: SYNC_BUCKET_BITS,
         })
     }
@@ -180,9 +192,10 @@ impl Trees {
             &self.expiry,
             &self.sync_sums,
             &self.accepted,
+            &self.quotas,
         );
         Ok(trees.transaction(
-            |(records, addresses, topic, author, party, expiry, sums, accepted)| {
+            |(records, addresses, topic, author, party, expiry, sums, accepted, quotas)| {
                 f(&Tx {
                     records,
                     addresses,
@@ -192,6 +205,7 @@ impl Trees {
                     expiry,
                     sums,
                     accepted,
+                    quotas,
                     bits: self.bucket_bits,
                 })
             },
@@ -209,6 +223,7 @@ struct Tx<'a> {
     expiry: &'a TransactionalTree,
     sums: &'a TransactionalTree,
     accepted: &'a TransactionalTree,
+    quotas: &'a TransactionalTree,
     bits: u32,
 }
 
@@ -280,11 +295,11 @@ impl Tx<'_> {
     }
 
     /// Writes a record with its index entries and its expiry entry.
-    fn put_record(
+    fn put_record<'e>(
         &self,
         id: &RecordId,
         bytes: &[u8],
-        entries: &[Entry],
+        entries: impl IntoIterator<Item = &'e Entry>,
         sweep_at: Timestamp,
     ) -> TxResult<()> {
         self.records.insert(&id.0[..], bytes)?;
@@ -308,11 +323,133 @@ impl Tx<'_> {
             }
         }
         self.expiry.remove(&expiry_key(sweep_at, id)[..])?;
-        for i in 0..swapmesh_protocol::topics(body).len() {
+        for (i, topic) in topics(body).iter().enumerate() {
             self.accepted.remove(&accepted_key(id, i)[..])?;
+            let key = quota_key(&body.author, topic);
+            let mut members = self.members(&key)?;
+            if members.remove(body.created_at, id) {
+                self.put_members(&key, &members)?;
+            }
         }
         Ok(())
     }
+
+    /// The members of a quota.
+    fn members(&self, key: &[u8]) -> TxResult<Members> {
+        match self.quotas.get(key)? {
+            None => Ok(Members::default()),
+            Some(v) => match Members::decode(&v) {
+                Some(m) => Ok(m),
+                None => abort(StoreError::corrupt("undecodable quota members")),
+            },
+        }
+    }
+
+    fn put_members(&self, key: &[u8], members: &Members) -> TxResult<()> {
+        if members.is_empty() {
+            self.quotas.remove(key)?;
+        } else {
+            self.quotas.insert(key, members.encode())?;
+        }
+        Ok(())
+    }
+
+    /// Removes a record's `by_topic` entry under one topic, with its count in
+    /// the bucket sums.
+    fn unindex(&self, topic: &Topic, created_at: Timestamp, id: &RecordId) -> TxResult<()> {
+        let mut key = topic_prefix(topic);
+        key.extend_from_slice(&stamp(created_at, id));
+        if self.topic.remove(&key[..])?.is_some() {
+            self.count_in_bucket(&key, false)?;
+        }
+        Ok(())
+    }
+
+    /// Is the record indexed under `topic` (kept by its quota there)?
+    fn indexed(&self, topic: &Topic, created_at: Timestamp, id: &RecordId) -> TxResult<bool> {
+        let mut key = topic_prefix(topic);
+        key.extend_from_slice(&stamp(created_at, id));
+        Ok(self.topic.get(&key[..])?.is_some())
+    }
+
+    /// Stores a record that is the current version of its address, if its
+    /// quota under at least one of its topics keeps it (a record without
+    /// topics always): indexed under the topics that keep it, each member it
+    /// displaces unindexed there, and dropped if no topic keeps it any more.
+    /// Returns how many records were dropped so, or the quota that refused it.
+    /// A record `stored` already is only indexed under the topics that keep
+    /// it now and did not before.
+    fn admit_record(
+        &self,
+        p: &Prepared<'_>,
+        sweep_at: Timestamp,
+        stored: bool,
+    ) -> TxResult<Admitted> {
+        let (body, id) = (p.body, &p.id);
+        let names = topics(body);
+        let mut kept = Vec::with_capacity(names.len());
+        let mut displaced = Vec::new();
+        let mut refused = None;
+        for topic in &names {
+            if stored && self.indexed(topic, body.created_at, id)? {
+                continue;
+            }
+            let key = quota_key(&body.author, topic);
+            let mut members = self.members(&key)?;
+            match members.admit(body.created_at, id) {
+                Admission::Kept(gone) => {
+                    self.put_members(&key, &members)?;
+                    displaced.extend(gone.map(|g| (topic, g)));
+                    kept.push(topic_prefix(topic));
+                }
+                Admission::Member => kept.push(topic_prefix(topic)),
+                Admission::Refused(quota) => refused = refused.or(Some(quota)),
+            }
+        }
+        if let (true, Some(quota)) = (kept.is_empty(), refused) {
+            return Ok(Admitted::Refused(quota));
+        }
+        let is_kept =
+            |e: &&Entry| e.index == Index::Topic && kept.iter().any(|k| e.key.starts_with(k));
+        if stored {
+            for e in p.entries.iter().filter(is_kept) {
+                if self.topic.insert(&e.key[..], &e.value[..])?.is_none() {
+                    self.count_in_bucket(&e.key, true)?;
+                }
+            }
+        } else {
+            let entries = p
+                .entries
+                .iter()
+                .filter(|e| e.index != Index::Topic || is_kept(e));
+            self.put_record(id, &p.bytes, entries, sweep_at)?;
+        }
+        let mut dropped = 0;
+        for (topic, (at, gone)) in displaced {
+            self.unindex(topic, at, &gone)?;
+            let Some(other) = self.stored_body(&gone)? else {
+                continue;
+            };
+            let mut still_kept = false;
+            for t in topics(&other) {
+                still_kept |= self.indexed(&t, other.created_at, &gone)?;
+            }
+            if !still_kept {
+                // Dropped as if it had expired now: its address keeps older
+                // versions out until its fence.
+                dropped += drop_in_tx(self, &gone, Timestamp(0))?;
+            }
+        }
+        Ok(Admitted::Kept { dropped })
+    }
+}
+
+/// What [`Tx::admit_record`] did.
+enum Admitted {
+    /// Stored; `dropped` records were displaced from their last quota.
+    Kept { dropped: usize },
+    /// Not stored: refused by this quota (the first topic's that refused).
+    Refused(Quota),
 }
 
 /// The `accepted` key of `id` on its `index`-th topic.
@@ -338,6 +475,8 @@ fn accepted_key(id: &RecordId, index: usize) -> [u8; 33] {
 pub struct Store {
     pub(crate) db: sled::Db,
     pub(crate) trees: Trees,
+    /// See [`Store::dropped_by_quota`].
+    quota_dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -392,7 +531,11 @@ impl Store {
         }
         let db = open_waiting_for_lock(&config)?;
         let trees = Trees::open(&db)?;
-        let mut store = Self { db, trees };
+        let mut store = Self {
+            db,
+            trees,
+            quota_dropped: Default::default(),
+        };
         store.migrate(new_bits)?;
         Ok(store)
     }
@@ -488,6 +631,11 @@ impl Store {
     /// the receipts and reviews in `records`; nothing else changes. Like 1 → 2 it
     /// clears the tree and rebuilds from `records` only, so an interrupted run is
     /// run again on the next open.
+    ///
+    /// 4 → 5: `quotas` is new and is built from `records`: per author and
+    /// topic the members its quota keeps ([`kept_of`]); a record is unindexed
+    /// under each topic that does not keep it, and dropped if none does (its
+    /// address stays, ending at its fence). Rerun from scratch if interrupted.
     fn migration_step(&self, from: u32) -> Result<u32> {
         match from {
             1 => {
@@ -502,8 +650,73 @@ impl Store {
                 self.rebuild_indexes(&[Index::Party])?;
                 Ok(4)
             }
+            4 => {
+                self.build_quotas()?;
+                Ok(5)
+            }
             _ => Err(StoreError::UnknownSchema { found: from }),
         }
+    }
+
+    /// Builds `quotas` from `records` and applies it (migration 4 → 5).
+    fn build_quotas(&self) -> Result<()> {
+        use std::collections::BTreeMap;
+        self.trees.quotas.clear()?;
+        /// Per quota key: its topic and the stamps of its records.
+        type Groups = BTreeMap<Vec<u8>, (Topic, Vec<(Timestamp, RecordId)>)>;
+        let mut groups = Groups::new();
+        for kv in self.trees.records.iter() {
+            let (k, v) = kv?;
+            let id = <[u8; 32]>::try_from(k.as_ref())
+                .map(RecordId)
+                .map_err(|_| StoreError::corrupt("record key is not 32 bytes"))?;
+            let body = decode_stored(id, &v)?.body;
+            for topic in topics(&body) {
+                groups
+                    .entry(quota_key(&body.author, &topic))
+                    .or_insert_with(|| (topic, Vec::new()))
+                    .1
+                    .push((body.created_at, id));
+            }
+        }
+        let mut refused: Vec<(Topic, Timestamp, RecordId)> = Vec::new();
+        let mut batch = sled::Batch::default();
+        for (key, (topic, records)) in groups {
+            let kept = kept_of(&records);
+            refused.extend(
+                records
+                    .iter()
+                    .filter(|r| !kept.contains(r))
+                    .map(|(at, id)| (topic.clone(), *at, *id)),
+            );
+            let mut members = Members::default();
+            for (at, id) in &kept {
+                members.admit(*at, id);
+            }
+            batch.insert(key, members.encode());
+        }
+        self.trees.quotas.apply_batch(batch)?;
+        for chunk in refused.chunks(256) {
+            self.trees.transaction(|tx| {
+                for (topic, at, id) in chunk {
+                    tx.unindex(topic, *at, id)?;
+                }
+                for (_, at, id) in chunk {
+                    let Some(body) = tx.stored_body(id)? else {
+                        continue;
+                    };
+                    let mut kept = false;
+                    for t in topics(&body) {
+                        kept |= tx.indexed(&t, *at, id)?;
+                    }
+                    if !kept {
+                        drop_in_tx(tx, id, Timestamp(0))?;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
     }
 
     /// Rewrites the given index trees from `records`, and `sync_sums` with
@@ -600,15 +813,60 @@ impl Store {
         if prepared.iter().all(Option::is_none) {
             return Ok(vec![InsertOutcome::Expired; records.len()]);
         }
-        self.trees.transaction(|tx| {
+        let applied: Vec<(InsertOutcome, usize)> = self.trees.transaction(|tx| {
             prepared
                 .iter()
                 .map(|p| match p {
-                    None => Ok(InsertOutcome::Expired),
+                    None => Ok((InsertOutcome::Expired, 0)),
                     Some(p) => insert_in_tx(tx, p),
                 })
                 .collect()
-        })
+        })?;
+        Ok(applied
+            .into_iter()
+            .map(|(outcome, dropped)| {
+                self.count_dropped(dropped);
+                outcome
+            })
+            .collect())
+    }
+
+    fn count_dropped(&self, dropped: usize) {
+        self.quota_dropped
+            .fetch_add(dropped as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Records dropped since this store was opened because a record of the
+    /// same author that comes before them in the quota order displaced them
+    /// from their last quota ([`crate::quota`]).
+    pub fn dropped_by_quota(&self) -> u64 {
+        self.quota_dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Would every quota of this record keep it without displacing anything?
+    /// `Err`: the quota that would refuse it or lose a record for it. Changes
+    /// nothing: the node asks before storing a record of its own, so that a
+    /// publish never drops another record of the same author on any node.
+    pub fn quota_check(&self, record: &Verified) -> Result<std::result::Result<(), Quota>> {
+        let body = record.body();
+        let day = |at: Timestamp| at.0 / 86_400;
+        for topic in topics(body) {
+            let members = match self.trees.quotas.get(quota_key(&body.author, &topic))? {
+                None => continue,
+                Some(v) => Members::decode(&v)
+                    .ok_or_else(|| StoreError::corrupt("undecodable quota members"))?,
+            };
+            match members.judge(body.created_at, &record.id()) {
+                Admission::Refused(quota) => return Ok(Err(quota)),
+                Admission::Kept(Some((at, _))) if day(at) == day(body.created_at) => {
+                    return Ok(Err(Quota::Day));
+                }
+                Admission::Kept(Some(_)) => return Ok(Err(Quota::Topic)),
+                Admission::Kept(None) | Admission::Member => {}
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// [`Store::insert`] of a copy that came by gossip on `topic`, remembering
@@ -630,27 +888,42 @@ impl Store {
         let index = swapmesh_protocol::topics(record.body())
             .iter()
             .position(|t| t == topic);
-        self.trees.transaction(|tx| {
-            let outcome = insert_in_tx(tx, &prepared)?;
+        let body = record.body();
+        let (outcome, dropped) = self.trees.transaction(|tx| {
+            let (outcome, dropped) = insert_in_tx(tx, &prepared)?;
             let Some(index) = index else {
-                return Ok(outcome);
+                return Ok((outcome, dropped));
             };
+            if (outcome.is_new() || outcome == InsertOutcome::Duplicate)
+                && !tx.indexed(topic, body.created_at, &prepared.id)?
+            {
+                // Stored for another topic, kept out of this one.
+                let members = tx.members(&quota_key(&body.author, topic))?;
+                let quota = match members.judge(body.created_at, &prepared.id) {
+                    Admission::Refused(quota) => quota,
+                    _ => Quota::Topic,
+                };
+                return Ok((InsertOutcome::OverQuota(quota), dropped));
+            }
             let key = accepted_key(&prepared.id, index);
-            match outcome {
+            let outcome = match outcome {
                 InsertOutcome::Inserted | InsertOutcome::Replaced | InsertOutcome::Tombstoned => {
                     tx.accepted.insert(&key[..], &[][..])?;
-                    Ok(outcome)
+                    outcome
                 }
                 InsertOutcome::Duplicate if tx.accepted.get(&key[..])?.is_some() => {
-                    Ok(InsertOutcome::Replayed)
+                    InsertOutcome::Replayed
                 }
                 InsertOutcome::Duplicate => {
                     tx.accepted.insert(&key[..], &[][..])?;
-                    Ok(outcome)
+                    outcome
                 }
-                other => Ok(other),
-            }
-        })
+                other => other,
+            };
+            Ok((outcome, dropped))
+        })?;
+        self.count_dropped(dropped);
+        Ok(outcome)
     }
 
     /// [`Store::insert`], then [`Store::flush`]: durable when it returns.
@@ -871,34 +1144,53 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// The replace/tombstone rules for one record inside a transaction.
-fn insert_in_tx(tx: &Tx<'_>, p: &Prepared<'_>) -> TxResult<InsertOutcome> {
-    let Prepared {
-        body,
-        id,
-        bytes,
-        entries,
-        akey,
-    } = p;
+/// The replace/tombstone rules and the quotas for one record inside a
+/// transaction. Returns the outcome and how many other records its quotas
+/// displaced for good.
+fn insert_in_tx(tx: &Tx<'_>, p: &Prepared<'_>) -> TxResult<(InsertOutcome, usize)> {
+    let Prepared { body, id, akey, .. } = p;
     let (id, body) = (*id, *body);
     let new = Version { seq: body.seq, id };
+    let stored = |admitted: Admitted, fence: Timestamp, replaced: bool| -> TxResult<_> {
+        match admitted {
+            Admitted::Kept { dropped } if body.is_tombstone() => {
+                Ok((InsertOutcome::Tombstoned, dropped))
+            }
+            Admitted::Kept { dropped } if replaced => Ok((InsertOutcome::Replaced, dropped)),
+            Admitted::Kept { dropped } => Ok((InsertOutcome::Inserted, dropped)),
+            Admitted::Refused(quota) => {
+                // Not stored, like a current version that expired before its
+                // fence: the address ends at the fence.
+                tx.expiry.insert(&expiry_key(fence, &id)[..], &akey[..])?;
+                Ok((InsertOutcome::OverQuota(quota), 0))
+            }
+        }
+    };
     let Some(cur) = tx.address(akey)? else {
         let fence = body.expires_at;
-        tx.put_record(&id, bytes, entries, sweep_time(body, fence))?;
+        let admitted = tx.admit_record(p, sweep_time(body, fence), false)?;
         let entry = AddressEntry {
             id,
             seq: body.seq,
             fence,
         };
         tx.addresses.insert(&akey[..], &entry.encode()[..])?;
-        return Ok(if body.is_tombstone() {
-            InsertOutcome::Tombstoned
-        } else {
-            InsertOutcome::Inserted
-        });
+        return stored(admitted, fence, false);
     };
     if cur.id == id {
-        return Ok(InsertOutcome::Duplicate);
+        if tx.records.get(&id.0[..])?.is_some() {
+            // Stored: a topic that kept it out before may have room now.
+            let dropped = match tx.admit_record(p, sweep_time(body, cur.fence), true)? {
+                Admitted::Kept { dropped } => dropped,
+                Admitted::Refused(_) => 0,
+            };
+            return Ok((InsertOutcome::Duplicate, dropped));
+        }
+        // The current version, not stored: refused or displaced by its quota
+        // before (or expired). Its quota may have room now.
+        tx.expiry.remove(&expiry_key(cur.fence, &id)[..])?;
+        let admitted = tx.admit_record(p, sweep_time(body, cur.fence), false)?;
+        return stored(admitted, cur.fence, false);
     }
     let fence = cur.fence.max(body.expires_at);
     let current = tx.stored_body(&cur.id)?;
@@ -911,27 +1203,21 @@ fn insert_in_tx(tx: &Tx<'_>, p: &Prepared<'_>) -> TxResult<InsertOutcome> {
     ) {
         match &current {
             Some(old) => tx.remove_record(&cur.id, old, sweep_time(old, cur.fence))?,
-            // The current version expired before its fence: drop the entry that
-            // would have ended the address.
+            // The current version expired before its fence (or was kept out
+            // by its quota): drop the entry that would have ended the address.
             None => tx
                 .expiry
                 .remove(&expiry_key(cur.fence, &cur.id)[..])
                 .map(drop)?,
         }
-        tx.put_record(&id, bytes, entries, sweep_time(body, fence))?;
+        let admitted = tx.admit_record(p, sweep_time(body, fence), false)?;
         let entry = AddressEntry {
             id,
             seq: body.seq,
             fence,
         };
         tx.addresses.insert(&akey[..], &entry.encode()[..])?;
-        return Ok(if body.is_tombstone() {
-            InsertOutcome::Tombstoned
-        } else if current.is_some() {
-            InsertOutcome::Replaced
-        } else {
-            InsertOutcome::Inserted
-        });
+        return stored(admitted, fence, current.is_some());
     }
     if fence > cur.fence {
         // A losing version that lives longer: the address must block it (and
@@ -954,7 +1240,7 @@ fn insert_in_tx(tx: &Tx<'_>, p: &Prepared<'_>) -> TxResult<InsertOutcome> {
             }
         }
     }
-    Ok(InsertOutcome::Stale)
+    Ok((InsertOutcome::Stale, 0))
 }
 
 /// Whether the database in `dir` was created with compression (`None`: no

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::{Barrier, OnceLock};
 
-use common::block_on;
+use common::{block_on, raw_sled};
 use proptest::prelude::*;
 use swapmesh_protocol::agreement::{
     Action, Agreement, Calendar, EventId, Leg, SignedEvent, Span, VerifiedEvent,
@@ -484,26 +484,6 @@ fn a_commit_that_contradicts_itself_is_refused_unwritten() {
         other => panic!("expected BadCommit, got {other:?}"),
     }
     assert_eq!(snapshot(&store, &items), before);
-}
-
-/// Opens the database in `dir` with sled itself, waiting for the store's lock.
-fn raw_sled(dir: &std::path::Path) -> sled::Db {
-    // sled reports a held lock as WouldBlock, or (usually) wrapped in an
-    // `Other` error naming the lock; its flusher thread may hold the lock a
-    // moment after the store is dropped, longer on a loaded machine.
-    for _ in 0..400 {
-        match sled::Config::new().path(dir).use_compression(false).open() {
-            Ok(db) => return db,
-            Err(sled::Error::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.to_string().starts_with("could not acquire lock") =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(25))
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-    panic!("the store's lock was not released")
 }
 
 #[test]

@@ -39,6 +39,8 @@ struct Ack {
 
 fn record(round: u64, i: u64) -> Rec {
     Rec {
+        // A key a round: a round's addresses stay within one author's quota.
+        key: round + 1,
         seq: i / NAMES + 1,
         withdrawn: i % 7 == 6,
         title: format!("Thing {i} of round {round}"),
@@ -155,6 +157,7 @@ fn acknowledged_writes_survive_sigkill() {
         let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
         for ack in &acks {
             let address = Rec {
+                key: round + 1,
                 ..Rec::new(&ack.name, "u4pru")
             }
             .body()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{NOW, Rec, Social, block_on, receipt};
+use common::{NOW, Rec, Social, block_on, raw_sled, receipt};
 use swapmesh_protocol::signed::author_of;
 use swapmesh_protocol::{AuthorKey, Content, RecordId, RecordKind, Timestamp, Verified, fixtures};
 use swapmesh_store::{Cursor, InsertOutcome, Store, StoreOptions};
@@ -171,26 +171,6 @@ fn by_party_lists_a_partys_receipts_and_reviews_newest_first() {
     assert!(store.check_consistency().unwrap().is_ok());
 }
 
-/// Opens the database in `dir` with sled itself, waiting for the store's lock.
-fn raw_sled(dir: &std::path::Path) -> sled::Db {
-    // sled reports a held lock as WouldBlock, or (usually) wrapped in an
-    // `Other` error naming the lock; its flusher thread may hold the lock a
-    // moment after the store is dropped, longer on a loaded machine.
-    for _ in 0..400 {
-        match sled::Config::new().path(dir).use_compression(false).open() {
-            Ok(db) => return db,
-            Err(sled::Error::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.to_string().starts_with("could not acquire lock") =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(25))
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-    panic!("the store's lock was not released")
-}
-
 #[test]
 fn schema_3_database_gains_the_by_party_index() {
     let dir = tempfile::tempdir().unwrap();
@@ -212,8 +192,8 @@ fn schema_3_database_gains_the_by_party_index() {
         db.flush().unwrap();
     }
     let store = Store::open(dir.path(), plain.clone()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), Some(4));
-    assert_eq!(swapmesh_store::SCHEMA_VERSION, 4);
+    assert_eq!(store.schema_version().unwrap(), Some(5));
+    assert_eq!(swapmesh_store::SCHEMA_VERSION, 5);
     for r in &records {
         assert_eq!(store.get(&r.id()).unwrap().unwrap().signed, *r.signed());
     }
@@ -243,6 +223,6 @@ fn schema_3_database_gains_the_by_party_index() {
         db.flush().unwrap();
     }
     let store = Store::open(dir.path(), plain).unwrap();
-    assert_eq!(store.schema_version().unwrap(), Some(4));
+    assert_eq!(store.schema_version().unwrap(), Some(5));
     assert_lists(&store, &live);
 }

@@ -175,7 +175,8 @@ fn mesh_listings(first: usize, n: usize) -> Vec<Verified> {
         .map(|i| {
             let created_at = NOW.0 + 7 * i as u64;
             Rec {
-                key: 1 + (i % 5) as u64,
+                // 50 authors: each within its quota.
+                key: 1 + (i % 50) as u64,
                 created_at,
                 expires_at: created_at + 30 * 86_400,
                 area: None,

@@ -82,6 +82,12 @@ pub enum ErrorCode {
     ListingWithdrawn,
     /// 409: the store holds a newer version at this address.
     Superseded,
+    /// 409: the record is outside our own quota for its place (`rule`:
+    /// `quota_topic` or `quota_day`).
+    OverQuota,
+    /// 503: the node is degraded (its disk is full or failing): it takes no
+    /// writes until it recovers.
+    Degraded,
     /// 422: the invite is mistyped or altered.
     InvalidInvite,
     /// 404: no agreement with this id is held here.
@@ -178,6 +184,8 @@ impl ErrorCode {
         ErrorCode::ListingExists,
         ErrorCode::ListingWithdrawn,
         ErrorCode::Superseded,
+        ErrorCode::OverQuota,
+        ErrorCode::Degraded,
         ErrorCode::InvalidInvite,
         ErrorCode::UnknownAgreement,
         ErrorCode::UnknownListing,
@@ -224,9 +232,10 @@ impl ErrorCode {
             NoSuchRoute | ListingNotFound | ProfileNotFound | MeshNotFound | UnknownAgreement
             | UnknownListing | UnknownAction | PhotoNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ListingExists | ListingWithdrawn | Superseded | NotYourTurn | OutOfOrder | Stale
-            | Overlaps | ListingChanged | Unavailable | OfferExpired | AfterHandover | OpenAct
-            | NothingToConfirm | Finished | Pending | Refused | NoReceipt => StatusCode::CONFLICT,
+            ListingExists | ListingWithdrawn | Superseded | OverQuota | NotYourTurn
+            | OutOfOrder | Stale | Overlaps | ListingChanged | Unavailable | OfferExpired
+            | AfterHandover | OpenAct | NothingToConfirm | Finished | Pending | Refused
+            | NoReceipt => StatusCode::CONFLICT,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             NotJson | UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             UnknownField | MissingField | InvalidField | UnknownCurrency | InvalidRecord
@@ -235,7 +244,7 @@ impl ErrorCode {
             PhotoTimeout => StatusCode::GATEWAY_TIMEOUT,
             TooMany => StatusCode::TOO_MANY_REQUESTS,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            NoAddressToShare | NetworkUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            NoAddressToShare | NetworkUnavailable | Degraded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -274,6 +283,8 @@ impl ErrorCode {
             ListingExists => "listing_exists",
             ListingWithdrawn => "listing_withdrawn",
             Superseded => "superseded",
+            OverQuota => "over_quota",
+            Degraded => "degraded",
             InvalidInvite => "invalid_invite",
             UnknownAgreement => "unknown_agreement",
             UnknownListing => "unknown_listing",
@@ -348,6 +359,12 @@ impl ErrorCode {
             ListingExists => "a live listing of ours has this name already",
             ListingWithdrawn => "the listing is withdrawn and cannot change",
             Superseded => "the store holds a newer version at this address",
+            OverQuota => {
+                "every node keeps at most 200 records of one author in a place, 100 of one day (`rule`: `quota_topic`, `quota_day`)"
+            }
+            Degraded => {
+                "the node's disk is full or failing: it takes no writes until it recovers (`GET /api/v1/node` says why)"
+            }
             InvalidInvite => "the invite is mistyped or altered",
             UnknownAgreement => "no agreement with this id is held here",
             UnknownListing => {
@@ -511,6 +528,12 @@ impl From<NodeError> for ApiError {
             NodeError::ListingExists(_) => ErrorCode::ListingExists,
             NodeError::Withdrawn(_) => ErrorCode::ListingWithdrawn,
             NodeError::Superseded => ErrorCode::Superseded,
+            NodeError::OverQuota(quota) => {
+                return ApiError::new(ErrorCode::OverQuota, e.to_string()).with_rule(match quota {
+                    swapmesh_store::Quota::Topic => "quota_topic",
+                    swapmesh_store::Quota::Day => "quota_day",
+                });
+            }
             NodeError::NoReceipt(_) => ErrorCode::NoReceipt,
             NodeError::NoAddressToShare => ErrorCode::NoAddressToShare,
             NodeError::MissingPhoto(_) => {

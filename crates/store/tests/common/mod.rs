@@ -177,3 +177,23 @@ impl Social {
             .expect("test receipt or review is valid")
     }
 }
+
+/// Opens the database in `dir` with sled itself, waiting for the store's lock.
+pub fn raw_sled(dir: &std::path::Path) -> sled::Db {
+    // sled reports a held lock as WouldBlock, or (usually) wrapped in an
+    // `Other` error naming the lock; its flusher thread may hold the lock a
+    // moment after the store is dropped, longer on a loaded machine.
+    for _ in 0..400 {
+        match sled::Config::new().path(dir).use_compression(false).open() {
+            Ok(db) => return db,
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.to_string().starts_with("could not acquire lock") =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(25))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("the store's lock was not released")
+}
