@@ -172,7 +172,8 @@ impl Store {
     /// that does not continue the stored chain) or a value over the size limit.
     pub fn commit_agreement(&self, commit: &AgreementCommit<'_>) -> Result<CommitOutcome> {
         let prepared = Prepared::new(commit)?;
-        let t = &self.trees;
+        let open = self.o()?;
+        let t = &open.trees;
         let trees = (&t.agreements, &t.agreement_events, &t.calendars, &t.outbox);
         Ok(
             trees.transaction(|(agreements, events, calendars, outbox)| {
@@ -201,7 +202,8 @@ impl Store {
 
     /// The stored agreement with this id.
     pub fn agreement(&self, id: &AgreementId) -> Result<Option<StoredAgreement>> {
-        self.trees
+        self.o()?
+            .trees
             .agreements
             .get(id.0)?
             .map(|v| decode_agreement(id, &v))
@@ -212,7 +214,7 @@ impl Store {
     /// stored). They were verified before they were stored.
     pub fn agreement_events(&self, id: &AgreementId) -> Result<Vec<SignedEvent>> {
         let mut out = Vec::new();
-        for kv in self.trees.agreement_events.scan_prefix(id.0) {
+        for kv in self.o()?.trees.agreement_events.scan_prefix(id.0) {
             let (k, v) = kv?;
             let index = u32::try_from(out.len()).ok();
             if index.is_none() || event_index(id, &k) != index {
@@ -229,7 +231,8 @@ impl Store {
 
     /// Every stored agreement, by id.
     pub fn agreements(&self) -> Result<Vec<StoredAgreement>> {
-        self.trees
+        self.o()?
+            .trees
             .agreements
             .iter()
             .map(|kv| {

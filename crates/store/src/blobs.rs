@@ -71,8 +71,9 @@ pub struct BlobEntry {
 /// `blobs` tree. Cheap to clone. Opened with [`Store::blobs`].
 #[derive(Clone)]
 pub struct BlobStore {
-    db: sled::Db,
-    tree: sled::Tree,
+    /// The store whose `blobs` tree indexes the files (taken anew each time,
+    /// so that a reopened store is seen).
+    store: Store,
     dir: PathBuf,
 }
 
@@ -134,7 +135,7 @@ impl Store {
                 }
             }
         };
-        for kv in self.trees.records.iter() {
+        for kv in self.o()?.trees.records.iter() {
             let (k, v) = kv?;
             let id = RecordId(
                 k.as_ref()
@@ -165,8 +166,7 @@ impl Store {
     /// docs](crate::blobs)).
     pub fn blobs(&self, dir: impl Into<PathBuf>) -> Result<BlobStore> {
         let blobs = BlobStore {
-            db: self.db.clone(),
-            tree: self.trees.blobs.clone(),
+            store: self.clone(),
             dir: dir.into(),
         };
         fs::create_dir_all(&blobs.dir)?;
@@ -234,7 +234,7 @@ impl BlobStore {
                 thumbs.push(hash);
             }
         }
-        for kv in self.tree.iter() {
+        for kv in self.store.o()?.trees.blobs.iter() {
             let (k, _) = kv?;
             let hash = BlobHash(
                 k.as_ref()
@@ -243,7 +243,7 @@ impl BlobStore {
             );
             if !files.remove(&hash) {
                 tracing::warn!(%hash, "blob file missing: removing its index entry");
-                self.tree.remove(k)?;
+                self.store.o()?.trees.blobs.remove(k)?;
             }
         }
         for hash in files {
@@ -252,7 +252,7 @@ impl BlobStore {
             removed_any = true;
         }
         for hash in thumbs {
-            if !self.tree.contains_key(hash.0)? {
+            if !self.store.o()?.trees.blobs.contains_key(hash.0)? {
                 fs::remove_file(self.thumb_path_of(&hash))?;
             }
         }
@@ -264,11 +264,17 @@ impl BlobStore {
 
     /// The index entry of a blob.
     pub fn entry(&self, hash: &BlobHash) -> Result<Option<BlobEntry>> {
-        self.tree.get(hash.0)?.map(|v| decode_entry(&v)).transpose()
+        self.store
+            .o()?
+            .trees
+            .blobs
+            .get(hash.0)?
+            .map(|v| decode_entry(&v))
+            .transpose()
     }
 
     fn put_entry(&self, hash: &BlobHash, entry: &BlobEntry) -> Result<()> {
-        self.tree.insert(hash.0, encode(entry))?;
+        self.store.o()?.trees.blobs.insert(hash.0, encode(entry))?;
         Ok(())
     }
 
@@ -290,7 +296,7 @@ impl BlobStore {
 
     fn put_with(&self, bytes: &[u8], pinned: bool, durable: bool) -> Result<BlobHash> {
         let hash = hash_of(bytes);
-        let last_use = self.db.generate_id()?;
+        let last_use = self.store.o()?.db.generate_id()?;
         let path = self.path_of(&hash);
         if let Some(old) = self.entry(&hash)?
             && path.exists()
@@ -341,7 +347,7 @@ impl BlobStore {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 tracing::warn!(%hash, "blob file missing: removing its index entry");
-                self.tree.remove(hash.0)?;
+                self.store.o()?.trees.blobs.remove(hash.0)?;
                 return Ok(None);
             }
             Err(e) => return Err(e.into()),
@@ -357,7 +363,7 @@ impl BlobStore {
             hash,
             &BlobEntry {
                 size: bytes.len() as u64,
-                last_use: self.db.generate_id()?,
+                last_use: self.store.o()?.db.generate_id()?,
                 ..entry
             },
         )?;
@@ -366,7 +372,7 @@ impl BlobStore {
 
     /// Is the blob held (by the index; [`BlobStore::get`] checks the file)?
     pub fn contains(&self, hash: &BlobHash) -> Result<bool> {
-        Ok(self.tree.contains_key(hash.0)?)
+        Ok(self.store.o()?.trees.blobs.contains_key(hash.0)?)
     }
 
     /// Pins or unpins a held blob; returns whether it is held.
@@ -380,7 +386,7 @@ impl BlobStore {
 
     /// Removes a blob, entry then file; returns whether it was held.
     pub fn remove(&self, hash: &BlobHash) -> Result<bool> {
-        let held = self.tree.remove(hash.0)?.is_some();
+        let held = self.store.o()?.trees.blobs.remove(hash.0)?.is_some();
         match fs::remove_file(self.thumb_path_of(hash)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -396,7 +402,10 @@ impl BlobStore {
 
     /// Every held blob with its entry, in hash order.
     pub fn entries(&self) -> Result<Vec<(BlobHash, BlobEntry)>> {
-        self.tree
+        self.store
+            .o()?
+            .trees
+            .blobs
             .iter()
             .map(|kv| {
                 let (k, v) = kv?;
@@ -412,12 +421,12 @@ impl BlobStore {
 
     /// How many blobs are held.
     pub fn len(&self) -> usize {
-        self.tree.len()
+        self.store.o().map_or(0, |o| o.trees.blobs.len())
     }
 
     /// Is no blob held?
     pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+        self.len() == 0
     }
 
     /// Bytes of all held blobs.

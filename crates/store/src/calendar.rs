@@ -15,7 +15,7 @@ use crate::store::{Store, TxResult, abort};
 impl Store {
     /// The calendar of an item: the windows its agreements hold (empty if none).
     pub fn calendar(&self, item: &ListingId) -> Result<Calendar> {
-        match self.trees.calendars.get(calendar_key(item))? {
+        match self.o()?.trees.calendars.get(calendar_key(item))? {
             None => Ok(Calendar::default()),
             Some(v) => decode_calendar(&item.to_string(), &v),
         }

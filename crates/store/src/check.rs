@@ -77,7 +77,8 @@ impl Store {
     /// well formed. Reads everything: for tests and repair tools, not for a hot
     /// path. `Err` only when reading fails.
     pub fn check_consistency(&self) -> Result<Consistency> {
-        let t = &self.trees;
+        let open = self.o()?;
+        let t = &open.trees;
         let mut report = Consistency::default();
         let mut expected: BTreeMap<Index, BTreeMap<Vec<u8>, Vec<u8>>> = BTreeMap::new();
         let mut expected_expiry: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
@@ -210,7 +211,8 @@ impl Store {
 
     /// The agreement half of [`Store::check_consistency`].
     fn check_agreements(&self, report: &mut Consistency) -> Result<()> {
-        let t = &self.trees;
+        let open = self.o()?;
+        let t = &open.trees;
         let mut ids = std::collections::BTreeSet::new();
         // Agreements whose value does not decode: their events are not stray.
         let mut unreadable = std::collections::BTreeSet::new();

@@ -51,6 +51,12 @@ pub enum StoreError {
     /// bug in the caller. Nothing was written.
     #[error("agreement commit refused: {0}")]
     BadCommit(String),
+    /// The database is being reopened after a failed write ([`Store::reopen`]);
+    /// retry in a moment.
+    ///
+    /// [`Store::reopen`]: crate::Store::reopen
+    #[error("the database is being reopened after a failed write; retry in a moment")]
+    Reopening,
     /// sled reported a bug or an unsupported use (see the message).
     #[error("database error: {0}")]
     Database(String),

@@ -72,21 +72,22 @@ impl Store {
         let key = OutboxKey {
             peer: *peer,
             agreement: *agreement,
-            seq: self.db.generate_id()?,
+            seq: self.o()?.db.generate_id()?,
         };
-        self.trees.outbox.insert(key.to_bytes(), payload)?;
+        self.o()?.trees.outbox.insert(key.to_bytes(), payload)?;
         Ok(key)
     }
 
     /// Removes an entry (the peer answered it); returns whether it was there.
     pub fn outbox_remove(&self, key: &OutboxKey) -> Result<bool> {
-        Ok(self.trees.outbox.remove(key.to_bytes())?.is_some())
+        Ok(self.o()?.trees.outbox.remove(key.to_bytes())?.is_some())
     }
 
     /// Everything queued for a peer, in key order: by agreement, each agreement's
     /// entries in the order they were queued.
     pub fn outbox(&self, peer: &AuthorKey) -> Result<Vec<(OutboxKey, Vec<u8>)>> {
-        self.trees
+        self.o()?
+            .trees
             .outbox
             .scan_prefix(peer.0)
             .map(|kv| {
@@ -99,13 +100,13 @@ impl Store {
     /// The peers something is queued for, in key order.
     pub fn outbox_peers(&self) -> Result<Vec<AuthorKey>> {
         let mut peers = Vec::new();
-        let mut next = self.trees.outbox.first()?;
+        let mut next = self.o()?.trees.outbox.first()?;
         while let Some((k, _)) = next {
             let peer = outbox_key(&k)?.peer;
             peers.push(peer);
             // Skip the rest of this peer's entries: on from the next peer key.
             next = match next_key(peer.0) {
-                Some(after) => self.trees.outbox.range(after..).next().transpose()?,
+                Some(after) => self.o()?.trees.outbox.range(after..).next().transpose()?,
                 None => None,
             };
         }

@@ -29,13 +29,14 @@ impl Store {
     /// The peer id is opaque bytes (a libp2p `PeerId`'s bytes). Not durable on
     /// return: losing the last few seconds of the address book is harmless.
     pub fn put_peer(&self, peer: &[u8], entry: &PeerEntry) -> Result<()> {
-        self.trees.peers.insert(peer, encode(entry))?;
+        self.o()?.trees.peers.insert(peer, encode(entry))?;
         Ok(())
     }
 
     /// What is known of a peer.
     pub fn peer(&self, peer: &[u8]) -> Result<Option<PeerEntry>> {
-        self.trees
+        self.o()?
+            .trees
             .peers
             .get(peer)?
             .map(|v| decode_peer(&v))
@@ -44,7 +45,8 @@ impl Store {
 
     /// Every known peer, in peer id byte order.
     pub fn peers(&self) -> Result<Vec<(Vec<u8>, PeerEntry)>> {
-        self.trees
+        self.o()?
+            .trees
             .peers
             .iter()
             .map(|kv| {
@@ -56,18 +58,18 @@ impl Store {
 
     /// Forgets a peer; returns whether it was known.
     pub fn remove_peer(&self, peer: &[u8]) -> Result<bool> {
-        Ok(self.trees.peers.remove(peer)?.is_some())
+        Ok(self.o()?.trees.peers.remove(peer)?.is_some())
     }
 
     /// A value of the node's own state (for example the list of joined meshes).
     pub fn get_state(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.trees.state.get(key)?.map(|v| v.to_vec()))
+        Ok(self.o()?.trees.state.get(key)?.map(|v| v.to_vec()))
     }
 
     /// Sets a value of the node's state. Not durable on return: use
     /// [`Store::put_state_durable`] before acknowledging it.
     pub fn put_state(&self, key: &str, value: &[u8]) -> Result<()> {
-        self.trees.state.insert(key, value)?;
+        self.o()?.trees.state.insert(key, value)?;
         Ok(())
     }
 
@@ -79,7 +81,8 @@ impl Store {
 
     /// The keys of the node's state that start with `prefix`, in order.
     pub fn state_keys(&self, prefix: &str) -> Result<Vec<String>> {
-        self.trees
+        self.o()?
+            .trees
             .state
             .scan_prefix(prefix)
             .keys()
@@ -93,6 +96,6 @@ impl Store {
 
     /// Removes a value of the node's state; returns whether it existed.
     pub fn remove_state(&self, key: &str) -> Result<bool> {
-        Ok(self.trees.state.remove(key)?.is_some())
+        Ok(self.o()?.trees.state.remove(key)?.is_some())
     }
 }

@@ -26,7 +26,7 @@ impl Store {
             scan.extend_from_slice(d.as_bytes());
         }
         let mut out = Vec::new();
-        for kv in self.trees.addresses.scan_prefix(&scan) {
+        for kv in self.o()?.trees.addresses.scan_prefix(&scan) {
             let (key, value) = kv?;
             if key.len() < 33 || key[32] != RecordKind::Listing.code() {
                 continue;

@@ -184,7 +184,8 @@ impl Store {
         let kinds_mask = query.kinds.iter().fold(0u8, |m, k| m | deal_kind_bit(*k));
         let has_places = !cells.is_empty() || !meshes.is_empty();
 
-        let t = &self.trees;
+        let open = self.o()?;
+        let t = &open.trees;
         let below = query.cursor.as_ref();
         let mut streams = Vec::new();
         // Whether the driving entries already prove the place filter.
@@ -272,7 +273,11 @@ impl Store {
         limit: usize,
     ) -> Result<Page> {
         let limit = limit.clamp(1, MAX_LIMIT);
-        let stream = Stream::new(&self.trees.by_party, party_prefix(party), cursor.as_ref())?;
+        let stream = Stream::new(
+            &self.o()?.trees.by_party,
+            party_prefix(party),
+            cursor.as_ref(),
+        )?;
         let mut merge = Merge::new(vec![stream]);
         let mut records = Vec::new();
         let mut next = None;
@@ -298,7 +303,7 @@ impl Store {
     pub(crate) fn topic_prefixes(&self) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
         let mut from = Vec::new();
-        while let Some(kv) = self.trees.sync_sums.range(from.clone()..).next() {
+        while let Some(kv) = self.o()?.trees.sync_sums.range(from.clone()..).next() {
             let (k, _) = kv?;
             let len = k
                 .len()
@@ -345,15 +350,20 @@ impl Store {
                 Bound::Excluded(e)
             }
         };
-        self.trees
-            .by_topic
-            .range::<Vec<u8>, _>((start, end))
-            .keys()
-            .map(|k| {
+        let (keys, unavailable) = match self.o() {
+            Ok(open) => (
+                Some(open.trees.by_topic.range::<Vec<u8>, _>((start, end)).keys()),
+                None,
+            ),
+            Err(e) => (None, Some(Err(e))),
+        };
+        unavailable
+            .into_iter()
+            .chain(keys.into_iter().flatten().map(|k| {
                 let k = k?;
                 parse_stamp(&k)
                     .ok_or_else(|| StoreError::corrupt("topic key shorter than its stamp"))
-            })
+            }))
     }
 }
 

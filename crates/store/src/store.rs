@@ -473,10 +473,25 @@ fn accepted_key(id: &RecordId, index: usize) -> [u8; 33] {
 /// `_durable` variants which do exactly that.
 #[derive(Clone)]
 pub struct Store {
+    shared: std::sync::Arc<Shared>,
+}
+
+/// What every clone of a [`Store`] shares.
+struct Shared {
+    /// The open database; `None` while [`Store::reopen`] replaces it.
+    open: std::sync::RwLock<Option<std::sync::Arc<Open>>>,
+    /// How to open it again (`None`: a temporary store, deleted on close).
+    config: Option<sled::Config>,
+    /// See [`Store::dropped_by_quota`].
+    quota_dropped: std::sync::atomic::AtomicU64,
+    /// The width of the `sync_sums` buckets, for good.
+    bits: u32,
+}
+
+/// An open database and its trees.
+pub(crate) struct Open {
     pub(crate) db: sled::Db,
     pub(crate) trees: Trees,
-    /// See [`Store::dropped_by_quota`].
-    quota_dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -486,6 +501,44 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// The open database. Every call takes it anew, so that a [`Store::reopen`]
+    /// reaches every clone.
+    pub(crate) fn o(&self) -> Result<std::sync::Arc<Open>> {
+        self.shared
+            .open
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .ok_or(StoreError::Reopening)
+    }
+
+    /// Closes the database and opens it again from disk, as a new process
+    /// would: what was written but never flushed is gone, and sled forgets an
+    /// I/O error it keeps returning once it had one (a full disk). Calls made
+    /// meanwhile fail with [`StoreError::Reopening`]. For a node that recovers
+    /// from a failed write; a temporary store cannot be reopened.
+    pub fn reopen(&self) -> Result<()> {
+        let Some(config) = &self.shared.config else {
+            return Err(StoreError::Database(
+                "a temporary store cannot be reopened".into(),
+            ));
+        };
+        let mut open = self
+            .shared
+            .open
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Our handle goes first: sled's lock is released with the last one.
+        drop(open.take());
+        let reopened = open_waiting_for_lock(config).and_then(|db| {
+            let mut trees = Trees::open(&db)?;
+            trees.bucket_bits = self.shared.bits;
+            Ok(Open { db, trees })
+        })?;
+        *open = Some(std::sync::Arc::new(reopened));
+        Ok(())
+    }
+
     /// Opens (or creates) the database in directory `path`, checking its schema
     /// version and running migrations. Refuses a database of a newer schema with
     /// [`StoreError::NewerSchema`] without changing it.
@@ -513,105 +566,75 @@ impl Store {
             compression: existing_compression(path)?.unwrap_or(options.compression),
             ..options
         };
-        Self::open_config(sled_config(&options)?.path(path), bits)
+        Self::open_config(sled_config(&options)?.path(path), bits, true)
     }
 
     /// [`Store::temporary`] with `sync_sums` buckets of `created_at >> bits`.
     #[doc(hidden)]
     pub fn temporary_with_bucket_bits(bits: u32) -> Result<Self> {
         let options = StoreOptions::default();
-        Self::open_config(sled_config(&options)?.temporary(true), bits)
+        Self::open_config(sled_config(&options)?.temporary(true), bits, false)
     }
 
-    fn open_config(config: sled::Config, new_bits: u32) -> Result<Self> {
+    fn open_config(config: sled::Config, new_bits: u32, reopenable: bool) -> Result<Self> {
         if !BUCKET_BITS_RANGE.contains(&new_bits) {
             return Err(StoreError::Database(format!(
                 "sync bucket width 2^{new_bits} s is out of range"
             )));
         }
         let db = open_waiting_for_lock(&config)?;
-        let trees = Trees::open(&db)?;
-        let mut store = Self {
-            db,
-            trees,
-            quota_dropped: Default::default(),
+        let mut trees = Trees::open(&db)?;
+        let found = match schema_version(&trees.meta)? {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::NewerSchema {
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            Some(v) => v,
+            None if trees.records.is_empty() && trees.addresses.is_empty() => {
+                trees.bucket_bits = load_bucket_bits(&trees, new_bits)?;
+                set_schema_version(&trees.meta, SCHEMA_VERSION)?;
+                db.flush()?;
+                SCHEMA_VERSION
+            }
+            // Records but no version: never written by any build of this crate.
+            None => return Err(StoreError::UnknownSchema { found: 0 }),
         };
-        store.migrate(new_bits)?;
+        trees.bucket_bits = load_bucket_bits(&trees, new_bits)?;
+        let bits = trees.bucket_bits;
+        let store = Self {
+            shared: std::sync::Arc::new(Shared {
+                open: std::sync::RwLock::new(Some(std::sync::Arc::new(Open { db, trees }))),
+                config: reopenable.then_some(config),
+                quota_dropped: Default::default(),
+                bits,
+            }),
+        };
+        store.migrate(found)?;
         Ok(store)
     }
 
     /// Width of this database's `sync_sums` buckets (log2 of seconds).
     pub fn sync_bucket_bits(&self) -> u32 {
-        self.trees.bucket_bits
-    }
-
-    /// Reads the bucket width from `meta`, writing `new_bits` there first if the
-    /// database has none (a new database, or one of schema 1).
-    fn load_bucket_bits(&mut self, new_bits: u32) -> Result<()> {
-        let bits = match self.trees.meta.get(BUCKET_BITS_KEY)? {
-            Some(v) => {
-                let bytes: [u8; 4] = v
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::corrupt("sync bucket width is not 4 bytes"))?;
-                u32::from_be_bytes(bytes)
-            }
-            None => {
-                self.trees
-                    .meta
-                    .insert(BUCKET_BITS_KEY, &new_bits.to_be_bytes())?;
-                new_bits
-            }
-        };
-        if !BUCKET_BITS_RANGE.contains(&bits) {
-            return Err(StoreError::corrupt(format!("sync bucket width {bits}")));
-        }
-        self.trees.bucket_bits = bits;
-        Ok(())
+        self.shared.bits
     }
 
     /// The schema version on disk, if one was written.
     pub fn schema_version(&self) -> Result<Option<u32>> {
-        match self.trees.meta.get(SCHEMA_KEY)? {
-            None => Ok(None),
-            Some(v) => {
-                let bytes: [u8; 4] = v
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::corrupt("schema version is not 4 bytes"))?;
-                Ok(Some(u32::from_be_bytes(bytes)))
-            }
-        }
+        schema_version(&self.o()?.trees.meta)
     }
 
-    /// The migration hook: brings an older schema up to [`SCHEMA_VERSION`] one step
-    /// at a time and refuses a newer one.
-    fn migrate(&mut self, new_bits: u32) -> Result<()> {
-        let found = match self.schema_version()? {
-            Some(v) => v,
-            None if self.trees.records.is_empty() && self.trees.addresses.is_empty() => {
-                self.load_bucket_bits(new_bits)?;
-                self.set_schema_version(SCHEMA_VERSION)?;
-                self.db.flush()?;
-                return Ok(());
-            }
-            // Records but no version: never written by any build of this crate.
-            None => return Err(StoreError::UnknownSchema { found: 0 }),
-        };
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema {
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        self.load_bucket_bits(new_bits)?;
+    /// The migration hook: brings schema `found` up to [`SCHEMA_VERSION`] one
+    /// step at a time (a newer one was refused before).
+    fn migrate(&self, found: u32) -> Result<()> {
         let mut version = found;
         while version < SCHEMA_VERSION {
             // Each step is recorded, so an interrupted migration resumes where it
             // stopped.
             version = self.migration_step(version)?;
             self.set_schema_version(version)?;
-            self.db.flush()?;
+            self.o()?.db.flush()?;
         }
         Ok(())
     }
@@ -641,7 +664,7 @@ impl Store {
             1 => {
                 self.rebuild_indexes(&[Index::Topic, Index::Author])?;
                 for name in SCHEMA_1_TREES {
-                    self.db.drop_tree(name)?;
+                    self.o()?.db.drop_tree(name)?;
                 }
                 Ok(2)
             }
@@ -661,11 +684,11 @@ impl Store {
     /// Builds `quotas` from `records` and applies it (migration 4 → 5).
     fn build_quotas(&self) -> Result<()> {
         use std::collections::BTreeMap;
-        self.trees.quotas.clear()?;
+        self.o()?.trees.quotas.clear()?;
         /// Per quota key: its topic and the stamps of its records.
         type Groups = BTreeMap<Vec<u8>, (Topic, Vec<(Timestamp, RecordId)>)>;
         let mut groups = Groups::new();
-        for kv in self.trees.records.iter() {
+        for kv in self.o()?.trees.records.iter() {
             let (k, v) = kv?;
             let id = <[u8; 32]>::try_from(k.as_ref())
                 .map(RecordId)
@@ -695,9 +718,9 @@ impl Store {
             }
             batch.insert(key, members.encode());
         }
-        self.trees.quotas.apply_batch(batch)?;
+        self.o()?.trees.quotas.apply_batch(batch)?;
         for chunk in refused.chunks(256) {
-            self.trees.transaction(|tx| {
+            self.o()?.trees.transaction(|tx| {
                 for (topic, at, id) in chunk {
                     tx.unindex(topic, *at, id)?;
                 }
@@ -723,7 +746,8 @@ impl Store {
     /// `by_topic` (outside a transaction: for migrations, which are rerun if
     /// interrupted).
     pub(crate) fn rebuild_indexes(&self, indexes: &[Index]) -> Result<()> {
-        let t = &self.trees;
+        let open = self.o()?;
+        let t = &open.trees;
         let with_sums = indexes.contains(&Index::Topic);
         for index in indexes {
             t.index(*index).clear()?;
@@ -778,8 +802,7 @@ impl Store {
     /// another build; never call it otherwise.
     #[doc(hidden)]
     pub fn set_schema_version(&self, version: u32) -> Result<()> {
-        self.trees.meta.insert(SCHEMA_KEY, &version.to_be_bytes())?;
-        Ok(())
+        set_schema_version(&self.o()?.trees.meta, version)
     }
 
     /// Inserts a verified record under the replace and tombstone rules, atomically
@@ -813,7 +836,7 @@ impl Store {
         if prepared.iter().all(Option::is_none) {
             return Ok(vec![InsertOutcome::Expired; records.len()]);
         }
-        let applied: Vec<(InsertOutcome, usize)> = self.trees.transaction(|tx| {
+        let applied: Vec<(InsertOutcome, usize)> = self.o()?.trees.transaction(|tx| {
             prepared
                 .iter()
                 .map(|p| match p {
@@ -832,7 +855,8 @@ impl Store {
     }
 
     fn count_dropped(&self, dropped: usize) {
-        self.quota_dropped
+        self.shared
+            .quota_dropped
             .fetch_add(dropped as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
@@ -840,7 +864,8 @@ impl Store {
     /// same author that comes before them in the quota order displaced them
     /// from their last quota ([`crate::quota`]).
     pub fn dropped_by_quota(&self) -> u64 {
-        self.quota_dropped
+        self.shared
+            .quota_dropped
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
@@ -852,7 +877,12 @@ impl Store {
         let body = record.body();
         let day = |at: Timestamp| at.0 / 86_400;
         for topic in topics(body) {
-            let members = match self.trees.quotas.get(quota_key(&body.author, &topic))? {
+            let members = match self
+                .o()?
+                .trees
+                .quotas
+                .get(quota_key(&body.author, &topic))?
+            {
                 None => continue,
                 Some(v) => Members::decode(&v)
                     .ok_or_else(|| StoreError::corrupt("undecodable quota members"))?,
@@ -889,7 +919,7 @@ impl Store {
             .iter()
             .position(|t| t == topic);
         let body = record.body();
-        let (outcome, dropped) = self.trees.transaction(|tx| {
+        let (outcome, dropped) = self.o()?.trees.transaction(|tx| {
             let (outcome, dropped) = insert_in_tx(tx, &prepared)?;
             let Some(index) = index else {
                 return Ok((outcome, dropped));
@@ -943,13 +973,14 @@ impl Store {
         loop {
             let batch: std::result::Result<Vec<IVec>, sled::Error> = match end {
                 Some(end) => self
+                    .o()?
                     .trees
                     .expiry
                     .range(..&end[..])
                     .keys()
                     .take(256)
                     .collect(),
-                None => self.trees.expiry.iter().keys().take(256).collect(),
+                None => self.o()?.trees.expiry.iter().keys().take(256).collect(),
             };
             let batch = batch?;
             if batch.is_empty() {
@@ -957,7 +988,7 @@ impl Store {
             }
             // One transaction per batch: sled 0.34 starts a log buffer per
             // transaction.
-            dropped += self.trees.transaction(|tx| {
+            dropped += self.o()?.trees.transaction(|tx| {
                 let mut n = 0;
                 for key in &batch {
                     n += sweep_one(tx, key, now)?;
@@ -981,7 +1012,7 @@ impl Store {
         keep: impl Fn(&StoredRecord) -> bool,
     ) -> Result<usize> {
         let mut doomed = Vec::new();
-        for kv in self.trees.by_topic.scan_prefix(topic_prefix(topic)) {
+        for kv in self.o()?.trees.by_topic.scan_prefix(topic_prefix(topic)) {
             let (key, _) = kv?;
             let Some((_, id)) = parse_stamp(&key) else {
                 return Err(StoreError::corrupt("by_topic key without a stamp"));
@@ -998,7 +1029,7 @@ impl Store {
         }
         let mut dropped = 0;
         for chunk in doomed.chunks(256) {
-            dropped += self.trees.transaction(|tx| {
+            dropped += self.o()?.trees.transaction(|tx| {
                 let mut n = 0;
                 for id in chunk {
                     // Dropped as if its fence had passed too: the address
@@ -1026,7 +1057,7 @@ impl Store {
 
     /// The stored record with this id (current versions and tombstones).
     pub fn get(&self, id: &RecordId) -> Result<Option<StoredRecord>> {
-        match self.trees.records.get(id.0)? {
+        match self.o()?.trees.records.get(id.0)? {
             None => Ok(None),
             Some(bytes) => decode_stored(*id, &bytes).map(Some),
         }
@@ -1044,7 +1075,7 @@ impl Store {
     /// The version an address is at, even if that record has expired since: a new
     /// version of one's own record must supersede it.
     pub fn current_version(&self, address: &Address) -> Result<Option<Version>> {
-        match self.trees.addresses.get(address_key(address))? {
+        match self.o()?.trees.addresses.get(address_key(address))? {
             None => Ok(None),
             Some(v) => {
                 let a = AddressEntry::decode(&v)
@@ -1059,13 +1090,13 @@ impl Store {
 
     /// Makes every write so far durable (sled's `flush_async`).
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
+        self.o()?.db.flush_async().await?;
         Ok(())
     }
 
     /// [`Store::flush`] for callers without an async runtime; blocks the thread.
     pub fn flush_blocking(&self) -> Result<()> {
-        self.db.flush()?;
+        self.o()?.db.flush()?;
         Ok(())
     }
 
@@ -1078,7 +1109,7 @@ impl Store {
 
     /// Bytes the database takes on disk.
     pub fn size_on_disk(&self) -> Result<u64> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.o()?.db.size_on_disk()?)
     }
 }
 
@@ -1243,6 +1274,49 @@ fn insert_in_tx(tx: &Tx<'_>, p: &Prepared<'_>) -> TxResult<(InsertOutcome, usize
     Ok((InsertOutcome::Stale, 0))
 }
 
+/// The schema version in `meta`, if one was written.
+fn schema_version(meta: &sled::Tree) -> Result<Option<u32>> {
+    match meta.get(SCHEMA_KEY)? {
+        None => Ok(None),
+        Some(v) => {
+            let bytes: [u8; 4] = v
+                .as_ref()
+                .try_into()
+                .map_err(|_| StoreError::corrupt("schema version is not 4 bytes"))?;
+            Ok(Some(u32::from_be_bytes(bytes)))
+        }
+    }
+}
+
+fn set_schema_version(meta: &sled::Tree, version: u32) -> Result<()> {
+    meta.insert(SCHEMA_KEY, &version.to_be_bytes())?;
+    Ok(())
+}
+
+/// Reads the bucket width from `meta`, writing `new_bits` there first if the
+/// database has none (a new database, or one of schema 1).
+fn load_bucket_bits(trees: &Trees, new_bits: u32) -> Result<u32> {
+    let bits = match trees.meta.get(BUCKET_BITS_KEY)? {
+        Some(v) => {
+            let bytes: [u8; 4] = v
+                .as_ref()
+                .try_into()
+                .map_err(|_| StoreError::corrupt("sync bucket width is not 4 bytes"))?;
+            u32::from_be_bytes(bytes)
+        }
+        None => {
+            trees
+                .meta
+                .insert(BUCKET_BITS_KEY, &new_bits.to_be_bytes())?;
+            new_bits
+        }
+    };
+    if !BUCKET_BITS_RANGE.contains(&bits) {
+        return Err(StoreError::corrupt(format!("sync bucket width {bits}")));
+    }
+    Ok(bits)
+}
+
 /// Whether the database in `dir` was created with compression (`None`: no
 /// database yet). sled refuses to open a database with the other setting, and
 /// keeps it in the text file `conf` (`use_compression: true`).
@@ -1313,21 +1387,37 @@ mod tests {
             store.insert_batch(&records, at).unwrap();
             // Back to the schema 1 layout: 4-byte summaries, no bucket sums or width,
             // and the three trees schema 2 dropped.
-            for tree in [&store.trees.by_topic, &store.trees.by_author] {
+            for tree in [
+                &store.o().unwrap().trees.by_topic,
+                &store.o().unwrap().trees.by_author,
+            ] {
                 for kv in tree.iter() {
                     let (k, v) = kv.unwrap();
                     tree.insert(k, &v[..4]).unwrap();
                 }
             }
-            store.trees.sync_sums.clear().unwrap();
-            store.trees.meta.remove(BUCKET_BITS_KEY).unwrap();
+            store.o().unwrap().trees.sync_sums.clear().unwrap();
+            store
+                .o()
+                .unwrap()
+                .trees
+                .meta
+                .remove(BUCKET_BITS_KEY)
+                .unwrap();
             for name in SCHEMA_1_TREES {
-                store.db.open_tree(name).unwrap().insert(b"k", b"").unwrap();
+                store
+                    .o()
+                    .unwrap()
+                    .db
+                    .open_tree(name)
+                    .unwrap()
+                    .insert(b"k", b"")
+                    .unwrap();
             }
             store.set_schema_version(1).unwrap();
             assert!(!store.check_consistency().unwrap().is_ok());
             for name in SCHEMA_3_TREES.iter().chain(&SCHEMA_4_TREES) {
-                store.db.drop_tree(name).unwrap();
+                store.o().unwrap().db.drop_tree(name).unwrap();
             }
             store.flush_blocking().unwrap();
         }
@@ -1337,7 +1427,7 @@ mod tests {
         let c = store.check_consistency().unwrap();
         assert!(c.is_ok(), "{:?}", c.problems);
         assert_eq!(c.records, records.len());
-        let names = store.db.tree_names();
+        let names = store.o().unwrap().db.tree_names();
         for name in SCHEMA_1_TREES {
             assert!(!names.iter().any(|n| n == name.as_bytes()), "{name} kept");
         }
@@ -1382,23 +1472,32 @@ mod tests {
             store.put_state("meshes", b"local").unwrap();
             // A schema 2 database: no agreement trees, no `by_party`.
             for name in SCHEMA_3_TREES.iter().chain(&SCHEMA_4_TREES) {
-                assert!(store.db.drop_tree(name).unwrap(), "{name}");
+                assert!(store.o().unwrap().db.drop_tree(name).unwrap(), "{name}");
             }
             store.set_schema_version(2).unwrap();
             store.flush_blocking().unwrap();
             let ids: Vec<RecordId> = store
+                .o()
+                .unwrap()
                 .trees
                 .records
                 .iter()
                 .keys()
                 .map(|k| RecordId(k.unwrap().as_ref().try_into().unwrap()))
                 .collect();
-            let sums: Vec<_> = store.trees.sync_sums.iter().map(Result::unwrap).collect();
+            let sums: Vec<_> = store
+                .o()
+                .unwrap()
+                .trees
+                .sync_sums
+                .iter()
+                .map(Result::unwrap)
+                .collect();
             (ids, sums)
         };
         let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
         assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
-        let names = store.db.tree_names();
+        let names = store.o().unwrap().db.tree_names();
         for name in SCHEMA_3_TREES.iter().chain(&SCHEMA_4_TREES) {
             assert!(names.iter().any(|n| n == name.as_bytes()), "{name} missing");
         }
@@ -1409,6 +1508,8 @@ mod tests {
             assert_eq!(store.get(&r.id()).unwrap().unwrap().signed, *r.signed());
         }
         let now_ids: Vec<RecordId> = store
+            .o()
+            .unwrap()
             .trees
             .records
             .iter()
@@ -1416,7 +1517,14 @@ mod tests {
             .map(|k| RecordId(k.unwrap().as_ref().try_into().unwrap()))
             .collect();
         assert_eq!(now_ids, ids);
-        let now_sums: Vec<_> = store.trees.sync_sums.iter().map(Result::unwrap).collect();
+        let now_sums: Vec<_> = store
+            .o()
+            .unwrap()
+            .trees
+            .sync_sums
+            .iter()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(now_sums, sums);
         assert_eq!(store.peer(b"peer").unwrap(), Some(peer));
         assert_eq!(

@@ -45,7 +45,7 @@ impl Store {
         TopicSync {
             store: self,
             prefix: topic_prefix(topic),
-            bits: self.trees.bucket_bits,
+            bits: self.sync_bucket_bits(),
         }
     }
 }
@@ -108,6 +108,7 @@ impl TopicSync<'_> {
         let mut out = Vec::new();
         for k in self
             .store
+            .o()?
             .trees
             .by_topic
             .range(self.key(lower)..self.key(upper))
@@ -134,7 +135,7 @@ impl TopicSync<'_> {
             Some(to) => bucket_key(&self.prefix, to),
             None => self.key(&Bound::End),
         };
-        for kv in self.store.trees.sync_sums.range(start..end) {
+        for kv in self.store.o()?.trees.sync_sums.range(start..end) {
             let (k, v) = kv?;
             let bucket = k
                 .len()

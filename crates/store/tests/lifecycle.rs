@@ -386,3 +386,26 @@ fn a_forgotten_topic_drops_only_what_was_held_for_it_alone() {
     assert_eq!(store.insert(&alone, NOW).unwrap(), InsertOutcome::Inserted);
     assert!(everything_in(&store, &oak).contains(&alone.id()));
 }
+
+#[test]
+fn a_reopened_store_reads_from_disk_and_every_clone_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let clone = store.clone();
+    let blobs = store.blobs(dir.path().join("blobs")).unwrap();
+    let flushed = Rec::new("flushed", "u4pru").sign();
+    store.insert(&flushed, NOW).unwrap();
+    store.flush_blocking().unwrap();
+    store.reopen().unwrap();
+    assert!(clone.get(&flushed.id()).unwrap().is_some());
+    let after = Rec::new("after", "u4pru").sign();
+    assert_eq!(clone.insert(&after, NOW).unwrap(), InsertOutcome::Inserted);
+    assert!(store.get(&after.id()).unwrap().is_some());
+    assert!(blobs.is_empty());
+    assert!(store.check_consistency().unwrap().is_ok());
+    // A temporary store is deleted when closed: it cannot be reopened.
+    assert!(matches!(
+        Store::temporary().unwrap().reopen(),
+        Err(StoreError::Database(_))
+    ));
+}
