@@ -121,6 +121,9 @@ pub struct NodeConfig {
     /// How often expired records and tombstones are swept from the store (default
     /// 10 minutes; also once at start; zero sweeps only at start).
     pub sweep_interval: Duration,
+    /// While the node is degraded (a write failed: a full disk), how often it
+    /// reopens its store and tries a write to recover (default 5 s).
+    pub disk_retry_interval: Duration,
     /// The currency people of this node price things in (default EUR): the CLI
     /// and the page take amounts in it unless told another.
     pub currency: Currency,
@@ -175,6 +178,7 @@ impl NodeConfig {
             sync_on_connect: true,
             sync_responder: swapmesh_sync::ResponderLimits::default(),
             sweep_interval: Duration::from_secs(600),
+            disk_retry_interval: Duration::from_secs(5),
             currency: Currency::from_code("EUR").expect("EUR is in the ISO 4217 table"),
             agreement_ack_wait: Duration::from_secs(5),
             agreement_tick: Duration::from_secs(30),

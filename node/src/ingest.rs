@@ -21,6 +21,7 @@ use crate::blobs::PhotosNamed;
 use crate::clock::Clock;
 use crate::config::Faults;
 use crate::events::NodeEvent;
+use crate::health::Health;
 use crate::metrics::{AppMetrics, Path};
 
 /// Below this many records a batch is judged on one core.
@@ -85,6 +86,10 @@ pub enum IngestError {
     /// The store refused the batch's transaction; nothing of it was stored.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The node is degraded (its disk does not take writes): the batch was
+    /// not stored, and the session ends.
+    #[error("the node is degraded and stores nothing: {0}")]
+    Degraded(String),
 }
 
 /// What a sync batch did.
@@ -114,6 +119,8 @@ pub(crate) struct Ingestor {
     /// Where listings that name photos are told of, with who sent them (the
     /// blobs learn their holders there; best effort: a full queue drops news).
     photos: mpsc::Sender<PhotosNamed>,
+    /// Turned degraded by a failed write; while it is, nothing is stored.
+    health: Arc<Health>,
 }
 
 impl Ingestor {
@@ -124,6 +131,7 @@ impl Ingestor {
         clock: Arc<dyn Clock>,
         faults: Faults,
         photos: mpsc::Sender<PhotosNamed>,
+        health: Arc<Health>,
     ) -> Self {
         Self {
             store,
@@ -132,6 +140,7 @@ impl Ingestor {
             clock,
             faults,
             photos,
+            health,
         }
     }
 
@@ -200,9 +209,10 @@ impl Ingestor {
             }
         };
         let stored = self.store_judged(Path::Sync, judged, now, from, None);
-        match stored.failed {
-            Some(e) => Err(e.into()),
-            None => Ok(stored.outcome),
+        match (stored.failed, self.health.reason()) {
+            (Some(e), _) => Err(e.into()),
+            (None, Some(why)) => Err(IngestError::Degraded(why)),
+            (None, None) => Ok(stored.outcome),
         }
     }
 
@@ -235,6 +245,14 @@ impl Ingestor {
             }
         }
         let mut failed = None;
+        if !valid.is_empty() && self.health.is_degraded() {
+            // Not stored, not forwarded, nobody blamed: counted, not lost
+            // silently (the sender keeps it; a later sync brings it).
+            for (at, _) in &valid {
+                verdicts[*at] = (Validation::Ignore, "degraded");
+            }
+            valid.clear();
+        }
         if !valid.is_empty() {
             let (positions, records): (Vec<usize>, Vec<Verified>) = valid.into_iter().unzip();
             self.metrics.batch_stored(path);
@@ -259,7 +277,9 @@ impl Ingestor {
                 Err(e) => {
                     // Our own failure: do not forward what we could not keep,
                     // blame nobody.
-                    warn!(records = records.len(), error = %e, "store failed to insert valid records");
+                    if !self.health.failed(now, "storing records from peers", &e) {
+                        warn!(records = records.len(), error = %e, "store failed to insert valid records");
+                    }
                     for at in &positions {
                         verdicts[*at] = (Validation::Ignore, "store_error");
                     }

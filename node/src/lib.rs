@@ -50,6 +50,7 @@ pub mod data_dir;
 mod dispatch;
 mod error;
 pub mod events;
+pub mod health;
 pub mod identity;
 mod ingest;
 pub mod invite;

@@ -76,7 +76,26 @@ impl Daemon {
     }
 
     fn try_start_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Daemon, String> {
-        let mut child = Command::new(bin())
+        Self::try_start_in(&[], dir, args, env)
+    }
+
+    /// Starts `swapmesh run` as the last argument of the command `prefix`
+    /// (`nsenter …` to run it in another mount namespace, say).
+    pub(crate) fn try_start_in(
+        prefix: &[&str],
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Daemon, String> {
+        let mut command = match prefix.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let mut child = command
             .arg("--data-dir")
             .arg(dir)
             .arg("run")

@@ -14,6 +14,7 @@ mod agreements_crash;
 mod api;
 mod attack;
 mod commands;
+mod disk;
 mod docs;
 mod errors;
 mod money;

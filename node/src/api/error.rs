@@ -494,9 +494,19 @@ impl ApiError {
     }
 }
 
+/// Marks a response whose call failed to write to the disk: the API's gate
+/// turns the node degraded (see [`crate::health`]).
+#[derive(Clone, Debug)]
+pub(crate) struct WriteFailed(pub(crate) String);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status(), axum::Json(*self.body)).into_response()
+        let failed = (self.body.code == ErrorCode::Degraded).then(|| self.body.error.clone());
+        let mut response = (self.status(), axum::Json(*self.body)).into_response();
+        if let Some(reason) = failed {
+            response.extensions_mut().insert(WriteFailed(reason));
+        }
+        response
     }
 }
 
@@ -556,6 +566,7 @@ impl From<NodeError> for ApiError {
                 code
             }
             NodeError::Network(_) | NodeError::Stopped => ErrorCode::NetworkUnavailable,
+            NodeError::Store(store) if crate::health::is_disk_failure(store) => ErrorCode::Degraded,
             _ => ErrorCode::Internal,
         };
         if code == ErrorCode::Internal {

@@ -277,6 +277,9 @@ pub struct NodeJson {
     pub sync: Progress,
     /// How others reach this node from outside its LAN.
     pub reachability: ReachabilityJson,
+    /// Whether it takes writes: `degraded` while its disk is full or failing
+    /// (every write is then answered `503 degraded`).
+    pub health: crate::health::HealthJson,
 }
 
 /// How others reach a node from outside its LAN.

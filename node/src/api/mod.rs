@@ -152,9 +152,32 @@ pub fn router(state: ApiState) -> Router {
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(document))
+        .layer(middleware::from_fn_with_state(state.clone(), health_gate))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
+}
+
+/// While the node is degraded, every write is answered `503 degraded` (reads
+/// go on); a call that failed to write turns it degraded (see
+/// [`crate::health`]).
+async fn health_gate(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let writes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if writes && let Some(why) = state.node().degraded() {
+        return ApiError::new(
+            ErrorCode::Degraded,
+            format!("the node is degraded and takes no writes until its disk does: {why}"),
+        )
+        .into_response();
+    }
+    let response = next.run(request).await;
+    if let Some(error::WriteFailed(reason)) = response.extensions().get() {
+        state.node().api_write_failed(reason.clone());
+    }
+    response
 }
 
 async fn no_such_route(request: Request) -> ApiError {

@@ -55,6 +55,7 @@ async fn node_info(State(state): State<ApiState>) -> ApiResult<Json<NodeJson>> {
         uptime_secs: state.uptime_secs(),
         sync: node.sync_progress(),
         reachability: ReachabilityJson::from(node.reachability().await?),
+        health: node.health(),
     }))
 }
 

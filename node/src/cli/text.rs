@@ -204,7 +204,16 @@ pub(super) fn print_node(n: &NodeJson) {
         )
         .row("sync", sync)
         .row("reachable", reachable_text(&n.reachability))
+        .row("health", health_text(&n.health))
         .print();
+}
+
+/// `ok`, or `degraded since …: why`.
+fn health_text(h: &crate::health::HealthJson) -> String {
+    match (&h.since, &h.reason) {
+        (Some(since), Some(reason)) => format!("DEGRADED since {since}: {reason}"),
+        _ => "ok".to_owned(),
+    }
 }
 
 /// `direct at …`, `relayed through …`, or `unreachable: why`.

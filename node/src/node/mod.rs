@@ -32,6 +32,7 @@ use crate::config::{NodeConfig, Role};
 use crate::dispatch::Dispatch;
 use crate::error::NodeError;
 use crate::events::NodeEvent;
+use crate::health::Health;
 use crate::identity;
 use crate::ingest::Ingestor;
 use crate::meshes::MeshBook;
@@ -76,6 +77,7 @@ struct Inner {
     blobs: Blobs,
     web: WebSessions,
     metrics: Arc<AppMetrics>,
+    health: Arc<Health>,
     tasks: Arc<Tasks>,
 }
 
@@ -98,6 +100,7 @@ impl Node {
         let photo_files = store.blobs(config.data_dir.blobs())?;
         let (photos_named, photo_news) = tokio::sync::mpsc::channel(1024);
         let metrics = Arc::new(AppMetrics::default());
+        let health = Arc::new(Health::default());
         let clock = config.clock.clone();
         let ingestor = Arc::new(Ingestor::new(
             store.clone(),
@@ -106,6 +109,7 @@ impl Node {
             clock.clone(),
             config.faults.clone(),
             photos_named,
+            health.clone(),
         ));
         let sync = SyncService::new(
             store.clone(),
@@ -199,11 +203,13 @@ impl Node {
                 blobs,
                 web,
                 metrics,
+                health,
                 tasks,
             }),
         };
         node.forget_left_meshes().await?;
         node.inner.tasks.spawn(node.clone().sweep_every_interval());
+        node.inner.tasks.spawn(node.clone().recover_when_degraded());
         // Bootstrap addresses are dialled by the network itself (they also seed
         // Kademlia); the address book is ours.
         node.redial_known_peers().await;
@@ -241,12 +247,71 @@ impl Node {
             match self.sweep_now() {
                 Ok(0) => {}
                 Ok(n) => info!(records = n, "expired records swept"),
+                Err(NodeError::Store(e)) if self.store_failed("the expiry sweep", &e) => {}
                 Err(e) => warn!(error = %e, "expiry sweep failed"),
             }
             if interval.is_zero() {
                 return;
             }
             tokio::time::sleep(interval).await;
+        }
+    }
+
+    /// A store call failed: if the disk failed, the node turns degraded (see
+    /// [`crate::health`]); returns whether it did.
+    pub(crate) fn store_failed(&self, what: &str, e: &swapmesh_store::StoreError) -> bool {
+        self.inner
+            .health
+            .failed(self.inner.config.clock.now(), what, e)
+    }
+
+    /// An API call failed to write: the node turns degraded (see
+    /// [`crate::health`]).
+    pub(crate) fn api_write_failed(&self, reason: String) {
+        self.inner
+            .health
+            .turn_degraded(self.inner.config.clock.now(), reason);
+    }
+
+    /// Is the node degraded (its disk does not take writes)? Why, if so.
+    pub fn degraded(&self) -> Option<String> {
+        self.inner.health.reason()
+    }
+
+    /// The node's health as `GET /api/v1/node` shows it.
+    pub fn health(&self) -> crate::health::HealthJson {
+        self.inner.health.json()
+    }
+
+    /// While degraded, every [`NodeConfig::disk_retry_interval`]: reopens the
+    /// store (sled keeps an I/O error until then) and writes and flushes a
+    /// probe; when that works, the node is healthy again. Reopening also drops
+    /// what was written but never flushed, so nothing unacknowledged stays
+    /// visible.
+    async fn recover_when_degraded(self) {
+        let every = self
+            .inner
+            .config
+            .disk_retry_interval
+            .max(std::time::Duration::from_millis(50));
+        loop {
+            tokio::time::sleep(every).await;
+            if !self.inner.health.is_degraded() {
+                continue;
+            }
+            let store = self.inner.store.clone();
+            let now = self.inner.config.clock.now();
+            let probe = tokio::task::spawn_blocking(move || {
+                store.reopen()?;
+                store.put_state("disk_probe", &now.0.to_be_bytes())?;
+                store.flush_blocking()
+            })
+            .await;
+            match probe {
+                Ok(Ok(())) => self.inner.health.recovered(),
+                Ok(Err(e)) => debug!(error = %e, "still degraded: the store does not take writes"),
+                Err(e) => warn!(error = %e, "the disk probe panicked"),
+            }
         }
     }
 

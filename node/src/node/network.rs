@@ -72,6 +72,7 @@ impl Node {
              swapmesh_store_quota_dropped_total {}\n",
             self.inner.store.dropped_by_quota()
         ));
+        text.push_str(&self.inner.health.render_metrics());
         text.push_str("# EOF\n");
         Ok(text)
     }
