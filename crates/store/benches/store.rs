@@ -445,7 +445,52 @@ fn places_bench(n: usize) {
     }
 }
 
+/// `STORE_BENCH_INSERT=n`: the bulk insert rate alone, on public calls only, so
+/// that the same file builds against an older store (quotas before and after):
+/// `n` typical listings (500 authors, 300 cells, 30 days), then a flood of
+/// `n / 4` by one author in one cell within one day, each in transactions of
+/// 256, into a fresh store; prints records/s of each.
+fn insert_bench(n: usize) {
+    let cells = cells();
+    let typical = listings(n, &cells);
+    let key = fixtures::key(AUTHORS + 7);
+    let cell = Geohash::parse_area(&format!("{}k", cells[0])).unwrap();
+    let flood: Vec<Verified> = (0..n / 4)
+        .map(|i| {
+            let mut body = fixtures::listing_body(
+                swapmesh_protocol::signed::author_of(&key),
+                cell.as_str(),
+                fixtures::listing(&format!("flood-{i}")),
+                Timestamp(NOW.0 - DAY / 2 + (i as u64 % 40_000)),
+            );
+            body.expires_at = Timestamp(NOW.0 + 30 * DAY);
+            sign_own(&body, &key, NOW).expect("valid listing")
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(cfg!(feature = "compression"))).unwrap();
+    for (what, records) in [("typical", &typical), ("flood", &flood)] {
+        let t = Instant::now();
+        for chunk in records.chunks(256) {
+            store.insert_batch(chunk, NOW).unwrap();
+        }
+        store.flush_blocking().unwrap();
+        let rate = records.len() as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "insert_batch, {what} ({} records): {rate:.0} records/s",
+            records.len()
+        );
+    }
+}
+
 fn main() {
+    if let Some(n) = std::env::var("STORE_BENCH_INSERT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        insert_bench(n);
+        return;
+    }
     if std::env::var("STORE_BENCH_PLACES").is_ok() {
         let n = std::env::var("STORE_BENCH_N")
             .ok()
