@@ -124,6 +124,11 @@ pub struct NodeConfig {
     /// While the node is degraded (a write failed: a full disk), how often it
     /// reopens its store and tries a write to recover (default 5 s).
     pub disk_retry_interval: Duration,
+    /// Bytes of records (as signed) the node keeps before it stops listening
+    /// to its farthest cell, one at a time, forgetting what it held for it
+    /// alone (default 1 GiB); checked at start and with every sweep. Its own
+    /// records and those of its agreements always stay.
+    pub store_budget: u64,
     /// The currency people of this node price things in (default EUR): the CLI
     /// and the page take amounts in it unless told another.
     pub currency: Currency,
@@ -179,6 +184,7 @@ impl NodeConfig {
             sync_responder: swapmesh_sync::ResponderLimits::default(),
             sweep_interval: Duration::from_secs(600),
             disk_retry_interval: Duration::from_secs(5),
+            store_budget: 1024 * 1024 * 1024,
             currency: Currency::from_code("EUR").expect("EUR is in the ISO 4217 table"),
             agreement_ack_wait: Duration::from_secs(5),
             agreement_tick: Duration::from_secs(30),

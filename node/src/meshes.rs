@@ -28,6 +28,9 @@ const OLD_MESHES_STATE: &str = "meshes";
 const OLD_NAMES_STATE: &str = "mesh_names";
 /// Largest encoded book read back.
 const MAX_BOOK_BYTES: usize = 256 * 1024;
+/// The state key of the cells dropped to keep within the store budget:
+/// canonical bincode of (the budget then, the cells).
+const DROPPED_STATE: &str = "dropped_cells";
 
 /// The book as stored.
 #[derive(Serialize, Deserialize, Default)]
@@ -47,6 +50,11 @@ pub(crate) struct MeshBook {
     /// Named meshes joined (not `local`, which follows from having no area), with
     /// their names where known.
     meshes: Mutex<BTreeMap<MeshId, Option<String>>>,
+    /// Neighbour cells of the area no longer listened to, to keep the store
+    /// within its budget, farthest first (see `Node::keep_store_budget`).
+    dropped: Mutex<Vec<Geohash>>,
+    /// The store budget the node runs with.
+    budget: u64,
 }
 
 impl MeshBook {
@@ -56,15 +64,31 @@ impl MeshBook {
         store: Store,
         area: Option<Geohash>,
         extra: &[MeshId],
+        budget: u64,
     ) -> Result<Self, NodeError> {
         let mut meshes = load(&store)?;
         for mesh in extra {
             meshes.entry(mesh.clone()).or_insert(None);
         }
+        let dropped = match store.get_state(DROPPED_STATE)? {
+            None => Vec::new(),
+            Some(bytes) => match decode_canonical::<(u64, Vec<String>)>(&bytes, MAX_BOOK_BYTES) {
+                // A larger budget than when they were dropped: listen again
+                // (the next check drops what is still too much).
+                Ok((then, _)) if then < budget => Vec::new(),
+                Ok((_, cells)) => cells
+                    .iter()
+                    .filter_map(|c| Geohash::parse_cell(c))
+                    .collect(),
+                Err(e) => return Err(NodeError::Corrupt(format!("dropped cells unreadable: {e}"))),
+            },
+        };
         let book = Self {
             store,
             area,
             meshes: Mutex::new(meshes),
+            dropped: Mutex::new(dropped),
+            budget,
         };
         book.save(|_| ()).await?;
         let _ = book.store.remove_state(OLD_MESHES_STATE);
@@ -118,8 +142,12 @@ impl MeshBook {
     /// The topics this node listens to: its area's cell and neighbours, or the
     /// `local` mesh, and its named meshes.
     pub(crate) fn topics(&self) -> Vec<Topic> {
+        let dropped = self.dropped_cells();
         let mut out = match &self.area {
-            Some(area) => area_topics(area),
+            Some(area) => area_topics(area)
+                .into_iter()
+                .filter(|t| !dropped.iter().any(|c| *t == Topic::area(c)))
+                .collect(),
             None => vec![Topic::mesh(&MeshId::local())],
         };
         out.extend(self.lock().keys().map(Topic::mesh));
@@ -129,11 +157,15 @@ impl MeshBook {
     /// The places of [`MeshBook::topics`]: the area's cells (its own and the
     /// 8 around it) and the meshes.
     pub(crate) fn places(&self) -> (Vec<Geohash>, Vec<MeshId>) {
+        let dropped = self.dropped_cells();
         let cells = self
             .area
             .as_ref()
             .map(|a| a.cell().with_neighbours())
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| !dropped.contains(c))
+            .collect();
         let mut meshes = Vec::new();
         if self.area.is_none() {
             meshes.push(MeshId::local());
@@ -145,6 +177,43 @@ impl MeshBook {
     /// Whether this node listens to `topic`.
     pub(crate) fn listens_to(&self, topic: &Topic) -> bool {
         self.topics().contains(topic)
+    }
+
+    /// The neighbour cells no longer listened to, to keep within the store
+    /// budget, in the order they were dropped.
+    pub(crate) fn dropped_cells(&self) -> Vec<Geohash> {
+        self.dropped.lock().expect("dropped cells lock").clone()
+    }
+
+    /// The neighbour cell still listened to that lies farthest from the area
+    /// (the area's own cell is never dropped).
+    pub(crate) fn farthest_cell(&self) -> Option<Geohash> {
+        let area = self.area.as_ref()?;
+        let dropped = self.dropped_cells();
+        area.cell()
+            .neighbours()
+            .into_iter()
+            .filter(|c| !dropped.contains(c))
+            .max_by(|a, b| {
+                area.distance_km(a)
+                    .total_cmp(&area.distance_km(b))
+                    .then_with(|| b.as_str().cmp(a.as_str()))
+            })
+    }
+
+    /// Stops listening to a neighbour cell for the store budget, durably.
+    pub(crate) async fn drop_cell(&self, cell: Geohash) -> Result<(), NodeError> {
+        let cells: Vec<String> = {
+            let mut dropped = self.dropped.lock().expect("dropped cells lock");
+            if !dropped.contains(&cell) {
+                dropped.push(cell);
+            }
+            dropped.iter().map(|c| c.as_str().to_owned()).collect()
+        };
+        self.store
+            .put_state(DROPPED_STATE, &encode(&(self.budget, cells)))?;
+        self.store.flush().await?;
+        Ok(())
     }
 
     /// The meshes our records go to by default: `local` when we have no area,
@@ -238,7 +307,7 @@ mod tests {
     async fn the_book_survives_a_reopen_in_one_value() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(tmp.path(), Default::default()).unwrap();
-        let book = MeshBook::open(store.clone(), None, &[mesh("club")])
+        let book = MeshBook::open(store.clone(), None, &[mesh("club")], u64::MAX)
             .await
             .unwrap();
         book.join(mesh("elm"), Some("Elm Street".into()))
@@ -246,7 +315,9 @@ mod tests {
             .unwrap();
         book.leave(&mesh("club")).await.unwrap();
         drop(book);
-        let again = MeshBook::open(store.clone(), None, &[]).await.unwrap();
+        let again = MeshBook::open(store.clone(), None, &[], u64::MAX)
+            .await
+            .unwrap();
         assert_eq!(again.ids(), vec![mesh("elm")]);
         assert_eq!(again.name_of(&mesh("elm")).as_deref(), Some("Elm Street"));
         assert_eq!(
@@ -263,7 +334,9 @@ mod tests {
         store.put_state(OLD_MESHES_STATE, b"elm club").unwrap();
         let names = vec![("elm".to_owned(), "Elm Street".to_owned())];
         store.put_state(OLD_NAMES_STATE, &encode(&names)).unwrap();
-        let book = MeshBook::open(store.clone(), None, &[]).await.unwrap();
+        let book = MeshBook::open(store.clone(), None, &[], u64::MAX)
+            .await
+            .unwrap();
         assert_eq!(book.ids(), vec![mesh("club"), mesh("elm")]);
         assert_eq!(book.name_of(&mesh("elm")).as_deref(), Some("Elm Street"));
         assert_eq!(book.name_of(&mesh("club")).as_deref(), Some("club"));

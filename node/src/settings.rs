@@ -112,6 +112,8 @@ pub struct RawSettings {
     pub login_link_ttl: Option<String>,
     /// Disk budget for photos, in MiB.
     pub blob_budget: Option<String>,
+    /// Budget for records, in MiB.
+    pub store_budget: Option<String>,
 }
 
 /// The settings a node runs with.
@@ -151,6 +153,9 @@ pub struct Settings {
     /// Disk budget for photos, in MiB: others' least recently used photos go
     /// beyond it (ours and our agreements' never).
     pub blob_budget_mib: u64,
+    /// Budget for stored records, in MiB: over it the node stops listening
+    /// to its farthest cell (ours and our agreements' records stay).
+    pub store_budget_mib: u64,
 }
 
 impl Default for Settings {
@@ -175,6 +180,7 @@ impl Default for Settings {
             max_relays: 2,
             login_link_ttl: Duration::from_secs(600),
             blob_budget_mib: DEFAULT_BLOB_BUDGET_MIB,
+            store_budget_mib: DEFAULT_STORE_BUDGET_MIB,
         }
     }
 }
@@ -183,6 +189,8 @@ impl Default for Settings {
 pub const DEFAULT_BLOB_BUDGET_MIB: u64 = 256;
 /// The largest photo budget accepted, in MiB (1 TiB).
 pub const MAX_BLOB_BUDGET_MIB: u64 = 1024 * 1024;
+/// The record budget unless told otherwise, in MiB (1 GiB).
+pub const DEFAULT_STORE_BUDGET_MIB: u64 = 1024;
 
 const MULTIADDR: &str = "a multiaddr such as /ip4/127.0.0.1/tcp/7879";
 
@@ -346,6 +354,23 @@ impl Settings {
                 }
             };
         }
+        if let Some(v) = &raw.store_budget {
+            let n = Names {
+                key: "store_budget",
+                env: "SWAPMESH_STORE_BUDGET",
+                flag: "store-budget",
+            };
+            self.store_budget_mib = match v.trim().parse::<u64>() {
+                Ok(mib) if (1..=MAX_BLOB_BUDGET_MIB).contains(&mib) => mib,
+                _ => {
+                    return Err(invalid(
+                        src(&n),
+                        v,
+                        "a whole number of MiB from 1 to 1048576, such as 1024",
+                    ));
+                }
+            };
+        }
         if let Some(v) = &raw.role {
             let n = Names {
                 key: "role",
@@ -427,6 +452,7 @@ impl Settings {
         config.nat.max_relays = self.max_relays;
         config.login_link_ttl = self.login_link_ttl;
         config.blob_budget = self.blob_budget_mib * 1024 * 1024;
+        config.store_budget = self.store_budget_mib * 1024 * 1024;
         config.external_addresses = self.external_addresses.clone();
         config.currency = self.currency;
         config
@@ -479,6 +505,7 @@ fn read_file(path: &Path) -> Result<RawSettings, SettingsError> {
         "max_relays",
         "login_link_ttl",
         "blob_budget",
+        "store_budget",
     ] {
         let text = match value.get(key) {
             Some(toml::Value::Boolean(b)) => b.to_string(),
@@ -522,6 +549,7 @@ fn raw_from_env(env: impl Fn(&str) -> Option<String>) -> RawSettings {
         max_relays: env("SWAPMESH_MAX_RELAYS"),
         login_link_ttl: env("SWAPMESH_LOGIN_LINK_TTL"),
         blob_budget: env("SWAPMESH_BLOB_BUDGET"),
+        store_budget: env("SWAPMESH_STORE_BUDGET"),
     }
 }
 
@@ -587,6 +615,12 @@ pub fn default_file(area: Option<&str>, name: Option<&str>) -> String {
 # used photos of other people's listings are removed; your own photos and
 # those of your agreements never are.
 # blob_budget = 256
+
+# Space for other people's records, in MiB of records as signed (1 to
+# 1048576; the database takes a few times that on disk). Beyond it the node
+# stops listening to its farthest cell, one at a time, and forgets what it
+# held for it alone; your records and those of your agreements always stay.
+# store_budget = 1024
 "#
     )
 }

@@ -80,6 +80,25 @@ impl Geohash {
         out
     }
 
+    /// The centre of this geohash's box: (latitude, longitude) in degrees.
+    pub fn center(&self) -> (f64, f64) {
+        let bits = 5 * self.0.len() as u32;
+        let (x, y) = self.deinterleave(bits);
+        let (lon_bits, lat_bits) = (bits.div_ceil(2), bits / 2);
+        let lon = -180.0 + (x as f64 + 0.5) * 360.0 / (1u64 << lon_bits) as f64;
+        let lat = -90.0 + (y as f64 + 0.5) * 180.0 / (1u64 << lat_bits) as f64;
+        (lat, lon)
+    }
+
+    /// The great-circle distance between the centres of two geohashes, in km.
+    pub fn distance_km(&self, other: &Geohash) -> f64 {
+        let ((lat1, lon1), (lat2, lon2)) = (self.center(), other.center());
+        let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+        let (dp, dl) = ((lat2 - lat1).to_radians(), (lon2 - lon1).to_radians());
+        let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+        2.0 * 6371.0 * a.sqrt().min(1.0).asin()
+    }
+
     /// This cell and its neighbours: the cells a node with this area listens to.
     pub fn with_neighbours(&self) -> Vec<Geohash> {
         let mut cells = vec![self.clone()];
@@ -136,6 +155,27 @@ impl fmt::Display for Geohash {
 impl fmt::Debug for Geohash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Geohash({})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod centre_tests {
+    use super::*;
+
+    #[test]
+    fn a_centre_is_inside_its_box_and_neighbours_are_a_cell_apart() {
+        // u4pru: Aarhus, Denmark (about 56.1 N, 10.2 E).
+        let (lat, lon) = Geohash::parse_cell("u4pru").unwrap().center();
+        assert!(
+            (56.0..56.2).contains(&lat) && (10.1..10.3).contains(&lon),
+            "{lat} {lon}"
+        );
+        let cell = Geohash::parse_cell("u4pru").unwrap();
+        for n in cell.neighbours() {
+            let d = cell.distance_km(&n);
+            assert!((2.0..8.0).contains(&d), "{n}: {d} km");
+        }
+        assert_eq!(cell.distance_km(&cell), 0.0);
     }
 }
 

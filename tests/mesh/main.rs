@@ -7,6 +7,7 @@ mod support;
 mod kit;
 
 mod agreements;
+mod budget;
 mod catchup;
 mod gossip;
 mod hostile;

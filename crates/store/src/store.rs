@@ -182,7 +182,8 @@ impl Trees {
     fn transaction<T>(
         &self,
         f: impl Fn(&Tx<'_>) -> ConflictableTransactionResult<T, StoreError>,
-    ) -> Result<T> {
+    ) -> Result<(T, i64)> {
+        let bytes = std::cell::Cell::new(0i64);
         let trees = (
             &self.records,
             &self.addresses,
@@ -194,8 +195,10 @@ impl Trees {
             &self.accepted,
             &self.quotas,
         );
-        Ok(trees.transaction(
+        let out = trees.transaction(
             |(records, addresses, topic, author, party, expiry, sums, accepted, quotas)| {
+                // A retried run starts again from nothing.
+                bytes.set(0);
                 f(&Tx {
                     records,
                     addresses,
@@ -207,9 +210,11 @@ impl Trees {
                     accepted,
                     quotas,
                     bits: self.bucket_bits,
+                    bytes: &bytes,
                 })
             },
-        )?)
+        )?;
+        Ok((out, bytes.get()))
     }
 }
 
@@ -225,6 +230,8 @@ struct Tx<'a> {
     accepted: &'a TransactionalTree,
     quotas: &'a TransactionalTree,
     bits: u32,
+    /// Bytes of `records` values written less those removed, this run.
+    bytes: &'a std::cell::Cell<i64>,
 }
 
 /// The result of a step inside a sled transaction.
@@ -302,7 +309,9 @@ impl Tx<'_> {
         entries: impl IntoIterator<Item = &'e Entry>,
         sweep_at: Timestamp,
     ) -> TxResult<()> {
-        self.records.insert(&id.0[..], bytes)?;
+        let was = self.records.insert(&id.0[..], bytes)?;
+        self.bytes
+            .set(self.bytes.get() + bytes.len() as i64 - was.map_or(0, |w| w.len() as i64));
         for e in entries {
             let was = self.index(e.index).insert(&e.key[..], &e.value[..])?;
             if e.index == Index::Topic && was.is_none() {
@@ -315,7 +324,9 @@ impl Tx<'_> {
 
     /// Removes a stored record with its index entries and its expiry entry.
     fn remove_record(&self, id: &RecordId, body: &RecordBody, sweep_at: Timestamp) -> TxResult<()> {
-        self.records.remove(&id.0[..])?;
+        if let Some(was) = self.records.remove(&id.0[..])? {
+            self.bytes.set(self.bytes.get() - was.len() as i64);
+        }
         for e in index_entries(body, id) {
             let was = self.index(e.index).remove(&e.key[..])?;
             if e.index == Index::Topic && was.is_some() {
@@ -486,6 +497,8 @@ struct Shared {
     quota_dropped: std::sync::atomic::AtomicU64,
     /// The width of the `sync_sums` buckets, for good.
     bits: u32,
+    /// See [`Store::record_bytes`].
+    record_bytes: std::sync::atomic::AtomicU64,
 }
 
 /// An open database and its trees.
@@ -609,9 +622,21 @@ impl Store {
                 config: reopenable.then_some(config),
                 quota_dropped: Default::default(),
                 bits,
+                record_bytes: Default::default(),
             }),
         };
         store.migrate(found)?;
+        let held = store
+            .o()?
+            .trees
+            .records
+            .iter()
+            .values()
+            .try_fold(0u64, |n, v| v.map(|v| n + v.len() as u64))?;
+        store
+            .shared
+            .record_bytes
+            .store(held, std::sync::atomic::Ordering::Relaxed);
         Ok(store)
     }
 
@@ -720,7 +745,7 @@ impl Store {
         }
         self.o()?.trees.quotas.apply_batch(batch)?;
         for chunk in refused.chunks(256) {
-            self.o()?.trees.transaction(|tx| {
+            self.tx(|tx| {
                 for (topic, at, id) in chunk {
                     tx.unindex(topic, *at, id)?;
                 }
@@ -836,7 +861,7 @@ impl Store {
         if prepared.iter().all(Option::is_none) {
             return Ok(vec![InsertOutcome::Expired; records.len()]);
         }
-        let applied: Vec<(InsertOutcome, usize)> = self.o()?.trees.transaction(|tx| {
+        let applied: Vec<(InsertOutcome, usize)> = self.tx(|tx| {
             prepared
                 .iter()
                 .map(|p| match p {
@@ -852,6 +877,36 @@ impl Store {
                 outcome
             })
             .collect())
+    }
+
+    /// Runs `f` in one transaction over every record tree, and keeps
+    /// [`Store::record_bytes`] in step with what it committed.
+    fn tx<T>(
+        &self,
+        f: impl Fn(&Tx<'_>) -> ConflictableTransactionResult<T, StoreError>,
+    ) -> Result<T> {
+        let (out, bytes) = self.o()?.trees.transaction(f)?;
+        let held = &self.shared.record_bytes;
+        if bytes >= 0 {
+            held.fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            let less = bytes.unsigned_abs();
+            let _ = held.fetch_update(
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+                |n| Some(n.saturating_sub(less)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Bytes of the stored records as signed (the values of `records`; sled's
+    /// disk use is a few times this): counted at open, kept in step by every
+    /// write since. What a node's `store_budget` bounds.
+    pub fn record_bytes(&self) -> u64 {
+        self.shared
+            .record_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn count_dropped(&self, dropped: usize) {
@@ -919,7 +974,7 @@ impl Store {
             .iter()
             .position(|t| t == topic);
         let body = record.body();
-        let (outcome, dropped) = self.o()?.trees.transaction(|tx| {
+        let (outcome, dropped) = self.tx(|tx| {
             let (outcome, dropped) = insert_in_tx(tx, &prepared)?;
             let Some(index) = index else {
                 return Ok((outcome, dropped));
@@ -988,7 +1043,7 @@ impl Store {
             }
             // One transaction per batch: sled 0.34 starts a log buffer per
             // transaction.
-            dropped += self.o()?.trees.transaction(|tx| {
+            dropped += self.tx(|tx| {
                 let mut n = 0;
                 for key in &batch {
                     n += sweep_one(tx, key, now)?;
@@ -1029,7 +1084,7 @@ impl Store {
         }
         let mut dropped = 0;
         for chunk in doomed.chunks(256) {
-            dropped += self.o()?.trees.transaction(|tx| {
+            dropped += self.tx(|tx| {
                 let mut n = 0;
                 for id in chunk {
                     // Dropped as if its fence had passed too: the address

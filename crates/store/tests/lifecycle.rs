@@ -409,3 +409,49 @@ fn a_reopened_store_reads_from_disk_and_every_clone_follows() {
         Err(StoreError::Database(_))
     ));
 }
+
+#[test]
+fn record_bytes_follow_every_write_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let counted = |store: &Store| -> u64 {
+        let mut n = 0u64;
+        for d in ["a", "b", "c"] {
+            if let Some(r) = store
+                .get_current(&Rec::new(d, "u4pru").body().address())
+                .unwrap()
+            {
+                n += r.signed.encode().len() as u64;
+            }
+        }
+        n
+    };
+    assert_eq!(store.record_bytes(), 0);
+    let a = Rec::new("a", "u4pru").sign();
+    let b = Rec::new("b", "u4pru").sign();
+    store.insert_batch(&[a, b], NOW).unwrap();
+    assert_eq!(store.record_bytes(), counted(&store));
+    let longer = Rec {
+        seq: 2,
+        title: "Cordless drill, 18 V, with two batteries and a case".into(),
+        ..Rec::new("a", "u4pru")
+    };
+    assert_eq!(
+        store.insert(&longer.sign(), NOW).unwrap(),
+        InsertOutcome::Replaced
+    );
+    assert_eq!(store.record_bytes(), counted(&store));
+    let short = Rec {
+        expires_at: NOW.0 + 10,
+        ..Rec::new("c", "u4pru")
+    };
+    store.insert(&short.sign(), NOW).unwrap();
+    store.sweep_expired(Timestamp(NOW.0 + 11)).unwrap();
+    assert_eq!(store.record_bytes(), counted(&store));
+    store.flush_blocking().unwrap();
+    let before = store.record_bytes();
+    drop(store);
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(store.record_bytes(), before);
+    assert!(before > 0);
+}

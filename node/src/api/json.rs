@@ -280,6 +280,21 @@ pub struct NodeJson {
     /// Whether it takes writes: `degraded` while its disk is full or failing
     /// (every write is then answered `503 degraded`).
     pub health: crate::health::HealthJson,
+    /// What its store holds against its budget.
+    pub store: StoreJson,
+}
+
+/// A node's store against its budget.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct StoreJson {
+    /// Bytes of records held (as signed; the database takes a few times that).
+    pub record_bytes: u64,
+    /// The budget (`store_budget`): over it the node stops listening to its
+    /// farthest cell.
+    pub budget_bytes: u64,
+    /// Neighbour cells no longer listened to, to keep within the budget, in
+    /// the order they were dropped.
+    pub dropped_cells: Vec<String>,
 }
 
 /// How others reach a node from outside its LAN.

@@ -10,7 +10,9 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Body, author};
-use super::json::{ErrorBody, NodeJson, PeersJson, ProfileInput, ProfileJson, ReachabilityJson};
+use super::json::{
+    ErrorBody, NodeJson, PeersJson, ProfileInput, ProfileJson, ReachabilityJson, StoreJson,
+};
 use super::{ApiState, Document};
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
@@ -56,6 +58,15 @@ async fn node_info(State(state): State<ApiState>) -> ApiResult<Json<NodeJson>> {
         sync: node.sync_progress(),
         reachability: ReachabilityJson::from(node.reachability().await?),
         health: node.health(),
+        store: StoreJson {
+            record_bytes: node.store().record_bytes(),
+            budget_bytes: node.config().store_budget,
+            dropped_cells: node
+                .dropped_cells()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        },
     }))
 }
 

@@ -241,6 +241,10 @@ pub struct RunArgs {
     /// recently used photos go, never yours.
     #[arg(long, value_name = "MIB")]
     pub blob_budget: Option<String>,
+    /// Space for others' records in MiB (default 1024): beyond it the node
+    /// stops listening to its farthest cell, one at a time.
+    #[arg(long, value_name = "MIB")]
+    pub store_budget: Option<String>,
 }
 
 impl RunArgs {
@@ -264,6 +268,7 @@ impl RunArgs {
             max_relays: self.max_relays.clone(),
             login_link_ttl: self.login_link_ttl.clone(),
             blob_budget: self.blob_budget.clone(),
+            store_budget: self.store_budget.clone(),
         }
     }
 }

@@ -205,7 +205,25 @@ pub(super) fn print_node(n: &NodeJson) {
         .row("sync", sync)
         .row("reachable", reachable_text(&n.reachability))
         .row("health", health_text(&n.health))
+        .row("store", store_text(&n.store))
         .print();
+}
+
+/// `12.3 MiB of records, budget 1024 MiB`, and the cells dropped for it.
+fn store_text(s: &crate::api::json::StoreJson) -> String {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let mut text = format!(
+        "{:.1} MiB of records, budget {:.0} MiB",
+        mib(s.record_bytes),
+        mib(s.budget_bytes)
+    );
+    if !s.dropped_cells.is_empty() {
+        text.push_str(&format!(
+            "; over it, no longer listening to {}",
+            s.dropped_cells.join(", ")
+        ));
+    }
+    text
 }
 
 /// `ok`, or `degraded since …: why`.

@@ -1,6 +1,6 @@
 //! The façade's meshes: join, leave, create, invite, join by invite.
 
-use swapmesh_protocol::{MeshId, Topic};
+use swapmesh_protocol::{Geohash, MeshId, Topic};
 use tracing::{info, warn};
 
 use super::Node;
@@ -67,6 +67,44 @@ impl Node {
         .map_err(|_| NodeError::Stopped)??;
         self.inner.store.flush().await?;
         Ok(forgotten)
+    }
+
+    /// Keeps the stored records within [`NodeConfig::store_budget`]: while
+    /// they are over it, stops listening to the neighbour cell farthest from
+    /// the area (one whole topic at a time) and forgets what was held for it
+    /// alone; ours and our agreements' records stay. The area's own cell is
+    /// never dropped. Returns the cells dropped now. Runs at start and after
+    /// every sweep; a test calls it.
+    ///
+    /// [`NodeConfig::store_budget`]: crate::NodeConfig::store_budget
+    pub async fn keep_store_budget(&self) -> Result<Vec<Geohash>, NodeError> {
+        let budget = self.inner.config.store_budget;
+        let mut dropped = Vec::new();
+        while self.inner.store.record_bytes() > budget {
+            let Some(cell) = self.inner.meshes.farthest_cell() else {
+                warn!(
+                    held = self.inner.store.record_bytes(),
+                    budget, "over the store budget with only the area's own cell left"
+                );
+                break;
+            };
+            let topic = Topic::area(&cell);
+            self.inner.meshes.drop_cell(cell.clone()).await?;
+            self.inner.net.unsubscribe(topic.as_str()).await?;
+            let forgotten = self.forget_topic(topic).await?;
+            warn!(
+                %cell, forgotten, held = self.inner.store.record_bytes(), budget,
+                "over the store budget: no longer listening to the farthest cell"
+            );
+            dropped.push(cell);
+        }
+        Ok(dropped)
+    }
+
+    /// The neighbour cells this node no longer listens to, to keep within
+    /// its store budget, in the order they were dropped.
+    pub fn dropped_cells(&self) -> Vec<Geohash> {
+        self.inner.meshes.dropped_cells()
     }
 
     /// At start: forgets what is held for meshes left before (their records

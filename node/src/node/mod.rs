@@ -88,8 +88,15 @@ impl Node {
     pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
         let key = identity::load_or_create_key(&config.data_dir)?;
         let store = Store::open(config.data_dir.database(), config.store.clone())?;
-        let meshes =
-            Arc::new(MeshBook::open(store.clone(), config.area.clone(), &config.meshes).await?);
+        let meshes = Arc::new(
+            MeshBook::open(
+                store.clone(),
+                config.area.clone(),
+                &config.meshes,
+                config.store_budget,
+            )
+            .await?,
+        );
 
         let net_config = network_config(&config, identity::libp2p_keypair(&key));
         let sync_frame_limit = net_config.frame_limits.sync;
@@ -208,6 +215,7 @@ impl Node {
             }),
         };
         node.forget_left_meshes().await?;
+        node.keep_store_budget().await?;
         node.inner.tasks.spawn(node.clone().sweep_every_interval());
         node.inner.tasks.spawn(node.clone().recover_when_degraded());
         // Bootstrap addresses are dialled by the network itself (they also seed
@@ -249,6 +257,9 @@ impl Node {
                 Ok(n) => info!(records = n, "expired records swept"),
                 Err(NodeError::Store(e)) if self.store_failed("the expiry sweep", &e) => {}
                 Err(e) => warn!(error = %e, "expiry sweep failed"),
+            }
+            if let Err(e) = self.keep_store_budget().await {
+                warn!(error = %e, "keeping the store budget failed");
             }
             if interval.is_zero() {
                 return;
