@@ -34,6 +34,10 @@ pub(crate) struct Health {
     entered: AtomicU64,
     /// Times it recovered.
     recovered: AtomicU64,
+    /// Attempts to recover (reopen, probe) made.
+    attempts: AtomicU64,
+    /// Wakes the recovery task when the node turns degraded.
+    turned: tokio::sync::Notify,
 }
 
 /// Does this store error mean the disk does not take writes (rather than bad
@@ -66,7 +70,18 @@ impl Health {
             );
             self.entered.fetch_add(1, Ordering::Relaxed);
             *degraded = Some(Degraded { since: now, reason });
+            self.turned.notify_one();
         }
+    }
+
+    /// Waits until the node turns degraded (or was, and nobody waited yet).
+    pub(crate) async fn turned_degraded(&self) {
+        self.turned.notified().await;
+    }
+
+    /// A recovery attempt is made.
+    pub(crate) fn attempt(&self) {
+        self.attempts.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The disk takes writes again.
@@ -113,10 +128,14 @@ impl Health {
              swapmesh_degraded_entered_total {}\n\
              # HELP swapmesh_degraded_recovered Times it recovered by reopening its store.\n\
              # TYPE swapmesh_degraded_recovered counter\n\
-             swapmesh_degraded_recovered_total {}\n",
+             swapmesh_degraded_recovered_total {}\n\
+             # HELP swapmesh_degraded_attempts Attempts to recover: the store reopened and a probe written.\n\
+             # TYPE swapmesh_degraded_attempts counter\n\
+             swapmesh_degraded_attempts_total {}\n",
             u8::from(self.is_degraded()),
             self.entered.load(Ordering::Relaxed),
             self.recovered.load(Ordering::Relaxed),
+            self.attempts.load(Ordering::Relaxed),
         )
     }
 

@@ -137,16 +137,12 @@ fn full_disk_turns_the_node_degraded_and_loses_nothing() {
         match reply.status {
             201 => acknowledged.push(reply.json()["id"].as_str().unwrap().to_owned()),
             _ => {
-                refused = Some(reply);
+                refused = Some((reply, format!("late-{i}")));
                 break;
             }
         }
     }
-    let refused = refused.expect("a write failed on the full disk");
-    eprintln!(
-        "{} listings acknowledged before the disk was full",
-        acknowledged.len()
-    );
+    let (refused, failed_name) = refused.expect("a write failed on the full disk");
     assert_eq!(refused.status, 503, "{}", refused.body);
     assert_eq!(refused.json()["code"], "degraded", "{}", refused.body);
     let node = call(&d, "GET", "/api/v1/node", None);
@@ -163,6 +159,18 @@ fn full_disk_turns_the_node_degraded_and_loses_nothing() {
     assert_eq!(
         (again.status, again.json()["code"].clone()),
         (503, json!("degraded"))
+    );
+    // Reads go on, also after attempts to recover on the full disk.
+    eventually("two attempts to recover", || {
+        sample(&metrics(&d), "swapmesh_degraded_attempts_total") >= 2
+    });
+    for id in &acknowledged {
+        let read = call(&d, "GET", &format!("/api/v1/listings/{id}"), None);
+        assert_eq!(read.status, 200, "{id}: {}", read.body);
+    }
+    assert_eq!(
+        call(&d, "GET", "/api/v1/node", None).json()["health"]["state"],
+        "degraded"
     );
 
     // Space returns: the node reopens its store and recovers.
@@ -189,12 +197,18 @@ fn full_disk_turns_the_node_degraded_and_loses_nothing() {
         .as_str()
         .unwrap()
         .to_owned();
-    let gone = call(
-        &d,
-        "GET",
-        &format!("/api/v1/listings/{author}.while-degraded"),
-        None,
-    );
-    assert_eq!(gone.status, 404, "{}", gone.body);
+    for name in ["while-degraded", failed_name.as_str()] {
+        let gone = call(
+            &d,
+            "GET",
+            &format!("/api/v1/listings/{author}.{name}"),
+            None,
+        );
+        assert_eq!(
+            gone.status, 404,
+            "{name} was never acknowledged: {}",
+            gone.body
+        );
+    }
     assert!(d.terminate().success());
 }

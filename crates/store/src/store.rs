@@ -20,6 +20,10 @@ use crate::keys::{
 };
 use crate::quota::{Admission, Members, Quota, kept_of, quota_key};
 
+/// Free space a reopen needs on the store's disk: sled writes a segment (512
+/// KiB) and its config as it opens.
+const REOPEN_ROOM: u64 = 2 * 1024 * 1024;
+
 /// The schema version this build writes and reads. 2: `by_area`, `by_kind` and
 /// `words` folded into a 28-byte summary value of `by_topic`/`by_author`, and
 /// `sync_sums` added; 3: the agreement trees `agreements`, `agreement_events`,
@@ -491,8 +495,9 @@ pub struct Store {
 struct Shared {
     /// The open database; `None` while [`Store::reopen`] replaces it.
     open: std::sync::RwLock<Option<std::sync::Arc<Open>>>,
-    /// How to open it again (`None`: a temporary store, deleted on close).
-    config: Option<sled::Config>,
+    /// How to open it again, and where (`None`: a temporary store, deleted
+    /// on close).
+    config: Option<(sled::Config, std::path::PathBuf)>,
     /// See [`Store::dropped_by_quota`].
     quota_dropped: std::sync::atomic::AtomicU64,
     /// The width of the `sync_sums` buckets, for good.
@@ -531,11 +536,18 @@ impl Store {
     /// meanwhile fail with [`StoreError::Reopening`]. For a node that recovers
     /// from a failed write; a temporary store cannot be reopened.
     pub fn reopen(&self) -> Result<()> {
-        let Some(config) = &self.shared.config else {
+        let Some((config, path)) = &self.shared.config else {
             return Err(StoreError::Database(
                 "a temporary store cannot be reopened".into(),
             ));
         };
+        // sled writes as it opens: on a full disk the open would fail and
+        // leave nothing open, so the old handle stays until there is room.
+        if fs2::available_space(path)? < REOPEN_ROOM {
+            return Err(StoreError::DiskFull(std::io::Error::from(
+                std::io::ErrorKind::StorageFull,
+            )));
+        }
         let mut open = self
             .shared
             .open
@@ -579,17 +591,25 @@ impl Store {
             compression: existing_compression(path)?.unwrap_or(options.compression),
             ..options
         };
-        Self::open_config(sled_config(&options)?.path(path), bits, true)
+        Self::open_config(
+            sled_config(&options)?.path(path),
+            bits,
+            Some(path.to_owned()),
+        )
     }
 
     /// [`Store::temporary`] with `sync_sums` buckets of `created_at >> bits`.
     #[doc(hidden)]
     pub fn temporary_with_bucket_bits(bits: u32) -> Result<Self> {
         let options = StoreOptions::default();
-        Self::open_config(sled_config(&options)?.temporary(true), bits, false)
+        Self::open_config(sled_config(&options)?.temporary(true), bits, None)
     }
 
-    fn open_config(config: sled::Config, new_bits: u32, reopenable: bool) -> Result<Self> {
+    fn open_config(
+        config: sled::Config,
+        new_bits: u32,
+        path: Option<std::path::PathBuf>,
+    ) -> Result<Self> {
         if !BUCKET_BITS_RANGE.contains(&new_bits) {
             return Err(StoreError::Database(format!(
                 "sync bucket width 2^{new_bits} s is out of range"
@@ -619,7 +639,7 @@ impl Store {
         let store = Self {
             shared: std::sync::Arc::new(Shared {
                 open: std::sync::RwLock::new(Some(std::sync::Arc::new(Open { db, trees }))),
-                config: reopenable.then_some(config),
+                config: path.map(|p| (config, p)),
                 quota_dropped: Default::default(),
                 bits,
                 record_bytes: Default::default(),

@@ -306,10 +306,16 @@ impl Node {
             .disk_retry_interval
             .max(std::time::Duration::from_millis(50));
         loop {
-            tokio::time::sleep(every).await;
+            // At once when it turns degraded (a reopen drops what was written
+            // but never flushed), then every `every`.
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = self.inner.health.turned_degraded() => {}
+            }
             if !self.inner.health.is_degraded() {
                 continue;
             }
+            self.inner.health.attempt();
             let store = self.inner.store.clone();
             let now = self.inner.config.clock.now();
             let probe = tokio::task::spawn_blocking(move || {
