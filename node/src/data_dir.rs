@@ -5,6 +5,7 @@
 //! DIR/              mode 0700
 //!   node.key        the ed25519 secret key, 32 bytes, 0600 (identity.rs)
 //!   api-token       the API's bearer token, 0600
+//!   metrics-token   a bearer token that reads /metrics and nothing else, 0600
 //!   api-addr        where the running node's API listens (gone when it stops)
 //!   swapmesh.toml   the config file (settings.rs)
 //!   lock            held by the running node: one node per directory
@@ -23,6 +24,11 @@ use crate::error::NodeError;
 pub const KEY_FILE: &str = "node.key";
 /// The API token file.
 pub const API_TOKEN_FILE: &str = "api-token";
+/// The file of the token that reads `/metrics` only.
+pub const METRICS_TOKEN_FILE: &str = "metrics-token";
+/// The shortest token accepted: 32 characters (128 bits of hex). New tokens
+/// are 64 hex characters (256 bits).
+pub const MIN_TOKEN_CHARS: usize = 32;
 /// The file `swapmesh run` writes with the API's actual address.
 pub const API_ADDR_FILE: &str = "api-addr";
 /// The config file.
@@ -77,6 +83,11 @@ impl DataDir {
     /// The API token file.
     pub fn api_token_file(&self) -> PathBuf {
         self.path.join(API_TOKEN_FILE)
+    }
+
+    /// The metrics token file.
+    pub fn metrics_token_file(&self) -> PathBuf {
+        self.path.join(METRICS_TOKEN_FILE)
     }
 
     /// The file naming the running API's address.
@@ -140,22 +151,51 @@ impl DataDir {
             .map_err(|e| NodeError::io(&self.path, e))
     }
 
-    /// Creates the API token (32 random bytes in hex, 0600) unless there is one.
+    /// Creates the API token and the metrics token (32 random bytes in hex
+    /// each, 0600) unless they exist. Each is written whole or not at all: a
+    /// temporary file, synced, renamed into place, the directory synced. So a
+    /// crash leaves no token file or a whole one, and the next start writes
+    /// a missing one.
     pub fn ensure_api_token(&self) -> Result<(), NodeError> {
-        let path = self.api_token_file();
-        if path.exists() {
-            return Ok(());
+        for path in [self.api_token_file(), self.metrics_token_file()] {
+            if !path.exists() {
+                let token = hex::encode(rand::random::<[u8; 32]>());
+                self.write_private_atomic(&path, token.as_bytes())?;
+            }
         }
-        let token = hex::encode(rand::random::<[u8; 32]>());
-        self.write_private(&path, token.as_bytes())
+        Ok(())
     }
 
-    /// The API token.
+    /// Writes a private file (0600) whole or not at all, replacing any: see
+    /// [`DataDir::ensure_api_token`].
+    fn write_private_atomic(&self, path: &Path, contents: &[u8]) -> Result<(), NodeError> {
+        let mut name = path.file_name().unwrap_or_default().to_owned();
+        name.push(".tmp");
+        let tmp = self.path.join(name);
+        let _ = fs::remove_file(&tmp);
+        self.write_private(&tmp, contents)?;
+        if cfg!(debug_assertions)
+            && std::env::var("SWAPMESH_FAULT").as_deref() == Ok("token-before-rename")
+        {
+            // The crash test: written and synced, never renamed.
+            std::process::abort();
+        }
+        fs::rename(&tmp, path).map_err(|e| NodeError::io(path, e))?;
+        fs::File::open(&self.path)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| NodeError::io(&self.path, e))
+    }
+
+    /// The API token. An empty or short one (under [`MIN_TOKEN_CHARS`]) is
+    /// refused: [`NodeError::WeakToken`] names the file and the fix.
     pub fn api_token(&self) -> Result<String, NodeError> {
-        let path = self.api_token_file();
-        fs::read_to_string(&path)
-            .map(|s| s.trim().to_owned())
-            .map_err(|e| NodeError::io(&path, e))
+        read_token(&self.api_token_file())
+    }
+
+    /// The token that reads `/metrics` and nothing else (checked like the
+    /// API token).
+    pub fn metrics_token(&self) -> Result<String, NodeError> {
+        read_token(&self.metrics_token_file())
     }
 
     /// Says where the running node's API listens (replaced atomically).
@@ -188,6 +228,20 @@ impl DataDir {
             Err(fs::TryLockError::Error(e)) => Err(NodeError::io(&path, e)),
         }
     }
+}
+
+/// A token file's token, trimmed, if it is long enough.
+fn read_token(path: &Path) -> Result<String, NodeError> {
+    let token = fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| NodeError::io(path, e))?;
+    if token.chars().count() < MIN_TOKEN_CHARS {
+        return Err(NodeError::WeakToken {
+            path: path.to_owned(),
+            found: token.chars().count(),
+        });
+    }
+    Ok(token)
 }
 
 impl From<PathBuf> for DataDir {

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::data_dir::MIN_TOKEN_CHARS;
+
 use swapmesh_protocol::validate::OwnError;
 use swapmesh_store::StoreError;
 use thiserror::Error;
@@ -27,6 +29,17 @@ pub enum NodeError {
     /// The data directory path names something that is not a directory.
     #[error("{0} is not a directory")]
     NotADirectory(PathBuf),
+    /// A token file that is empty or too short to keep anyone out.
+    #[error(
+        "token file {} holds {found} characters, and a token needs at least {MIN_TOKEN_CHARS} (128 bits): delete the file and start the node again to make a new one, or write at least {MIN_TOKEN_CHARS} random hex characters into it",
+        .path.display()
+    )]
+    WeakToken {
+        /// The token file.
+        path: PathBuf,
+        /// Its length, trimmed.
+        found: usize,
+    },
     /// The key file can be read or written by group or others.
     #[error(
         "key file {path} has mode {mode:o}: others could read the key; if nobody copied it, run `chmod 600 {path}`"

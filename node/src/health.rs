@@ -6,9 +6,11 @@
 //! peers send are ignored (counted under `reason="degraded"`, not stored, not
 //! forwarded: nothing is acknowledged that was not kept). sled 0.34 keeps
 //! returning an I/O error once it had one, so the node recovers by reopening
-//! its store ([`swapmesh_store::Store::reopen`]) and writing a probe, every
+//! its store ([`swapmesh_store::Store::reopen`], once the disk has room) and
+//! writing a probe: at once, then every
 //! [`NodeConfig::disk_retry_interval`](crate::NodeConfig), until that works.
-//! Reads keep answering from what was flushed.
+//! Reads go on meanwhile; the write that failed may show in them until the
+//! reopen drops it (it was never acknowledged nor published).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -20,6 +20,10 @@
 //! - [`sync`]: catch-up sync — the driver of sessions over `/swapmesh/sync/1`
 //!   and the schedule of which run when.
 //! - `tasks`: the node's background tasks, aborted together at shutdown.
+//! - [`health`]: whether the disk takes writes; a failed write turns the node
+//!   degraded until a reopened store takes a probe.
+//! - `meshes` also keeps the cells dropped for the store budget
+//!   (`Node::keep_store_budget`, in `node/mesh.rs`).
 //! - [`clock`]: the [`Clock`](clock::Clock) the node reads `now` from (tests move it).
 //! - [`config`]: [`NodeConfig`], what a node starts with; [`settings`]:
 //!   swapmesh.toml < SWAPMESH_* < flags, parsed once into it.

@@ -70,7 +70,8 @@ pub async fn run(dir: &DataDir, flags: &RawSettings) -> anyhow::Result<()> {
     finish_init(dir, None, None)?;
     let settings = Settings::load(dir, |k| std::env::var(k).ok(), flags)?;
     init_logging(settings.log_format);
-    let token = dir.api_token().context("cannot read the API token")?;
+    let token = dir.api_token()?;
+    let metrics_token = dir.metrics_token()?;
 
     let node = Node::start(settings.node_config(dir)).await?;
     publish_initial_profile(&node, &settings).await;
@@ -80,12 +81,10 @@ pub async fn run(dir: &DataDir, flags: &RawSettings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot serve the API on {}", settings.api))?;
     let api_addr = listener.local_addr()?;
     dir.write_api_addr(api_addr)?;
-    let app = api::router(ApiState::new(
-        node.clone(),
-        token,
-        api_addr,
-        &settings.api_hosts,
-    ));
+    let app = api::router(
+        ApiState::new(node.clone(), token, api_addr, &settings.api_hosts)
+            .with_metrics_token(metrics_token),
+    );
 
     let listening = wait_for_listen_addresses(&node).await;
     println!(

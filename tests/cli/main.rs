@@ -23,6 +23,7 @@ mod openapi;
 mod paging;
 mod photos;
 mod reviews;
+mod tokens;
 mod web_agreements;
 mod web_pages;
 mod web_sessions;

@@ -71,6 +71,8 @@ pub struct ApiState {
 struct StateInner {
     node: Node,
     token: String,
+    /// The token that reads `GET /metrics` and nothing else, if any.
+    metrics_token: Option<String>,
     hosts: Vec<String>,
     /// The web session cookie's name: `swapmesh_<port>`, so that two nodes
     /// on one machine (same site, other ports) keep their sessions apart.
@@ -104,11 +106,22 @@ impl ApiState {
             inner: Arc::new(StateInner {
                 node,
                 token,
+                metrics_token: None,
                 hosts,
                 cookie: format!("swapmesh_{port}"),
                 started: Instant::now(),
             }),
         }
+    }
+
+    /// The same state, also taking `token` for `GET /metrics` (and nothing
+    /// else): what Prometheus holds, with no write access. Call it before
+    /// the state is cloned.
+    pub fn with_metrics_token(mut self, token: String) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.metrics_token = Some(token);
+        }
+        self
     }
 
     pub(crate) fn node(&self) -> &Node {
@@ -206,6 +219,8 @@ async fn method_not_allowed(request: Request) -> ApiError {
 pub(crate) enum Auth {
     /// With the bearer token.
     Bearer,
+    /// With the metrics token: `GET /metrics` only.
+    Metrics,
     /// With a web session's cookie (and, for a write, its CSRF token).
     Session,
     /// Not at all: `/login` and `/logout`, behind the Host check alone.
@@ -227,7 +242,7 @@ async fn authorize(State(state): State<ApiState>, mut request: Request, next: Ne
                             .and_then(|c| state.node().web_sessions().check(c).ok().flatten())
                             .unwrap_or_default()
                     }
-                    Auth::Bearer | Auth::Public => String::new(),
+                    Auth::Bearer | Auth::Metrics | Auth::Public => String::new(),
                 };
                 request
                     .extensions_mut()
@@ -276,10 +291,14 @@ fn check_request(state: &ApiState, request: &Request) -> Result<Auth, ApiError> 
     {
         return web_sessions::check_session(state, request, host, cookie);
     }
-    check_bearer(state, headers)
+    check_bearer(
+        state,
+        headers,
+        request.method() == axum::http::Method::GET && path == "/metrics",
+    )
 }
 
-fn check_bearer(state: &ApiState, headers: &HeaderMap) -> Result<Auth, ApiError> {
+fn check_bearer(state: &ApiState, headers: &HeaderMap, metrics: bool) -> Result<Auth, ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
@@ -291,10 +310,21 @@ fn check_bearer(state: &ApiState, headers: &HeaderMap) -> Result<Auth, ApiError>
             )
         })?;
     let expected = state.inner.token.as_bytes();
-    if !bool::from(given.as_bytes().ct_eq(expected)) {
-        return Err(ApiError::new(ErrorCode::WrongToken, "wrong API token"));
+    if bool::from(given.as_bytes().ct_eq(expected)) {
+        return Ok(Auth::Bearer);
     }
-    Ok(Auth::Bearer)
+    if let Some(metrics_token) = &state.inner.metrics_token
+        && bool::from(given.as_bytes().ct_eq(metrics_token.as_bytes()))
+    {
+        if metrics {
+            return Ok(Auth::Metrics);
+        }
+        return Err(ApiError::new(
+            ErrorCode::WrongToken,
+            "the metrics token reads GET /metrics only; everything else takes the API token",
+        ));
+    }
+    Err(ApiError::new(ErrorCode::WrongToken, "wrong API token"))
 }
 
 /// Does `given` equal the API token (in constant time)?
