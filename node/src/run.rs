@@ -86,6 +86,7 @@ pub async fn run(dir: &DataDir, flags: &RawSettings) -> anyhow::Result<()> {
             .with_metrics_token(metrics_token),
     );
 
+    let stop = shutdown_signal();
     let listening = wait_for_listen_addresses(&node).await;
     println!(
         "swapmesh ready: peer {} api http://{api_addr} listening {}",
@@ -109,7 +110,7 @@ pub async fn run(dir: &DataDir, flags: &RawSettings) -> anyhow::Result<()> {
         );
     }
 
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    let served = axum::serve(listener, app).with_graceful_shutdown(stop);
     let result = served.await;
     dir.remove_api_addr();
     node.shutdown().await?;
@@ -151,18 +152,25 @@ async fn wait_for_listen_addresses(node: &Node) -> Vec<String> {
     Vec::new()
 }
 
-async fn shutdown_signal() {
+/// Listens for SIGINT and SIGTERM from now on (before the ready line is
+/// printed, so a signal right after it stops the node cleanly instead of
+/// killing it); the future ends at the first.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            warn!(error = %e, "cannot listen for SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = int.recv() => info!("SIGINT: stopping"),
+                    _ = term.recv() => info!("SIGTERM: stopping"),
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                warn!(error = %e, "cannot listen for SIGTERM or SIGINT");
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => info!("SIGINT: stopping"),
-        _ = term.recv() => info!("SIGTERM: stopping"),
     }
 }

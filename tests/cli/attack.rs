@@ -174,7 +174,7 @@ fn api_answers_while_sync_scans() {
 
 /// A bare libp2p peer on 127.0.0.1 over TCP, dialling `address` (a
 /// daemon's, with its peer id).
-async fn raw_peer_at(address: &str) -> NetworkHandle {
+pub(crate) async fn raw_peer_at(address: &str) -> NetworkHandle {
     let mut config = NetworkConfig::new(Keypair::generate_ed25519());
     config.transport = Transport::Tcp;
     config.listen_addresses = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];

@@ -338,6 +338,13 @@ fn every_error_has_a_documented_code() {
             "mesh_not_found",
         ),
         case(
+            "DELETE",
+            "/api/v1/peers/blocked/12D3KooWnobody",
+            None,
+            404,
+            "peer_not_blocked",
+        ),
+        case(
             "POST",
             "/api/v1/meshes/join",
             Some(json!({"invite": "swapmesh:garbage"})),

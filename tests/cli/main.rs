@@ -13,6 +13,7 @@ mod agreements_api;
 mod agreements_crash;
 mod api;
 mod attack;
+mod blocked;
 mod commands;
 mod disk;
 mod docs;

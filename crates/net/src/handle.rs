@@ -7,7 +7,9 @@ use crate::{
     Misbehaviour,
     error::{NetworkError, PublishError, RequestError},
     event_loop::Command,
-    types::{ConnectionInfo, MessageId, PeerScore, Protocol, Reachability, Validation},
+    types::{
+        BlockedPeer, ConnectionInfo, MessageId, PeerScore, Protocol, Reachability, Validation,
+    },
 };
 
 /// Sends commands to the [`EventLoop`](crate::EventLoop); every method waits for
@@ -254,6 +256,11 @@ impl NetworkHandle {
     /// connections; `Ok(false)` if it was blocked already.
     pub async fn block_peer(&self, peer: PeerId) -> Result<bool, NetworkError> {
         self.call(|reply| Command::BlockPeer { peer, reply }).await
+    }
+
+    /// The blocked peers: why, and how long still.
+    pub async fn blocked_peers(&self) -> Result<Vec<BlockedPeer>, NetworkError> {
+        self.call(|reply| Command::BlockedPeers { reply }).await
     }
 
     /// Unblocks `peer`; `Ok(false)` if it was not blocked.

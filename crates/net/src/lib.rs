@@ -90,8 +90,8 @@ pub use libp2p::{Multiaddr, PeerId, identity, identity::Keypair, multiaddr};
 pub use misbehaviour::Misbehaviour;
 pub use topics::TopicRule;
 pub use types::{
-    BlockReason, ConnectionInfo, Discovery, MessageId, NetworkEvent, PeerScore, Protocol,
-    Reachability, ResponseHandle, UnblockReason, Validation,
+    BlockReason, BlockedPeer, ConnectionInfo, Discovery, MessageId, NetworkEvent, PeerScore,
+    Protocol, Reachability, ResponseHandle, UnblockReason, Validation,
 };
 
 /// The Kademlia key under which the members of `topic` announce themselves:

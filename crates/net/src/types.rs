@@ -112,6 +112,17 @@ pub enum BlockReason {
     Requested,
 }
 
+/// A blocked peer, as [`NetworkHandle::blocked_peers`](crate::NetworkHandle::blocked_peers) lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockedPeer {
+    /// The peer.
+    pub peer: PeerId,
+    /// Why it was blocked.
+    pub reason: BlockReason,
+    /// How long its block still lasts (`None`: until unblocked).
+    pub remaining: Option<std::time::Duration>,
+}
+
 /// Why a peer was unblocked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

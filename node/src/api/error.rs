@@ -74,6 +74,8 @@ pub enum ErrorCode {
     ProfileNotFound,
     /// 404: this node is not in this mesh.
     MeshNotFound,
+    /// 404: no blocked peer has this id or starts with it.
+    PeerNotBlocked,
     /// 403: the listing is another author's.
     NotYourListing,
     /// 409: a live listing of ours has this name already.
@@ -180,6 +182,7 @@ impl ErrorCode {
         ErrorCode::ListingNotFound,
         ErrorCode::ProfileNotFound,
         ErrorCode::MeshNotFound,
+        ErrorCode::PeerNotBlocked,
         ErrorCode::NotYourListing,
         ErrorCode::ListingExists,
         ErrorCode::ListingWithdrawn,
@@ -229,8 +232,10 @@ impl ErrorCode {
             ForbiddenHost | NotYourListing | BearerOnly | CsrfMismatch | ForeignOrigin => {
                 StatusCode::FORBIDDEN
             }
-            NoSuchRoute | ListingNotFound | ProfileNotFound | MeshNotFound | UnknownAgreement
-            | UnknownListing | UnknownAction | PhotoNotFound => StatusCode::NOT_FOUND,
+            NoSuchRoute | ListingNotFound | ProfileNotFound | MeshNotFound | PeerNotBlocked
+            | UnknownAgreement | UnknownListing | UnknownAction | PhotoNotFound => {
+                StatusCode::NOT_FOUND
+            }
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ListingExists | ListingWithdrawn | Superseded | OverQuota | NotYourTurn
             | OutOfOrder | Stale | Overlaps | ListingChanged | Unavailable | OfferExpired
@@ -279,6 +284,7 @@ impl ErrorCode {
             ListingNotFound => "listing_not_found",
             ProfileNotFound => "profile_not_found",
             MeshNotFound => "mesh_not_found",
+            PeerNotBlocked => "peer_not_blocked",
             NotYourListing => "not_your_listing",
             ListingExists => "listing_exists",
             ListingWithdrawn => "listing_withdrawn",
@@ -355,6 +361,9 @@ impl ErrorCode {
             ListingNotFound => "no listing with this id is held here",
             ProfileNotFound => "no profile of this author is held here",
             MeshNotFound => "this node is not in this mesh",
+            PeerNotBlocked => {
+                "no blocked peer has this id or starts with it (`GET /peers/blocked` lists them)"
+            }
             NotYourListing => "the listing is another author's; only its author can change it",
             ListingExists => "a live listing of ours has this name already",
             ListingWithdrawn => "the listing is withdrawn and cannot change",

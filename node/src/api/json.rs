@@ -331,6 +331,32 @@ pub struct PeersJson {
     pub peers: Vec<String>,
 }
 
+/// The blocked peers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct BlockedPeersJson {
+    /// Each blocked peer, by peer id.
+    pub blocked: Vec<BlockedPeerJson>,
+}
+
+/// A blocked peer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct BlockedPeerJson {
+    /// Its peer id.
+    pub peer: String,
+    /// Why: `misbehaviour: <what>` (e.g. `misbehaviour: invalid_record`), or
+    /// `requested`.
+    pub reason: String,
+    /// When its block ends (RFC 3339), or `null`: until unblocked.
+    pub until: Option<String>,
+}
+
+/// A peer unblocked.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct UnblockedJson {
+    /// Its peer id.
+    pub unblocked: String,
+}
+
 /// A named mesh.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct MeshJson {

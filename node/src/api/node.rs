@@ -11,7 +11,8 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Body, author};
 use super::json::{
-    ErrorBody, NodeJson, PeersJson, ProfileInput, ProfileJson, ReachabilityJson, StoreJson,
+    BlockedPeerJson, BlockedPeersJson, ErrorBody, NodeJson, PeersJson, ProfileInput, ProfileJson,
+    ReachabilityJson, StoreJson, UnblockedJson,
 };
 use super::{ApiState, Document};
 
@@ -19,6 +20,8 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(node_info))
         .routes(routes!(list_peers))
+        .routes(routes!(blocked_peers))
+        .routes(routes!(unblock_peer))
         .routes(routes!(set_profile))
         .routes(routes!(show_profile))
         .routes(routes!(metrics))
@@ -84,6 +87,112 @@ async fn list_peers(State(state): State<ApiState>) -> ApiResult<Json<PeersJson>>
     let peers = state.node().peers().await?;
     Ok(Json(PeersJson {
         peers: peers.iter().map(ToString::to_string).collect(),
+    }))
+}
+
+/// Blocked peers
+///
+/// The peers blocked for misbehaviour: why, and until when.
+#[utoipa::path(
+    get,
+    path = "/api/v1/peers/blocked",
+    tag = "node",
+    responses(
+        (status = 200, description = "The blocked peers", body = BlockedPeersJson),
+        (status = 503, description = "`network_unavailable`", body = ErrorBody),
+    )
+)]
+async fn blocked_peers(State(state): State<ApiState>) -> ApiResult<Json<BlockedPeersJson>> {
+    let now = std::time::SystemTime::now();
+    let blocked = state.node().blocked_peers().await?;
+    Ok(Json(BlockedPeersJson {
+        blocked: blocked
+            .iter()
+            .map(|b| BlockedPeerJson {
+                peer: b.peer.to_string(),
+                reason: block_reason(b.reason),
+                until: b.remaining.map(|r| {
+                    let at = (now + r)
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    crate::api::rfc3339(swapmesh_protocol::Timestamp(at))
+                }),
+            })
+            .collect(),
+    }))
+}
+
+/// Why a peer is blocked, in words.
+fn block_reason(reason: swapmesh_net::BlockReason) -> String {
+    match reason {
+        swapmesh_net::BlockReason::Misbehaviour(what) => {
+            let what = match what {
+                swapmesh_net::Misbehaviour::InvalidRecord => "invalid_record",
+                swapmesh_net::Misbehaviour::OversizeFrame => "oversize_frame",
+                swapmesh_net::Misbehaviour::MalformedFrame => "malformed_frame",
+                swapmesh_net::Misbehaviour::Flooding => "flooding",
+                swapmesh_net::Misbehaviour::HeldPush => "held_push",
+                _ => "other",
+            };
+            format!("misbehaviour: {what}")
+        }
+        _ => "requested".to_owned(),
+    }
+}
+
+/// Unblock a peer
+///
+/// Unblocks a blocked peer (by its id, or a start of it that names one
+/// blocked peer), forgets its misbehaviour points and dials it again at the
+/// addresses this node knows for it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/peers/blocked/{peer}",
+    tag = "node",
+    params(("peer" = String, Path, description = "A blocked peer's id, or a start of it",
+        example = "12D3KooWQf")),
+    responses(
+        (status = 200, description = "Unblocked", body = UnblockedJson),
+        (status = 400, description = "`id_prefix_too_short`: the start names several blocked peers", body = ErrorBody),
+        (status = 404, description = "`peer_not_blocked`", body = ErrorBody),
+        (status = 503, description = "`network_unavailable`", body = ErrorBody),
+    )
+)]
+async fn unblock_peer(
+    State(state): State<ApiState>,
+    Path(given): Path<String>,
+) -> ApiResult<Json<UnblockedJson>> {
+    let blocked = state.node().blocked_peers().await?;
+    let matching: Vec<_> = blocked
+        .iter()
+        .filter(|b| b.peer.to_string().starts_with(&given))
+        .collect();
+    let peer = match matching.as_slice() {
+        [one] if !given.is_empty() => one.peer,
+        [] | [_] => {
+            return Err(ApiError::new(
+                ErrorCode::PeerNotBlocked,
+                format!("no blocked peer is {given:?} or starts with it"),
+            ));
+        }
+        several => {
+            return Err(ApiError::new(
+                ErrorCode::IdPrefixTooShort,
+                format!(
+                    "{given:?} starts {} blocked peers' ids: give more of it",
+                    several.len()
+                ),
+            ));
+        }
+    };
+    if !state.node().unblock_peer(peer).await? {
+        return Err(ApiError::new(
+            ErrorCode::PeerNotBlocked,
+            format!("{peer} is no longer blocked"),
+        ));
+    }
+    Ok(Json(UnblockedJson {
+        unblocked: peer.to_string(),
     }))
 }
 

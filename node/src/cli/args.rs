@@ -69,9 +69,12 @@ pub enum Command {
     /// Your node: who it is, where it listens, its meshes, catch-up progress.
     #[command(after_long_help = "Example:\n  swapmesh status\n  swapmesh status --json")]
     Status(ClientArgs),
-    /// The nodes yours is connected to.
-    #[command(after_long_help = "Example:\n  swapmesh peers")]
-    Peers(ClientArgs),
+    /// The nodes yours is connected to; `blocked` and `unblock` for those it
+    /// blocked.
+    #[command(
+        after_long_help = "Example:\n  swapmesh peers\n  swapmesh peers blocked\n  swapmesh peers unblock 12D3KooWQf"
+    )]
+    Peers(PeersArgs),
     /// Things you offer: add, list, show, update, withdraw.
     #[command(subcommand)]
     Listing(ListingCommand),
@@ -799,6 +802,40 @@ pub enum KeyCommand {
     Import {
         /// The words; read from stdin when absent.
         words: Vec<String>,
+    },
+}
+
+/// `peers`, with or without a subcommand.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct PeersArgs {
+    /// `blocked` or `unblock`; none: the connected peers.
+    #[command(subcommand)]
+    pub command: Option<PeersCommand>,
+    /// How to reach the node.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `peers` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum PeersCommand {
+    /// The peers your node blocked for misbehaviour: why, and until when.
+    #[command(after_long_help = "Example:\n  swapmesh peers blocked")]
+    Blocked {
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Unblock a peer (its id, or a start of it that names one blocked peer);
+    /// your node dials it again.
+    #[command(after_long_help = "Example:\n  swapmesh peers unblock 12D3KooWQf")]
+    Unblock {
+        /// The peer id, or a start of it.
+        peer: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
     },
 }
 

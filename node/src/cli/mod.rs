@@ -112,7 +112,7 @@ fn client_command(
 ) -> anyhow::Result<()> {
     match command {
         Command::Status(args) => node::status(dir, &args),
-        Command::Peers(args) => node::peers(dir, &args),
+        Command::Peers(args) => node::peers(dir, args),
         Command::Listing(ListingCommand::Add(args)) => listings::add(dir, args, Purpose::Offer),
         Command::Want(WantCommand::Add(args)) => listings::add(dir, args, Purpose::Want),
         Command::Listing(ListingCommand::List { page, client }) => {

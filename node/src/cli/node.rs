@@ -1,12 +1,12 @@
 //! `status`, `peers`, `profile` and `mesh`: the node, its people and its meshes,
 //! as aligned text (or the API's JSON with `--json`).
 
-use super::args::{ClientArgs, MeshCommand, ProfileCommand};
+use super::args::{ClientArgs, MeshCommand, PeersArgs, PeersCommand, ProfileCommand};
 use super::text::{Block, print_json, print_node, print_profile};
 use super::{client, resolve};
 use crate::api::json::{
-    CreateMesh, JoinMesh, MeshInvite, MeshJson, MeshList, NodeJson, PeersJson, ProfileInput,
-    ProfileJson,
+    BlockedPeersJson, CreateMesh, JoinMesh, MeshInvite, MeshJson, MeshList, NodeJson, PeersJson,
+    ProfileInput, ProfileJson, UnblockedJson,
 };
 use crate::data_dir::DataDir;
 
@@ -22,15 +22,42 @@ pub(super) fn status(dir: &DataDir, args: &ClientArgs) -> anyhow::Result<()> {
 }
 
 /// `peers`.
-pub(super) fn peers(dir: &DataDir, args: &ClientArgs) -> anyhow::Result<()> {
-    let peers: PeersJson = client(dir, args)?.get("/peers")?;
-    if args.json {
-        print_json(&peers);
-    } else {
-        Block::default()
-            .row("connected", peers.peers.len().to_string())
-            .rows("peers", peers.peers.iter().cloned(), "none")
-            .print();
+pub(super) fn peers(dir: &DataDir, args: PeersArgs) -> anyhow::Result<()> {
+    match args.command {
+        None => {
+            let args = &args.client;
+            let peers: PeersJson = client(dir, args)?.get("/peers")?;
+            if args.json {
+                print_json(&peers);
+            } else {
+                Block::default()
+                    .row("connected", peers.peers.len().to_string())
+                    .rows("peers", peers.peers.iter().cloned(), "none")
+                    .print();
+            }
+        }
+        Some(PeersCommand::Blocked { client: args }) => {
+            let blocked: BlockedPeersJson = client(dir, &args)?.get("/peers/blocked")?;
+            if args.json {
+                print_json(&blocked);
+            } else if blocked.blocked.is_empty() {
+                println!("no peer is blocked");
+            } else {
+                for b in &blocked.blocked {
+                    let until = b.until.as_deref().unwrap_or("until unblocked");
+                    println!("{}  {}  until {until}", b.peer, b.reason);
+                }
+            }
+        }
+        Some(PeersCommand::Unblock { peer, client: args }) => {
+            let done: UnblockedJson =
+                client(dir, &args)?.delete(&format!("/peers/blocked/{peer}"))?;
+            if args.json {
+                print_json(&done);
+            } else {
+                println!("unblocked {}", done.unblocked);
+            }
+        }
     }
     Ok(())
 }

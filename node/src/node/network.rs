@@ -49,6 +49,27 @@ impl Node {
         Ok(self.inner.net.reachability().await?)
     }
 
+    /// The peers blocked for misbehaviour (or on request): why, and how long
+    /// still.
+    pub async fn blocked_peers(&self) -> Result<Vec<swapmesh_net::BlockedPeer>, NodeError> {
+        Ok(self.inner.net.blocked_peers().await?)
+    }
+
+    /// Unblocks a peer and dials it again at the addresses we know for it;
+    /// `false` if it was not blocked.
+    pub async fn unblock_peer(&self, peer: swapmesh_net::PeerId) -> Result<bool, NodeError> {
+        if !self.inner.net.unblock_peer(peer).await? {
+            return Ok(false);
+        }
+        let addresses = self.inner.address_book.addresses_of(peer);
+        if !addresses.is_empty()
+            && let Err(e) = self.inner.net.dial_peer(peer, addresses).await
+        {
+            tracing::debug!(%peer, error = %e, "could not dial an unblocked peer");
+        }
+        Ok(true)
+    }
+
     /// The network's metrics and the node's own counters in the Prometheus text
     /// format (for `/metrics`).
     pub async fn metrics_text(&self) -> Result<String, NodeError> {

@@ -12,8 +12,8 @@ use crate::{
     error::{NetworkError, PublishError, RequestError},
     misbehaviour::Misbehaviour,
     types::{
-        BlockReason, ConnectionInfo, MessageId, PeerScore, Protocol, Reachability, UnblockReason,
-        Validation,
+        BlockReason, BlockedPeer, ConnectionInfo, MessageId, PeerScore, Protocol, Reachability,
+        UnblockReason, Validation,
     },
 };
 
@@ -118,6 +118,9 @@ pub(crate) enum Command {
     },
     ListenAddresses {
         reply: Reply<Vec<Multiaddr>>,
+    },
+    BlockedPeers {
+        reply: Reply<Vec<BlockedPeer>>,
     },
     PeerScores {
         reply: Reply<Vec<PeerScore>>,
@@ -234,6 +237,9 @@ impl EventLoop {
             }
             Command::ListenAddresses { reply } => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::BlockedPeers { reply } => {
+                let _ = reply.send(self.blocked_peers());
             }
             Command::PeerScores { reply } => {
                 let _ = reply.send(self.peer_scores());

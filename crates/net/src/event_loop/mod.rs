@@ -91,8 +91,8 @@ pub struct EventLoop {
     misbehaviour_config: MisbehaviourConfig,
     misbehaviour: MisbehaviourTracker,
     rates: RateLimiter,
-    /// Blocked peers and when their block ends (`None`: until unblocked).
-    blocked: HashMap<PeerId, Option<tokio::time::Instant>>,
+    /// Blocked peers: why, and when their block ends.
+    blocked: HashMap<PeerId, peers::Block>,
     block_timers: FuturesUnordered<BoxFuture<'static, PeerId>>,
     /// Open connections.
     connections: HashMap<ConnectionId, ConnectionInfo>,

@@ -16,7 +16,7 @@ use super::EventLoop;
 use crate::{
     error::NetworkError,
     misbehaviour::Misbehaviour,
-    types::{BlockReason, ConnectionInfo, NetworkEvent, PeerScore, UnblockReason},
+    types::{BlockReason, BlockedPeer, ConnectionInfo, NetworkEvent, PeerScore, UnblockReason},
 };
 
 impl EventLoop {
@@ -135,12 +135,12 @@ impl EventLoop {
         let until = duration.map(|d| tokio::time::Instant::now() + d);
         if let Some(existing) = self.blocked.get_mut(&peer) {
             if until.is_none() {
-                *existing = None;
+                existing.until = None;
             }
             return false;
         }
         self.swarm.behaviour_mut().block_list.block_peer(peer);
-        self.blocked.insert(peer, until);
+        self.blocked.insert(peer, Block { until, reason });
         if let Some(until) = until {
             self.block_timers.push(Box::pin(async move {
                 tokio::time::sleep_until(until).await;
@@ -150,6 +150,22 @@ impl EventLoop {
         warn!(%peer, ?reason, ?duration, "blocked peer");
         self.emit(NetworkEvent::PeerBlocked { peer, reason });
         true
+    }
+
+    /// The blocked peers, why, and for how long still.
+    pub(super) fn blocked_peers(&self) -> Vec<BlockedPeer> {
+        let now = tokio::time::Instant::now();
+        let mut out: Vec<BlockedPeer> = self
+            .blocked
+            .iter()
+            .map(|(peer, block)| BlockedPeer {
+                peer: *peer,
+                reason: block.reason,
+                remaining: block.until.map(|u| u.saturating_duration_since(now)),
+            })
+            .collect();
+        out.sort_by_key(|b| b.peer.to_bytes());
+        out
     }
 
     /// Unblocks `peer`; returns `false` if it was not blocked.
@@ -167,10 +183,19 @@ impl EventLoop {
 
     pub(super) fn on_block_timer(&mut self, peer: PeerId) {
         // The peer may have been unblocked (and blocked again) meanwhile.
-        if let Some(Some(until)) = self.blocked.get(&peer)
+        if let Some(Block {
+            until: Some(until), ..
+        }) = self.blocked.get(&peer)
             && *until <= tokio::time::Instant::now()
         {
             self.unblock(peer, UnblockReason::Expired);
         }
     }
+}
+
+/// Why a peer is blocked, and until when (`None`: until unblocked).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Block {
+    pub(super) until: Option<tokio::time::Instant>,
+    pub(super) reason: BlockReason,
 }
