@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::http::{EventStream, Reply, call, metrics, sample, send};
+use crate::http::{EventStream, Reply, author, call, metrics, sample, send};
 use crate::kit::{Daemon, eventually};
 
 /// The actions that sign an event on a chain, as `next` names them.
@@ -38,13 +38,6 @@ fn now() -> u64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// This node's author key (64 hex).
-fn author(d: &Daemon) -> String {
-    let reply = call(d, "GET", "/api/v1/node", None);
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.json()["author"].as_str().unwrap().to_owned()
 }
 
 /// Publishes a listing of `d` offering `kinds` (with a price per day where a

@@ -10,14 +10,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use swapmesh_net::{Keypair, NetworkConfig, NetworkHandle, PeerId, Protocol, Transport};
-use swapmesh_node::DataDir;
-use swapmesh_protocol::{Geohash, RecordId, Timestamp, Topic, fixtures};
-use swapmesh_store::{Store, StoreOptions};
+use swapmesh_protocol::{Geohash, RecordId, Timestamp, Topic};
 use swapmesh_sync::wire::{SyncRequest, SyncResponse};
 use swapmesh_sync::{Item, Message};
 
 use crate::http::{call, metrics, sample};
-use crate::kit::Daemon;
+use crate::kit::{Daemon, seed_listings};
 
 const CELL: &str = "u4pru";
 /// Records the daemon holds: each attack round reads them all.
@@ -26,20 +24,6 @@ const HELD: u64 = 3_000;
 const LISTED: usize = 4_000;
 /// The promise: every API call answers within this, under attack.
 const ANSWER_WITHIN: Duration = Duration::from_secs(5);
-
-/// Writes `HELD` listings of the cell into the store of the data dir `dir`,
-/// before the daemon first opens it.
-fn seed(dir: &std::path::Path) {
-    let store = Store::open(DataDir::new(dir).database(), StoreOptions::default()).unwrap();
-    let now = Timestamp::now();
-    let records: Vec<_> = (0..HELD)
-        .map(|i| {
-            fixtures::verified_listing(&fixtures::key(i % 40), &format!("held-{i}"), CELL, now)
-        })
-        .collect();
-    store.insert_batch(&records, now).unwrap();
-    store.flush_blocking().unwrap();
-}
 
 /// A reconciliation round of `session` listing `LISTED` fresh items.
 fn round(rng: &mut StdRng, session: u64) -> Vec<u8> {
@@ -80,7 +64,7 @@ async fn endless(raw: NetworkHandle, node: PeerId, seed: u64, stop: Arc<AtomicBo
 #[test]
 fn api_answers_while_sync_scans() {
     let dir = tempfile::tempdir().unwrap();
-    seed(dir.path());
+    seed_listings(dir.path(), HELD, 40, "held", CELL);
     let d = Daemon::start(
         dir.path(),
         &["--listen", "/ip4/127.0.0.1/tcp/0", "--area", CELL],

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::http::{call, metrics, sample};
+use crate::http::{author, call, metrics, sample};
 use crate::kit::{Daemon, eventually};
 
 /// A process holding a mount namespace with a tmpfs at `dir`; killed on drop.
@@ -193,10 +193,7 @@ fn full_disk_turns_the_node_degraded_and_loses_nothing() {
         let reply = call(&d, "GET", &format!("/api/v1/listings/{id}"), None);
         assert_eq!(reply.status, 200, "{id} was acknowledged: {}", reply.body);
     }
-    let author = call(&d, "GET", "/api/v1/node", None).json()["author"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let author = author(&d);
     for name in ["while-degraded", failed_name.as_str()] {
         let gone = call(
             &d,

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::http::{call, send};
+use crate::http::{author, call, send};
 use crate::openapi::{daemon, documents_code, fill};
 
 /// One bad request: what is sent, and the status and code it must get.
@@ -57,10 +57,7 @@ fn every_error_has_a_documented_code() {
         call(&d, "DELETE", &format!("/api/v1/listings/{gone_id}"), None).status,
         200
     );
-    let author = call(&d, "GET", "/api/v1/node", None).json()["author"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let author = author(&d);
     let other = "ab".repeat(32);
 
     // Agreements on two listings of ours, proposed to a neighbour who is not

@@ -258,3 +258,10 @@ pub(crate) fn sample(text: &str, name: &str) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// The author key of `d`'s node (64 hex), from `GET /api/v1/node`.
+pub(crate) fn author(d: &Daemon) -> String {
+    let reply = call(d, "GET", "/api/v1/node", None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["author"].as_str().unwrap().to_owned()
+}

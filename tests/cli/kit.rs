@@ -232,3 +232,24 @@ pub(crate) fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Writes `n` listings of `cell` named `<prefix>-<i>`, by `authors` fixture
+/// keys in turn, into the store of the data dir `dir`, before a daemon first
+/// opens it.
+pub(crate) fn seed_listings(dir: &Path, n: u64, authors: u64, prefix: &str, cell: &str) {
+    use swapmesh_protocol::{Timestamp, fixtures};
+    let store = swapmesh_store::Store::open(
+        swapmesh_node::DataDir::new(dir).database(),
+        swapmesh_store::StoreOptions::default(),
+    )
+    .unwrap();
+    let now = Timestamp::now();
+    let records: Vec<_> = (0..n)
+        .map(|i| {
+            let key = fixtures::key(i % authors);
+            fixtures::verified_listing(&key, &format!("{prefix}-{i}"), cell, now)
+        })
+        .collect();
+    store.insert_batch(&records, now).unwrap();
+    store.flush_blocking().unwrap();
+}

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::http::{Reply, call, send};
+use crate::http::{Reply, author, call, send};
 use crate::kit::Daemon;
 
 pub(crate) fn daemon() -> (tempfile::TempDir, Daemon) {
@@ -131,10 +131,7 @@ fn every_documented_path_answers() {
     let mesh = call(&d, "POST", "/api/v1/meshes", Some(&json!({"name": "Walk"})));
     assert_eq!(mesh.status, 201, "{}", mesh.body);
     let mesh_id = mesh.json()["id"].as_str().unwrap().to_owned();
-    let author = call(&d, "GET", "/api/v1/node", None).json()["author"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let author = author(&d);
     let real = |path: &str, param: &str| -> Option<String> {
         match param {
             "author" => Some(author.clone()),

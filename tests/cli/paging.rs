@@ -5,12 +5,9 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
-use swapmesh_node::DataDir;
-use swapmesh_protocol::{Timestamp, fixtures};
-use swapmesh_store::{Store, StoreOptions};
 
-use crate::http::call;
-use crate::kit::{Daemon, eventually, fails, ok, swapmesh};
+use crate::http::{author, call};
+use crate::kit::{Daemon, eventually, fails, ok, seed_listings, swapmesh};
 use crate::peer::Peer;
 
 const AREA: &str = "u4pru";
@@ -24,25 +21,12 @@ fn ids(out: &str) -> Vec<String> {
         .collect()
 }
 
-/// Writes 250 listings of the cell by five authors into the store of the data
-/// dir `dir`, before the daemon first opens it.
-fn seed(dir: &std::path::Path) {
-    let store = Store::open(DataDir::new(dir).database(), StoreOptions::default()).unwrap();
-    let now = Timestamp::now();
-    let records: Vec<_> = (0..250)
-        .map(|i| {
-            fixtures::verified_listing(&fixtures::key(i % 5), &format!("thing-{i}"), AREA, now)
-        })
-        .collect();
-    store.insert_batch(&records, now).unwrap();
-    store.flush_blocking().unwrap();
-}
-
 #[test]
 fn browse_all_follows_the_cursor() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("node");
-    seed(&dir);
+    // 250 listings of the cell by five authors.
+    seed_listings(&dir, 250, 5, "thing", AREA);
     let d = Daemon::start(&dir, &["--listen", "/memory/0", "--area", AREA]);
 
     let all = ids(&ok(
@@ -101,10 +85,7 @@ fn browse_all_follows_the_cursor() {
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert_eq!(refused.json()["code"], "over_quota");
     assert_eq!(refused.json()["rule"], "quota_day");
-    let author = call(&d, "GET", "/api/v1/node", None).json()["author"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let author = author(&d);
     let gone = call(
         &d,
         "GET",

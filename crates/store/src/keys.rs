@@ -108,6 +108,13 @@ pub(crate) fn topic_prefix(topic: &Topic) -> Vec<u8> {
     k
 }
 
+/// A record's key in `by_topic` under `topic`: `topic ‖ 0x00 ‖ created_at ‖ id`.
+pub(crate) fn topic_key(topic: &Topic, created_at: Timestamp, id: &RecordId) -> Vec<u8> {
+    let mut k = topic_prefix(topic);
+    k.extend_from_slice(&stamp(created_at, id));
+    k
+}
+
 fn deal_kind_code(kind: DealKind) -> u8 {
     match kind {
         DealKind::Swap => 0,
@@ -291,7 +298,7 @@ pub(crate) fn index_entries(body: &RecordBody, id: &RecordId) -> Vec<Entry> {
         .iter()
         .map(|t| Entry {
             index: Index::Topic,
-            key: with_stamp(topic_prefix(t)),
+            key: topic_key(t, body.created_at, id),
             value: summary.clone(),
         })
         .collect();

@@ -111,6 +111,22 @@ pub(crate) enum Admission {
     Refused(Quota),
 }
 
+impl Admission {
+    /// The quota a record admitted so would cost, refused or by displacing
+    /// another record of the day (`Day`) or of the topic (`Topic`); `None`
+    /// when it is kept and displaces nothing.
+    pub(crate) fn cost(self, created_at: Timestamp) -> Option<Quota> {
+        match self {
+            Admission::Refused(quota) => Some(quota),
+            Admission::Kept(Some((at, _))) if at.0 / DAY_SECONDS == created_at.0 / DAY_SECONDS => {
+                Some(Quota::Day)
+            }
+            Admission::Kept(Some(_)) => Some(Quota::Topic),
+            Admission::Kept(None) | Admission::Member => None,
+        }
+    }
+}
+
 impl Members {
     pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
         if !bytes.len().is_multiple_of(STAMP_LEN) {

@@ -16,7 +16,7 @@ use crate::body::{StoredRecord, decode_stored};
 use crate::error::{Result, StoreError};
 use crate::keys::{
     AddressEntry, BucketSum, Entry, Index, address_key, bucket_key_of, expiry_key, index_entries,
-    parse_stamp, stamp, sweep_time, topic_prefix,
+    parse_stamp, sweep_time, topic_key, topic_prefix,
 };
 use crate::quota::{Admission, Members, Quota, kept_of, quota_key};
 
@@ -372,8 +372,7 @@ impl Tx<'_> {
     /// Removes a record's `by_topic` entry under one topic, with its count in
     /// the bucket sums.
     fn unindex(&self, topic: &Topic, created_at: Timestamp, id: &RecordId) -> TxResult<()> {
-        let mut key = topic_prefix(topic);
-        key.extend_from_slice(&stamp(created_at, id));
+        let key = topic_key(topic, created_at, id);
         if self.topic.remove(&key[..])?.is_some() {
             self.count_in_bucket(&key, false)?;
         }
@@ -382,9 +381,25 @@ impl Tx<'_> {
 
     /// Is the record indexed under `topic` (kept by its quota there)?
     fn indexed(&self, topic: &Topic, created_at: Timestamp, id: &RecordId) -> TxResult<bool> {
-        let mut key = topic_prefix(topic);
-        key.extend_from_slice(&stamp(created_at, id));
-        Ok(self.topic.get(&key[..])?.is_some())
+        Ok(self
+            .topic
+            .get(&topic_key(topic, created_at, id)[..])?
+            .is_some())
+    }
+
+    /// Drops a stored record that no topic's quota keeps any more, as if it
+    /// had expired now: its address keeps older versions out until its
+    /// fence. Returns 1 if it went.
+    fn drop_if_unkept(&self, id: &RecordId) -> TxResult<usize> {
+        let Some(body) = self.stored_body(id)? else {
+            return Ok(0);
+        };
+        for t in topics(&body) {
+            if self.indexed(&t, body.created_at, id)? {
+                return Ok(0);
+            }
+        }
+        drop_in_tx(self, id, Timestamp(0))
     }
 
     /// Stores a record that is the current version of its address, if its
@@ -442,18 +457,7 @@ impl Tx<'_> {
         let mut dropped = 0;
         for (topic, (at, gone)) in displaced {
             self.unindex(topic, at, &gone)?;
-            let Some(other) = self.stored_body(&gone)? else {
-                continue;
-            };
-            let mut still_kept = false;
-            for t in topics(&other) {
-                still_kept |= self.indexed(&t, other.created_at, &gone)?;
-            }
-            if !still_kept {
-                // Dropped as if it had expired now: its address keeps older
-                // versions out until its fence.
-                dropped += drop_in_tx(self, &gone, Timestamp(0))?;
-            }
+            dropped += self.drop_if_unkept(&gone)?;
         }
         Ok(Admitted::Kept { dropped })
     }
@@ -769,17 +773,8 @@ impl Store {
                 for (topic, at, id) in chunk {
                     tx.unindex(topic, *at, id)?;
                 }
-                for (_, at, id) in chunk {
-                    let Some(body) = tx.stored_body(id)? else {
-                        continue;
-                    };
-                    let mut kept = false;
-                    for t in topics(&body) {
-                        kept |= tx.indexed(&t, *at, id)?;
-                    }
-                    if !kept {
-                        drop_in_tx(tx, id, Timestamp(0))?;
-                    }
+                for (_, _, id) in chunk {
+                    tx.drop_if_unkept(id)?;
                 }
                 Ok(())
             })?;
@@ -950,7 +945,6 @@ impl Store {
     /// publish never drops another record of the same author on any node.
     pub fn quota_check(&self, record: &Verified) -> Result<std::result::Result<(), Quota>> {
         let body = record.body();
-        let day = |at: Timestamp| at.0 / 86_400;
         for topic in topics(body) {
             let members = match self
                 .o()?
@@ -962,13 +956,11 @@ impl Store {
                 Some(v) => Members::decode(&v)
                     .ok_or_else(|| StoreError::corrupt("undecodable quota members"))?,
             };
-            match members.judge(body.created_at, &record.id()) {
-                Admission::Refused(quota) => return Ok(Err(quota)),
-                Admission::Kept(Some((at, _))) if day(at) == day(body.created_at) => {
-                    return Ok(Err(Quota::Day));
-                }
-                Admission::Kept(Some(_)) => return Ok(Err(Quota::Topic)),
-                Admission::Kept(None) | Admission::Member => {}
+            if let Some(quota) = members
+                .judge(body.created_at, &record.id())
+                .cost(body.created_at)
+            {
+                return Ok(Err(quota));
             }
         }
         Ok(Ok(()))
