@@ -78,26 +78,29 @@ impl Dispatch {
                     self.schedule.peer_left(peer, &topic);
                 }
             }
-            NetworkEvent::PeerConnected {
-                peer,
-                address,
-                outbound,
-                ..
-            } => {
-                // An address we dialled works: remember it. (An inbound one is the
-                // peer's ephemeral port; identify tells where it listens.)
-                if outbound {
-                    self.address_book.remember(peer, &[address]);
-                }
+            NetworkEvent::PeerConnected { peer, .. } => {
                 self.agree.peer_seen(peer);
                 let _ = self.events.send(NodeEvent::PeerUp { peer });
+            }
+            // An address we dialled answered as its peer: the only kind the
+            // book stores.
+            NetworkEvent::AddressVerified { peer, address } => {
+                self.address_book.remember(peer, &[address]);
             }
             NetworkEvent::PeerIdentified {
                 peer,
                 listen_addresses,
                 ..
             } => {
-                self.address_book.remember(peer, &listen_addresses);
+                // Where the peer says it listens is checked by a dial first.
+                if let Some(addresses) = self.address_book.to_verify(peer, &listen_addresses) {
+                    let net = self.net.clone();
+                    self.tasks.spawn(async move {
+                        if let Err(e) = net.verify_addresses(peer, addresses).await {
+                            debug!(%peer, error = %e, "could not check a peer's addresses");
+                        }
+                    });
+                }
                 self.agree.peer_seen(peer);
             }
             NetworkEvent::PeerDiscovered { peer, via, .. } => {

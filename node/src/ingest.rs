@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use swapmesh_net::{PeerId, Validation};
-use swapmesh_protocol::validate::Checked;
+use swapmesh_protocol::validate::{Checked, Ignored, Invalid};
 use swapmesh_protocol::{GossipMessage, SignedRecord, Timestamp, Topic, Verified, check, topics};
 use swapmesh_store::{InsertOutcome, Quota, Store, StoreError};
 use tokio::sync::{broadcast, mpsc};
@@ -23,6 +23,7 @@ use crate::config::Faults;
 use crate::events::NodeEvent;
 use crate::health::Health;
 use crate::metrics::{AppMetrics, Path};
+use crate::skew::SkewWatch;
 
 /// Below this many records a batch is judged on one core.
 const PARALLEL_BATCH: usize = 32;
@@ -43,7 +44,12 @@ pub(crate) enum Judged {
 
 /// Verifies and validates a record that arrived for `topic` at `now`.
 pub(crate) fn judge(record: SignedRecord, topic: &Topic, now: Timestamp) -> Judged {
-    match check(record, now) {
+    judged_of(check(record, now), topic)
+}
+
+/// The verdict on a checked record that arrived for `topic`.
+fn judged_of(checked: Result<Checked, Invalid>, topic: &Topic) -> Judged {
+    match checked {
         Ok(Checked::Valid(v)) if topics(v.body()).contains(topic) => Judged::Valid(v),
         Ok(Checked::Valid(_)) => Judged::Rejected("wrong_topic"),
         Ok(Checked::Ignored(why)) => Judged::Ignored(why.reason()),
@@ -121,6 +127,8 @@ pub(crate) struct Ingestor {
     photos: mpsc::Sender<PhotosNamed>,
     /// Turned degraded by a failed write; while it is, nothing is stored.
     health: Arc<Health>,
+    /// Fresh gossip's creation times against our clock.
+    skew: Arc<SkewWatch>,
 }
 
 impl Ingestor {
@@ -141,7 +149,13 @@ impl Ingestor {
             faults,
             photos,
             health,
+            skew: Arc::default(),
         }
+    }
+
+    /// What fresh gossip says of our clock.
+    pub(crate) fn skew(&self) -> Arc<SkewWatch> {
+        self.skew.clone()
     }
 
     /// Decides on one gossip message that arrived on `topic` (a batch of one),
@@ -152,7 +166,7 @@ impl Ingestor {
     pub(crate) fn gossip(&self, topic: &Topic, data: &[u8], from: PeerId) -> Validation {
         let now = self.clock.now();
         let judged = match GossipMessage::decode(data) {
-            Ok(message) => judge(message.into_record(), topic, now),
+            Ok(message) => self.judge_fresh(message.into_record(), topic, now),
             Err(e) => {
                 debug!(%topic, error = %e, "malformed gossip message");
                 Judged::Rejected("malformed")
@@ -160,6 +174,25 @@ impl Ingestor {
         };
         let stored = self.store_judged(Path::Gossip, vec![judged], now, from, Some(topic));
         stored.verdicts.first().map_or(Validation::Ignore, |v| v.0)
+    }
+
+    /// [`judge`], for a record that came by gossip: fresh from its author, so
+    /// its creation time is a sample of the author's clock for the
+    /// [`SkewWatch`] (when its signature verified).
+    fn judge_fresh(&self, record: SignedRecord, topic: &Topic, now: Timestamp) -> Judged {
+        let copy = record.clone();
+        let checked = check(record, now);
+        match &checked {
+            Ok(Checked::Valid(v)) => self.skew.observe(v.body().author, v.body().created_at, now),
+            Ok(Checked::Ignored(Ignored::FromTheFuture { created_at, .. })) => {
+                // Verified before the clock was checked: trusted to decode.
+                if let Ok(body) = copy.decode_trusted() {
+                    self.skew.observe(body.author, *created_at, now);
+                }
+            }
+            _ => {}
+        }
+        judged_of(checked, topic)
     }
 
     /// A pushed batch without the records we hold, and how many those were.

@@ -64,6 +64,7 @@ mod node;
 mod publish;
 pub mod run;
 pub mod settings;
+pub mod skew;
 pub mod sync;
 mod tasks;
 pub mod web;

@@ -1,5 +1,6 @@
 //! Forged and invalid records go nowhere and get their sender blocked; an honest
-//! node with a skewed clock is ignored without blame.
+//! node with a skewed clock is ignored without blame, and a node whose own clock
+//! is off is told so.
 
 use std::time::Duration;
 
@@ -141,4 +142,72 @@ async fn record_created_an_hour_ahead_is_ignored_without_penalty() {
         "still connected"
     );
     assert_eq!(kit::misbehaviour_of(&node, peer).await, Some(0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clock_skew_is_reported() {
+    use swapmesh_node::skew::ClockState;
+
+    // This node's clock is an hour behind; its three peers' are right.
+    let node = kit::node_with_clock(Some(CELL)).await;
+    let real_now = Timestamp::now();
+    node.clock().set(Timestamp(real_now.0 - 3600));
+    let mut peers = Vec::new();
+    for _ in 0..3 {
+        let peer = kit::raw_peer().await;
+        kit::connect_raw(&peer, &node).await;
+        peers.push(peer);
+    }
+    assert_eq!(node.clock_skew().state, ClockState::Unknown);
+
+    // Each publishes a fresh listing of its own: from this node's future.
+    for (i, peer) in peers.iter().enumerate() {
+        let key = fixtures::key(400 + i as u64);
+        let body = fixtures::listing_body(
+            author_of(&key),
+            CELL,
+            fixtures::listing(&format!("lamp{i}")),
+            Timestamp::now(),
+        );
+        publish(
+            peer,
+            GossipMessage::record(SignedRecord::sign(&body, &key)).encode(),
+        )
+        .await;
+    }
+    wait_until("the node to find its clock behind", || async {
+        node.clock_skew().state == ClockState::Behind
+    })
+    .await;
+    let skew = node.clock_skew();
+    assert_eq!(skew.authors, 3, "{skew:?}");
+    let offset = skew.offset_secs.unwrap();
+    assert!((-3700..=-3500).contains(&offset), "{skew:?}");
+    // Their records were ignored, and nobody was blamed for it.
+    assert!(node.search(&Default::default()).unwrap().records.is_empty());
+    for peer in &peers {
+        let id = peer.local_peer_id();
+        assert_eq!(kit::misbehaviour_of(&node, id).await, Some(0.0));
+    }
+
+    // Set right, the node finds it agrees with them again.
+    node.clock().set(Timestamp::now());
+    for (i, peer) in peers.iter().enumerate() {
+        let key = fixtures::key(400 + i as u64);
+        let body = fixtures::listing_body(
+            author_of(&key),
+            CELL,
+            fixtures::listing(&format!("lamp{i}-again")),
+            Timestamp::now(),
+        );
+        publish(
+            peer,
+            GossipMessage::record(SignedRecord::sign(&body, &key)).encode(),
+        )
+        .await;
+    }
+    wait_until("the node to agree with its peers", || async {
+        node.clock_skew().state == ClockState::Ok
+    })
+    .await;
 }

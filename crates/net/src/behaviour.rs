@@ -16,6 +16,8 @@ use crate::topics::{self, Filter};
 use crate::{
     codec::FrameCodec,
     config::{NetworkConfig, RelayLimits},
+    door::Door,
+    kad_store::KadStore,
     scoring,
     types::{MessageId, Protocol},
 };
@@ -36,8 +38,9 @@ pub(crate) const RELAY_HOP_PROTOCOL: &str = "/libp2p/circuit/relay/0.2.0/hop";
 /// The derive polls fields in declaration order and asks them in that order
 /// whether to accept a connection, so the order is deliberate:
 ///
-/// 1. behaviours that decide whether a connection may exist (limits, then the
-///    block list), so a refused connection never reaches the protocols;
+/// 1. behaviours that decide whether a connection may exist (limits, the door
+///    that counts by IP and relay, then the block list), so a refused
+///    connection never reaches the protocols;
 /// 2. the ones every connection uses to learn about its peer (identify, ping);
 /// 3. discovery (mDNS, Kademlia), which turns what identify learnt into
 ///    addresses and dials — before NAT traversal, so the addresses it hands the
@@ -55,6 +58,9 @@ pub(crate) const RELAY_HOP_PROTOCOL: &str = "/libp2p/circuit/relay/0.2.0/hop";
 pub(crate) struct Behaviour {
     /// Caps pending and established connections, globally and per peer.
     pub(crate) connection_limits: connection_limits::Behaviour,
+    /// Counts inbound connections by IP and by relay, charges blocked peers'
+    /// IPs, and keeps slots for our own dials.
+    pub(crate) door: Door,
     /// Peers blocked for misbehaviour (or by the app); also closes their
     /// connections when they are blocked.
     pub(crate) block_list: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
@@ -65,7 +71,7 @@ pub(crate) struct Behaviour {
     /// LAN discovery (off in tests and on the memory transport).
     pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
     /// The DHT: bootstrap, routing, and providers of sha256(topic).
-    pub(crate) kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
+    pub(crate) kad: Toggle<kad::Behaviour<KadStore>>,
     /// Listening and dialling through relays.
     pub(crate) relay_client: Toggle<relay::client::Behaviour>,
     /// Hole punching: upgrades relayed connections to direct ones.
@@ -122,6 +128,7 @@ impl Behaviour {
         let server = config.server;
         Ok(Self {
             connection_limits,
+            door: Door::new(limits, registry),
             block_list: Default::default(),
             identify,
             ping: ping::Behaviour::default(),
@@ -185,8 +192,8 @@ fn mdns(peer_id: PeerId, config: &NetworkConfig) -> Toggle<mdns::tokio::Behaviou
     }
 }
 
-/// Kademlia with our protocol name, in server mode.
-fn kad(peer_id: PeerId, config: &NetworkConfig) -> kad::Behaviour<kad::store::MemoryStore> {
+/// Kademlia with our protocol name, in server mode, on our capped store.
+fn kad(peer_id: PeerId, config: &NetworkConfig) -> kad::Behaviour<KadStore> {
     let discovery = &config.discovery;
     let mut kad_config = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
     kad_config
@@ -195,9 +202,12 @@ fn kad(peer_id: PeerId, config: &NetworkConfig) -> kad::Behaviour<kad::store::Me
         // We announce again ourselves (provider_announce_interval), to peers
         // found since; kad's own republication would only repeat the old ones.
         .set_provider_publication_interval(None)
-        .set_query_timeout(std::time::Duration::from_secs(30));
-    let mut kad =
-        kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
+        .set_query_timeout(std::time::Duration::from_secs(30))
+        // Every inbound put comes to the event loop, which refuses value
+        // records and hands provider records to our capped store.
+        .set_record_filtering(kad::StoreInserts::FilterBoth);
+    let store = KadStore::new(peer_id, discovery.kad_limits);
+    let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
     // Auto mode would stay a client until an external address is confirmed,
     // which on a LAN or in a small private mesh never happens: then nobody
     // would answer queries. Every swapmesh node serves the DHT.

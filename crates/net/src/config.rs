@@ -3,6 +3,7 @@
 //! [`NetworkConfig::new`] gives the defaults a real node runs with; tests shorten
 //! the timers (heartbeat, block duration) through the public fields.
 
+use crate::kad_store::KadLimits;
 use std::time::Duration;
 
 use libp2p::{Multiaddr, identity::Keypair, multiaddr::Protocol as AddrProtocol};
@@ -87,6 +88,8 @@ pub struct DiscoveryConfig {
     /// left for good stops being dialled within the hour, and an announcement every
     /// 10 minutes keeps a live node's records fresh with a wide margin).
     pub provider_record_ttl: Duration,
+    /// Caps on the provider records others leave with us.
+    pub kad_limits: KadLimits,
 }
 
 impl Default for DiscoveryConfig {
@@ -98,6 +101,7 @@ impl Default for DiscoveryConfig {
             provider_lookup_interval: Duration::from_secs(60),
             provider_announce_interval: Duration::from_secs(10 * 60),
             provider_record_ttl: Duration::from_secs(60 * 60),
+            kad_limits: KadLimits::default(),
         }
     }
 }
@@ -463,6 +467,17 @@ pub struct ConnectionLimitsConfig {
     /// Established connections to one peer (3: a relayed connection, its direct
     /// upgrade by DCUtR, and one more while both peers dial each other at once).
     pub max_established_per_peer: u32,
+    /// Inbound connections (pending and established) from one IP, an IPv6
+    /// address counted by its /64 (default 8). Peers blocked for misbehaviour
+    /// stay counted against their IP while the block lasts. Relayed connections
+    /// do not count here but against their relay.
+    pub max_per_ip: u32,
+    /// Inbound circuits through one relay (a relay carries many neighbours
+    /// behind NAT, each its own peer).
+    pub max_per_relay: u32,
+    /// Slots of `max_established` that inbound connections from peers we never
+    /// dialled may not take: kept for our own dials and the peers we know.
+    pub outbound_reserve: u32,
 }
 
 impl ConnectionLimitsConfig {
@@ -475,6 +490,9 @@ impl ConnectionLimitsConfig {
             max_pending_outgoing: 32,
             max_established: 128,
             max_established_per_peer: 3,
+            max_per_ip: 8,
+            max_per_relay: 32,
+            outbound_reserve: 32,
         }
     }
 
@@ -488,6 +506,9 @@ impl ConnectionLimitsConfig {
             max_pending_outgoing: 64,
             max_established: 1024,
             max_established_per_peer: 3,
+            max_per_ip: 8,
+            max_per_relay: 128,
+            outbound_reserve: 128,
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::{
     Misbehaviour,
     error::{NetworkError, PublishError, RequestError},
     event_loop::Command,
+    kad_store::KadStoreStats,
     types::{
         BlockedPeer, ConnectionInfo, MessageId, PeerScore, Protocol, Reachability, Validation,
     },
@@ -79,6 +80,24 @@ impl NetworkHandle {
     /// when it succeeded.
     pub async fn dial(&self, address: Multiaddr) -> Result<(), NetworkError> {
         self.call(|reply| Command::Dial { address, reply }).await?
+    }
+
+    /// Dials `peer` at each of `addresses` (one dial each), even if it is
+    /// connected, to check that it listens there: a
+    /// [`NetworkEvent::AddressVerified`](crate::NetworkEvent::AddressVerified)
+    /// follows for each that answers as `peer`. These extra connections are
+    /// closed at once when the peer had one already.
+    pub async fn verify_addresses(
+        &self,
+        peer: PeerId,
+        addresses: Vec<Multiaddr>,
+    ) -> Result<(), NetworkError> {
+        self.call(|reply| Command::VerifyAddresses {
+            peer,
+            addresses,
+            reply,
+        })
+        .await?
     }
 
     /// Dials `peer` at `addresses` (and any address Kademlia knows for it),
@@ -261,6 +280,12 @@ impl NetworkHandle {
     /// The blocked peers: why, and how long still.
     pub async fn blocked_peers(&self) -> Result<Vec<BlockedPeer>, NetworkError> {
         self.call(|reply| Command::BlockedPeers { reply }).await
+    }
+
+    /// What the Kademlia store holds: our own provided keys and the provider
+    /// records others left (zeros when Kademlia is off).
+    pub async fn kad_store_stats(&self) -> Result<KadStoreStats, NetworkError> {
+        self.call(|reply| Command::KadStoreStats { reply }).await
     }
 
     /// Unblocks `peer`; `Ok(false)` if it was not blocked.

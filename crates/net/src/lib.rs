@@ -70,9 +70,11 @@
 mod behaviour;
 pub mod codec;
 pub mod config;
+mod door;
 mod error;
 mod event_loop;
 mod handle;
+mod kad_store;
 mod misbehaviour;
 pub mod scoring;
 mod topics;
@@ -86,6 +88,7 @@ pub use config::{
 pub use error::{NetworkError, PublishError, RequestError};
 pub use event_loop::EventLoop;
 pub use handle::NetworkHandle;
+pub use kad_store::{KadLimits, KadStoreStats};
 pub use libp2p::{Multiaddr, PeerId, identity, identity::Keypair, multiaddr};
 pub use misbehaviour::Misbehaviour;
 pub use topics::TopicRule;

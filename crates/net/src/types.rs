@@ -185,6 +185,15 @@ pub enum NetworkEvent {
         /// Whether the connection goes through a relay (`/p2p-circuit`).
         relayed: bool,
     },
+    /// We dialled `peer` at `address` and it answered as `peer`: an address
+    /// worth remembering (what the peer reports for itself is not, until a
+    /// dial proves it; see [`NetworkHandle::verify_addresses`](crate::NetworkHandle::verify_addresses)).
+    AddressVerified {
+        /// The peer.
+        peer: PeerId,
+        /// The address we dialled.
+        address: Multiaddr,
+    },
     /// A connected peer told us who it is and where it listens (identify).
     PeerIdentified {
         /// The peer.

@@ -17,10 +17,28 @@ pub struct PeerEntry {
     pub addresses: Vec<String>,
     /// When it was last seen.
     pub last_seen: Timestamp,
+    /// When we last exchanged records with it (a finished sync session).
+    pub exchanged: Option<Timestamp>,
+}
+
+/// An entry as written before `exchanged` (builds before issue 24, same schema).
+#[derive(Serialize, Deserialize)]
+struct LegacyPeerEntry {
+    addresses: Vec<String>,
+    last_seen: Timestamp,
 }
 
 fn decode_peer(bytes: &[u8]) -> Result<PeerEntry> {
     decode_canonical(bytes, MAX_PEER_ENTRY)
+        .or_else(|e| {
+            decode_canonical::<LegacyPeerEntry>(bytes, MAX_PEER_ENTRY)
+                .map(|old| PeerEntry {
+                    addresses: old.addresses,
+                    last_seen: old.last_seen,
+                    exchanged: None,
+                })
+                .map_err(|_| e)
+        })
         .map_err(|e| StoreError::corrupt(format!("peer entry: {e}")))
 }
 
@@ -97,5 +115,23 @@ impl Store {
     /// Removes a value of the node's state; returns whether it existed.
     pub fn remove_state(&self, key: &str) -> Result<bool> {
         Ok(self.o()?.trees.state.remove(key)?.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_written_before_exchanged_still_reads() {
+        let old = LegacyPeerEntry {
+            addresses: vec!["/ip4/10.0.0.1/tcp/1".into()],
+            last_seen: Timestamp(7),
+        };
+        let entry = decode_peer(&encode(&old)).unwrap();
+        assert_eq!(entry.addresses, old.addresses);
+        assert_eq!(entry.last_seen, Timestamp(7));
+        assert_eq!(entry.exchanged, None);
+        assert!(decode_peer(b"\xff\xff").is_err());
     }
 }

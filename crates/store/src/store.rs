@@ -1531,6 +1531,7 @@ mod tests {
         let peer = crate::PeerEntry {
             addresses: vec!["/ip4/127.0.0.1/tcp/4001".into()],
             last_seen: at,
+            exchanged: None,
         };
         let (ids, sums) = {
             let store = Store::open(dir.path(), StoreOptions::default()).unwrap();

@@ -173,6 +173,7 @@ fn a_reopened_store_returns_the_same_records_tombstones_and_address_book() {
     let peer = PeerEntry {
         addresses: vec!["/ip4/127.0.0.1/tcp/4001".into()],
         last_seen: NOW,
+        exchanged: None,
     };
     {
         let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
@@ -254,10 +255,12 @@ fn peers_and_state_can_be_replaced_and_removed() {
     let a = PeerEntry {
         addresses: vec!["/ip4/10.0.0.1/tcp/1".into()],
         last_seen: NOW,
+        exchanged: None,
     };
     let b = PeerEntry {
         addresses: vec![],
         last_seen: Timestamp(NOW.0 + 5),
+        exchanged: Some(NOW),
     };
     store.put_peer(b"p", &a).unwrap();
     store.put_peer(b"p", &b).unwrap();

@@ -282,6 +282,9 @@ pub struct NodeJson {
     pub health: crate::health::HealthJson,
     /// What its store holds against its budget.
     pub store: StoreJson,
+    /// Its clock against its peers': `behind` or `ahead` when fresh records
+    /// from several authors are off by more than the 10-minute bound.
+    pub clock: crate::skew::ClockJson,
 }
 
 /// A node's store against its budget.

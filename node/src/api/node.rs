@@ -70,6 +70,7 @@ async fn node_info(State(state): State<ApiState>) -> ApiResult<Json<NodeJson>> {
                 .map(ToString::to_string)
                 .collect(),
         },
+        clock: node.clock_skew(),
     }))
 }
 

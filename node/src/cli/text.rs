@@ -206,7 +206,28 @@ pub(super) fn print_node(n: &NodeJson) {
         .row("reachable", reachable_text(&n.reachability))
         .row("health", health_text(&n.health))
         .row("store", store_text(&n.store))
+        .row("clock", clock_text(&n.clock))
         .print();
+}
+
+/// `agrees with peers`, or how far it is off and what that costs.
+fn clock_text(c: &crate::skew::ClockJson) -> String {
+    use crate::skew::ClockState;
+    let off = humantime::format_duration(Duration::from_secs(
+        c.offset_secs.unwrap_or(0).unsigned_abs(),
+    ));
+    match c.state {
+        ClockState::Ok => format!("agrees with {} peers' records", c.authors),
+        ClockState::Unknown => "not compared yet (too few peers' records)".to_owned(),
+        ClockState::Behind => format!(
+            "BEHIND its peers' by {off} ({} authors): their new records are ignored; set the system clock",
+            c.authors
+        ),
+        ClockState::Ahead => format!(
+            "AHEAD of its peers' by {off} ({} authors): they ignore this node's new records; set the system clock",
+            c.authors
+        ),
+    }
 }
 
 /// `12.3 MiB of records, budget 1024 MiB`, and the cells dropped for it.

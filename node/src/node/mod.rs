@@ -38,6 +38,7 @@ use crate::ingest::Ingestor;
 use crate::meshes::MeshBook;
 use crate::metrics::AppMetrics;
 use crate::publish::Publisher;
+use crate::skew::SkewWatch;
 use crate::sync::schedule::Schedule;
 use crate::sync::{Progress, SessionError, SessionReport, SyncService};
 use crate::tasks::Tasks;
@@ -78,6 +79,7 @@ struct Inner {
     web: WebSessions,
     metrics: Arc<AppMetrics>,
     health: Arc<Health>,
+    skew: Arc<SkewWatch>,
     tasks: Arc<Tasks>,
 }
 
@@ -118,6 +120,7 @@ impl Node {
             photos_named,
             health.clone(),
         ));
+        let skew = ingestor.skew();
         let sync = SyncService::new(
             store.clone(),
             meshes.clone(),
@@ -128,15 +131,16 @@ impl Node {
             config.sync_responder,
         )
         .map_err(|e| NodeError::Config(e.to_string()))?;
+        let peer_id = net.local_peer_id();
+        let address_book = Arc::new(AddressBook::new(store.clone(), clock, peer_id));
         let schedule = Arc::new(Schedule::new(
             sync.clone(),
             meshes.clone(),
+            address_book.clone(),
             events.clone(),
             tasks.clone(),
             config.sync_on_connect,
         ));
-        let peer_id = net.local_peer_id();
-        let address_book = Arc::new(AddressBook::new(store.clone(), clock, peer_id));
         let publisher = Arc::new(Publisher::new(
             key.clone(),
             store.clone(),
@@ -211,6 +215,7 @@ impl Node {
                 web,
                 metrics,
                 health,
+                skew,
                 tasks,
             }),
         };
@@ -287,6 +292,12 @@ impl Node {
     /// Is the node degraded (its disk does not take writes)? Why, if so.
     pub fn degraded(&self) -> Option<String> {
         self.inner.health.reason()
+    }
+
+    /// Our clock against the peers', from their fresh gossip (see
+    /// [`crate::skew`]).
+    pub fn clock_skew(&self) -> crate::skew::ClockJson {
+        self.inner.skew.json()
     }
 
     /// The node's health as `GET /api/v1/node` shows it.

@@ -55,6 +55,12 @@ impl Node {
         Ok(self.inner.net.blocked_peers().await?)
     }
 
+    /// What the address book holds for `peer`, most recent first: addresses we
+    /// dialled and that answered as `peer` (never what it only reported).
+    pub fn known_addresses(&self, peer: swapmesh_net::PeerId) -> Vec<swapmesh_net::Multiaddr> {
+        self.inner.address_book.addresses_of(peer)
+    }
+
     /// Unblocks a peer and dials it again at the addresses we know for it;
     /// `false` if it was not blocked.
     pub async fn unblock_peer(&self, peer: swapmesh_net::PeerId) -> Result<bool, NodeError> {

@@ -17,6 +17,7 @@ use tokio::sync::broadcast;
 use tracing::{debug, info};
 
 use super::SyncService;
+use crate::address_book::AddressBook;
 use crate::events::NodeEvent;
 use crate::meshes::MeshBook;
 use crate::tasks::Tasks;
@@ -25,6 +26,9 @@ use crate::tasks::Tasks;
 pub(crate) struct Schedule {
     service: SyncService,
     meshes: Arc<MeshBook>,
+    /// Told of every finished session: peers we exchanged records with are
+    /// redialled first at the next start.
+    address_book: Arc<AddressBook>,
     events: broadcast::Sender<NodeEvent>,
     tasks: Arc<Tasks>,
     on_connect: bool,
@@ -51,6 +55,7 @@ impl Schedule {
     pub(crate) fn new(
         service: SyncService,
         meshes: Arc<MeshBook>,
+        address_book: Arc<AddressBook>,
         events: broadcast::Sender<NodeEvent>,
         tasks: Arc<Tasks>,
         on_connect: bool,
@@ -58,6 +63,7 @@ impl Schedule {
         Self {
             service,
             meshes,
+            address_book,
             events,
             tasks,
             on_connect,
@@ -210,6 +216,7 @@ impl Schedule {
             let Some(topic) = next else { return };
             match self.service.run_session(peer, &topic).await {
                 Ok(report) => {
+                    self.address_book.exchanged(peer);
                     if report.needed + report.offered > 0 {
                         info!(%peer, %topic, ?report, "sync session done");
                     }

@@ -7,6 +7,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::oneshot;
 
 use super::EventLoop;
+use crate::kad_store::KadStoreStats;
 use crate::misbehaviour::Traffic;
 use crate::{
     error::{NetworkError, PublishError, RequestError},
@@ -43,6 +44,11 @@ pub(crate) enum Command {
         reply: Reply<Result<(), NetworkError>>,
     },
     DialPeer {
+        peer: PeerId,
+        addresses: Vec<Multiaddr>,
+        reply: Reply<Result<(), NetworkError>>,
+    },
+    VerifyAddresses {
         peer: PeerId,
         addresses: Vec<Multiaddr>,
         reply: Reply<Result<(), NetworkError>>,
@@ -122,6 +128,9 @@ pub(crate) enum Command {
     BlockedPeers {
         reply: Reply<Vec<BlockedPeer>>,
     },
+    KadStoreStats {
+        reply: Reply<KadStoreStats>,
+    },
     PeerScores {
         reply: Reply<Vec<PeerScore>>,
     },
@@ -156,6 +165,13 @@ impl EventLoop {
                 reply,
             } => {
                 let _ = reply.send(self.dial_peer(peer, addresses));
+            }
+            Command::VerifyAddresses {
+                peer,
+                addresses,
+                reply,
+            } => {
+                let _ = reply.send(self.verify_addresses(peer, addresses));
             }
             Command::Bootstrap { addresses, reply } => {
                 let _ = reply.send(self.bootstrap(addresses));
@@ -240,6 +256,10 @@ impl EventLoop {
             }
             Command::BlockedPeers { reply } => {
                 let _ = reply.send(self.blocked_peers());
+            }
+            Command::KadStoreStats { reply } => {
+                let stats = self.swarm.behaviour_mut().kad.as_mut();
+                let _ = reply.send(stats.map(|k| k.store_mut().stats()).unwrap_or_default());
             }
             Command::PeerScores { reply } => {
                 let _ = reply.send(self.peer_scores());

@@ -307,7 +307,34 @@ impl EventLoop {
                 }
                 other => trace!(result = ?other, "kademlia query"),
             },
+            kad::Event::InboundRequest { request } => self.on_kad_insert(request),
             other => trace!(event = ?other, "kademlia"),
+        }
+    }
+}
+
+impl EventLoop {
+    /// An inbound Kademlia put (the behaviour filters every insert): provider
+    /// records go to our capped store, value records nowhere.
+    fn on_kad_insert(&mut self, request: kad::InboundRequest) {
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return;
+        };
+        match request {
+            kad::InboundRequest::AddProvider {
+                record: Some(record),
+            } => {
+                let (key, provider) = (record.key.clone(), record.provider);
+                if let Err(error) = kad::store::RecordStore::add_provider(kad.store_mut(), record) {
+                    debug!(%provider, ?key, %error, "provider record refused");
+                }
+            }
+            kad::InboundRequest::PutRecord {
+                source,
+                record: Some(record),
+                ..
+            } => debug!(peer = %source, key = ?record.key, "value record refused"),
+            _ => {}
         }
     }
 }

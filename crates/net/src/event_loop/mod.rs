@@ -96,6 +96,8 @@ pub struct EventLoop {
     block_timers: FuturesUnordered<BoxFuture<'static, PeerId>>,
     /// Open connections.
     connections: HashMap<ConnectionId, ConnectionInfo>,
+    /// Dials that only check an address a peer reported.
+    verifying: HashSet<ConnectionId>,
 
     // Discovery (`discovery`).
     discovery: DiscoveryConfig,
@@ -164,6 +166,7 @@ impl EventLoop {
             blocked: HashMap::new(),
             block_timers: FuturesUnordered::new(),
             connections: HashMap::new(),
+            verifying: HashSet::new(),
             discovery: config.discovery.clone(),
             provider_keys: HashMap::new(),
             reported_providers: HashSet::new(),
@@ -325,7 +328,12 @@ impl EventLoop {
                 info!(%address, "listening");
                 self.emit(NetworkEvent::NewListenAddr { address });
             }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+            SwarmEvent::OutgoingConnectionError {
+                peer_id,
+                connection_id,
+                error,
+            } => {
+                self.on_outgoing_error(connection_id);
                 debug!(peer = ?peer_id, %error, "outgoing connection failed");
             }
             SwarmEvent::IncomingConnectionError { error, .. } => {

@@ -13,6 +13,9 @@ use libp2p::{
 use tracing::{debug, info, warn};
 
 use super::EventLoop;
+
+/// Address checks (dials of what a peer reports) in flight at most.
+const MAX_VERIFYING: usize = 64;
 use crate::{
     error::NetworkError,
     misbehaviour::Misbehaviour,
@@ -51,6 +54,42 @@ impl EventLoop {
         }
     }
 
+    /// Dials `peer` at each of `addresses` alone, connected or not, to prove it
+    /// listens there (see [`NetworkHandle::verify_addresses`](crate::NetworkHandle::verify_addresses)).
+    ///
+    /// One dial per address: libp2p's dial of several addresses takes the
+    /// first transport connection and only then checks the peer id, so a
+    /// claimed address that leads to someone else would fail the whole dial.
+    pub(super) fn verify_addresses(
+        &mut self,
+        peer: PeerId,
+        addresses: Vec<Multiaddr>,
+    ) -> Result<(), NetworkError> {
+        if peer == self.local_peer_id {
+            return Ok(());
+        }
+        for address in addresses {
+            if self.verifying.len() >= MAX_VERIFYING {
+                return Err(NetworkError::Dial("too many address checks at once".into()));
+            }
+            let opts = DialOpts::peer_id(peer)
+                .addresses(vec![address])
+                .condition(PeerCondition::Always)
+                .build();
+            let connection = opts.connection_id();
+            self.swarm
+                .dial(opts)
+                .map_err(|e| NetworkError::Dial(e.to_string()))?;
+            self.verifying.insert(connection);
+        }
+        Ok(())
+    }
+
+    /// A dial failed: no longer an address check in flight.
+    pub(super) fn on_outgoing_error(&mut self, connection_id: ConnectionId) {
+        self.verifying.remove(&connection_id);
+    }
+
     pub(super) fn on_connection_established(
         &mut self,
         peer_id: PeerId,
@@ -65,6 +104,17 @@ impl EventLoop {
             relayed: endpoint.is_relayed(),
         };
         self.connections.insert(connection_id, info.clone());
+        if info.outbound {
+            self.emit(NetworkEvent::AddressVerified {
+                peer: peer_id,
+                address: info.address.clone(),
+            });
+        }
+        if self.verifying.remove(&connection_id) && num_established > 1 {
+            // Only a check: the peer has its connection already.
+            self.swarm.close_connection(connection_id);
+            return;
+        }
         self.on_relay_connected(peer_id);
         if num_established == 1 {
             debug!(peer = %peer_id, address = %info.address, relayed = info.relayed, "connected");
@@ -139,6 +189,9 @@ impl EventLoop {
             }
             return false;
         }
+        // Its IPs stay charged while it is blocked: a fresh id from the same
+        // machine gets no fresh budget.
+        self.swarm.behaviour_mut().door.charge(peer);
         self.swarm.behaviour_mut().block_list.block_peer(peer);
         self.blocked.insert(peer, Block { until, reason });
         if let Some(until) = until {
@@ -174,6 +227,7 @@ impl EventLoop {
             return false;
         }
         self.swarm.behaviour_mut().block_list.unblock_peer(peer);
+        self.swarm.behaviour_mut().door.discharge(&peer);
         // The block was the sentence: the peer starts again from zero.
         self.misbehaviour.forget(&peer);
         info!(%peer, ?reason, "unblocked peer");
