@@ -100,6 +100,27 @@ impl Node {
             self.inner.store.dropped_by_quota()
         ));
         text.push_str(&self.inner.health.render_metrics());
+        let kad = self.inner.net.kad_store_stats().await?;
+        text.push_str(&format!(
+            "# HELP swapmesh_kad_provider_records Provider records others left in our Kademlia store (capped per peer and in all).\n\
+             # TYPE swapmesh_kad_provider_records gauge\n\
+             swapmesh_kad_provider_records {}\n\
+             # HELP swapmesh_kad_provider_records_refused Provider records refused since start: their peer or the store at its cap.\n\
+             # TYPE swapmesh_kad_provider_records_refused counter\n\
+             swapmesh_kad_provider_records_refused_total {}\n\
+             # HELP swapmesh_kad_own_keys Keys we provide ourselves (one per joined topic).\n\
+             # TYPE swapmesh_kad_own_keys gauge\n\
+             swapmesh_kad_own_keys {}\n",
+            kad.provider_records, kad.refused, kad.own_keys
+        ));
+        let clock = self.clock_skew();
+        if let Some(offset) = clock.offset_secs {
+            text.push_str(&format!(
+                "# HELP swapmesh_clock_offset_seconds Our clock minus our peers' (median over authors of fresh gossip); beyond 600 either way records are ignored.\n\
+                 # TYPE swapmesh_clock_offset_seconds gauge\n\
+                 swapmesh_clock_offset_seconds {offset}\n"
+            ));
+        }
         text.push_str("# EOF\n");
         Ok(text)
     }
