@@ -124,6 +124,9 @@ pub struct NodeConfig {
     /// While the node is degraded (a write failed: a full disk), how often it
     /// reopens its store and tries a write to recover (default 5 s).
     pub disk_retry_interval: Duration,
+    /// Trust scores are computed again when the graph changed, at most this
+    /// often (default 60 s; [`Node::trust_now`](crate::Node::trust_now) at once).
+    pub trust_interval: Duration,
     /// Bytes of records (as signed) the node keeps before it stops listening
     /// to its farthest cell, one at a time, forgetting what it held for it
     /// alone (default 1 GiB); checked at start and with every sweep. Its own
@@ -184,6 +187,7 @@ impl NodeConfig {
             sync_responder: swapmesh_sync::ResponderLimits::default(),
             sweep_interval: Duration::from_secs(600),
             disk_retry_interval: Duration::from_secs(5),
+            trust_interval: Duration::from_secs(60),
             store_budget: 1024 * 1024 * 1024,
             currency: Currency::from_code("EUR").expect("EUR is in the ISO 4217 table"),
             agreement_ack_wait: Duration::from_secs(5),

@@ -68,6 +68,9 @@ pub enum NodeError {
     /// No listing of ours has this name.
     #[error("no listing of ours named {0:?}")]
     NoSuchListing(String),
+    /// We hold no live vouch of ours for this subject.
+    #[error("no live vouch of ours for {0}")]
+    NoSuchVouch(String),
     /// The listing is another author's: only its author can change it.
     #[error("listing {0} belongs to another author; only its author can change it")]
     NotOurListing(String),

@@ -67,6 +67,7 @@ pub mod settings;
 pub mod skew;
 pub mod sync;
 mod tasks;
+pub mod trust;
 pub mod web;
 
 pub use agree::{

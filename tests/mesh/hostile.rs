@@ -144,6 +144,21 @@ async fn record_created_an_hour_ahead_is_ignored_without_penalty() {
     assert_eq!(kit::misbehaviour_of(&node, peer).await, Some(0.0));
 }
 
+/// Each of `peers` publishes a listing `<name><i>`, signed with its own key
+/// (`fixtures::key(400 + i)`) and created now.
+async fn publish_fresh(peers: &[NetworkHandle], name: &str) {
+    for (i, peer) in peers.iter().enumerate() {
+        let key = fixtures::key(400 + i as u64);
+        let listing = fixtures::listing(&format!("{name}{i}"));
+        let body = fixtures::listing_body(author_of(&key), CELL, listing, Timestamp::now());
+        publish(
+            peer,
+            GossipMessage::record(SignedRecord::sign(&body, &key)).encode(),
+        )
+        .await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clock_skew_is_reported() {
     use swapmesh_node::skew::ClockState;
@@ -161,20 +176,7 @@ async fn clock_skew_is_reported() {
     assert_eq!(node.clock_skew().state, ClockState::Unknown);
 
     // Each publishes a fresh listing of its own: from this node's future.
-    for (i, peer) in peers.iter().enumerate() {
-        let key = fixtures::key(400 + i as u64);
-        let body = fixtures::listing_body(
-            author_of(&key),
-            CELL,
-            fixtures::listing(&format!("lamp{i}")),
-            Timestamp::now(),
-        );
-        publish(
-            peer,
-            GossipMessage::record(SignedRecord::sign(&body, &key)).encode(),
-        )
-        .await;
-    }
+    publish_fresh(&peers, "lamp").await;
     wait_until("the node to find its clock behind", || async {
         node.clock_skew().state == ClockState::Behind
     })
@@ -192,20 +194,7 @@ async fn clock_skew_is_reported() {
 
     // Set right, the node finds it agrees with them again.
     node.clock().set(Timestamp::now());
-    for (i, peer) in peers.iter().enumerate() {
-        let key = fixtures::key(400 + i as u64);
-        let body = fixtures::listing_body(
-            author_of(&key),
-            CELL,
-            fixtures::listing(&format!("lamp{i}-again")),
-            Timestamp::now(),
-        );
-        publish(
-            peer,
-            GossipMessage::record(SignedRecord::sign(&body, &key)).encode(),
-        )
-        .await;
-    }
+    publish_fresh(&peers, "lamp-again").await;
     wait_until("the node to agree with its peers", || async {
         node.clock_skew().state == ClockState::Ok
     })

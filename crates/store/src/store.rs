@@ -8,7 +8,8 @@ use sled::transaction::{
 };
 use sled::{IVec, Transactional};
 use swapmesh_protocol::{
-    Address, RecordBody, RecordId, Timestamp, Topic, Verified, Version, supersedes, topics,
+    Address, RecordBody, RecordId, RecordKind, Timestamp, Topic, Verified, Version, supersedes,
+    topics,
 };
 use swapmesh_sync::{Item, Summary as SyncSummary};
 
@@ -1137,6 +1138,27 @@ impl Store {
             None => Ok(None),
             Some(v) => self.get(&v.id),
         }
+    }
+
+    /// The current stored version of every address of these kinds (records
+    /// that expired but were not swept yet included), in address order. Reads
+    /// every address key and only the records of these kinds: what the node
+    /// needs at start to build its trust graph.
+    pub fn current_of_kinds(&self, kinds: &[RecordKind]) -> Result<Vec<StoredRecord>> {
+        let codes: Vec<u8> = kinds.iter().map(|k| k.code()).collect();
+        let mut out = Vec::new();
+        for kv in self.o()?.trees.addresses.iter() {
+            let (key, value) = kv?;
+            if key.len() < 33 || !codes.contains(&key[32]) {
+                continue;
+            }
+            let entry = AddressEntry::decode(&value)
+                .ok_or_else(|| StoreError::corrupt("undecodable address entry"))?;
+            if let Some(record) = self.get(&entry.id)? {
+                out.push(record);
+            }
+        }
+        Ok(out)
     }
 
     /// The version an address is at, even if that record has expired since: a new

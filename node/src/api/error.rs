@@ -76,6 +76,8 @@ pub enum ErrorCode {
     MeshNotFound,
     /// 404: no blocked peer has this id or starts with it.
     PeerNotBlocked,
+    /// 404: we hold no live vouch of ours for this subject.
+    VouchNotFound,
     /// 403: the listing is another author's.
     NotYourListing,
     /// 409: a live listing of ours has this name already.
@@ -183,6 +185,7 @@ impl ErrorCode {
         ErrorCode::ProfileNotFound,
         ErrorCode::MeshNotFound,
         ErrorCode::PeerNotBlocked,
+        ErrorCode::VouchNotFound,
         ErrorCode::NotYourListing,
         ErrorCode::ListingExists,
         ErrorCode::ListingWithdrawn,
@@ -233,7 +236,7 @@ impl ErrorCode {
                 StatusCode::FORBIDDEN
             }
             NoSuchRoute | ListingNotFound | ProfileNotFound | MeshNotFound | PeerNotBlocked
-            | UnknownAgreement | UnknownListing | UnknownAction | PhotoNotFound => {
+            | VouchNotFound | UnknownAgreement | UnknownListing | UnknownAction | PhotoNotFound => {
                 StatusCode::NOT_FOUND
             }
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -285,6 +288,7 @@ impl ErrorCode {
             ProfileNotFound => "profile_not_found",
             MeshNotFound => "mesh_not_found",
             PeerNotBlocked => "peer_not_blocked",
+            VouchNotFound => "vouch_not_found",
             NotYourListing => "not_your_listing",
             ListingExists => "listing_exists",
             ListingWithdrawn => "listing_withdrawn",
@@ -364,6 +368,7 @@ impl ErrorCode {
             PeerNotBlocked => {
                 "no blocked peer has this id or starts with it (`GET /peers/blocked` lists them)"
             }
+            VouchNotFound => "we hold no live vouch of ours for this subject",
             NotYourListing => "the listing is another author's; only its author can change it",
             ListingExists => "a live listing of ours has this name already",
             ListingWithdrawn => "the listing is withdrawn and cannot change",
@@ -541,6 +546,7 @@ impl From<NodeError> for ApiError {
                 return ApiError::field(ErrorCode::IdPrefixTooShort, "id_prefix", &e);
             }
             NodeError::NoSuchListing(_) => ErrorCode::ListingNotFound,
+            NodeError::NoSuchVouch(_) => ErrorCode::VouchNotFound,
             NodeError::NotOurListing(_) => ErrorCode::NotYourListing,
             NodeError::NotInMesh(_) => ErrorCode::MeshNotFound,
             NodeError::Invite(_) => ErrorCode::InvalidInvite,

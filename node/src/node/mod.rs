@@ -16,6 +16,7 @@ mod network;
 mod photos;
 mod records;
 mod reviews;
+mod trust;
 
 use std::sync::Arc;
 
@@ -42,6 +43,7 @@ use crate::skew::SkewWatch;
 use crate::sync::schedule::Schedule;
 use crate::sync::{Progress, SessionError, SessionReport, SyncService};
 use crate::tasks::Tasks;
+use crate::trust::Trust;
 use crate::web::WebSessions;
 
 pub use reviews::ReviewSummary;
@@ -80,6 +82,7 @@ struct Inner {
     metrics: Arc<AppMetrics>,
     health: Arc<Health>,
     skew: Arc<SkewWatch>,
+    trust: Arc<Trust>,
     tasks: Arc<Tasks>,
 }
 
@@ -121,6 +124,11 @@ impl Node {
             health.clone(),
         ));
         let skew = ingestor.skew();
+        let trust = Arc::new(Trust::new(
+            swapmesh_protocol::signed::author_of(&key),
+            clock.clone(),
+            config.trust_interval,
+        ));
         let sync = SyncService::new(
             store.clone(),
             meshes.clone(),
@@ -216,9 +224,11 @@ impl Node {
                 metrics,
                 health,
                 skew,
+                trust,
                 tasks,
             }),
         };
+        node.follow_trust_records()?;
         node.forget_left_meshes().await?;
         node.keep_store_budget().await?;
         node.inner.tasks.spawn(node.clone().sweep_every_interval());
@@ -250,6 +260,7 @@ impl Node {
             .inner
             .store
             .sweep_expired(self.inner.config.clock.now())?;
+        self.inner.trust.sweep();
         self.inner.blobs.collect()?;
         Ok(swept)
     }
@@ -265,6 +276,9 @@ impl Node {
             }
             if let Err(e) = self.keep_store_budget().await {
                 warn!(error = %e, "keeping the store budget failed");
+            }
+            if let Err(e) = self.renew_vouches().await {
+                warn!(error = %e, "renewing own vouches failed");
             }
             if interval.is_zero() {
                 return;

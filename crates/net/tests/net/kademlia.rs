@@ -2,57 +2,40 @@
 //! provides at most 64 keys here, and our own keys live apart. The other side
 //! is a bare libp2p Kademlia swarm that does whatever a hostile peer would.
 
-use std::{error::Error, time::Duration};
+use std::time::Duration;
 
 use futures::StreamExt;
 use libp2p::{
-    StreamProtocol, Swarm, SwarmBuilder, Transport as _,
-    core::{transport::MemoryTransport, upgrade::Version},
+    StreamProtocol, Swarm,
     kad::{
         self,
         store::{MemoryStore, MemoryStoreConfig},
     },
-    noise,
     swarm::SwarmEvent,
-    yamux,
 };
 use swapmesh_net::KadStoreStats;
 
-use crate::support::{Node, TOPIC, WAIT_TIMEOUT, bounded, stop_all};
+use crate::support::{Node, TOPIC, WAIT_TIMEOUT, bare_swarm, bounded, stop_all};
 
 type KadSwarm = Swarm<kad::Behaviour<MemoryStore>>;
 
 /// A bare Kademlia peer on the memory transport that knows only `target`.
 fn kad_peer(target: &Node) -> KadSwarm {
-    let mut swarm = SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_other_transport(|key| {
-            Ok::<_, Box<dyn Error + Send + Sync>>(
-                MemoryTransport::default()
-                    .upgrade(Version::V1)
-                    .authenticate(noise::Config::new(key)?)
-                    .multiplex(yamux::Config::default()),
-            )
-        })
-        .unwrap()
-        .with_behaviour(|key| {
-            let peer = key.public().to_peer_id();
-            // Its own store takes everything: the limits under test are the target's.
-            let store = MemoryStore::with_config(
-                peer,
-                MemoryStoreConfig {
-                    max_provided_keys: 100_000,
-                    ..MemoryStoreConfig::default()
-                },
-            );
-            let config = kad::Config::new(StreamProtocol::new("/swapmesh/kad/1"));
-            let mut kad = kad::Behaviour::with_config(peer, store, config);
-            kad.set_mode(Some(kad::Mode::Server));
-            kad
-        })
-        .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-        .build();
+    let mut swarm = bare_swarm(|key| {
+        let peer = key.public().to_peer_id();
+        // Its own store takes everything: the limits under test are the target's.
+        let store = MemoryStore::with_config(
+            peer,
+            MemoryStoreConfig {
+                max_provided_keys: 100_000,
+                ..MemoryStoreConfig::default()
+            },
+        );
+        let config = kad::Config::new(StreamProtocol::new("/swapmesh/kad/1"));
+        let mut kad = kad::Behaviour::with_config(peer, store, config);
+        kad.set_mode(Some(kad::Mode::Server));
+        kad
+    });
     let mut address = target.addr.clone();
     address.pop();
     swarm.behaviour_mut().add_address(&target.peer, address);

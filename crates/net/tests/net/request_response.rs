@@ -1,7 +1,6 @@
 //! `/swapmesh/sync/1` and `/swapmesh/agree/1`: round trips and frame rules.
 
 use std::{
-    error::Error,
     io,
     pin::Pin,
     task::{Context, Poll},
@@ -10,12 +9,9 @@ use std::{
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::{
-    StreamProtocol, SwarmBuilder, Transport as _,
-    core::{transport::MemoryTransport, upgrade::Version},
-    noise,
+    StreamProtocol,
     request_response::{self, Codec as _, ProtocolSupport},
     swarm::SwarmEvent,
-    yamux,
 };
 use swapmesh_net::{
     Misbehaviour, NetworkEvent, Protocol, RequestError,
@@ -23,7 +19,7 @@ use swapmesh_net::{
 };
 use tokio::sync::mpsc;
 
-use crate::support::{Node, Seen, bounded, connect, stop_all, test_config};
+use crate::support::{Node, Seen, bare_swarm, bounded, connect, stop_all, test_config};
 
 async fn round_trip(protocol: Protocol) {
     let mut a = Node::start().await;
@@ -283,30 +279,16 @@ impl request_response::Codec for TruncatingCodec {
 async fn malformed_request_is_reported_as_misbehaviour() {
     bounded(async {
         let mut b = Node::start().await;
-        let mut evil = SwarmBuilder::with_new_identity()
-            .with_tokio()
-            .with_other_transport(|key| {
-                Ok::<_, Box<dyn Error + Send + Sync>>(
-                    MemoryTransport::default()
-                        .upgrade(Version::V1)
-                        .authenticate(noise::Config::new(key)?)
-                        .multiplex(yamux::Config::default()),
-                )
-            })
-            .unwrap()
-            .with_behaviour(|_| {
-                request_response::Behaviour::with_codec(
-                    TruncatingCodec,
-                    [(
-                        StreamProtocol::new(Protocol::Sync.name()),
-                        ProtocolSupport::Outbound,
-                    )],
-                    request_response::Config::default()
-                        .with_request_timeout(Duration::from_secs(5)),
-                )
-            })
-            .unwrap()
-            .build();
+        let mut evil = bare_swarm(|_| {
+            request_response::Behaviour::with_codec(
+                TruncatingCodec,
+                [(
+                    StreamProtocol::new(Protocol::Sync.name()),
+                    ProtocolSupport::Outbound,
+                )],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(5)),
+            )
+        });
         let evil_peer = *evil.local_peer_id();
         evil.dial(b.addr.clone()).unwrap();
         loop {

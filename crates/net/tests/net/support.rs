@@ -323,3 +323,30 @@ pub(crate) async fn stop_all(nodes: Vec<Node>) {
         node.stop().await;
     }
 }
+
+/// A bare libp2p swarm on the memory transport (noise, yamux), running only
+/// `behaviour`: a peer that speaks our protocols however a test wants.
+pub(crate) fn bare_swarm<B: libp2p::swarm::NetworkBehaviour>(
+    behaviour: impl FnOnce(&Keypair) -> B,
+) -> libp2p::Swarm<B> {
+    use libp2p::{
+        Transport as _,
+        core::{transport::MemoryTransport, upgrade::Version},
+        noise, yamux,
+    };
+    libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_other_transport(|key| {
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                MemoryTransport::default()
+                    .upgrade(Version::V1)
+                    .authenticate(noise::Config::new(key)?)
+                    .multiplex(yamux::Config::default()),
+            )
+        })
+        .expect("the memory transport builds")
+        .with_behaviour(behaviour)
+        .expect("the behaviour builds")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build()
+}
