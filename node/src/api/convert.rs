@@ -80,6 +80,7 @@ impl ListingJson {
             meshes: body.meshes.iter().map(ToString::to_string).collect(),
             created_at: rfc3339(body.created_at),
             expires_at: rfc3339(body.expires_at),
+            trust: None,
         })
     }
 

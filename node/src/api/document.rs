@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ErrorCode;
-use super::{ApiState, agreements, blobs, events, listings, meshes, node, reviews, web_sessions};
+use super::{
+    ApiState, agreements, blobs, events, listings, meshes, node, reviews, trust, web_sessions,
+};
 
 /// Every route, with the document generated from them.
 pub(super) fn parts() -> (Router<ApiState>, Value) {
@@ -18,6 +20,7 @@ pub(super) fn parts() -> (Router<ApiState>, Value) {
         .merge(listings::routes())
         .merge(agreements::routes())
         .merge(reviews::routes())
+        .merge(trust::routes())
         .merge(blobs::routes())
         .merge(meshes::routes())
         .merge(node::routes())

@@ -52,7 +52,7 @@ pub struct WindowJson {
 }
 
 /// A listing as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ListingJson {
     /// `<author-hex>.<d>`, stable across versions.
     pub id: String,
@@ -100,10 +100,13 @@ pub struct ListingJson {
     /// When it expires (RFC 3339).
     #[schema(format = DateTime)]
     pub expires_at: String,
+    /// Its author's trust from where you stand (`GET /trust/{author}` says
+    /// why); `null` only where a listing is shown outside the API.
+    pub trust: Option<TrustJson>,
 }
 
 /// A page of listings, newest first.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ListingPage {
     /// The listings.
     pub listings: Vec<ListingJson>,
@@ -1092,7 +1095,7 @@ pub struct AgreementSummaryJson {
 }
 
 /// An agreement as this node has it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct AgreementJson {
     /// What every agreement shows.
     #[serde(flatten)]
@@ -1122,7 +1125,7 @@ pub struct AgreementJson {
 }
 
 /// An agreement after an action of ours.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct AgreementAnswer {
     /// The agreement.
     #[serde(flatten)]
@@ -1368,4 +1371,160 @@ pub struct WebSessionJson {
     /// With a session: the token its writes carry in `X-CSRF-Token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csrf_token: Option<String>,
+}
+
+/// What a vouch claims.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VouchClaimJson {
+    /// Lives nearby.
+    Neighbour,
+    /// Known in person.
+    KnownInPerson,
+    /// Has dealt with them well.
+    DealtWith,
+}
+
+/// How sure a voucher is.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfidenceJson {
+    /// Taken back (only in answers; revoke with `DELETE /vouches/{subject}`).
+    Revoked,
+    /// Somewhat (weight 1).
+    Low,
+    /// Fairly (weight 2).
+    Medium,
+    /// Fully (weight 3).
+    High,
+}
+
+/// `POST /vouches`: vouch for someone.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"subject": "0707070707070707070707070707070707070707070707070707070707070707", "claim": "known_in_person", "confidence": "high", "note": "my neighbour for ten years"}))]
+pub struct VouchInput {
+    /// Who (their author key, 64 hex); never yourself.
+    pub subject: String,
+    /// What you claim.
+    pub claim: VouchClaimJson,
+    /// How sure you are: `low`, `medium` or `high`.
+    pub confidence: ConfidenceJson,
+    /// Up to 280 characters, public.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A vouch: public, signed by its author, lives a year and is renewed by its
+/// author's node until revoked.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct VouchJson {
+    /// The record id.
+    pub id: String,
+    /// Who vouches.
+    pub author: String,
+    /// For whom.
+    pub subject: String,
+    /// What they claim.
+    pub claim: VouchClaimJson,
+    /// How sure they are.
+    pub confidence: ConfidenceJson,
+    /// The note.
+    pub note: String,
+    /// The version at its address.
+    pub version: u64,
+    /// When this version was made (RFC 3339).
+    pub created_at: String,
+    /// When it expires unless renewed (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Live vouches held here.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct VouchList {
+    /// In (author, subject) order.
+    pub vouches: Vec<VouchJson>,
+}
+
+/// A person, by key and (when their profile is held) name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct PersonJson {
+    /// Author key (64 hex).
+    pub author: String,
+    /// Their profile's name, if held.
+    pub name: Option<String>,
+}
+
+/// Reviews by people you know.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct RatingKnownJson {
+    /// Their mean rating (1–5), if any.
+    pub mean: Option<f64>,
+    /// How many.
+    pub count: u32,
+}
+
+/// Someone's trust as this node computes it from where its owner stands.
+/// Others' nodes compute their own and may differ.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct TrustJson {
+    /// Whose.
+    pub author: String,
+    /// Parts per million of all trust, from you (personalised PageRank over
+    /// vouches, receipts and reviews).
+    pub score: u32,
+    /// Vouch hops from you (1: you vouch for them); `null` beyond 6.
+    pub distance: Option<u8>,
+    /// Up to 3 people you vouch for who vouch for them, highest score first.
+    pub vouched_by: Vec<PersonJson>,
+    /// Their agreements whose receipts are held here.
+    pub deals: u32,
+    /// Of those, the ones with someone within 2 vouch hops of you.
+    pub deals_known: u32,
+    /// Reviews of them by people within 2 vouch hops of you.
+    pub rating_known: RatingKnownJson,
+}
+
+/// One of someone's deals, as `GET /trust` explains it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct TrustDealJson {
+    /// The agreement (64 hex).
+    pub agreement: String,
+    /// The other party.
+    pub with: PersonJson,
+    /// `completed`, `cancelled` or `resolved`.
+    pub outcome: OutcomeJson,
+    /// Whether it counts in `deals_known`.
+    pub known: bool,
+    /// Why, in words.
+    pub why: String,
+}
+
+/// A review of someone, as `GET /trust` explains it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct TrustReviewJson {
+    /// The agreement reviewed (64 hex).
+    pub agreement: String,
+    /// Who wrote it.
+    pub by: PersonJson,
+    /// 1 to 5.
+    pub rating: u8,
+    /// Whether it counts in `rating_known`.
+    pub counted: bool,
+    /// Why, in words.
+    pub why: String,
+}
+
+/// Someone's trust from where you stand, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct TrustExplainedJson {
+    /// The figures.
+    pub trust: TrustJson,
+    /// Up to 3 shortest vouch paths from you to them: each lists the people
+    /// from the one you vouch for to them.
+    pub paths: Vec<Vec<PersonJson>>,
+    /// Their deals whose receipts are held here.
+    pub deals: Vec<TrustDealJson>,
+    /// Reviews of them held here.
+    pub reviews: Vec<TrustReviewJson>,
 }

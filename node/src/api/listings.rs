@@ -15,6 +15,7 @@ use super::ApiState;
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Body, Params, author, bad_parameter, listing_id, mesh_id, page_limit};
 use super::json::{ErrorBody, ListingInput, ListingJson, ListingPage, ListingPatch};
+use super::trust::trust_json;
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -45,6 +46,9 @@ pub(crate) struct SearchParams {
     /// that start listing ids (`<author-hex>.<d>`). An exact name of ours wins
     /// over prefix matches. Not combined with the other filters.
     id_prefix: Option<String>,
+    /// Only listings of authors within this many vouch hops of you (1-3):
+    /// 1 is the people you vouch for. Pages may then hold fewer than `limit`.
+    max_distance: Option<String>,
     /// The `next` of the previous page.
     cursor: Option<String>,
     /// Most listings in the page (1-500, default 50).
@@ -72,6 +76,19 @@ fn enum_value<T: serde::de::DeserializeOwned>(
 impl SearchParams {
     fn limit(&self) -> ApiResult<usize> {
         page_limit(self.limit.as_deref())
+    }
+
+    fn max_distance(&self) -> ApiResult<Option<u8>> {
+        self.max_distance
+            .as_deref()
+            .map(|d| match d.parse::<u8>() {
+                Ok(d @ 1..=3) => Ok(d),
+                _ => Err(bad_parameter(
+                    "max_distance",
+                    format!("{d:?} is not a distance from 1 to 3"),
+                )),
+            })
+            .transpose()
     }
 
     fn query(&self) -> ApiResult<Query> {
@@ -125,6 +142,7 @@ impl SearchParams {
             &self.purpose,
             &self.q,
             &self.author,
+            &self.max_distance,
             &self.cursor,
         ]
         .iter()
@@ -160,26 +178,47 @@ async fn search_listings(
         }
         let found = state.node().find_listings(prefix.trim(), p.limit()?)?;
         return Ok(Json(ListingPage {
-            listings: found.iter().filter_map(ListingJson::from_record).collect(),
+            listings: with_trust(state.node(), found.iter()),
             next: None,
         }));
     }
+    let max_distance = p.max_distance()?;
     let page = state.node().search(&p.query()?)?;
+    let node = state.node();
+    let near = |r: &&swapmesh_store::StoredRecord| match max_distance {
+        None => true,
+        Some(most) => node
+            .trust_of(&r.body.author)
+            .distance
+            .is_some_and(|d| (1..=most).contains(&d)),
+    };
     Ok(Json(ListingPage {
-        listings: page
-            .records
-            .iter()
-            .filter_map(ListingJson::from_record)
-            .collect(),
+        listings: with_trust(node, page.records.iter().filter(near)),
         next: page.next.map(|c| c.to_string()),
     }))
 }
 
+/// The API form of stored listings, each with its author's trust.
+fn with_trust<'a>(
+    node: &crate::Node,
+    records: impl Iterator<Item = &'a swapmesh_store::StoredRecord>,
+) -> Vec<ListingJson> {
+    records
+        .filter_map(|r| {
+            let mut json = ListingJson::from_record(r)?;
+            json.trust = Some(trust_json(node, &r.body.author));
+            Some(json)
+        })
+        .collect()
+}
+
 /// The API form of a version we just published (no second read of the store).
-fn published(verified: &Verified) -> ApiResult<Json<ListingJson>> {
-    ListingJson::from_body(verified.id(), verified.body())
-        .map(Json)
-        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the published record is not a listing"))
+fn published(node: &crate::Node, verified: &Verified) -> ApiResult<Json<ListingJson>> {
+    let mut json = ListingJson::from_body(verified.id(), verified.body()).ok_or_else(|| {
+        ApiError::new(ErrorCode::Internal, "the published record is not a listing")
+    })?;
+    json.trust = Some(trust_json(node, &verified.body().author));
+    Ok(Json(json))
 }
 
 /// Publish a listing
@@ -204,7 +243,7 @@ async fn create_listing(
 ) -> ApiResult<(StatusCode, Json<ListingJson>)> {
     let listing = input.into_listing()?;
     let verified = state.node().publish_listing(listing).await?;
-    Ok((StatusCode::CREATED, published(&verified)?))
+    Ok((StatusCode::CREATED, published(state.node(), &verified)?))
 }
 
 /// Show a listing
@@ -233,7 +272,8 @@ async fn show_listing(
         )
     };
     let record = state.node().listing(&id)?.ok_or_else(not_found)?;
-    ListingJson::from_record(&record)
+    with_trust(state.node(), std::iter::once(&record))
+        .pop()
         .map(Json)
         .ok_or_else(not_found)
 }
@@ -265,7 +305,7 @@ async fn update_listing(
     let id = listing_id(&id)?;
     let patch = patch.resolve()?;
     let verified = state.node().change_listing(&id, |l| patch.apply(l)).await?;
-    published(&verified)
+    published(state.node(), &verified)
 }
 
 /// Withdraw a listing
@@ -290,5 +330,5 @@ async fn withdraw_listing(
 ) -> ApiResult<Json<ListingJson>> {
     let id = listing_id(&id)?;
     let verified = state.node().withdraw(&id).await?;
-    published(&verified)
+    published(state.node(), &verified)
 }

@@ -37,6 +37,7 @@ mod meshes;
 mod node;
 pub(crate) mod reviews;
 mod terms;
+mod trust;
 mod web_sessions;
 
 use std::sync::Arc;

@@ -93,6 +93,12 @@ pub enum Command {
     /// holds about someone.
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Vouches: say publicly that you know someone; take it back.
+    #[command(subcommand)]
+    Vouch(VouchCommand),
+    /// Someone's trust as your node computes it from where you stand, and why.
+    #[command(after_long_help = "Example:\n  swapmesh trust 5d0c7e21")]
+    Trust(TrustArgs),
     /// Open your node's web page: a one-time sign-in link, in the browser.
     #[command(
         after_long_help = "Examples:\n  swapmesh open\n  swapmesh open --print\n  swapmesh open --qr --host 192.168.1.20:7878   (a phone on the LAN: the host must be in api_hosts)"
@@ -501,6 +507,9 @@ pub struct BrowseArgs {
     /// Only this author's listings (64 hex).
     #[arg(long)]
     pub author: Option<String>,
+    /// Only listings of people within this many vouch hops of you (1-3).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub max_distance: Option<u8>,
     /// Which page.
     #[command(flatten)]
     pub page: PageArgs,
@@ -981,4 +990,87 @@ pub enum ReviewCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+}
+
+/// What a vouch claims, on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ClaimArg {
+    /// Lives nearby.
+    Neighbour,
+    /// Known in person.
+    KnownInPerson,
+    /// Has dealt with them well.
+    DealtWith,
+}
+
+/// How sure a vouch is, on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ConfidenceArg {
+    /// Somewhat.
+    Low,
+    /// Fairly.
+    Medium,
+    /// Fully.
+    High,
+}
+
+/// `vouch` subcommands. A person is named by their key (64 hex), or a unique
+/// start of it (at least 8 hex characters) among the people your node knows.
+#[derive(Subcommand, Debug)]
+pub enum VouchCommand {
+    /// Vouch for someone: public, signed by you, renewed by your node until
+    /// you revoke it.
+    #[command(
+        after_long_help = "Example:\n  swapmesh vouch add 5d0c7e21 --claim known-in-person --confidence high --note \"next door since 2019\""
+    )]
+    Add {
+        /// The person.
+        person: String,
+        /// What you claim.
+        #[arg(long, value_enum, default_value = "known-in-person")]
+        claim: ClaimArg,
+        /// How sure you are.
+        #[arg(long, value_enum, default_value = "medium")]
+        confidence: ConfidenceArg,
+        /// A public note (at most 280 characters).
+        #[arg(long, default_value = "")]
+        note: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Take your vouch for someone back.
+    #[command(after_long_help = "Example:\n  swapmesh vouch revoke 5d0c7e21")]
+    Revoke {
+        /// The person.
+        person: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The live vouches your node holds: yours by default.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh vouch list\n  swapmesh vouch list --subject 5d0c7e21"
+    )]
+    List {
+        /// Vouches for this person (then by anyone, unless --author).
+        #[arg(long, value_name = "PERSON")]
+        subject: Option<String>,
+        /// Vouches by this person (default: you, without --subject).
+        #[arg(long, value_name = "PERSON")]
+        author: Option<String>,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// `trust PERSON`.
+#[derive(clap::Args, Debug)]
+pub struct TrustArgs {
+    /// The person.
+    pub person: String,
+    /// How to reach the node.
+    #[command(flatten)]
+    pub client: ClientArgs,
 }

@@ -147,6 +147,7 @@ pub(super) fn browse(
 ) -> anyhow::Result<()> {
     let c = client(dir, &args.client)?;
     let command = command_words(data_dir, &["browse"]);
+    let max_distance = args.max_distance.map(|d| d.to_string());
     Search::<ListingPage>::new("/listings", command, |l| listing_line(l, false))
         .flags(&[
             ("area", "area", &args.area),
@@ -155,6 +156,7 @@ pub(super) fn browse(
             ("purpose", "purpose", &args.purpose),
             ("q", "query", &args.query),
             ("author", "author", &args.author),
+            ("max_distance", "max-distance", &max_distance),
         ])
         .run(&c, &args.page, args.client.json)
 }

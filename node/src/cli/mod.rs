@@ -22,6 +22,7 @@ mod photos;
 mod resolve;
 mod reviews;
 pub(crate) mod text;
+mod trust;
 mod web;
 
 use std::io::Read;
@@ -128,6 +129,8 @@ fn client_command(
         Command::Mesh(command) => node::mesh(dir, command),
         Command::Agreement(command) => agreements::run(dir, given_dir, command),
         Command::Review(command) => reviews::run(dir, given_dir, command),
+        Command::Vouch(command) => trust::vouch(dir, command),
+        Command::Trust(args) => trust::show(dir, &args),
         Command::Open(args) => web::open(dir, &args),
         Command::WebSessions(WebSessionsCommand::Revoke { client }) => web::revoke(dir, &client),
         Command::Blob(command) => photos::run(dir, command),

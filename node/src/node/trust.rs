@@ -11,7 +11,7 @@ use tracing::{debug, info, warn};
 use super::Node;
 use crate::error::NodeError;
 use crate::events::NodeEvent;
-use crate::trust::{KINDS, Standing};
+use crate::trust::{Explanation, KINDS, Standing};
 
 /// Own vouches are published again this long before they expire.
 const RENEW_BEFORE: u64 = 30 * DAY;
@@ -31,7 +31,7 @@ impl Node {
                         NodeEvent::RecordAdded { address, id }
                         | NodeEvent::RecordChanged { address, id },
                     ) if KINDS.contains(&address.kind) => match node.inner.store.get(&id) {
-                        Ok(Some(record)) => node.inner.trust.observe(&record.body),
+                        Ok(Some(record)) => node.inner.trust.observe(record.id, &record.body),
                         Ok(None) => {}
                         Err(e) => debug!(error = %e, "could not read a trust record"),
                     },
@@ -61,6 +61,15 @@ impl Node {
     pub fn trust_of(&self, author: &AuthorKey) -> Standing {
         let computed = self.inner.trust.current();
         self.inner.trust.standing(&computed, author)
+    }
+
+    /// `author`'s standing and why: shortest vouch paths, deals and reviews.
+    pub fn explain_trust(&self, author: &AuthorKey) -> (Standing, Explanation) {
+        let computed = self.inner.trust.current();
+        (
+            self.inner.trust.standing(&computed, author),
+            self.inner.trust.explain(&computed, author),
+        )
     }
 
     /// Every score (parts per million) and distance, in key order: what two

@@ -21,7 +21,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use swapmesh_protocol::social::{Confidence, Outcome, ReceiptStatement};
-use swapmesh_protocol::{AgreementId, AuthorKey, Content, RecordBody, RecordKind, Timestamp};
+use swapmesh_protocol::{
+    AgreementId, AuthorKey, Content, RecordBody, RecordId, RecordKind, Timestamp, Version,
+    supersedes,
+};
 
 /// The most an edge weighs.
 pub(crate) const MAX_PAIR_WEIGHT: u32 = 6;
@@ -44,12 +47,17 @@ enum Says {
 
 /// One agreement between two parties, and how it ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Deal {
-    pub(crate) agreement: AgreementId,
-    pub(crate) provider: AuthorKey,
-    pub(crate) receiver: AuthorKey,
-    pub(crate) outcome: Outcome,
-    pub(crate) on_time: Option<bool>,
+pub struct Deal {
+    /// The agreement.
+    pub agreement: AgreementId,
+    /// Who provided the thing.
+    pub provider: AuthorKey,
+    /// Who received it.
+    pub receiver: AuthorKey,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Whether the last return was on time, when there was one.
+    pub on_time: Option<bool>,
 }
 
 impl Deal {
@@ -64,7 +72,7 @@ impl Deal {
     }
 
     /// The other party, if `who` is one.
-    pub(crate) fn other(&self, who: &AuthorKey) -> Option<AuthorKey> {
+    pub fn other(&self, who: &AuthorKey) -> Option<AuthorKey> {
         if *who == self.provider {
             Some(self.receiver)
         } else if *who == self.receiver {
@@ -75,7 +83,7 @@ impl Deal {
     }
 
     /// What the outcome alone is worth to an edge.
-    pub(crate) fn outcome_weight(&self) -> u32 {
+    pub fn outcome_weight(&self) -> u32 {
         match self.outcome {
             Outcome::Completed if self.on_time == Some(false) => 1,
             Outcome::Completed => 2,
@@ -111,7 +119,16 @@ pub(crate) type Edges = BTreeMap<AuthorKey, Vec<(AuthorKey, u32)>>;
 /// The live trust records, one contribution per address.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Graph {
-    says: BTreeMap<Address, (Says, Timestamp)>,
+    says: BTreeMap<Address, Entry>,
+}
+
+/// What the current version at an address says (`None`: a revoked vouch or
+/// an invalid one), until when, and which version it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    says: Option<Says>,
+    expires_at: Timestamp,
+    version: Version,
 }
 
 /// The deals and reviews folded from a graph: what explanations read.
@@ -126,9 +143,11 @@ pub(crate) struct Folded {
 }
 
 impl Graph {
-    /// Takes in a record (a new one, or a newer version at its address);
-    /// returns whether the graph changed. Records of other kinds are no-ops.
-    pub(crate) fn insert(&mut self, body: &RecordBody) -> bool {
+    /// Takes in a record; returns whether the graph changed. Like the store,
+    /// only a version that supersedes the one held replaces it (higher `seq`,
+    /// then lower id), so any arrival order ends with the same graph. Records
+    /// of other kinds are no-ops.
+    pub(crate) fn insert(&mut self, id: RecordId, body: &RecordBody) -> bool {
         let says = match &body.content {
             Content::Vouch(v) if v.subject != body.author => {
                 confidence_weight(v.confidence).map(|weight| Says::Vouch {
@@ -146,21 +165,25 @@ impl Graph {
             Content::Vouch(_) | Content::Review(_) => None,
             _ => return false,
         };
-        let address = address_of(body);
-        match says {
-            Some(says) => {
-                let entry = (says, body.expires_at);
-                self.says.insert(address, entry.clone()) != Some(entry)
+        let version = Version { seq: body.seq, id };
+        let entry = Entry {
+            says,
+            expires_at: body.expires_at,
+            version,
+        };
+        match self.says.get(&address_of(body)) {
+            Some(held) if !supersedes(version, held.version) => false,
+            _ => {
+                self.says.insert(address_of(body), entry);
+                true
             }
-            // A revoked vouch takes the earlier one's place: nothing.
-            None => self.says.remove(&address).is_some(),
         }
     }
 
     /// Drops what expired at `now`; returns whether anything did.
     pub(crate) fn expire(&mut self, now: Timestamp) -> bool {
         let before = self.says.len();
-        self.says.retain(|_, (_, expires_at)| *expires_at > now);
+        self.says.retain(|_, entry| entry.expires_at > now);
         self.says.len() != before
     }
 
@@ -168,10 +191,13 @@ impl Graph {
     /// records.
     pub(crate) fn fold(&self, now: Timestamp, blocked: &BTreeSet<AuthorKey>) -> Folded {
         let mut folded = Folded::default();
-        for ((author, _, _), (says, expires_at)) in &self.says {
-            if *expires_at <= now || blocked.contains(author) {
+        for ((author, _, _), entry) in &self.says {
+            if entry.expires_at <= now || blocked.contains(author) {
                 continue;
             }
+            let Some(says) = &entry.says else {
+                continue;
+            };
             match says {
                 Says::Vouch { subject, weight } => {
                     if !blocked.contains(subject) {

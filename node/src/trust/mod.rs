@@ -7,7 +7,9 @@
 //! and computed again from scratch when it changed, at most every
 //! `trust_interval`. Readers get the last computation, shared.
 
-pub(crate) mod graph;
+#[cfg(test)]
+mod determinism;
+pub mod graph;
 pub(crate) mod rank;
 #[cfg(test)]
 mod sybil;
@@ -16,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use swapmesh_protocol::{AuthorKey, RecordBody, RecordKind};
+use swapmesh_protocol::{AuthorKey, RecordBody, RecordId, RecordKind};
 use swapmesh_store::Store;
 
 use self::graph::{Folded, Graph};
@@ -38,6 +40,8 @@ pub(crate) struct Computed {
     pub(crate) folded: Folded,
     /// Deals by party: agreement ids, in order.
     pub(crate) deals_of: BTreeMap<AuthorKey, Vec<swapmesh_protocol::AgreementId>>,
+    /// Who vouches for each key, in key order.
+    pub(crate) vouchers_of: BTreeMap<AuthorKey, Vec<AuthorKey>>,
 }
 
 impl Computed {
@@ -45,8 +49,10 @@ impl Computed {
         let edges = folded.edges();
         let scores = rank(&edges, Teleport::To(me));
         let mut vouches: BTreeMap<AuthorKey, Vec<AuthorKey>> = BTreeMap::new();
+        let mut vouchers_of: BTreeMap<AuthorKey, Vec<AuthorKey>> = BTreeMap::new();
         for (author, subject) in folded.vouches.keys() {
             vouches.entry(*author).or_default().push(*subject);
+            vouchers_of.entry(*subject).or_default().push(*author);
         }
         let distances = distances(me, &vouches);
         let mut deals_of: BTreeMap<AuthorKey, Vec<_>> = BTreeMap::new();
@@ -67,6 +73,7 @@ impl Computed {
             distances,
             folded,
             deals_of,
+            vouchers_of,
         }
     }
 
@@ -134,7 +141,7 @@ impl Trust {
         let records = store.current_of_kinds(&KINDS)?;
         let mut graph = Graph::default();
         for record in &records {
-            graph.insert(&record.body);
+            graph.insert(record.id, &record.body);
         }
         let mut state = self.lock();
         state.graph = graph;
@@ -143,12 +150,12 @@ impl Trust {
     }
 
     /// A record was stored (new, or a newer version at its address).
-    pub(crate) fn observe(&self, body: &RecordBody) {
+    pub(crate) fn observe(&self, id: RecordId, body: &RecordBody) {
         if !KINDS.contains(&body.kind()) {
             return;
         }
         let mut state = self.lock();
-        if state.graph.insert(body) {
+        if state.graph.insert(id, body) {
             state.dirty = true;
         }
     }
@@ -201,13 +208,13 @@ impl Trust {
     /// `author`'s standing in `computed`.
     pub(crate) fn standing(&self, computed: &Computed, author: &AuthorKey) -> Standing {
         let folded = &computed.folded;
-        let mut vouched_by: Vec<AuthorKey> = folded
-            .vouches
-            .keys()
-            .filter(|(from, to)| {
-                to == author && *from != self.me && folded.vouches.contains_key(&(self.me, *from))
-            })
-            .map(|(from, _)| *from)
+        let mut vouched_by: Vec<AuthorKey> = computed
+            .vouchers_of
+            .get(author)
+            .into_iter()
+            .flatten()
+            .filter(|from| **from != self.me && folded.vouches.contains_key(&(self.me, **from)))
+            .copied()
             .collect();
         vouched_by.sort_by(|a, b| {
             computed
@@ -248,7 +255,122 @@ impl Trust {
         }
     }
 
+    /// Why `author` stands where they do: the shortest vouch paths to them,
+    /// and each of their deals and reviews, counted as known or not.
+    pub(crate) fn explain(&self, computed: &Computed, author: &AuthorKey) -> Explanation {
+        let folded = &computed.folded;
+        let mut deals = Vec::new();
+        let mut reviews = Vec::new();
+        for agreement in computed.deals_of.get(author).into_iter().flatten() {
+            let deal = folded.deals[agreement];
+            let Some(other) = deal.other(author) else {
+                continue;
+            };
+            deals.push(DealSeen {
+                deal,
+                other,
+                other_distance: computed.distance(&other),
+            });
+            if let Some(rating) = folded.reviews.get(&(*agreement, other)) {
+                reviews.push(ReviewSeen {
+                    agreement: *agreement,
+                    reviewer: other,
+                    rating: *rating,
+                    reviewer_distance: computed.distance(&other),
+                });
+            }
+        }
+        Explanation {
+            paths: shortest_paths(self.me, *author, folded, &computed.distances, 3),
+            deals,
+            reviews,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("trust lock")
     }
+}
+
+/// One of someone's deals, and who with.
+#[derive(Debug, Clone)]
+pub struct DealSeen {
+    /// The deal.
+    pub deal: graph::Deal,
+    /// The other party.
+    pub other: AuthorKey,
+    /// Their vouch distance from us.
+    pub other_distance: Option<u8>,
+}
+
+/// A review of someone, and who wrote it.
+#[derive(Debug, Clone)]
+pub struct ReviewSeen {
+    /// The agreement reviewed.
+    pub agreement: swapmesh_protocol::AgreementId,
+    /// Who reviewed.
+    pub reviewer: AuthorKey,
+    /// 1 to 5.
+    pub rating: u8,
+    /// The reviewer's vouch distance from us.
+    pub reviewer_distance: Option<u8>,
+}
+
+/// Why someone stands where they do.
+#[derive(Debug, Clone, Default)]
+pub struct Explanation {
+    /// Up to 3 shortest vouch paths from us, each from the first hop to them.
+    pub paths: Vec<Vec<AuthorKey>>,
+    /// Their deals.
+    pub deals: Vec<DealSeen>,
+    /// Reviews of them.
+    pub reviews: Vec<ReviewSeen>,
+}
+
+/// Up to `most` shortest vouch paths from `me` to `to` (without `me`), the
+/// lowest keys first at each hop.
+fn shortest_paths(
+    me: AuthorKey,
+    to: AuthorKey,
+    folded: &Folded,
+    distances: &BTreeMap<AuthorKey, u8>,
+    most: usize,
+) -> Vec<Vec<AuthorKey>> {
+    let Some(&hops) = distances.get(&to) else {
+        return Vec::new();
+    };
+    if hops == 0 {
+        return Vec::new();
+    }
+    // Who vouches for whom, read backwards, over keys one hop closer.
+    let mut back: BTreeMap<AuthorKey, Vec<AuthorKey>> = BTreeMap::new();
+    for (author, subject) in folded.vouches.keys() {
+        if let (Some(a), Some(s)) = (distances.get(author), distances.get(subject))
+            && *a + 1 == *s
+        {
+            back.entry(*subject).or_default().push(*author);
+        }
+    }
+    let mut paths = Vec::new();
+    let mut stack = vec![vec![to]];
+    while let Some(path) = stack.pop() {
+        if paths.len() == most {
+            break;
+        }
+        let head = path[path.len() - 1];
+        if head == me {
+            let mut path = path;
+            path.pop();
+            path.reverse();
+            paths.push(path);
+            continue;
+        }
+        // Pushed in reverse so the lowest key is explored first.
+        for prev in back.get(&head).into_iter().flatten().rev() {
+            let mut longer = path.clone();
+            longer.push(*prev);
+            stack.push(longer);
+        }
+    }
+    paths
 }

@@ -1,0 +1,189 @@
+//! `vouch` and `trust`: vouch for people and take it back, list vouches, and
+//! show someone's trust from where you stand, with why.
+
+use super::args::{ClaimArg, ConfidenceArg, TrustArgs, VouchCommand};
+use super::text::{Block, print_as, short_id};
+use super::{client, resolve};
+use crate::api::json::{
+    ConfidenceJson, PersonJson, TrustExplainedJson, TrustJson, VouchClaimJson, VouchInput,
+    VouchJson, VouchList,
+};
+use crate::data_dir::DataDir;
+
+/// Runs a `vouch` subcommand.
+pub(super) fn vouch(dir: &DataDir, command: VouchCommand) -> anyhow::Result<()> {
+    match command {
+        VouchCommand::Add {
+            person,
+            claim,
+            confidence,
+            note,
+            client: args,
+        } => {
+            let c = client(dir, &args)?;
+            let subject = resolve::person(&c, &person)?;
+            let input = VouchInput {
+                subject,
+                claim: match claim {
+                    ClaimArg::Neighbour => VouchClaimJson::Neighbour,
+                    ClaimArg::KnownInPerson => VouchClaimJson::KnownInPerson,
+                    ClaimArg::DealtWith => VouchClaimJson::DealtWith,
+                },
+                confidence: match confidence {
+                    ConfidenceArg::Low => ConfidenceJson::Low,
+                    ConfidenceArg::Medium => ConfidenceJson::Medium,
+                    ConfidenceArg::High => ConfidenceJson::High,
+                },
+                note,
+            };
+            let vouch: VouchJson = c.post("/vouches", &input)?;
+            print_as(args.json, &vouch, |v| {
+                println!("vouched for {} ({})", v.subject, vouch_words(v));
+            });
+        }
+        VouchCommand::Revoke {
+            person,
+            client: args,
+        } => {
+            let c = client(dir, &args)?;
+            let subject = resolve::person(&c, &person)?;
+            let vouch: VouchJson = c.delete(&format!("/vouches/{subject}"))?;
+            print_as(args.json, &vouch, |v| {
+                println!("revoked your vouch for {}", v.subject);
+            });
+        }
+        VouchCommand::List {
+            subject,
+            author,
+            client: args,
+        } => {
+            let c = client(dir, &args)?;
+            let subject = subject.map(|s| resolve::person(&c, &s)).transpose()?;
+            let author = match (&author, &subject) {
+                (Some(a), _) => Some(resolve::person(&c, a)?),
+                (None, None) => Some(resolve::person(&c, "me")?),
+                (None, Some(_)) => None,
+            };
+            let mut query = Vec::new();
+            if let Some(s) = &subject {
+                query.push(("subject", s.as_str()));
+            }
+            if let Some(a) = &author {
+                query.push(("author", a.as_str()));
+            }
+            let list: VouchList = c.get_with("/vouches", &query)?;
+            print_as(args.json, &list, |l| {
+                if l.vouches.is_empty() {
+                    println!("no vouches");
+                }
+                for v in &l.vouches {
+                    println!(
+                        "{} vouches for {}  {}",
+                        short_id(&v.author),
+                        short_id(&v.subject),
+                        vouch_words(v)
+                    );
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `known in person, high: "note"`.
+fn vouch_words(v: &VouchJson) -> String {
+    let claim = match v.claim {
+        VouchClaimJson::Neighbour => "neighbour",
+        VouchClaimJson::KnownInPerson => "known in person",
+        VouchClaimJson::DealtWith => "dealt with",
+    };
+    let confidence = match v.confidence {
+        ConfidenceJson::Revoked => "revoked",
+        ConfidenceJson::Low => "low",
+        ConfidenceJson::Medium => "medium",
+        ConfidenceJson::High => "high",
+    };
+    if v.note.is_empty() {
+        format!("{claim}, {confidence}")
+    } else {
+        format!("{claim}, {confidence}: {:?}", v.note)
+    }
+}
+
+/// `Ana (5d0c7e21…)` or the short key.
+fn person_words(p: &PersonJson) -> String {
+    match &p.name {
+        Some(name) => format!("{name} ({})", short_id(&p.author)),
+        None => short_id(&p.author).to_owned(),
+    }
+}
+
+/// What the trust figures say, in words.
+pub(crate) fn trust_words(t: &TrustJson) -> String {
+    let mut parts = Vec::new();
+    if let Some(first) = t.vouched_by.first() {
+        parts.push(format!("vouched by {}", person_words(first)));
+    }
+    match t.distance {
+        Some(0) => parts.push("you".to_owned()),
+        Some(1) => parts.push("you vouch for them".to_owned()),
+        Some(d) => parts.push(format!("{d} vouch hops from you")),
+        None => parts.push("no vouch path from you".to_owned()),
+    }
+    parts.push(format!(
+        "{} deals with people you know ({} in all)",
+        t.deals_known, t.deals
+    ));
+    if let Some(mean) = t.rating_known.mean {
+        parts.push(format!(
+            "rated {mean:.1} of 5 by {} you know",
+            t.rating_known.count
+        ));
+    }
+    parts.join(" · ")
+}
+
+/// `trust PERSON`.
+pub(super) fn show(dir: &DataDir, args: &TrustArgs) -> anyhow::Result<()> {
+    let c = client(dir, &args.client)?;
+    let who = resolve::person(&c, &args.person)?;
+    let t: TrustExplainedJson = c.get(&format!("/trust/{who}"))?;
+    print_as(args.client.json, &t, |t| {
+        let mut b = Block::default();
+        b.row("person", &t.trust.author)
+            .row("trust", trust_words(&t.trust))
+            .row(
+                "score",
+                format!("{} ppm (yours: others' nodes differ)", t.trust.score),
+            )
+            .rows(
+                "paths",
+                t.paths.iter().map(|p| {
+                    let hops: Vec<String> = p.iter().map(person_words).collect();
+                    format!("you → {}", hops.join(" → "))
+                }),
+                "none within 6 vouch hops",
+            )
+            .rows(
+                "deals",
+                t.deals.iter().map(|d| {
+                    format!(
+                        "{} with {}: {}",
+                        short_id(&d.agreement),
+                        person_words(&d.with),
+                        d.why
+                    )
+                }),
+                "none held here",
+            )
+            .rows(
+                "reviews",
+                t.reviews
+                    .iter()
+                    .map(|r| format!("{}/5 by {}: {}", r.rating, person_words(&r.by), r.why)),
+                "none held here",
+            );
+        b.print();
+    });
+    Ok(())
+}
