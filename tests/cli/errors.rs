@@ -342,6 +342,13 @@ fn every_error_has_a_documented_code() {
             "peer_not_blocked",
         ),
         case(
+            "DELETE",
+            "/api/v1/vouches/0707070707070707070707070707070707070707070707070707070707070707",
+            None,
+            404,
+            "vouch_not_found",
+        ),
+        case(
             "POST",
             "/api/v1/meshes/join",
             Some(json!({"invite": "swapmesh:garbage"})),

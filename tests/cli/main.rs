@@ -25,6 +25,7 @@ mod paging;
 mod photos;
 mod reviews;
 mod tokens;
+mod trust;
 mod web_agreements;
 mod web_pages;
 mod web_sessions;

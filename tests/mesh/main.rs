@@ -21,3 +21,4 @@ mod replays;
 mod responders;
 mod search;
 mod subscriptions;
+mod trust;

@@ -85,8 +85,9 @@ impl NetworkHandle {
     /// Dials `peer` at each of `addresses` (one dial each), even if it is
     /// connected, to check that it listens there: a
     /// [`NetworkEvent::AddressVerified`](crate::NetworkEvent::AddressVerified)
-    /// follows for each that answers as `peer`. These extra connections are
-    /// closed at once when the peer had one already.
+    /// follows for each that answers as `peer`. An extra connection to a peer
+    /// connected already closes by itself once idle
+    /// ([`NetworkConfig::idle_connection_timeout`](crate::NetworkConfig::idle_connection_timeout)).
     pub async fn verify_addresses(
         &self,
         peer: PeerId,

@@ -99,11 +99,21 @@ impl Node {
             confidence,
             note,
         };
+        self.publish_vouch(vouch).await
+    }
+
+    /// Publishes a vouch of ours and computes trust again at once: your own
+    /// vouch shows in your figures without waiting for `trust_interval`.
+    async fn publish_vouch(&self, vouch: Vouch) -> Result<Verified, NodeError> {
         let placement = self.default_placement();
-        self.inner
+        let published = self
+            .inner
             .publisher
             .publish_replacing(Content::Vouch(vouch), placement)
-            .await
+            .await?;
+        self.inner.trust.observe(published.id(), published.body());
+        self.inner.trust.now();
+        Ok(published)
     }
 
     /// Takes our vouch for `subject` back (a newer version, `revoked`);
@@ -119,11 +129,7 @@ impl Node {
             return Err(NodeError::NoSuchVouch(subject.to_string()));
         }
         vouch.confidence = Confidence::Revoked;
-        let placement = self.default_placement();
-        self.inner
-            .publisher
-            .publish_replacing(Content::Vouch(vouch), placement)
-            .await
+        self.publish_vouch(vouch).await
     }
 
     /// Our current vouch for `subject`, revoked ones included.
@@ -170,11 +176,7 @@ impl Node {
             let Content::Vouch(vouch) = record.body.content else {
                 continue;
             };
-            let placement = self.default_placement();
-            self.inner
-                .publisher
-                .publish_replacing(Content::Vouch(vouch), placement)
-                .await?;
+            self.publish_vouch(vouch).await?;
             renewed += 1;
         }
         if renewed > 0 {

@@ -12,35 +12,13 @@ use swapmesh_protocol::signed::author_of;
 use swapmesh_protocol::social::{
     Confidence, Outcome, Receipt, ReceiptStatement, Review, Vouch, VouchClaim,
 };
-use swapmesh_protocol::time::DAY;
-use swapmesh_protocol::validate::Checked;
-use swapmesh_protocol::{
-    AgreementId, AuthorKey, Content, Geohash, RecordBody, SignedRecord, SigningKey, Timestamp,
-    Verified, check, fixtures,
-};
+use swapmesh_protocol::{AgreementId, AuthorKey, Content, Verified, fixtures};
 use swapmesh_store::{Store, StoreOptions};
 
 use super::graph::Graph;
+use super::testkit::{NOW, signed};
 use super::{Computed, Trust};
 use crate::clock::ManualClock;
-
-const NOW: Timestamp = Timestamp(1_800_000_000);
-
-fn signed(key: &SigningKey, content: Content) -> Verified {
-    let body = RecordBody {
-        author: author_of(key),
-        seq: 1,
-        created_at: NOW,
-        expires_at: NOW.plus(300 * DAY),
-        area: Some(Geohash::parse_area("u4pru").unwrap()),
-        meshes: Vec::new(),
-        content,
-    };
-    match check(SignedRecord::sign(&body, key), NOW) {
-        Ok(Checked::Valid(v)) => v,
-        other => panic!("a test record does not check: {other:?}"),
-    }
-}
 
 /// Vouches, receipts and reviews among `n` keys, from `seed`.
 fn records(seed: u64, n: usize) -> Vec<Verified> {

@@ -13,6 +13,10 @@ pub mod graph;
 pub(crate) mod rank;
 #[cfg(test)]
 mod sybil;
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};

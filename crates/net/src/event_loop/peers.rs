@@ -110,11 +110,10 @@ impl EventLoop {
                 address: info.address.clone(),
             });
         }
-        if self.verifying.remove(&connection_id) && num_established > 1 {
-            // Only a check: the peer has its connection already.
-            self.swarm.close_connection(connection_id);
-            return;
-        }
+        // A check's connection is not closed here: the peer may already be
+        // sending requests on it (request-response spreads them over a peer's
+        // connections); with nothing on it, it closes when idle.
+        self.verifying.remove(&connection_id);
         self.on_relay_connected(peer_id);
         if num_established == 1 {
             debug!(peer = %peer_id, address = %info.address, relayed = info.relayed, "connected");
