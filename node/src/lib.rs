@@ -46,6 +46,7 @@ mod address_book;
 pub mod agree;
 pub mod api;
 pub mod blobs;
+mod blocks;
 pub mod cli;
 pub mod client;
 pub mod clock;

@@ -349,6 +349,13 @@ fn every_error_has_a_documented_code() {
             "vouch_not_found",
         ),
         case(
+            "DELETE",
+            "/api/v1/blocks/0909090909090909090909090909090909090909090909090909090909090909",
+            None,
+            404,
+            "block_not_found",
+        ),
+        case(
             "POST",
             "/api/v1/meshes/join",
             Some(json!({"invite": "swapmesh:garbage"})),
@@ -514,6 +521,8 @@ fn every_error_has_a_documented_code() {
         "stale",
         "listing_changed",
         "unavailable",
+        // Takes a person blocked and their listing: trust.rs in mesh/.
+        "blocked",
         "offer_expired",
         "after_handover",
         "open_act",

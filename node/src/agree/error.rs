@@ -41,6 +41,9 @@ pub enum AgreeError {
     /// The listing is paused or withdrawn.
     #[error("the listing is not available")]
     Unavailable,
+    /// We blocked the other party.
+    #[error("you blocked {0}: unblock them to deal with them")]
+    Blocked(String),
     /// The offer has expired.
     #[error("the offer has expired")]
     OfferExpired,
@@ -98,6 +101,7 @@ impl AgreeError {
             AgreeError::Overlaps { .. } => "overlaps",
             AgreeError::ListingChanged => "listing_changed",
             AgreeError::Unavailable => "unavailable",
+            AgreeError::Blocked(_) => "blocked",
             AgreeError::OfferExpired => "offer_expired",
             AgreeError::AfterHandover => "after_handover",
             AgreeError::OpenAct(_) => "open_act",

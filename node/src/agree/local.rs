@@ -69,8 +69,18 @@ impl Agree {
     pub(crate) async fn propose(&self, p: Proposal) -> Result<Acted, AgreeError> {
         let me = self.inner.me;
         let now = self.inner.clock.now();
-        let listing = self.listing_version(&p.listing, p.version)?;
         let provider = p.listing.author;
+        let other = if provider == me {
+            p.receiver
+        } else {
+            Some(provider)
+        };
+        if let Some(other) = other
+            && self.inner.blocks.contains(&other)
+        {
+            return Err(AgreeError::Blocked(other.to_string()));
+        }
+        let listing = self.listing_version(&p.listing, p.version)?;
         let receiver = if provider == me {
             p.receiver.ok_or_else(|| {
                 AgreeError::invalid("receiver", "on your own listing, name the receiver")

@@ -42,6 +42,7 @@ pub use error::AgreeError;
 pub use local::{Acted, Proposal};
 
 use crate::address_book::AddressBook;
+use crate::blocks::Blocks;
 use crate::clock::Clock;
 use crate::config::Faults;
 use crate::events::NodeEvent;
@@ -87,6 +88,8 @@ struct Parts {
     told_overdue: std::sync::Mutex<std::collections::HashMap<AgreementId, Timestamp>>,
     metrics: Arc<AppMetrics>,
     faults: Faults,
+    /// Authors we blocked: their proposals are refused, ours to them stopped.
+    blocks: Arc<Blocks>,
 }
 
 /// What [`Agree::new`] needs.
@@ -103,6 +106,7 @@ pub(crate) struct AgreeParts {
     pub(crate) overdue_grace: u64,
     pub(crate) metrics: Arc<AppMetrics>,
     pub(crate) faults: Faults,
+    pub(crate) blocks: Arc<Blocks>,
 }
 
 /// What this node derives of an agreement at its time: never signed.
@@ -284,6 +288,7 @@ impl Agree {
                 told_overdue: Default::default(),
                 metrics: parts.metrics,
                 faults: parts.faults,
+                blocks: parts.blocks,
             }),
         }
     }

@@ -147,6 +147,16 @@ impl Agree {
             }
             let sequencer = next.terms.provider == me;
             let arrival = event.body().signer != me && last_own.is_none_or(|own| i > own);
+            // A proposal from someone we blocked: refused as if the listing were
+            // not available, so they are not told.
+            if sequencer
+                && arrival
+                && matches!(event.body().action, Action::Propose { .. })
+                && self.inner.blocks.contains(&from)
+            {
+                answer = Some(refused(Refusal::Unavailable, head));
+                break;
+            }
             if sequencer
                 && arrival
                 && let Some(refusal) =

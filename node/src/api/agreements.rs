@@ -72,6 +72,7 @@ const CONFLICTS: &[ErrorCode] = &[
     ErrorCode::Overlaps,
     ErrorCode::ListingChanged,
     ErrorCode::Unavailable,
+    ErrorCode::Blocked,
     ErrorCode::OfferExpired,
     ErrorCode::AfterHandover,
     ErrorCode::OpenAct,

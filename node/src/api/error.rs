@@ -78,6 +78,8 @@ pub enum ErrorCode {
     PeerNotBlocked,
     /// 404: we hold no live vouch of ours for this subject.
     VouchNotFound,
+    /// 404: we do not block this author.
+    BlockNotFound,
     /// 403: the listing is another author's.
     NotYourListing,
     /// 409: a live listing of ours has this name already.
@@ -112,6 +114,8 @@ pub enum ErrorCode {
     ListingChanged,
     /// 409: the listing is paused or withdrawn.
     Unavailable,
+    /// 409: you blocked the other party.
+    Blocked,
     /// 409: the offer has expired.
     OfferExpired,
     /// 409: a cancel after a handover.
@@ -186,6 +190,7 @@ impl ErrorCode {
         ErrorCode::MeshNotFound,
         ErrorCode::PeerNotBlocked,
         ErrorCode::VouchNotFound,
+        ErrorCode::BlockNotFound,
         ErrorCode::NotYourListing,
         ErrorCode::ListingExists,
         ErrorCode::ListingWithdrawn,
@@ -202,6 +207,7 @@ impl ErrorCode {
         ErrorCode::Overlaps,
         ErrorCode::ListingChanged,
         ErrorCode::Unavailable,
+        ErrorCode::Blocked,
         ErrorCode::OfferExpired,
         ErrorCode::AfterHandover,
         ErrorCode::OpenAct,
@@ -236,14 +242,13 @@ impl ErrorCode {
                 StatusCode::FORBIDDEN
             }
             NoSuchRoute | ListingNotFound | ProfileNotFound | MeshNotFound | PeerNotBlocked
-            | VouchNotFound | UnknownAgreement | UnknownListing | UnknownAction | PhotoNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            | VouchNotFound | BlockNotFound | UnknownAgreement | UnknownListing | UnknownAction
+            | PhotoNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ListingExists | ListingWithdrawn | Superseded | OverQuota | NotYourTurn
-            | OutOfOrder | Stale | Overlaps | ListingChanged | Unavailable | OfferExpired
-            | AfterHandover | OpenAct | NothingToConfirm | Finished | Pending | Refused
-            | NoReceipt => StatusCode::CONFLICT,
+            | OutOfOrder | Stale | Overlaps | ListingChanged | Unavailable | Blocked
+            | OfferExpired | AfterHandover | OpenAct | NothingToConfirm | Finished | Pending
+            | Refused | NoReceipt => StatusCode::CONFLICT,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             NotJson | UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             UnknownField | MissingField | InvalidField | UnknownCurrency | InvalidRecord
@@ -289,6 +294,7 @@ impl ErrorCode {
             MeshNotFound => "mesh_not_found",
             PeerNotBlocked => "peer_not_blocked",
             VouchNotFound => "vouch_not_found",
+            BlockNotFound => "block_not_found",
             NotYourListing => "not_your_listing",
             ListingExists => "listing_exists",
             ListingWithdrawn => "listing_withdrawn",
@@ -305,6 +311,7 @@ impl ErrorCode {
             Overlaps => "overlaps",
             ListingChanged => "listing_changed",
             Unavailable => "unavailable",
+            Blocked => "blocked",
             OfferExpired => "offer_expired",
             AfterHandover => "after_handover",
             OpenAct => "open_act",
@@ -369,6 +376,7 @@ impl ErrorCode {
                 "no blocked peer has this id or starts with it (`GET /peers/blocked` lists them)"
             }
             VouchNotFound => "we hold no live vouch of ours for this subject",
+            BlockNotFound => "you do not block this author (`GET /blocks` lists them)",
             NotYourListing => "the listing is another author's; only its author can change it",
             ListingExists => "a live listing of ours has this name already",
             ListingWithdrawn => "the listing is withdrawn and cannot change",
@@ -393,6 +401,9 @@ impl ErrorCode {
             Overlaps => "the item is held or booked then (`period`)",
             ListingChanged => "the listing's terms changed since the version named",
             Unavailable => "the listing is paused or withdrawn",
+            Blocked => {
+                "you blocked the other party: unblock them (`DELETE /blocks/{author}`) to deal with them"
+            }
             OfferExpired => "the offer lapsed before it was answered",
             AfterHandover => "a cancel after a handover: return the item, or dispute",
             OpenAct => "an act of ours still waits for the other party's confirm",
@@ -613,6 +624,7 @@ impl From<AgreeError> for ApiError {
             }
             AgreeError::ListingChanged => ErrorCode::ListingChanged,
             AgreeError::Unavailable => ErrorCode::Unavailable,
+            AgreeError::Blocked(_) => ErrorCode::Blocked,
             AgreeError::OfferExpired => ErrorCode::OfferExpired,
             AgreeError::AfterHandover => ErrorCode::AfterHandover,
             AgreeError::OpenAct(_) => ErrorCode::OpenAct,
@@ -676,6 +688,7 @@ mod tests {
             AgreeError::Overlaps { period },
             AgreeError::ListingChanged,
             AgreeError::Unavailable,
+            AgreeError::Blocked("x".into()),
             AgreeError::OfferExpired,
             AgreeError::AfterHandover,
             AgreeError::OpenAct(event),

@@ -1528,3 +1528,20 @@ pub struct TrustExplainedJson {
     /// Reviews of them held here.
     pub reviews: Vec<TrustReviewJson>,
 }
+
+/// `POST /blocks`: block someone for yourself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"author": "0909090909090909090909090909090909090909090909090909090909090909"}))]
+pub struct BlockInput {
+    /// Their author key (64 hex); never yourself.
+    pub author: String,
+}
+
+/// The people you block.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct BlockList {
+    /// In key order, with their names where a profile is held (a blocked
+    /// author's profile is hidden elsewhere, not here).
+    pub blocks: Vec<PersonJson>,
+}

@@ -16,9 +16,9 @@ use super::convert::rfc3339;
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Body, Params, author};
 use super::json::{
-    ConfidenceJson, ErrorBody, OutcomeJson, PersonJson, RatingKnownJson, TrustDealJson,
-    TrustExplainedJson, TrustJson, TrustReviewJson, VouchClaimJson, VouchInput, VouchJson,
-    VouchList,
+    BlockInput, BlockList, ConfidenceJson, ErrorBody, OutcomeJson, PersonJson, RatingKnownJson,
+    TrustDealJson, TrustExplainedJson, TrustJson, TrustReviewJson, VouchClaimJson, VouchInput,
+    VouchJson, VouchList,
 };
 use crate::Node;
 use crate::trust::{KNOWN_DISTANCE, Standing};
@@ -28,6 +28,8 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(list_vouches, add_vouch))
         .routes(routes!(revoke_vouch))
         .routes(routes!(trust_of))
+        .routes(routes!(list_blocks, add_block))
+        .routes(routes!(remove_block))
 }
 
 /// Most characters of a vouch's note.
@@ -301,5 +303,96 @@ fn trust_json_of(node: &Node, who: &AuthorKey, standing: &Standing) -> TrustJson
             mean: standing.rating_known.1,
             count: standing.rating_known.0,
         },
+    }
+}
+
+/// Block someone
+///
+/// For you alone: their listings, profile and reviews are hidden from this
+/// node's API, search and page, their vouches and deals lend nothing to trust,
+/// their new proposals are refused as `unavailable` (they are not told) and
+/// yours to them with `409 blocked`. Agreements accepted before go on. The node
+/// still stores, syncs and forwards their records, as every node must.
+#[utoipa::path(
+    post,
+    path = "/api/v1/blocks",
+    tag = "trust",
+    request_body = BlockInput,
+    responses(
+        (status = 201, description = "Blocked (also when they were already)", body = PersonJson),
+        (status = 400, description = "`invalid_author`, `malformed_json`", body = ErrorBody),
+        (status = 422, description = "`invalid_field` (`author` is you), `missing_field`, `unknown_field`", body = ErrorBody),
+    )
+)]
+async fn add_block(
+    State(state): State<ApiState>,
+    Body(input): Body<BlockInput>,
+) -> ApiResult<(StatusCode, Json<PersonJson>)> {
+    let node = state.node();
+    let who = author("author", &input.author)?;
+    if who == node.author() {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "author",
+            "you cannot block yourself",
+        ));
+    }
+    node.block_author(who).await?;
+    Ok((StatusCode::CREATED, Json(blocked_person(node, &who))))
+}
+
+/// Unblock someone
+#[utoipa::path(
+    delete,
+    path = "/api/v1/blocks/{author}",
+    tag = "trust",
+    params(("author" = String, Path, description = "Their author key (64 hex)", example = "0909090909090909090909090909090909090909090909090909090909090909")),
+    responses(
+        (status = 200, description = "Unblocked", body = PersonJson),
+        (status = 400, description = "`invalid_author`", body = ErrorBody),
+        (status = 404, description = "`block_not_found`: you do not block them", body = ErrorBody),
+    )
+)]
+async fn remove_block(
+    State(state): State<ApiState>,
+    Path(who): Path<String>,
+) -> ApiResult<Json<PersonJson>> {
+    let node = state.node();
+    let who = author("author", &who)?;
+    if !node.unblock_author(who).await? {
+        return Err(ApiError::new(
+            ErrorCode::BlockNotFound,
+            format!("you do not block {who}"),
+        ));
+    }
+    Ok(Json(person(node, &who)))
+}
+
+/// List blocks
+#[utoipa::path(
+    get,
+    path = "/api/v1/blocks",
+    tag = "trust",
+    responses(
+        (status = 200, description = "The people you block", body = BlockList),
+    )
+)]
+async fn list_blocks(State(state): State<ApiState>) -> ApiResult<Json<BlockList>> {
+    let node = state.node();
+    Ok(Json(BlockList {
+        blocks: node
+            .blocked_authors()
+            .iter()
+            .map(|a| blocked_person(node, a))
+            .collect(),
+    }))
+}
+
+/// A blocked person, named from their profile if held (the profile is hidden
+/// everywhere else).
+fn blocked_person(node: &Node, author: &AuthorKey) -> PersonJson {
+    PersonJson {
+        author: author.to_string(),
+        name: node.held_profile_name(author),
     }
 }

@@ -96,6 +96,9 @@ pub enum Command {
     /// Vouches: say publicly that you know someone; take it back.
     #[command(subcommand)]
     Vouch(VouchCommand),
+    /// Blocks: hide someone from your node and refuse their proposals.
+    #[command(subcommand)]
+    Block(BlockCommand),
     /// Someone's trust as your node computes it from where you stand, and why.
     #[command(after_long_help = "Example:\n  swapmesh trust 5d0c7e21")]
     Trust(TrustArgs),
@@ -1073,4 +1076,36 @@ pub struct TrustArgs {
     /// How to reach the node.
     #[command(flatten)]
     pub client: ClientArgs,
+}
+
+/// `block` subcommands: for you alone; the node still stores, syncs and
+/// forwards their records.
+#[derive(Subcommand, Debug)]
+pub enum BlockCommand {
+    /// Block someone: their listings, profile and reviews are hidden from your
+    /// node, their vouches and deals lend nothing, their proposals are refused.
+    #[command(after_long_help = "Example:\n  swapmesh block add 5d0c7e21")]
+    Add {
+        /// The person.
+        person: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The people you block.
+    #[command(after_long_help = "Example:\n  swapmesh block list")]
+    List {
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Unblock someone.
+    #[command(after_long_help = "Example:\n  swapmesh block remove 5d0c7e21")]
+    Remove {
+        /// The person: their key, or a start of it (at least 8 hex) among those you block.
+        person: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }

@@ -131,6 +131,7 @@ fn client_command(
         Command::Review(command) => reviews::run(dir, given_dir, command),
         Command::Vouch(command) => trust::vouch(dir, command),
         Command::Trust(args) => trust::show(dir, &args),
+        Command::Block(command) => trust::block(dir, command),
         Command::Open(args) => web::open(dir, &args),
         Command::WebSessions(WebSessionsCommand::Revoke { client }) => web::revoke(dir, &client),
         Command::Blob(command) => photos::run(dir, command),

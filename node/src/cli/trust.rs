@@ -1,12 +1,12 @@
 //! `vouch` and `trust`: vouch for people and take it back, list vouches, and
 //! show someone's trust from where you stand, with why.
 
-use super::args::{ClaimArg, ConfidenceArg, TrustArgs, VouchCommand};
+use super::args::{BlockCommand, ClaimArg, ConfidenceArg, TrustArgs, VouchCommand};
 use super::text::{Block, print_as, short_id};
 use super::{client, resolve};
 use crate::api::json::{
-    ConfidenceJson, PersonJson, TrustExplainedJson, TrustJson, VouchClaimJson, VouchInput,
-    VouchJson, VouchList,
+    BlockInput, BlockList, ConfidenceJson, PersonJson, TrustExplainedJson, TrustJson,
+    VouchClaimJson, VouchInput, VouchJson, VouchList,
 };
 use crate::data_dir::DataDir;
 
@@ -185,5 +185,63 @@ pub(super) fn show(dir: &DataDir, args: &TrustArgs) -> anyhow::Result<()> {
             );
         b.print();
     });
+    Ok(())
+}
+
+/// Runs a `block` subcommand.
+pub(super) fn block(dir: &DataDir, command: BlockCommand) -> anyhow::Result<()> {
+    match command {
+        BlockCommand::Add {
+            person,
+            client: args,
+        } => {
+            let c = client(dir, &args)?;
+            let author = resolve::person(&c, &person)?;
+            let done: PersonJson = c.post("/blocks", &BlockInput { author })?;
+            print_as(args.json, &done, |p| {
+                println!("blocked {}", person_words(p));
+            });
+        }
+        BlockCommand::List { client: args } => {
+            let c = client(dir, &args)?;
+            let list: BlockList = c.get("/blocks")?;
+            print_as(args.json, &list, |l| {
+                if l.blocks.is_empty() {
+                    println!("you block nobody");
+                }
+                for p in &l.blocks {
+                    println!("{}", person_words(p));
+                }
+            });
+        }
+        BlockCommand::Remove {
+            person,
+            client: args,
+        } => {
+            let c = client(dir, &args)?;
+            // A start of a key names one of the people blocked.
+            let list: BlockList = c.get("/blocks")?;
+            let short = person.trim().to_ascii_lowercase();
+            let found: Vec<&PersonJson> = list
+                .blocks
+                .iter()
+                .filter(|p| p.author.starts_with(&short))
+                .collect();
+            if short.len() < 8 {
+                anyhow::bail!("give at least 8 hex characters of the key");
+            }
+            let author = match found.as_slice() {
+                [one] => one.author.clone(),
+                [] => anyhow::bail!("you do not block anyone whose key starts with {short:?}"),
+                _ => {
+                    anyhow::bail!("{short:?} names several people you block: give more of the key")
+                }
+            };
+            let done: PersonJson = c.delete(&format!("/blocks/{author}"))?;
+            print_as(args.json, &done, |p| {
+                println!("unblocked {}", person_words(p));
+            });
+        }
+    }
     Ok(())
 }

@@ -29,6 +29,7 @@ use tracing::{debug, info, warn};
 use crate::address_book::AddressBook;
 use crate::agree::{Agree, AgreeParts};
 use crate::blobs::{Blobs, BlobsParts};
+use crate::blocks::Blocks;
 use crate::config::{NodeConfig, Role};
 use crate::dispatch::Dispatch;
 use crate::error::NodeError;
@@ -83,6 +84,7 @@ struct Inner {
     health: Arc<Health>,
     skew: Arc<SkewWatch>,
     trust: Arc<Trust>,
+    blocks: Arc<Blocks>,
     tasks: Arc<Tasks>,
 }
 
@@ -124,6 +126,7 @@ impl Node {
             health.clone(),
         ));
         let skew = ingestor.skew();
+        let blocks = Arc::new(Blocks::open(store.clone())?);
         let trust = Arc::new(Trust::new(
             swapmesh_protocol::signed::author_of(&key),
             clock.clone(),
@@ -171,6 +174,7 @@ impl Node {
             overdue_grace: config.overdue_grace,
             metrics: metrics.clone(),
             faults: config.faults.clone(),
+            blocks: blocks.clone(),
         });
         let blobs = Blobs::new(BlobsParts {
             store: store.clone(),
@@ -225,6 +229,7 @@ impl Node {
                 health,
                 skew,
                 trust,
+                blocks,
                 tasks,
             }),
         };

@@ -100,10 +100,12 @@ impl Node {
             return Ok(Vec::new());
         };
         let now = self.inner.config.clock.now();
-        Ok(self
+        let mut found = self
             .inner
             .store
-            .listings_by_id_prefix(&prefix, now, limit)?)
+            .listings_by_id_prefix(&prefix, now, limit)?;
+        found.retain(|r| !self.is_blocked(&r.body.author));
+        Ok(found)
     }
 
     /// Sets our profile (a new version replaces the old one everywhere).
@@ -114,6 +116,9 @@ impl Node {
 
     /// The current version of a listing (anyone's), tombstones included.
     pub fn listing(&self, id: &ListingId) -> Result<Option<StoredRecord>, NodeError> {
+        if self.is_blocked(&id.author) {
+            return Ok(None);
+        }
         let address = Address {
             author: id.author,
             kind: RecordKind::Listing,
@@ -129,6 +134,9 @@ impl Node {
 
     /// The current profile of `author`, with its version, if we hold one.
     pub fn profile(&self, author: AuthorKey) -> Result<Option<(u64, Profile)>, NodeError> {
+        if self.is_blocked(&author) {
+            return Ok(None);
+        }
         let address = Address {
             author,
             kind: RecordKind::Profile,
@@ -156,6 +164,9 @@ impl Node {
         if query.cells.is_empty() && query.meshes.is_empty() && query.author.is_none() {
             (query.cells, query.meshes) = self.inner.meshes.places();
         }
-        Ok(self.inner.store.search(&query)?)
+        let mut page = self.inner.store.search(&query)?;
+        // Blocked authors' listings are hidden here (a page may hold fewer).
+        page.records.retain(|r| !self.is_blocked(&r.body.author));
+        Ok(page)
     }
 }

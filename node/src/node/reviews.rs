@@ -74,7 +74,10 @@ impl Node {
         cursor: Option<Cursor>,
         limit: usize,
     ) -> Result<(Vec<StoredRecord>, Option<Cursor>), NodeError> {
-        let page = self.inner.store.by_party(party, kinds, cursor, limit)?;
+        let mut page = self.inner.store.by_party(party, kinds, cursor, limit)?;
+        // Reviews written by someone we blocked are hidden.
+        page.records
+            .retain(|r| !(r.body.kind() == RecordKind::Review && self.is_blocked(&r.body.author)));
         Ok((page.records, page.next))
     }
 

@@ -22,6 +22,7 @@ impl Node {
     pub(super) fn follow_trust_records(&self) -> Result<(), NodeError> {
         // Subscribed before the load: nothing stored in between is missed.
         let mut events = self.inner.events.subscribe();
+        self.inner.trust.set_blocked(self.inner.blocks.all());
         self.inner.trust.load(&self.inner.store)?;
         let node = self.clone();
         self.inner.tasks.spawn(async move {
@@ -183,5 +184,50 @@ impl Node {
             info!(renewed, "own vouches renewed");
         }
         Ok(renewed)
+    }
+}
+
+impl Node {
+    /// Blocks `author` for this node's owner (see [`crate::blocks`]): durable
+    /// when it returns; `false` if they were blocked already.
+    pub async fn block_author(&self, author: AuthorKey) -> Result<bool, NodeError> {
+        let changed = self.inner.blocks.set(author, true).await?;
+        self.blocks_changed();
+        Ok(changed)
+    }
+
+    /// Unblocks `author`; `false` if they were not blocked.
+    pub async fn unblock_author(&self, author: AuthorKey) -> Result<bool, NodeError> {
+        let changed = self.inner.blocks.set(author, false).await?;
+        self.blocks_changed();
+        Ok(changed)
+    }
+
+    /// The authors this node blocks, in key order.
+    pub fn blocked_authors(&self) -> Vec<AuthorKey> {
+        self.inner.blocks.all().into_iter().collect()
+    }
+
+    /// The name in `author`'s profile if we hold one, blocked or not.
+    pub fn held_profile_name(&self, author: &AuthorKey) -> Option<String> {
+        let address = Address {
+            author: *author,
+            kind: RecordKind::Profile,
+            d: swapmesh_protocol::record::PROFILE_D.to_owned(),
+        };
+        match self.inner.store.get_current(&address).ok()??.body.content {
+            Content::Profile(p) => Some(p.name),
+            _ => None,
+        }
+    }
+
+    /// Whether this node blocks `author`.
+    pub fn is_blocked(&self, author: &AuthorKey) -> bool {
+        self.inner.blocks.contains(author)
+    }
+
+    fn blocks_changed(&self) {
+        self.inner.trust.set_blocked(self.inner.blocks.all());
+        self.inner.trust.now();
     }
 }

@@ -120,6 +120,7 @@ pub(crate) struct Trust {
 #[derive(Debug, Default)]
 struct State {
     graph: Graph,
+    blocked: BTreeSet<AuthorKey>,
     /// The graph changed since `computed`.
     dirty: bool,
     computed: Arc<Computed>,
@@ -173,6 +174,15 @@ impl Trust {
         }
     }
 
+    /// Sets the authors this node blocks: their records lend nothing.
+    pub(crate) fn set_blocked(&self, blocked: BTreeSet<AuthorKey>) {
+        let mut state = self.lock();
+        if state.blocked != blocked {
+            state.blocked = blocked;
+            state.dirty = true;
+        }
+    }
+
     /// The last computation, computed again first if the graph changed and
     /// the interval has passed.
     pub(crate) fn current(&self) -> Arc<Computed> {
@@ -194,7 +204,7 @@ impl Trust {
                 return state.computed.clone();
             }
             (
-                state.graph.fold(self.clock.now(), &BTreeSet::new()),
+                state.graph.fold(self.clock.now(), &state.blocked),
                 state.computed.clone(),
             )
         };
