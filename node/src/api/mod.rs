@@ -37,7 +37,7 @@ mod meshes;
 mod node;
 pub(crate) mod reviews;
 mod terms;
-mod trust;
+pub(crate) mod trust;
 mod web_sessions;
 
 use std::sync::Arc;

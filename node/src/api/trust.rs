@@ -396,3 +396,40 @@ fn blocked_person(node: &Node, author: &AuthorKey) -> PersonJson {
         name: node.held_profile_name(author),
     }
 }
+
+/// `Ana (5d0c7e21…)`, or the short key alone.
+fn person_words(p: &PersonJson) -> String {
+    let short = p.author.get(..8).unwrap_or(&p.author);
+    match &p.name {
+        Some(name) => format!("{name} ({short}…)"),
+        None => format!("{short}…"),
+    }
+}
+
+/// What trust figures say, in words, never a bare number: who you know vouches
+/// for them, how far they are, their deals and reviews with people you know.
+pub(crate) fn trust_words(t: &TrustJson) -> String {
+    let mut parts = Vec::new();
+    if let Some(first) = t.vouched_by.first() {
+        parts.push(format!("vouched by {}", person_words(first)));
+    }
+    match t.distance {
+        Some(0) => return "you".to_owned(),
+        Some(1) => parts.push("you vouch for them".to_owned()),
+        Some(d) => parts.push(format!("{d} vouch hops from you")),
+        None => parts.push("nobody you know vouches for them".to_owned()),
+    }
+    let deals = match (t.deals_known, t.deals) {
+        (_, 0) => "no deals known here".to_owned(),
+        (1, all) => format!("1 deal with people you know ({all} in all)"),
+        (known, all) => format!("{known} deals with people you know ({all} in all)"),
+    };
+    parts.push(deals);
+    if let Some(mean) = t.rating_known.mean {
+        parts.push(format!(
+            "rated {mean:.1} of 5 by {} you know",
+            t.rating_known.count
+        ));
+    }
+    parts.join(" · ")
+}

@@ -5,8 +5,8 @@ use super::args::{BlockCommand, ClaimArg, ConfidenceArg, TrustArgs, VouchCommand
 use super::text::{Block, print_as, short_id};
 use super::{client, resolve};
 use crate::api::json::{
-    BlockInput, BlockList, ConfidenceJson, PersonJson, TrustExplainedJson, TrustJson,
-    VouchClaimJson, VouchInput, VouchJson, VouchList,
+    BlockInput, BlockList, ConfidenceJson, PersonJson, TrustExplainedJson, VouchClaimJson,
+    VouchInput, VouchJson, VouchList,
 };
 use crate::data_dir::DataDir;
 
@@ -118,31 +118,6 @@ fn person_words(p: &PersonJson) -> String {
     }
 }
 
-/// What the trust figures say, in words.
-pub(crate) fn trust_words(t: &TrustJson) -> String {
-    let mut parts = Vec::new();
-    if let Some(first) = t.vouched_by.first() {
-        parts.push(format!("vouched by {}", person_words(first)));
-    }
-    match t.distance {
-        Some(0) => parts.push("you".to_owned()),
-        Some(1) => parts.push("you vouch for them".to_owned()),
-        Some(d) => parts.push(format!("{d} vouch hops from you")),
-        None => parts.push("no vouch path from you".to_owned()),
-    }
-    parts.push(format!(
-        "{} deals with people you know ({} in all)",
-        t.deals_known, t.deals
-    ));
-    if let Some(mean) = t.rating_known.mean {
-        parts.push(format!(
-            "rated {mean:.1} of 5 by {} you know",
-            t.rating_known.count
-        ));
-    }
-    parts.join(" · ")
-}
-
 /// `trust PERSON`.
 pub(super) fn show(dir: &DataDir, args: &TrustArgs) -> anyhow::Result<()> {
     let c = client(dir, &args.client)?;
@@ -151,7 +126,7 @@ pub(super) fn show(dir: &DataDir, args: &TrustArgs) -> anyhow::Result<()> {
     print_as(args.client.json, &t, |t| {
         let mut b = Block::default();
         b.row("person", &t.trust.author)
-            .row("trust", trust_words(&t.trust))
+            .row("trust", crate::api::trust::trust_words(&t.trust))
             .row(
                 "score",
                 format!("{} ppm (yours: others' nodes differ)", t.trust.score),

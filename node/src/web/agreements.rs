@@ -263,6 +263,8 @@ struct AgreementPage {
     a: AgreementJson,
     other: String,
     other_key: String,
+    /// The other party's trust from where the owner stands, in words.
+    other_trust: String,
     terms: Vec<(&'static str, String)>,
     timeline: Vec<Entry>,
     pending: Option<PendingView>,
@@ -460,6 +462,14 @@ fn view(
         csrf,
         other: other.clone(),
         other_key: a.summary.other.clone(),
+        other_trust: a
+            .summary
+            .other
+            .parse()
+            .map(|key| {
+                crate::api::trust::trust_words(&crate::api::trust::trust_json(state.node(), &key))
+            })
+            .unwrap_or_default(),
         terms: terms::lines(&a.terms),
         timeline: timeline.into_iter().map(|(_, e)| e).collect(),
         pending,

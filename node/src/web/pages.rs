@@ -232,6 +232,8 @@ struct ListingPage {
     refusal: Option<ProposeRefusal>,
     /// What the author says of themselves, if we hold their profile.
     profile: Option<swapmesh_protocol::social::Profile>,
+    /// The author's trust from where the owner stands, in words.
+    trust: String,
     version: u64,
 }
 
@@ -294,6 +296,10 @@ pub(super) fn listing_page(
         Err(_) => None,
     };
     let theirs = l.author != node.author().to_string();
+    let trust = match l.author.parse() {
+        Ok(key) => crate::api::trust::trust_words(&crate::api::trust::trust_json(node, &key)),
+        Err(_) => String::new(),
+    };
     let open = l.status == ListingStatus::Active && l.purpose == Purpose::Offer;
     let (status, refusal) = match refused {
         Some((form, r)) => (r.status, Some((form, r))),
@@ -327,6 +333,7 @@ pub(super) fn listing_page(
         author,
         author_key: l.author.clone(),
         profile,
+        trust,
         version: l.version,
         propose,
         currency,

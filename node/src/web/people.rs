@@ -50,6 +50,8 @@ struct PersonPage {
     returns: usize,
     reviews: usize,
     mean: Option<String>,
+    /// Their trust from where the owner stands, in words.
+    trust: String,
     items: Vec<Item>,
     next: Option<String>,
 }
@@ -149,6 +151,7 @@ pub(super) async fn person(
         returns: summary.returns,
         reviews: summary.reviews,
         mean: summary.mean_rating.map(|m| format!("{m:.1}")),
+        trust: crate::api::trust::trust_words(&crate::api::trust::trust_json(node, &party)),
         items,
         next: next.map(|c| format!("/p/{party}?cursor={c}")),
     };
