@@ -148,7 +148,11 @@ impl utoipa::IntoResponses for ActionResponses {
 
 /// The answer to an action: `done` (201 or 200) once the event is in the
 /// chain, 202 while it waits for the provider's node.
-fn answer(acted: Acted, done: StatusCode) -> (StatusCode, Json<AgreementAnswer>) {
+fn answer(
+    node: &crate::Node,
+    acted: Acted,
+    done: StatusCode,
+) -> (StatusCode, Json<AgreementAnswer>) {
     let (status, view, delivered) = match acted {
         Acted::InChain { view, delivered } => (done, view, delivered),
         Acted::Pending { view, .. } => (StatusCode::ACCEPTED, view, false),
@@ -156,10 +160,21 @@ fn answer(acted: Acted, done: StatusCode) -> (StatusCode, Json<AgreementAnswer>)
     (
         status,
         Json(AgreementAnswer {
-            agreement: AgreementJson::of(&view),
+            agreement: with_trust(node, AgreementJson::of(&view)),
             delivered,
         }),
     )
+}
+
+/// `json` with the other party's trust, and the listing author's.
+fn with_trust(node: &crate::Node, mut json: AgreementJson) -> AgreementJson {
+    if let Ok(other) = json.summary.other.parse() {
+        json.other_trust = Some(super::trust::trust_json(node, &other));
+    }
+    if let Ok(author) = json.listing.author.parse() {
+        json.listing.trust = Some(super::trust::trust_json(node, &author));
+    }
+    json
 }
 
 /// Most candidates an ambiguous short id lists.
@@ -426,7 +441,7 @@ async fn propose(
     Body(input): Body<ProposeInput>,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
     let acted = propose_with(state.node(), input).await?;
-    Ok(answer(acted, StatusCode::CREATED))
+    Ok(answer(state.node(), acted, StatusCode::CREATED))
 }
 
 /// Proposes `input` (the API's route and the listing page's form).
@@ -483,7 +498,7 @@ async fn show_agreement(
 ) -> ApiResult<Json<AgreementJson>> {
     let id = path.id()?;
     let view = state.node().agreement(&id)?;
-    Ok(Json(AgreementJson::of(&view)))
+    Ok(Json(with_trust(state.node(), AgreementJson::of(&view))))
 }
 
 /// Counter
@@ -602,7 +617,7 @@ async fn done(
     body: ActionBody,
 ) -> ApiResult<(StatusCode, Json<AgreementAnswer>)> {
     let acted = perform(state.node(), path.id()?, body).await?;
-    Ok(answer(acted, StatusCode::OK))
+    Ok(answer(state.node(), acted, StatusCode::OK))
 }
 
 /// Accept
@@ -840,7 +855,7 @@ async fn note(
     Body(input): Body<NoteText>,
 ) -> ApiResult<Json<AgreementJson>> {
     let view = add_note(state.node(), path.id()?, input).await?;
-    Ok(Json(AgreementJson::of(&view)))
+    Ok(Json(with_trust(state.node(), AgreementJson::of(&view))))
 }
 
 /// Signs and sends a note (the API's route and the page's note form).
@@ -891,7 +906,7 @@ async fn cancel_pending(
 ) -> ApiResult<Json<AgreementJson>> {
     let id = path.id()?;
     let view = state.node().cancel_pending(&id).await?;
-    Ok(Json(AgreementJson::of(&view)))
+    Ok(Json(with_trust(state.node(), AgreementJson::of(&view))))
 }
 
 #[cfg(test)]

@@ -345,6 +345,7 @@ impl ProfileJson {
             name: p.name.clone(),
             bio: p.bio.clone(),
             contact: p.contact.clone(),
+            trust: None,
         }
     }
 }

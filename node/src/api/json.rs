@@ -243,7 +243,7 @@ pub struct ProfileInput {
 }
 
 /// A profile as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ProfileJson {
     /// The author (64 hex).
     pub author: String,
@@ -255,6 +255,8 @@ pub struct ProfileJson {
     pub bio: String,
     /// How to reach them.
     pub contact: Vec<String>,
+    /// Their trust from where you stand.
+    pub trust: Option<TrustJson>,
 }
 
 /// This node.
@@ -1122,6 +1124,8 @@ pub struct AgreementJson {
     pub sending: usize,
     /// The receipt both parties signed, once it ended and the receipt is here.
     pub receipt: Option<ReceiptJson>,
+    /// The other party's trust from where you stand.
+    pub other_trust: Option<TrustJson>,
 }
 
 /// An agreement after an action of ours.
@@ -1259,7 +1263,7 @@ pub struct ReceiptJson {
 }
 
 /// A review: one party's rating of the other, with the receipt it embeds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ReviewJson {
     /// The record id of this version (64 hex).
     pub id: String,
@@ -1280,6 +1284,8 @@ pub struct ReviewJson {
     pub created_at: String,
     /// The receipt it embeds.
     pub receipt: StatementJson,
+    /// Its author's trust from where you stand.
+    pub trust: Option<TrustJson>,
 }
 
 /// A review of the other party of one of our ended agreements.
@@ -1297,7 +1303,7 @@ pub struct ReviewInput {
 }
 
 /// A page of reviews, newest first.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ReviewPage {
     /// The reviews.
     pub reviews: Vec<ReviewJson>,

@@ -218,7 +218,9 @@ async fn set_profile(
     let body = verified.body();
     match &body.content {
         swapmesh_protocol::Content::Profile(p) => {
-            Ok(Json(ProfileJson::of(body.author, body.seq, p)))
+            let mut json = ProfileJson::of(body.author, body.seq, p);
+            json.trust = Some(super::trust::trust_json(state.node(), &body.author));
+            Ok(Json(json))
         }
         _ => Err(ApiError::new(
             ErrorCode::Internal,
@@ -250,7 +252,9 @@ async fn show_profile(
             format!("no profile of {author} is held here"),
         )
     })?;
-    Ok(Json(ProfileJson::of(author, version, &profile)))
+    let mut json = ProfileJson::of(author, version, &profile);
+    json.trust = Some(super::trust::trust_json(state.node(), &author));
+    Ok(Json(json))
 }
 
 /// Metrics

@@ -83,6 +83,7 @@ impl ReviewJson {
             version: body.seq,
             created_at: rfc3339(body.created_at),
             receipt: StatementJson::of(statement),
+            trust: None,
         })
     }
 }
@@ -133,7 +134,10 @@ pub(crate) async fn publish(node: &crate::Node, input: ReviewInput) -> ApiResult
         ));
     }
     let published = node.review(&id, input.rating, input.text).await?;
-    Ok(ReviewJson::of(published.id(), published.body()).expect("a review we just published"))
+    let mut json =
+        ReviewJson::of(published.id(), published.body()).expect("a review we just published");
+    json.trust = Some(super::trust::trust_json(node, &published.body().author));
+    Ok(json)
 }
 
 /// `GET /reviews` parameters: `subject`, `author` or both.
@@ -193,7 +197,11 @@ async fn list_reviews(
         .social_of(&party, &[RecordKind::Review], cursor, limit)?;
     let reviews = records
         .iter()
-        .filter_map(|r| ReviewJson::of(r.id, &r.body))
+        .filter_map(|r| {
+            let mut json = ReviewJson::of(r.id, &r.body)?;
+            json.trust = Some(super::trust::trust_json(state.node(), &r.body.author));
+            Some(json)
+        })
         .filter(|r| subject.is_none_or(|s| r.subject == s.to_string()))
         .filter(|r| by.is_none_or(|a| r.author == a.to_string()))
         .collect();

@@ -526,6 +526,7 @@ impl AgreementJson {
             refused: view.refused.map(|r| r.code().to_owned()),
             sending: view.sending,
             receipt: view.receipt.as_ref().and_then(super::json::ReceiptJson::of),
+            other_trust: None,
         }
     }
 }

@@ -114,7 +114,7 @@ pub(crate) fn confidence_weight(confidence: Confidence) -> Option<u32> {
 }
 
 /// Out-edges by author: `(to, weight)` sorted by `to`.
-pub(crate) type Edges = BTreeMap<AuthorKey, Vec<(AuthorKey, u32)>>;
+pub type Edges = BTreeMap<AuthorKey, Vec<(AuthorKey, u32)>>;
 
 /// The live trust records, one contribution per address.
 #[derive(Debug, Default, Clone)]

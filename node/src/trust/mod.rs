@@ -10,7 +10,7 @@
 #[cfg(test)]
 mod determinism;
 pub mod graph;
-pub(crate) mod rank;
+pub mod rank;
 #[cfg(test)]
 mod sybil;
 #[cfg(test)]

@@ -21,41 +21,42 @@ use swapmesh_protocol::AuthorKey;
 use super::graph::Edges;
 
 /// The walk's damping: the chance to follow an edge rather than jump home.
-pub(crate) const DAMPING: f64 = 0.85;
+pub const DAMPING: f64 = 0.85;
 /// Iterations at most.
-pub(crate) const MAX_ITERATIONS: usize = 20;
+pub const MAX_ITERATIONS: usize = 20;
 /// The L1 change under which iterating stops.
-pub(crate) const TOLERANCE: f64 = 1e-6;
+pub const TOLERANCE: f64 = 1e-6;
 /// Vouch hops counted; beyond them a distance is unknown.
-pub(crate) const MAX_DISTANCE: u8 = 6;
+pub const MAX_DISTANCE: u8 = 6;
 
 /// Where the walk jumps to.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Teleport {
+pub enum Teleport {
     /// Always home: personalised PageRank.
     To(AuthorKey),
     /// Anywhere, uniformly: global PageRank (for comparison only).
-    #[cfg_attr(not(test), allow(dead_code))]
     Uniform,
 }
 
 /// Scores of every key in the graph (and home), summing to 1.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Scores {
-    pub(crate) keys: Vec<AuthorKey>,
-    pub(crate) values: Vec<f64>,
+pub struct Scores {
+    /// Every key, sorted.
+    pub keys: Vec<AuthorKey>,
+    /// Their scores, in the same order.
+    pub values: Vec<f64>,
     /// Iterations run.
-    pub(crate) iterations: usize,
+    pub iterations: usize,
 }
 
 impl Scores {
     /// The score of `key` (0 when it is not in the graph).
-    pub(crate) fn of(&self, key: &AuthorKey) -> f64 {
+    pub fn of(&self, key: &AuthorKey) -> f64 {
         self.keys.binary_search(key).map_or(0.0, |i| self.values[i])
     }
 
     /// `key`'s score in parts per million, rounded.
-    pub(crate) fn ppm(&self, key: &AuthorKey) -> u32 {
+    pub fn ppm(&self, key: &AuthorKey) -> u32 {
         // Scores are in [0, 1]: the cast cannot overflow.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let ppm = (self.of(key) * 1e6).round() as u32;
@@ -64,7 +65,7 @@ impl Scores {
 }
 
 /// PageRank over `edges` with `teleport`.
-pub(crate) fn rank(edges: &Edges, teleport: Teleport) -> Scores {
+pub fn rank(edges: &Edges, teleport: Teleport) -> Scores {
     let mut keys: Vec<AuthorKey> = edges
         .iter()
         .flat_map(|(from, out)| std::iter::once(*from).chain(out.iter().map(|(to, _)| *to)))
@@ -136,7 +137,7 @@ pub(crate) fn rank(edges: &Edges, teleport: Teleport) -> Scores {
 }
 
 /// Hops from `home` over `vouches` (author → subjects), up to [`MAX_DISTANCE`].
-pub(crate) fn distances(
+pub fn distances(
     home: AuthorKey,
     vouches: &BTreeMap<AuthorKey, Vec<AuthorKey>>,
 ) -> BTreeMap<AuthorKey, u8> {
