@@ -114,6 +114,8 @@ pub struct RawSettings {
     pub blob_budget: Option<String>,
     /// Budget for records, in MiB.
     pub store_budget: Option<String>,
+    /// Inbound connections from one IP.
+    pub max_connections_per_ip: Option<String>,
 }
 
 /// The settings a node runs with.
@@ -156,6 +158,8 @@ pub struct Settings {
     /// Budget for stored records, in MiB: over it the node stops listening
     /// to its farthest cell (ours and our agreements' records stay).
     pub store_budget_mib: u64,
+    /// Inbound connections from one IP (an IPv6 /64); `None`: 8.
+    pub max_connections_per_ip: Option<u32>,
 }
 
 impl Default for Settings {
@@ -181,6 +185,7 @@ impl Default for Settings {
             login_link_ttl: Duration::from_secs(600),
             blob_budget_mib: DEFAULT_BLOB_BUDGET_MIB,
             store_budget_mib: DEFAULT_STORE_BUDGET_MIB,
+            max_connections_per_ip: None,
         }
     }
 }
@@ -371,6 +376,23 @@ impl Settings {
                 }
             };
         }
+        if let Some(v) = &raw.max_connections_per_ip {
+            let n = Names {
+                key: "max_connections_per_ip",
+                env: "SWAPMESH_MAX_CONNECTIONS_PER_IP",
+                flag: "max-connections-per-ip",
+            };
+            self.max_connections_per_ip = match v.trim().parse::<u32>() {
+                Ok(count) if (1..=1024).contains(&count) => Some(count),
+                _ => {
+                    return Err(invalid(
+                        src(&n),
+                        v,
+                        "a whole number from 1 to 1024, such as 8",
+                    ));
+                }
+            };
+        }
         if let Some(v) = &raw.role {
             let n = Names {
                 key: "role",
@@ -453,6 +475,9 @@ impl Settings {
         config.login_link_ttl = self.login_link_ttl;
         config.blob_budget = self.blob_budget_mib * 1024 * 1024;
         config.store_budget = self.store_budget_mib * 1024 * 1024;
+        if let Some(count) = self.max_connections_per_ip {
+            config.connection_limits.max_per_ip = count;
+        }
         config.external_addresses = self.external_addresses.clone();
         config.currency = self.currency;
         config
@@ -506,6 +531,7 @@ fn read_file(path: &Path) -> Result<RawSettings, SettingsError> {
         "login_link_ttl",
         "blob_budget",
         "store_budget",
+        "max_connections_per_ip",
     ] {
         let text = match value.get(key) {
             Some(toml::Value::Boolean(b)) => b.to_string(),
@@ -550,6 +576,7 @@ fn raw_from_env(env: impl Fn(&str) -> Option<String>) -> RawSettings {
         login_link_ttl: env("SWAPMESH_LOGIN_LINK_TTL"),
         blob_budget: env("SWAPMESH_BLOB_BUDGET"),
         store_budget: env("SWAPMESH_STORE_BUDGET"),
+        max_connections_per_ip: env("SWAPMESH_MAX_CONNECTIONS_PER_IP"),
     }
 }
 
@@ -621,6 +648,11 @@ pub fn default_file(area: Option<&str>, name: Option<&str>) -> String {
 # stops listening to its farthest cell, one at a time, and forgets what it
 # held for it alone; your records and those of your agreements always stay.
 # store_budget = 1024
+
+# Inbound connections from one IP address (an IPv6 address counts by its
+# /64), 1 to 1024: a machine cannot get more by making new keys. Raise it on a
+# home server whose neighbours come from behind one router.
+# max_connections_per_ip = 8
 "#
     )
 }
@@ -703,6 +735,34 @@ max_relays = 3
         let env = env_of(&[("SWAPMESH_MAX_RELAYS", "9")]);
         let error = Settings::load(&data, env, &none).unwrap_err().to_string();
         assert!(error.contains("SWAPMESH_MAX_RELAYS"), "{error}");
+    }
+
+    #[test]
+    fn max_connections_per_ip_comes_from_every_layer_and_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let none = RawSettings::default();
+        let per_ip = |env: &[(&str, &str)], flags: &RawSettings| {
+            Settings::load(&data, env_of(env), flags)
+                .map(|s| s.node_config(&data).connection_limits.max_per_ip)
+        };
+        assert_eq!(per_ip(&[], &none).unwrap(), 8);
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "max_connections_per_ip = 20\n",
+        )
+        .unwrap();
+        assert_eq!(per_ip(&[], &none).unwrap(), 20);
+        let env = [("SWAPMESH_MAX_CONNECTIONS_PER_IP", "30")];
+        assert_eq!(per_ip(&env, &none).unwrap(), 30);
+        for bad in ["0", "-1", "8.5", "1025", "many"] {
+            let flags = RawSettings {
+                max_connections_per_ip: Some(bad.into()),
+                ..RawSettings::default()
+            };
+            let error = per_ip(&[], &flags).unwrap_err().to_string();
+            assert!(error.contains("--max-connections-per-ip"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -257,6 +257,9 @@ pub struct RunArgs {
     /// stops listening to its farthest cell, one at a time.
     #[arg(long, value_name = "MIB")]
     pub store_budget: Option<String>,
+    /// Inbound connections from one IP (default 8).
+    #[arg(long, value_name = "COUNT")]
+    pub max_connections_per_ip: Option<String>,
 }
 
 impl RunArgs {
@@ -281,6 +284,7 @@ impl RunArgs {
             login_link_ttl: self.login_link_ttl.clone(),
             blob_budget: self.blob_budget.clone(),
             store_budget: self.store_budget.clone(),
+            max_connections_per_ip: self.max_connections_per_ip.clone(),
         }
     }
 }
