@@ -182,6 +182,13 @@ async fn a_rental_in_two_browsers_from_proposal_to_reviews() {
         .await;
     theirs.goto(&format!("/l/{listing}")).await;
     theirs.find("form.propose-form[data-kind=rent]").await;
+    // Beside the lender, the page says in words how the borrower's node
+    // trusts them: here, nobody the borrower knows vouches for them yet.
+    let trust = theirs.text("dd.trust").await;
+    assert!(
+        trust.contains("nobody you know vouches for them") && trust.contains("deal"),
+        "{trust}"
+    );
     let total = theirs.text("[data-total]").await;
     assert_eq!(
         total, "Total: 10.00 EUR for 2 days",
@@ -356,6 +363,11 @@ async fn a_rental_in_two_browsers_from_proposal_to_reviews() {
     );
     assert!(history.contains("Rated 5 of 5"), "{history}");
     assert!(history.contains("completed"), "{history}");
+    let trust = third.text("#trust").await;
+    assert!(
+        trust.starts_with("Trust, as your node sees it:") && trust.contains("vouches"),
+        "{trust}"
+    );
     audit(&third, "a profile", &mut problems).await;
     third.viewport(DESKTOP).await;
     third.screenshots("profile").await;
