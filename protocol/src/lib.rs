@@ -24,6 +24,7 @@ pub mod gossip;
 pub mod ids;
 pub mod keys;
 pub mod listing;
+pub mod mail;
 pub mod record;
 pub mod signed;
 pub mod social;
