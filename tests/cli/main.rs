@@ -6,6 +6,7 @@
 
 mod http;
 mod kit;
+mod mail;
 mod peer;
 
 mod agreements;

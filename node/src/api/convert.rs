@@ -325,14 +325,43 @@ impl ResolvedPatch {
     }
 }
 
-impl From<ProfileInput> for Profile {
-    fn from(p: ProfileInput) -> Self {
-        Profile {
-            name: p.name,
-            bio: p.bio,
-            contact: p.contact,
-            mail_peers: Vec::new(),
-        }
+impl ProfileInput {
+    /// The profile to publish for `node`: without `mail_peers`, the ones its
+    /// current profile names are kept (a form that does not show them must
+    /// not clear them).
+    pub(crate) fn into_profile(self, node: &crate::Node) -> Result<Profile, ApiError> {
+        let mail_peers = match self.mail_peers {
+            Some(keys) => {
+                if keys.len() > 4 {
+                    return Err(ApiError::field(
+                        ErrorCode::InvalidField,
+                        "mail_peers",
+                        "at most 4 mail peers",
+                    ));
+                }
+                keys.iter()
+                    .map(|k| {
+                        k.parse::<AuthorKey>().map_err(|_| {
+                            ApiError::field(
+                                ErrorCode::InvalidField,
+                                "mail_peers",
+                                format!("{k:?} is not an author key (64 hex)"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            None => node
+                .profile(node.author())?
+                .map(|(_, p)| p.mail_peers)
+                .unwrap_or_default(),
+        };
+        Ok(Profile {
+            name: self.name,
+            bio: self.bio,
+            contact: self.contact,
+            mail_peers,
+        })
     }
 }
 
@@ -345,6 +374,7 @@ impl ProfileJson {
             name: p.name.clone(),
             bio: p.bio.clone(),
             contact: p.contact.clone(),
+            mail_peers: p.mail_peers.iter().map(ToString::to_string).collect(),
             trust: None,
         }
     }

@@ -240,6 +240,10 @@ pub struct ProfileInput {
     /// How to reach them.
     #[serde(default)]
     pub contact: Vec<String>,
+    /// Up to 4 nodes (author keys, 64 hex) that keep mail for you, e.g. your
+    /// home server. Left out, the ones your current profile names are kept.
+    #[serde(default)]
+    pub mail_peers: Option<Vec<String>>,
 }
 
 /// A profile as the API shows it.
@@ -255,6 +259,8 @@ pub struct ProfileJson {
     pub bio: String,
     /// How to reach them.
     pub contact: Vec<String>,
+    /// The nodes that keep mail for them (author keys, 64 hex).
+    pub mail_peers: Vec<String>,
     /// Their trust from where you stand.
     pub trust: Option<TrustJson>,
 }

@@ -207,14 +207,15 @@ async fn unblock_peer(
     request_body = ProfileInput,
     responses(
         (status = 200, description = "The profile as published", body = ProfileJson),
-        (status = 422, description = "`invalid_record`: the profile breaks a protocol rule (`rule`, e.g. `bad_profile`)", body = ErrorBody),
+        (status = 422, description = "`invalid_record`: the profile breaks a protocol rule (`rule`, e.g. `bad_profile`); `invalid_field`: `mail_peers` over 4 or not author keys", body = ErrorBody),
     )
 )]
 async fn set_profile(
     State(state): State<ApiState>,
     Body(input): Body<ProfileInput>,
 ) -> ApiResult<Json<ProfileJson>> {
-    let verified = state.node().set_profile(input.into()).await?;
+    let profile = input.into_profile(state.node())?;
+    let verified = state.node().set_profile(profile).await?;
     let body = verified.body();
     match &body.content {
         swapmesh_protocol::Content::Profile(p) => {

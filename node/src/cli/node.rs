@@ -71,8 +71,15 @@ pub(super) fn profile(dir: &DataDir, command: ProfileCommand) -> anyhow::Result<
             contact,
             client: args,
         } => {
-            let out: ProfileJson =
-                client(dir, &args)?.put("/profile", &ProfileInput { name, bio, contact })?;
+            let out: ProfileJson = client(dir, &args)?.put(
+                "/profile",
+                &ProfileInput {
+                    name,
+                    bio,
+                    contact,
+                    mail_peers: None,
+                },
+            )?;
             if args.json {
                 print_json(&out);
             } else {

@@ -67,6 +67,8 @@ impl ProfileForm {
                 .filter(|l| !l.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            // The page does not show them: the current ones are kept.
+            mail_peers: None,
         }
     }
 
@@ -119,7 +121,11 @@ pub(super) async fn update_profile(
     Extension(session): Extension<PageSession>,
     CsrfForm(form): CsrfForm<ProfileForm>,
 ) -> Response {
-    match state.node().set_profile(form.input().into()).await {
+    let profile = match form.input().into_profile(state.node()) {
+        Ok(profile) => profile,
+        Err(e) => return e.into_response(),
+    };
+    match state.node().set_profile(profile).await {
         Ok(_) => Redirect::to("/me").into_response(),
         Err(e) => render(
             &state,
