@@ -313,6 +313,104 @@ pub fn open(envelope: &Envelope, recipient: &SigningKey) -> Result<Letter, MailE
     Ok(letter)
 }
 
+/// Most bytes of one `/swapmesh/mail/1` frame.
+pub const MAX_MAIL_FRAME: usize = 1024 * 1024;
+/// Most envelope ids one `Delete` names.
+pub const MAX_DELETE_IDS: usize = 256;
+
+/// A request of `/swapmesh/mail/1`, by protocol version.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum MailRequest {
+    /// Version 1.
+    V1(MailRequestV1),
+}
+
+/// What a peer asks of a mail host.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum MailRequestV1 {
+    /// Keep this envelope for its recipient.
+    Put {
+        /// The envelope (its sender must be the requester's author).
+        envelope: SignedEnvelope,
+    },
+    /// The requester's mail stored after position `after`, oldest first.
+    Fetch {
+        /// The last position already seen (0: from the start).
+        after: u64,
+        /// The requester's newest profile, signed, when the host may not
+        /// hold it (it names the host as a mail peer).
+        profile: Option<crate::SignedRecord>,
+    },
+    /// Drop these envelopes of the requester's.
+    Delete {
+        /// At most [`MAX_DELETE_IDS`].
+        ids: Vec<EnvelopeId>,
+    },
+}
+
+/// Why a host does not keep an envelope.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum PutRefusal {
+    /// It keeps no mail for this recipient: not admitted by its operator, or
+    /// not named in the recipient's newest profile.
+    NotMyMailbox,
+    /// The recipient's or the sender's quota is full.
+    Quota,
+    /// Expired on arrival.
+    Expired,
+}
+
+/// A response of `/swapmesh/mail/1`, by protocol version.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum MailResponse {
+    /// Version 1.
+    V1(MailResponseV1),
+    /// The request's version is unknown here (no blame).
+    Unsupported,
+}
+
+/// A host's answer.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum MailResponseV1 {
+    /// The envelope is kept.
+    Stored,
+    /// The envelope is not kept.
+    Refused(PutRefusal),
+    /// Mail for the requester: `(position, stored_at, envelope)`, oldest first.
+    Mail {
+        /// At most [`MAX_MAIL_FRAME`] bytes of them.
+        items: Vec<(u64, Timestamp, SignedEnvelope)>,
+        /// More are waiting after the last position.
+        more: bool,
+    },
+    /// The requester's envelopes named are gone (others' never are).
+    Deleted,
+}
+
+impl MailRequest {
+    /// The wire form.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes the wire form (canonical, at most [`MAX_MAIL_FRAME`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, MailError> {
+        Ok(decode_canonical(bytes, MAX_MAIL_FRAME)?)
+    }
+}
+
+impl MailResponse {
+    /// The wire form.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes the wire form (canonical, at most [`MAX_MAIL_FRAME`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, MailError> {
+        Ok(decode_canonical(bytes, MAX_MAIL_FRAME)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
@@ -378,6 +476,44 @@ mod tests {
         let restored = crate::keys::from_mnemonic(&words).unwrap();
         let envelope = sealed.verify(NOW).unwrap();
         assert_eq!(open(&envelope, &restored).unwrap(), letter("x"));
+    }
+
+    #[test]
+    fn mail_requests_and_responses_round_trip_canonically() {
+        let (ana, ben) = (fixtures::key(1), fixtures::key(2));
+        let envelope = seal(&ana, author_of(&ben), &letter("x"), NOW, DAY, &mut rng()).unwrap();
+        let requests = [
+            MailRequest::V1(MailRequestV1::Put {
+                envelope: envelope.clone(),
+            }),
+            MailRequest::V1(MailRequestV1::Fetch {
+                after: 7,
+                profile: None,
+            }),
+            MailRequest::V1(MailRequestV1::Delete {
+                ids: vec![envelope.id()],
+            }),
+        ];
+        for request in requests {
+            assert_eq!(MailRequest::decode(&request.encode()).unwrap(), request);
+        }
+        let responses = [
+            MailResponse::V1(MailResponseV1::Stored),
+            MailResponse::V1(MailResponseV1::Refused(PutRefusal::Quota)),
+            MailResponse::V1(MailResponseV1::Mail {
+                items: vec![(1, NOW, envelope)],
+                more: false,
+            }),
+            MailResponse::Unsupported,
+        ];
+        for response in responses {
+            let bytes = response.encode();
+            assert_eq!(MailResponse::decode(&bytes).unwrap(), response);
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(MailResponse::decode(&longer).is_err(), "trailing bytes");
+        }
+        assert!(MailRequest::decode(&vec![0u8; MAX_MAIL_FRAME + 1]).is_err());
     }
 
     #[test]
