@@ -167,8 +167,6 @@ pub(crate) struct Door {
     limits: ConnectionLimitsConfig,
     /// Inbound connections, pending and established.
     inbound: HashMap<ConnectionId, Inbound>,
-    /// Established outbound connections, for the total.
-    outbound: HashSet<ConnectionId>,
     /// The direct origins of every established connection, by peer (what a
     /// block charges).
     direct: HashMap<ConnectionId, (PeerId, Origin)>,
@@ -193,7 +191,6 @@ impl Door {
         Self {
             limits,
             inbound: HashMap::new(),
-            outbound: HashSet::new(),
             direct: HashMap::new(),
             known: HashSet::new(),
             known_order: VecDeque::new(),
@@ -332,7 +329,6 @@ impl NetworkBehaviour for Door {
                         }
                     }
                     ConnectedPoint::Dialer { .. } => {
-                        self.outbound.insert(connection_id);
                         self.remember_known(peer_id);
                     }
                 }
@@ -342,7 +338,6 @@ impl NetworkBehaviour for Door {
             }
             FromSwarm::ConnectionClosed(ConnectionClosed { connection_id, .. }) => {
                 self.inbound.remove(&connection_id);
-                self.outbound.remove(&connection_id);
                 self.direct.remove(&connection_id);
             }
             FromSwarm::ListenFailure(ListenFailure { connection_id, .. }) => {

@@ -289,6 +289,14 @@ pub(crate) fn author(field: &str, text: &str) -> Result<AuthorKey, ApiError> {
         .map_err(|e| ApiError::field(ErrorCode::InvalidAuthor, field, e))
 }
 
+/// An optional author key parameter: `None` when it is not given.
+pub(crate) fn optional_author(
+    field: &str,
+    text: Option<&str>,
+) -> Result<Option<AuthorKey>, ApiError> {
+    text.map(|t| author(field, t)).transpose()
+}
+
 /// The mesh id in a path or parameter.
 pub(crate) fn mesh_id(field: &str, text: &str) -> Result<MeshId, ApiError> {
     MeshId::parse(text).ok_or_else(|| {

@@ -16,7 +16,9 @@ use utoipa_axum::routes;
 use super::ApiState;
 use super::convert::rfc3339;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Body, Params, agreement_id, author, bad_parameter, page_limit};
+use super::extract::{
+    Body, Params, agreement_id, author, bad_parameter, optional_author, page_limit,
+};
 use super::json::{
     ErrorBody, OutcomeCounts, OutcomeJson, ReceiptJson, ReviewInput, ReviewJson, ReviewPage,
     ReviewSummaryJson, StatementJson,
@@ -173,16 +175,8 @@ async fn list_reviews(
     State(state): State<ApiState>,
     Params(params): Params<ReviewParams>,
 ) -> ApiResult<Json<ReviewPage>> {
-    let subject = params
-        .subject
-        .as_deref()
-        .map(|s| author("subject", s))
-        .transpose()?;
-    let by = params
-        .author
-        .as_deref()
-        .map(|a| author("author", a))
-        .transpose()?;
+    let subject = optional_author("subject", params.subject.as_deref())?;
+    let by = optional_author("author", params.author.as_deref())?;
     let limit = page_limit(params.limit.as_deref())?;
     let cursor = params
         .cursor

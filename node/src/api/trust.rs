@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::ApiState;
 use super::convert::rfc3339;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Body, Params, author};
+use super::extract::{Body, Params, author, optional_author};
 use super::json::{
     BlockInput, BlockList, ConfidenceJson, ErrorBody, OutcomeJson, PersonJson, RatingKnownJson,
     TrustDealJson, TrustExplainedJson, TrustJson, TrustReviewJson, VouchClaimJson, VouchInput,
@@ -177,16 +177,8 @@ async fn list_vouches(
     State(state): State<ApiState>,
     Params(params): Params<VouchParams>,
 ) -> ApiResult<Json<VouchList>> {
-    let subject = params
-        .subject
-        .as_deref()
-        .map(|s| author("subject", s))
-        .transpose()?;
-    let by = params
-        .author
-        .as_deref()
-        .map(|a| author("author", a))
-        .transpose()?;
+    let subject = optional_author("subject", params.subject.as_deref())?;
+    let by = optional_author("author", params.author.as_deref())?;
     let vouches = state
         .node()
         .vouches(by, subject)?

@@ -137,6 +137,14 @@ impl Node {
         if self.is_blocked(&author) {
             return Ok(None);
         }
+        self.held_profile(author)
+    }
+
+    /// The current profile of `author` as held, blocked or not.
+    pub(super) fn held_profile(
+        &self,
+        author: AuthorKey,
+    ) -> Result<Option<(u64, Profile)>, NodeError> {
         let address = Address {
             author,
             kind: RecordKind::Profile,

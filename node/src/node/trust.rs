@@ -210,15 +210,8 @@ impl Node {
 
     /// The name in `author`'s profile if we hold one, blocked or not.
     pub fn held_profile_name(&self, author: &AuthorKey) -> Option<String> {
-        let address = Address {
-            author: *author,
-            kind: RecordKind::Profile,
-            d: swapmesh_protocol::record::PROFILE_D.to_owned(),
-        };
-        match self.inner.store.get_current(&address).ok()??.body.content {
-            Content::Profile(p) => Some(p.name),
-            _ => None,
-        }
+        let (_, profile) = self.held_profile(*author).ok()??;
+        Some(profile.name)
     }
 
     /// Whether this node blocks `author`.
