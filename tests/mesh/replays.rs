@@ -163,7 +163,9 @@ async fn a_record_on_two_topics_reaches_both() {
     .await;
     kit::connect(&area_member, &both).await;
     kit::connect(&both, &mesh_member).await;
-    let raw = kit::raw_peer().await;
+    // Without Kademlia: joining the topics must not lead the raw peer to the
+    // mesh member as a provider (a direct copy would skip the middle node).
+    let raw = kit::raw_peer_with(|c| c.discovery.kademlia = false).await;
     kit::connect_raw(&raw, &both).await;
     let mesh_topic = Topic::mesh(&elm);
     raw.subscribe(cell_topic().as_str()).await.unwrap();
@@ -184,6 +186,14 @@ async fn a_record_on_two_topics_reaches_both() {
         mesh_member.record(&id).unwrap().is_some()
     })
     .await;
+    assert!(
+        !mesh_member
+            .peers()
+            .await
+            .unwrap()
+            .contains(&raw.local_peer_id()),
+        "the mesh member met the raw peer directly"
+    );
     assert_eq!(metric(&both, &verdict("accepted", "duplicate")).await, 1);
 }
 
