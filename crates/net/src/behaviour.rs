@@ -90,6 +90,8 @@ pub(crate) struct Behaviour {
     pub(crate) agree: request_response::Behaviour<FrameCodec>,
     /// `/swapmesh/blob/1`.
     pub(crate) blob: request_response::Behaviour<FrameCodec>,
+    /// `/swapmesh/mail/1`.
+    pub(crate) mail: request_response::Behaviour<FrameCodec>,
 }
 
 /// An error while building the behaviour, as the swarm builder wants it.
@@ -157,6 +159,7 @@ impl Behaviour {
             sync: request_response(Protocol::Sync, config.frame_limits.sync, config),
             agree: request_response(Protocol::Agree, config.frame_limits.agree, config),
             blob: request_response(Protocol::Blob, config.frame_limits.blob, config),
+            mail: request_response(Protocol::Mail, config.frame_limits.mail, config),
         })
     }
 
@@ -169,6 +172,7 @@ impl Behaviour {
             Protocol::Sync => &mut self.sync,
             Protocol::Agree => &mut self.agree,
             Protocol::Blob => &mut self.blob,
+            Protocol::Mail => &mut self.mail,
         }
     }
 }

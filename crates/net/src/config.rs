@@ -364,6 +364,9 @@ pub struct FrameLimits {
     /// `/swapmesh/blob/1`: 512 KiB and 1 KiB for the framing. A response
     /// carries one photo, which normalising keeps within 512 KiB.
     pub blob: usize,
+    /// `/swapmesh/mail/1`: 1 MiB. A put carries one envelope (≤ 261 KiB); a
+    /// fetch's answer carries up to 1 MiB of them.
+    pub mail: usize,
 }
 
 impl Default for FrameLimits {
@@ -372,6 +375,7 @@ impl Default for FrameLimits {
             sync: 1024 * 1024,
             agree: 256 * 1024,
             blob: 512 * 1024 + 1024,
+            mail: 1024 * 1024,
         }
     }
 }

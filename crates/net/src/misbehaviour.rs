@@ -128,7 +128,7 @@ struct Bucket {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Traffic {
     Gossip,
-    /// `/swapmesh/agree/1`.
+    /// `/swapmesh/agree/1` and `/swapmesh/mail/1`.
     Request,
     /// `/swapmesh/sync/1`: its real bound is the responder's budget of bytes.
     SyncRequest,

@@ -79,6 +79,8 @@ pub enum Protocol {
     Agree,
     /// `/swapmesh/blob/1`: photos by their hash.
     Blob,
+    /// `/swapmesh/mail/1`: sealed mail left with a peer's mail host.
+    Mail,
 }
 
 impl Protocol {
@@ -88,6 +90,7 @@ impl Protocol {
             Protocol::Sync => "/swapmesh/sync/1",
             Protocol::Agree => "/swapmesh/agree/1",
             Protocol::Blob => "/swapmesh/blob/1",
+            Protocol::Mail => "/swapmesh/mail/1",
         }
     }
 

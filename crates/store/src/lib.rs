@@ -21,6 +21,8 @@
 //! - `calendar`: [`Store::calendar`], an item's holds as one value, and taking
 //!   holds inside a commit.
 //! - [`outbox`]: what we owe each peer, by [`OutboxKey`] (peer, agreement, seq).
+//! - [`mailbox`]: sealed mail kept as a host (with its quotas, in one
+//!   transaction) and tracked as a sender and recipient.
 //! - [`blobs`]: [`BlobStore`], photos as files named by their hash with their
 //!   index in the `blobs` tree ([`Store::blobs`]).
 //! - [`peers`]: the peer address book and `get_state`/`put_state`.
@@ -43,6 +45,7 @@ mod calendar;
 pub mod check;
 pub mod error;
 mod keys;
+pub mod mailbox;
 pub mod outbox;
 pub mod peers;
 mod prefix;
@@ -59,6 +62,7 @@ pub use blobs::{BlobEntry, BlobNames, BlobStore};
 pub use body::StoredRecord;
 pub use check::Consistency;
 pub use error::StoreError;
+pub use mailbox::{HeldMail, MailPut, MailQuotas, MailTotals, MailboxOf, Mailed, QueuedMail};
 pub use outbox::OutboxKey;
 pub use peers::PeerEntry;
 pub use query::{Cursor, MAX_LIMIT, Page, Query, TopicItem};

@@ -147,6 +147,9 @@ pub(crate) struct Trees {
     pub(crate) accepted: sled::Tree,
     /// `author (32) ‖ topic` → the members of its quota ([`crate::quota`]).
     pub(crate) quotas: sled::Tree,
+    /// Sealed mail, kept as a host and tracked as a sender
+    /// ([`crate::mailbox`]).
+    pub(crate) mailbox: sled::Tree,
     /// Width of the `sync_sums` buckets: `created_at >> bucket_bits`.
     pub(crate) bucket_bits: u32,
 }
@@ -171,6 +174,7 @@ impl Trees {
             blobs: db.open_tree("blobs")?,
             accepted: db.open_tree("accepted")?,
             quotas: db.open_tree("quotas")?,
+            mailbox: db.open_tree("mailbox")?,
             bucket_bits: SYNC_BUCKET_BITS,
         })
     }

@@ -283,6 +283,9 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Blob(event)) => {
                 self.on_request_response(Protocol::Blob, event);
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Mail(event)) => {
+                self.on_request_response(Protocol::Mail, event);
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => self.on_identify(event),
             SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => {
                 self.metrics.record(&event);

@@ -36,6 +36,7 @@ impl EventLoop {
             Protocol::Sync => self.frame_limits.sync,
             Protocol::Agree => self.frame_limits.agree,
             Protocol::Blob => self.frame_limits.blob,
+            Protocol::Mail => self.frame_limits.mail,
         }
     }
 
@@ -117,7 +118,7 @@ impl EventLoop {
                 let traffic = match protocol {
                     Protocol::Blob => Traffic::BlobRequest,
                     Protocol::Sync => Traffic::SyncRequest,
-                    Protocol::Agree => Traffic::Request,
+                    Protocol::Agree | Protocol::Mail => Traffic::Request,
                 };
                 if !self.rates.allow(peer, traffic, Instant::now()) {
                     // Dropping the channel closes the stream: the peer sees a failure.
