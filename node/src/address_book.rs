@@ -148,6 +148,19 @@ impl AddressBook {
         }
     }
 
+    /// Dials `peer` at the addresses remembered for it, else where a Kademlia
+    /// lookup finds it. Whether there was anywhere to dial and the dial went.
+    pub(crate) async fn reach(&self, net: &swapmesh_net::NetworkHandle, peer: PeerId) -> bool {
+        let mut addresses = self.addresses_of(peer);
+        if addresses.is_empty() {
+            addresses = net.find_peer(peer).await.unwrap_or_default();
+        }
+        if addresses.is_empty() {
+            return false;
+        }
+        net.dial_peer(peer, addresses).await.is_ok()
+    }
+
     /// Forgets a peer (a blocked one is not worth dialling after a restart).
     pub(crate) fn forget(&self, peer: PeerId) {
         let _ = self.store.remove_peer(&peer.to_bytes());

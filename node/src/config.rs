@@ -153,6 +153,15 @@ pub struct NodeConfig {
     pub blob_fetch_timeout: Duration,
     /// How long a web sign-in link stays valid (default 10 minutes).
     pub login_link_ttl: Duration,
+    /// Keep sealed mail for the neighbours the operator admits
+    /// (`mailbox = "allowed"`); on by default on a server.
+    pub mailbox: bool,
+    /// How long direct tries to a party fail, by the node's clock, before our
+    /// messages go by mail to its mail peers (60 s).
+    pub mail_after: Duration,
+    /// How often to fetch our mail from our mail peers, by the node's clock
+    /// (5 minutes; also at start and when one connects).
+    pub mail_poll: Duration,
 }
 
 impl NodeConfig {
@@ -196,6 +205,9 @@ impl NodeConfig {
             blob_budget: 256 * 1024 * 1024,
             blob_fetch_timeout: Duration::from_secs(10),
             login_link_ttl: Duration::from_secs(600),
+            mailbox: false,
+            mail_after: Duration::from_secs(60),
+            mail_poll: Duration::from_secs(300),
         }
     }
 
@@ -221,6 +233,7 @@ impl NodeConfig {
         self.connection_limits = role.connection_limits();
         // A server has a public address: it relays, it is not relayed.
         self.nat.auto_relay = role == Role::Personal;
+        self.mailbox = role == Role::Server;
     }
 }
 

@@ -25,6 +25,7 @@ use crate::tasks::Tasks;
 /// What the router hands events to.
 pub(crate) struct Dispatch {
     pub(crate) agree: Agree,
+    pub(crate) mail: crate::mail::Mail,
     pub(crate) blobs: Blobs,
     pub(crate) net: NetworkHandle,
     pub(crate) events: broadcast::Sender<NodeEvent>,
@@ -136,6 +137,16 @@ impl Dispatch {
                 let blobs = self.blobs.clone();
                 self.tasks
                     .spawn(async move { blobs.serve(peer, data, reply).await });
+            }
+            NetworkEvent::InboundRequest {
+                protocol: Protocol::Mail,
+                peer,
+                data,
+                reply,
+            } => {
+                let mail = self.mail.clone();
+                self.tasks
+                    .spawn(async move { mail.serve(peer, data, reply).await });
             }
             NetworkEvent::InboundRequest {
                 protocol: Protocol::Agree,

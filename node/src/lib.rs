@@ -17,6 +17,9 @@
 //! - `address_book`: the peers we met and where they listen.
 //! - [`agree`]: agreements over `/swapmesh/agree/1` — the sequencer, our pending
 //!   event, holds, the outbox, the timers (DESIGN §5).
+//! - `mail`: sealed mail — the host that keeps envelopes for the neighbours
+//!   its operator admits, and our own letters (put, fetched, opened, queued);
+//!   what they carry is `agree`'s business (issue 26).
 //! - [`sync`]: catch-up sync — the driver of sessions over `/swapmesh/sync/1`
 //!   and the schedule of which run when.
 //! - `tasks`: the node's background tasks, aborted together at shutdown.
@@ -59,6 +62,7 @@ pub mod health;
 pub mod identity;
 mod ingest;
 pub mod invite;
+mod mail;
 mod meshes;
 mod metrics;
 mod node;
@@ -72,8 +76,8 @@ pub mod trust;
 pub mod web;
 
 pub use agree::{
-    Acted, AgreeError, AgreementSummary, AgreementView, Derived, EventSummary, ListFilter,
-    PendingView, Proposal,
+    Acted, AgreeError, AgreementSummary, AgreementView, Delivery, Derived, EventSummary,
+    ListFilter, PendingView, Proposal,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Faults, NodeConfig, Role};
@@ -81,4 +85,5 @@ pub use data_dir::DataDir;
 pub use error::NodeError;
 pub use events::NodeEvent;
 pub use ingest::IngestError;
+pub use mail::MailboxStatus;
 pub use node::{Node, Placement, ReviewSummary};

@@ -358,6 +358,10 @@ pub enum PutRefusal {
     Quota,
     /// Expired on arrival.
     Expired,
+    /// It breaks a rule: a bad signature, a sender other than the
+    /// requester, a lifetime over 30 days, a malformed body. The requester
+    /// is charged.
+    Invalid,
 }
 
 /// A response of `/swapmesh/mail/1`, by protocol version.
@@ -393,9 +397,23 @@ impl MailRequest {
         encode(self)
     }
 
-    /// Decodes the wire form (canonical, at most [`MAX_MAIL_FRAME`]).
-    pub fn decode(bytes: &[u8]) -> Result<Self, MailError> {
-        Ok(decode_canonical(bytes, MAX_MAIL_FRAME)?)
+    /// Decodes the wire form (canonical, at most [`MAX_MAIL_FRAME`]). The
+    /// version and request tag are read first, so a newer peer's frame is
+    /// [`MailError::Unsupported`], not malformed.
+    pub fn decode(bytes: &[u8]) -> Result<MailRequestV1, MailError> {
+        crate::encoding::check_len(bytes, MAX_MAIL_FRAME)?;
+        let (version, used) = decode_prefix::<u32>(bytes)?;
+        if version != 0 {
+            return Err(MailError::Unsupported(
+                u16::try_from(version + 1).unwrap_or(u16::MAX),
+            ));
+        }
+        let (tag, _) = decode_prefix::<u32>(&bytes[used..])?;
+        if tag > 2 {
+            return Err(MailError::Unsupported(MAIL_VERSION));
+        }
+        let MailRequest::V1(request) = decode_canonical(bytes, MAX_MAIL_FRAME)?;
+        Ok(request)
     }
 }
 
@@ -495,8 +513,22 @@ mod tests {
             }),
         ];
         for request in requests {
-            assert_eq!(MailRequest::decode(&request.encode()).unwrap(), request);
+            let MailRequest::V1(inner) = &request;
+            assert_eq!(&MailRequest::decode(&request.encode()).unwrap(), inner);
         }
+        // A newer version or request: unsupported, not malformed.
+        assert!(matches!(
+            MailRequest::decode(&[1, 0]),
+            Err(MailError::Unsupported(_))
+        ));
+        assert!(matches!(
+            MailRequest::decode(&[0, 3]),
+            Err(MailError::Unsupported(_))
+        ));
+        assert!(matches!(
+            MailRequest::decode(&[0, 0, 0xff]),
+            Err(MailError::Malformed(_))
+        ));
         let responses = [
             MailResponse::V1(MailResponseV1::Stored),
             MailResponse::V1(MailResponseV1::Refused(PutRefusal::Quota)),

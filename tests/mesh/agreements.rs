@@ -18,7 +18,7 @@ use swapmesh_protocol::{AgreementId, Content, ListingId, Timestamp};
 
 use crate::kit::{self, TestNode, wait_until};
 
-const CELL: &str = "u4pru";
+pub(crate) const CELL: &str = "u4pru";
 
 /// A node in the test cell on the shared clock, answering agreement calls after
 /// at most 300 ms of waiting for the other node.

@@ -13,6 +13,7 @@ mod gossip;
 mod hostile;
 mod ingest;
 mod lifecycle;
+mod mail;
 mod photos;
 mod pushes;
 mod quotas;

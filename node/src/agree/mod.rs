@@ -11,6 +11,8 @@
 //! - `arrival`: the sequencer's rules that read its clock and its own state;
 //! - `holds`: the calendar windows a commit takes or releases for our items;
 //! - `outbox`: a worker per peer delivering in order, with retries;
+//! - `mail`: the outbox's requests by mail after `mail_after` of failed
+//!   tries, and the letters fetched from our mail hosts;
 //! - `pending`: our pending event as the other party: acked, refused, signed again;
 //! - `receipts`: the receipt both parties sign when a chain ends;
 //! - `timers`: offer expiry, dropped pending proposals, listing status.
@@ -19,6 +21,7 @@ mod arrival;
 mod error;
 mod holds;
 mod local;
+mod mail;
 mod outbox;
 mod pending;
 mod receipts;
@@ -40,12 +43,14 @@ use tokio::sync::broadcast;
 
 pub use error::AgreeError;
 pub use local::{Acted, Proposal};
+pub use mail::Delivery;
 
 use crate::address_book::AddressBook;
 use crate::blocks::Blocks;
 use crate::clock::Clock;
 use crate::config::Faults;
 use crate::events::NodeEvent;
+use crate::mail::Mail;
 use crate::metrics::AppMetrics;
 use crate::publish::Publisher;
 use crate::tasks::Tasks;
@@ -90,6 +95,14 @@ struct Parts {
     faults: Faults,
     /// Authors we blocked: their proposals are refused, ours to them stopped.
     blocks: Arc<Blocks>,
+    /// Sealed mail: our hosts and the other parties'.
+    mail: Mail,
+    /// Seconds of failed direct tries before a request goes by mail.
+    mail_after: u64,
+    /// One mail check at a time.
+    mail_check: tokio::sync::Mutex<()>,
+    /// Wakes the mail loop (one of our hosts connected).
+    mail_poke: tokio::sync::Notify,
 }
 
 /// What [`Agree::new`] needs.
@@ -107,6 +120,8 @@ pub(crate) struct AgreeParts {
     pub(crate) metrics: Arc<AppMetrics>,
     pub(crate) faults: Faults,
     pub(crate) blocks: Arc<Blocks>,
+    pub(crate) mail: Mail,
+    pub(crate) mail_after: Duration,
 }
 
 /// What this node derives of an agreement at its time: never signed.
@@ -157,6 +172,9 @@ pub struct AgreementView {
     pub sending: usize,
     /// The receipt record both parties signed, once this node holds it.
     pub receipt: Option<swapmesh_store::StoredRecord>,
+    /// How our messages to the other party go: directly, or left with its
+    /// mail host.
+    pub delivery: Delivery,
 }
 
 impl AgreementView {
@@ -289,12 +307,18 @@ impl Agree {
                 metrics: parts.metrics,
                 faults: parts.faults,
                 blocks: parts.blocks,
+                mail: parts.mail,
+                mail_after: parts.mail_after.as_secs(),
+                mail_check: tokio::sync::Mutex::new(()),
+                mail_poke: tokio::sync::Notify::new(),
             }),
         }
     }
 
-    /// Starts delivering what the outbox holds and the periodic timers.
-    pub(crate) fn start(&self, tick_every: Duration) {
+    /// Starts delivering what the outbox holds, the periodic timers and the
+    /// mail loop.
+    pub(crate) fn start(&self, tick_every: Duration, mail_poll: Duration) {
+        self.start_mail(mail_poll);
         match self.inner.store.outbox_peers() {
             Ok(peers) => {
                 for peer in peers {
@@ -322,7 +346,13 @@ impl Agree {
     pub(crate) fn peer_seen(&self, peer: PeerId) {
         if let Some(author) = author_of_peer(&peer) {
             self.inner.outbox.poke(&author);
+            self.host_seen(&author);
         }
+    }
+
+    /// Wakes every outbox worker now (a test moved the clock).
+    pub(crate) fn retry_all(&self) {
+        self.inner.outbox.poke_all();
     }
 
     /// An agreement as stored, with its chain and notes.
@@ -431,6 +461,7 @@ impl Agree {
             .count();
         let attempts = self.inner.outbox.attempts(&other);
         Ok(AgreementView {
+            delivery: self.delivery(&stored.state.id, sending),
             sending,
             receipt: self.receipt_of(&stored.state)?,
             derived: self.derived(&stored, now),

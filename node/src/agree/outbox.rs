@@ -63,6 +63,8 @@ impl Item {
 pub(super) struct Outbox {
     workers: Mutex<HashMap<AuthorKey, Arc<Notify>>>,
     attempts: Mutex<HashMap<AuthorKey, Attempts>>,
+    /// Since when direct tries to a peer have failed, by the node's clock.
+    failing: Mutex<HashMap<AuthorKey, Timestamp>>,
 }
 
 /// How a worker's deliveries to its peer go, at the node's time.
@@ -92,6 +94,28 @@ impl Outbox {
             entry.last = last;
         }
         entry.next = next;
+    }
+
+    /// Since when direct tries to `peer` have failed (from `now` on, if
+    /// this is the first failure).
+    pub(super) fn failing_since(&self, peer: AuthorKey, now: Timestamp) -> Timestamp {
+        *self
+            .failing
+            .lock()
+            .expect("outbox lock")
+            .entry(peer)
+            .or_insert(now)
+    }
+
+    fn reached(&self, peer: &AuthorKey) {
+        self.failing.lock().expect("outbox lock").remove(peer);
+    }
+
+    /// Wakes every worker.
+    pub(super) fn poke_all(&self) {
+        for n in self.workers.lock().expect("outbox lock").values() {
+            n.notify_one();
+        }
     }
 
     /// Wakes `peer`'s worker, if it has one.
@@ -194,7 +218,7 @@ impl Agree {
         match item {
             Item::Deliver { from } => self.send_chain(key, from as usize).await,
             Item::Pending { event } => self.send_pending(key, event).await,
-            Item::Note(note) => match self.request(&key.peer, Request::Note(note)).await {
+            Item::Note(note) => match self.request(key, Request::Note(note)).await {
                 Ok(_) => {
                     self.inner.store.outbox_remove(key)?;
                     Ok(Sent::Done)
@@ -222,7 +246,7 @@ impl Agree {
                 self.inner.store.outbox_remove(key)?;
                 return Ok(Sent::Done);
             };
-            let response = match self.request(&key.peer, Request::Deliver { events }).await {
+            let response = match self.request(key, Request::Deliver { events }).await {
                 Ok(r) => r,
                 Err(sent) => return Ok(sent),
             };
@@ -272,16 +296,40 @@ impl Agree {
         Ok(())
     }
 
-    /// Sends a request to an agreement's other party and decodes the answer.
+    /// Sends the request of outbox entry `key` to its agreement's other party
+    /// and decodes the answer, or takes the answer that came by mail. When
+    /// the party cannot be reached, the request may go by mail (`mail`).
     pub(super) async fn request(
         &self,
-        peer: &AuthorKey,
+        key: &OutboxKey,
         request: Request,
+    ) -> Result<Response, Sent> {
+        let hash = super::mail::request_hash(&request);
+        if let Some(response) = self.mailed_answer(key, &hash) {
+            return Ok(response);
+        }
+        let sent = self.request_directly(&key.peer, &request).await;
+        match &sent {
+            Ok(_) => {
+                self.inner.outbox.reached(&key.peer);
+                self.forget_mailed(key, &hash);
+            }
+            Err(Sent::Unreachable) => self.mail_request(key, &request, hash).await,
+            Err(_) => {}
+        }
+        sent
+    }
+
+    /// Sends a request to an agreement's other party and decodes the answer.
+    async fn request_directly(
+        &self,
+        peer: &AuthorKey,
+        request: &Request,
     ) -> Result<Response, Sent> {
         let Some(peer_id) = peer_of(peer) else {
             return Err(Sent::Later);
         };
-        let frame = AgreeRequest::V1(request).encode();
+        let frame = AgreeRequest::V1(request.clone()).encode();
         let mut tried_lookup = false;
         loop {
             match self
@@ -301,7 +349,12 @@ impl Agree {
                 }
                 Err(RequestError::DialFailure) if !tried_lookup => {
                     tried_lookup = true;
-                    if !self.find(peer_id).await {
+                    if !self
+                        .inner
+                        .address_book
+                        .reach(&self.inner.net, peer_id)
+                        .await
+                    {
                         return Err(Sent::Unreachable);
                     }
                 }
@@ -312,18 +365,5 @@ impl Agree {
                 }
             }
         }
-    }
-
-    /// Dials a peer at the addresses the address book knows, else where a
-    /// Kademlia lookup finds it. Whether there was anywhere to dial.
-    async fn find(&self, peer: swapmesh_net::PeerId) -> bool {
-        let mut addresses = self.inner.address_book.addresses_of(peer);
-        if addresses.is_empty() {
-            addresses = self.inner.net.find_peer(peer).await.unwrap_or_default();
-        }
-        if addresses.is_empty() {
-            return false;
-        }
-        self.inner.net.dial_peer(peer, addresses).await.is_ok()
     }
 }

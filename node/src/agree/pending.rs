@@ -32,7 +32,7 @@ impl Agree {
         let mut events = vec![pending.clone()];
         let mut resent_chain = false;
         loop {
-            let response = match self.deliver_in_frames(&key.peer, &events).await {
+            let response = match self.deliver_in_frames(key, &events).await {
                 Ok(r) => r,
                 Err(sent) => return Ok(sent),
             };
@@ -83,13 +83,13 @@ impl Agree {
     /// the last frame, or the first answer that is not an ack.
     async fn deliver_in_frames(
         &self,
-        peer: &swapmesh_protocol::AuthorKey,
+        key: &OutboxKey,
         events: &[SignedEvent],
     ) -> Result<Response, Sent> {
         let frames = swapmesh_protocol::agreement::wire::deliveries(events);
         let count = frames.len();
         for (i, events) in frames.into_iter().enumerate() {
-            let response = self.request(peer, Request::Deliver { events }).await?;
+            let response = self.request(key, Request::Deliver { events }).await?;
             if i + 1 == count || !matches!(response, Response::Ack { .. }) {
                 return Ok(response);
             }

@@ -7,7 +7,7 @@
 //! a chain the sequencer has not ended is refused `NotEnded` (no blame) and
 //! retried.
 
-use swapmesh_net::{Misbehaviour, PeerId};
+use swapmesh_net::Misbehaviour;
 use swapmesh_protocol::agreement::Agreement;
 use swapmesh_protocol::agreement::wire::{Refusal, Response};
 use swapmesh_protocol::social::Receipt;
@@ -49,7 +49,7 @@ impl Agree {
     /// statement of `agreement`.
     pub(super) async fn receipt_sig_in(
         &self,
-        peer: PeerId,
+        peer: super::serve::Origin,
         from: AuthorKey,
         agreement: AgreementId,
         sig: Signature,
@@ -111,7 +111,7 @@ impl Agree {
             agreement: key.agreement,
             sig,
         };
-        let response = match self.request(&key.peer, request).await {
+        let response = match self.request(key, request).await {
             Ok(r) => r,
             Err(sent) => return Ok(sent),
         };

@@ -9,13 +9,13 @@
 //! events as signed, refusing only a bad signature or a time in its future.
 
 use swapmesh_net::{Misbehaviour, PeerId, ResponseHandle};
-use swapmesh_protocol::AuthorKey;
 use swapmesh_protocol::agreement::wire::{
     AgreeRequest, AgreeResponse, FrameError, Note, Refusal, Request, Response,
 };
 use swapmesh_protocol::agreement::{
     Action, Agreement, AgreementError, Applied, EventId, SignedEvent, apply, verify_event,
 };
+use swapmesh_protocol::{AuthorKey, Timestamp};
 use swapmesh_store::{AgreementCommit, CommitOutcome, Pending, StoredNote};
 use tracing::debug;
 
@@ -28,12 +28,19 @@ impl Agree {
             Err(FrameError::Unsupported) => refused(Refusal::Unsupported, None),
             Err(FrameError::Malformed(e)) => {
                 debug!(%peer, error = %e, "a malformed agree frame");
-                self.charge(peer, Misbehaviour::MalformedFrame).await;
+                self.charge(
+                    Origin::peer(peer, Timestamp(0)),
+                    Misbehaviour::MalformedFrame,
+                )
+                .await;
                 refused(Refusal::Malformed, None)
             }
             Ok(request) => match author_of_peer(&peer) {
                 None => refused(Refusal::NotAParty, None),
-                Some(from) => match self.handle(peer, from, request).await {
+                Some(from) => match self
+                    .handle(Origin::peer(peer, self.inner.clock.now()), from, request)
+                    .await
+                {
                     Ok(response) => response,
                     Err(e) => {
                         debug!(%peer, error = %e, "an agree request failed here");
@@ -55,9 +62,11 @@ impl Agree {
         }
     }
 
-    async fn handle(
+    /// Answers one request from `from` (the other party), which came from
+    /// `origin`: directly, or in a letter its mail host kept.
+    pub(super) async fn handle(
         &self,
-        peer: PeerId,
+        peer: Origin,
         from: AuthorKey,
         request: Request,
     ) -> Result<Response, AgreeError> {
@@ -70,14 +79,18 @@ impl Agree {
         }
     }
 
-    pub(super) async fn charge(&self, peer: PeerId, what: Misbehaviour) {
-        let _ = self.inner.net.report_misbehaviour(peer, what).await;
+    /// Charges the peer a request came from; a letter's host is never
+    /// charged for what its sender sealed.
+    pub(super) async fn charge(&self, origin: Origin, what: Misbehaviour) {
+        if let Some(peer) = origin.peer {
+            let _ = self.inner.net.report_misbehaviour(peer, what).await;
+        }
     }
 
     /// Applies a delivery of one agreement's events in order.
     async fn deliver(
         &self,
-        peer: PeerId,
+        peer: Origin,
         from: AuthorKey,
         events: Vec<SignedEvent>,
     ) -> Result<Response, AgreeError> {
@@ -104,7 +117,9 @@ impl Agree {
         let last_own = events
             .iter()
             .rposition(|e| e.decode_body_trusted().is_ok_and(|b| b.signer == me));
-        let now = self.inner.clock.now();
+        // The arrival rules read when the event reached us: now, or when our
+        // mail host took the letter that carried it.
+        let now = peer.at;
         let mut answer = None;
         let mut joined = Vec::new();
         // The first event is verified already (it named the agreement).
@@ -236,7 +251,7 @@ impl Agree {
     }
 
     /// A refusal of an event, charging the sender for what no honest node sends.
-    async fn refuse(&self, peer: PeerId, e: &AgreementError, head: Option<EventId>) -> Response {
+    async fn refuse(&self, peer: Origin, e: &AgreementError, head: Option<EventId>) -> Response {
         if e.blame() {
             self.charge(peer, Misbehaviour::InvalidRecord).await;
         }
@@ -247,7 +262,7 @@ impl Agree {
     /// Keeps a note from the other party.
     async fn note_in(
         &self,
-        peer: PeerId,
+        peer: Origin,
         from: AuthorKey,
         note: Note,
     ) -> Result<Response, AgreeError> {
@@ -278,6 +293,39 @@ impl Agree {
             });
         }
         Ok(Response::Noted)
+    }
+}
+
+/// Where a request came from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Origin {
+    /// The peer that sent it; `None` for a letter (its host only kept it).
+    pub(crate) peer: Option<PeerId>,
+    /// When it arrived: now, or when the mail host stored the letter.
+    pub(crate) at: Timestamp,
+}
+
+impl Origin {
+    /// A request `peer` sent directly, arriving `at`.
+    pub(crate) fn peer(peer: PeerId, at: Timestamp) -> Self {
+        Self {
+            peer: Some(peer),
+            at,
+        }
+    }
+
+    /// A request in a letter its host stored `at`.
+    pub(crate) fn mail(at: Timestamp) -> Self {
+        Self { peer: None, at }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.peer {
+            Some(peer) => write!(f, "{peer}"),
+            None => f.write_str("mail"),
+        }
     }
 }
 

@@ -8,9 +8,11 @@
 //! - `network`: peers, addresses, dialling, metrics;
 //! - `agreements`: proposing, acting and reading agreements (through `agree`);
 //! - `reviews`: reviews of our agreements' other parties, and what we hold of a party;
-//! - `photos`: uploading and reading photos (through `blobs`).
+//! - `photos`: uploading and reading photos (through `blobs`);
+//! - `mail`: the mailbox kept for others, and checking our own mail.
 
 mod agreements;
+mod mail;
 mod mesh;
 mod network;
 mod photos;
@@ -37,6 +39,7 @@ use crate::events::NodeEvent;
 use crate::health::Health;
 use crate::identity;
 use crate::ingest::Ingestor;
+use crate::mail::{Mail, MailParts};
 use crate::meshes::MeshBook;
 use crate::metrics::AppMetrics;
 use crate::publish::Publisher;
@@ -78,6 +81,7 @@ struct Inner {
     sync: SyncService,
     schedule: Arc<Schedule>,
     agree: Agree,
+    mail: Mail,
     blobs: Blobs,
     web: WebSessions,
     metrics: Arc<AppMetrics>,
@@ -161,6 +165,14 @@ impl Node {
             &config,
             photo_files.clone(),
         ));
+        let mail = Mail::new(MailParts {
+            key: key.clone(),
+            store: store.clone(),
+            net: net.clone(),
+            clock: config.clock.clone(),
+            address_book: address_book.clone(),
+            host: config.mailbox,
+        });
         let agree = Agree::new(AgreeParts {
             key: key.clone(),
             store: store.clone(),
@@ -175,6 +187,8 @@ impl Node {
             metrics: metrics.clone(),
             faults: config.faults.clone(),
             blocks: blocks.clone(),
+            mail: mail.clone(),
+            mail_after: config.mail_after,
         });
         let blobs = Blobs::new(BlobsParts {
             store: store.clone(),
@@ -195,6 +209,7 @@ impl Node {
         }
         let dispatch = Dispatch {
             agree: agree.clone(),
+            mail: mail.clone(),
             blobs: blobs.clone(),
             net: net.clone(),
             events: events.clone(),
@@ -207,7 +222,7 @@ impl Node {
         };
         tasks.spawn(dispatch.run(net_events));
         tasks.spawn(schedule.clone().timer(config.sync_interval));
-        agree.start(config.agreement_tick);
+        agree.start(config.agreement_tick, config.mail_poll);
         let web = WebSessions::new(store.clone(), config.clock.clone(), config.login_link_ttl);
         let node = Node {
             inner: Arc::new(Inner {
@@ -223,6 +238,7 @@ impl Node {
                 sync,
                 schedule,
                 agree,
+                mail,
                 blobs,
                 web,
                 metrics,
@@ -267,6 +283,13 @@ impl Node {
             .sweep_expired(self.inner.config.clock.now())?;
         self.inner.trust.sweep();
         self.inner.blobs.collect()?;
+        let letters = self.inner.mail.sweep(self.inner.config.clock.now())?;
+        if letters > 0 {
+            info!(
+                letters,
+                "mail dropped: expired, or its recipient left this host"
+            );
+        }
         Ok(swept)
     }
 

@@ -93,6 +93,7 @@ impl Node {
         );
         text.push_str(&self.inner.sync.render_metrics());
         text.push_str(&self.inner.blobs.render_metrics()?);
+        text.push_str(&self.inner.mail.render_metrics()?);
         text.push_str(&format!(
             "# HELP swapmesh_store_quota_dropped Records dropped since start because a record of the same author displaced them from their quota.\n\
              # TYPE swapmesh_store_quota_dropped counter\n\
