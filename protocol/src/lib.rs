@@ -33,7 +33,7 @@ pub mod topic;
 pub mod validate;
 
 pub use currency::Currency;
-pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+pub use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 pub use geo::Geohash;
 pub use gossip::GossipMessage;
 pub use ids::{AgreementId, AuthorKey, BlobHash, ListingId, ListingIdPrefix, RecordId};

@@ -131,6 +131,8 @@ pub struct QueuedMail {
 /// A request of ours left with a mail host.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Mailed {
+    /// The outbox entry it carries (its sequence number).
+    pub entry: u64,
     /// blake3 of the request's encoding.
     pub request: [u8; 32],
     /// The host that stored it.

@@ -50,12 +50,19 @@ pub enum Delivery {
 }
 
 impl Agree {
-    /// The answer that came by mail to `request` of outbox entry `key`, if
-    /// one did.
+    /// The answer that came by mail to `request` of outbox entry `key`, or to
+    /// the request this entry left with a host (the chain may have grown
+    /// since: the answer still says where the other party is), if one came.
     pub(super) fn mailed_answer(&self, key: &OutboxKey, hash: &[u8; 32]) -> Option<Response> {
-        let response = self.inner.mail.take_answer(hash)?;
+        let mail = &self.inner.mail;
+        let response = mail.take_answer(hash).or_else(|| {
+            let mailed = self.inner.store.mailed(&key.agreement).ok()??;
+            (mailed.entry == key.seq)
+                .then(|| mail.take_answer(&mailed.request))
+                .flatten()
+        })?;
         debug!(agreement = %key.agreement, "an answer came by mail");
-        self.forget_mailed(key, hash);
+        let _ = self.inner.store.set_mailed(&key.agreement, None);
         Some(response)
     }
 
@@ -105,6 +112,7 @@ impl Agree {
             PutOutcome::Stored(host) => {
                 info!(agreement = %key.agreement, %host, "left our message with the other party's mail host");
                 let mailed = Mailed {
+                    entry: key.seq,
                     request: hash,
                     host,
                     since: now,
@@ -127,18 +135,19 @@ impl Agree {
         hosts
     }
 
-    /// How our messages of `agreement` to the other party go, with `sending`
-    /// of them in the outbox.
+    /// How our messages of `agreement` to the other party go, with `entries`
+    /// (their sequence numbers) in the outbox.
     pub(super) fn delivery(
         &self,
         agreement: &swapmesh_protocol::AgreementId,
-        sending: usize,
+        entries: &[u64],
     ) -> Delivery {
-        if sending == 0 {
+        if entries.is_empty() {
             return Delivery::Answered;
         }
         match self.inner.store.mailed(agreement) {
-            Ok(Some(mailed)) => Delivery::InMailbox {
+            // The entry left with the host still waits for its answer.
+            Ok(Some(mailed)) if entries.contains(&mailed.entry) => Delivery::InMailbox {
                 host: mailed.host,
                 since: mailed.since,
             },

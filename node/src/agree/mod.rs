@@ -452,17 +452,18 @@ impl Agree {
             .filter_map(EventSummary::of)
             .collect();
         let other = self.other(&stored.state);
-        let sending = self
+        let entries: Vec<u64> = self
             .inner
             .store
             .outbox(&other)?
             .iter()
             .filter(|(key, _)| key.agreement == stored.state.id)
-            .count();
+            .map(|(key, _)| key.seq)
+            .collect();
         let attempts = self.inner.outbox.attempts(&other);
         Ok(AgreementView {
-            delivery: self.delivery(&stored.state.id, sending),
-            sending,
+            delivery: self.delivery(&stored.state.id, &entries),
+            sending: entries.len(),
             receipt: self.receipt_of(&stored.state)?,
             derived: self.derived(&stored, now),
             pending: stored

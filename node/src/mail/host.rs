@@ -206,6 +206,15 @@ impl Mail {
         Ok(named)
     }
 
+    /// `recipient` published a profile: if it no longer names this host,
+    /// the mail kept for them goes.
+    pub(crate) fn profile_changed(&self, recipient: &AuthorKey) -> Result<(), StoreError> {
+        if self.inner.store.mailbox_of(recipient)?.count > 0 {
+            self.keeps_for(recipient)?;
+        }
+        Ok(())
+    }
+
     /// Drops the mail expired at `now` and the mail of recipients this host
     /// no longer serves; returns how many envelopes went.
     pub(crate) fn sweep(&self, now: Timestamp) -> Result<usize, StoreError> {

@@ -250,6 +250,7 @@ impl Node {
             }),
         };
         node.follow_trust_records()?;
+        node.follow_profiles_for_mail();
         node.forget_left_meshes().await?;
         node.keep_store_budget().await?;
         node.inner.tasks.spawn(node.clone().sweep_every_interval());
