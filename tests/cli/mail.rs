@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::http::{author, call};
-use crate::kit::{Daemon, ok};
+use crate::kit::{Daemon, fails, ok};
 
 #[test]
 fn profile_set_keeps_mail_peers() {
@@ -63,4 +63,124 @@ fn profile_set_keeps_mail_peers() {
         Some(&json!({"name": "Ana", "mail_peers": []})),
     );
     assert_eq!(cleared.json()["mail_peers"], json!([]));
+}
+
+/// A node's two names for one fixture key: its author key (64 hex) and its
+/// peer id, each derived on its own path from the secret key.
+fn names(seed: u64) -> (String, String) {
+    let key = swapmesh_protocol::fixtures::key(seed);
+    let author = swapmesh_protocol::signed::author_of(&key).to_string();
+    let peer = swapmesh_net::identity::Keypair::ed25519_from_bytes(key.to_bytes())
+        .expect("an ed25519 secret key")
+        .public()
+        .to_peer_id()
+        .to_string();
+    (author, peer)
+}
+
+#[test]
+fn profile_mail_peer_add_remove_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    let d = Daemon::neighbour(&dir, None);
+    let me = author(&d);
+    let profile = || {
+        let reply = call(&d, "GET", &format!("/api/v1/profile/{me}"), None);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()
+    };
+    let listed = || -> Vec<String> {
+        ok(&dir, &["profile", "mail-peer", "list"])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let (a, _) = names(1);
+    let (b, b_peer) = names(2);
+    let (c, _) = names(3);
+    let (e, e_peer) = names(4);
+    assert!(b_peer.starts_with("12D3KooW"), "{b_peer}");
+
+    // No profile yet: none to list, and adding one says to publish it first.
+    assert_eq!(listed(), ["no mail peers (you have no profile yet)"]);
+    let err = fails(&dir, &["profile", "mail-peer", "add", &a]);
+    assert!(err.contains("swapmesh profile set --name"), "{err}");
+    let none = call(&d, "GET", &format!("/api/v1/profile/{me}"), None);
+    assert_eq!(none.status, 404, "{}", none.body);
+
+    ok(
+        &dir,
+        &[
+            "profile",
+            "set",
+            "--name",
+            "Ana",
+            "--bio",
+            "Tools and bikes",
+            "--contact",
+            "signal: ana.01",
+        ],
+    );
+    assert_eq!(listed(), ["no mail peers"]);
+
+    // By author key, by peer id (the same key), and this node's own peer id.
+    ok(&dir, &["profile", "mail-peer", "add", &a]);
+    ok(&dir, &["profile", "mail-peer", "add", &b_peer]);
+    ok(&dir, &["profile", "mail-peer", "add", &d.peer]);
+    assert_eq!(listed(), [a.clone(), b.clone(), me.clone()]);
+    let shown = profile();
+    assert_eq!(shown["mail_peers"], json!([a, b, me]));
+    assert_eq!(shown["name"], "Ana");
+    assert_eq!(shown["bio"], "Tools and bikes");
+    assert_eq!(shown["contact"], json!(["signal: ana.01"]));
+
+    // Adding one already named, in either form or case, publishes nothing.
+    ok(
+        &dir,
+        &["profile", "mail-peer", "add", &a.to_ascii_uppercase()],
+    );
+    ok(&dir, &["profile", "mail-peer", "add", &b]);
+    assert_eq!(profile(), shown);
+
+    // Removing one, by its peer id here, keeps the others and the rest.
+    let out = ok(&dir, &["profile", "mail-peer", "remove", &b_peer]);
+    assert!(out.contains(&b), "{out}");
+    let shown = profile();
+    assert_eq!(shown["mail_peers"], json!([a, me]));
+    assert_eq!(shown["name"], "Ana");
+    assert_eq!(shown["bio"], "Tools and bikes");
+    assert_eq!(shown["contact"], json!(["signal: ana.01"]));
+    assert_eq!(listed(), [a.clone(), me.clone()]);
+
+    // Up to 4; `--json` prints the profile as the API shows it.
+    ok(&dir, &["profile", "mail-peer", "add", &c]);
+    let out = ok(&dir, &["profile", "mail-peer", "add", &e_peer, "--json"]);
+    let out: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(out["mail_peers"], json!([a, me, c, e]));
+    let full = profile();
+    assert_eq!(full, out);
+
+    // Refusals change nothing: a fifth, one not named, a malformed key.
+    let (fifth, _) = names(5);
+    let err = fails(&dir, &["profile", "mail-peer", "add", &fifth]);
+    assert!(err.contains("at most 4"), "{err}");
+    let err = fails(&dir, &["profile", "mail-peer", "remove", &b]);
+    assert!(err.contains("not one of your mail peers"), "{err}");
+    for bad in ["not-a-key", &a[..63], "12D3KooWnotapeerid"] {
+        let err = fails(&dir, &["profile", "mail-peer", "add", bad]);
+        assert!(err.contains("neither an author key"), "{bad}: {err}");
+        let err = fails(&dir, &["profile", "mail-peer", "remove", bad]);
+        assert!(err.contains("neither an author key"), "{bad}: {err}");
+    }
+    assert_eq!(profile(), full);
+    assert_eq!(listed(), [a.clone(), me.clone(), c.clone(), e.clone()]);
+
+    // `profile set` keeps them; removing every one leaves none.
+    ok(&dir, &["profile", "set", "--name", "Ana B"]);
+    assert_eq!(profile()["mail_peers"], json!([a, me, c, e]));
+    for k in [&a, &me, &c, &e] {
+        ok(&dir, &["profile", "mail-peer", "remove", k]);
+    }
+    assert_eq!(profile()["mail_peers"], json!([]));
+    assert_eq!(listed(), ["no mail peers"]);
 }

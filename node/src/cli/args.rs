@@ -5,8 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
+use swapmesh_net::PeerId;
+use swapmesh_protocol::AuthorKey;
 use swapmesh_protocol::listing::{Condition, DealKind, ListingStatus, Period};
 
+use crate::agree::author_of_peer;
 use crate::api::json::{AgreementRole, LegJson, ResolutionJson};
 use crate::settings::RawSettings;
 
@@ -887,6 +890,70 @@ pub enum ProfileCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// The nodes that keep mail for you (at most 4), e.g. your home server:
+    /// named in your profile, so others know where to leave it.
+    #[command(subcommand)]
+    MailPeer(MailPeerCommand),
+}
+
+/// Most mail peers a profile names (`PUT /profile` refuses more).
+pub(super) const MAX_MAIL_PEERS: usize = 4;
+
+/// `profile mail-peer` subcommands. A node is named by its author key (64 hex)
+/// or its peer id (`12D3KooW…`, as `swapmesh status` prints it): the same key.
+/// Each change republishes your profile with everything else in it as it was;
+/// with `--json`, each prints your profile as the API answers it.
+#[derive(Subcommand, Debug)]
+pub enum MailPeerCommand {
+    /// Name a node that keeps mail for you (at most 4). Your profile must
+    /// exist first (`swapmesh profile set --name …`); naming one already
+    /// named changes nothing.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh profile mail-peer add 12D3KooWQfK1…   (your home server's peer id, from its `swapmesh status`)\n  swapmesh profile mail-peer add <author-hex>"
+    )]
+    Add {
+        /// The node: its author key (64 hex) or its peer id.
+        #[arg(value_name = "KEY", value_parser = parse_mail_peer)]
+        key: AuthorKey,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Stop naming a node as one that keeps mail for you.
+    #[command(after_long_help = "Example:\n  swapmesh profile mail-peer remove 12D3KooWQfK1…")]
+    Remove {
+        /// The node: its author key (64 hex) or its peer id.
+        #[arg(value_name = "KEY", value_parser = parse_mail_peer)]
+        key: AuthorKey,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The nodes your profile names as keeping mail for you, one author key
+    /// a line (with `--json`, your profile as the API shows it: an error if
+    /// you have none yet).
+    #[command(after_long_help = "Example:\n  swapmesh profile mail-peer list")]
+    List {
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// A mail peer as people type it: an author key (64 hex, either case) or a
+/// peer id of an ed25519 key, as the author key it is.
+fn parse_mail_peer(s: &str) -> Result<AuthorKey, String> {
+    let s = s.trim();
+    if let Ok(author) = s.to_ascii_lowercase().parse::<AuthorKey>() {
+        return Ok(author);
+    }
+    match s.parse::<PeerId>() {
+        Ok(peer) => author_of_peer(&peer)
+            .ok_or_else(|| format!("peer id {s} is not of an ed25519 key, as swapmesh nodes' are")),
+        Err(_) => Err(format!(
+            "{s:?} is neither an author key (64 hex) nor a peer id (12D3KooW…)"
+        )),
+    }
 }
 
 fn enum_text<T: serde::de::DeserializeOwned>(

@@ -8,6 +8,7 @@
 //! - `agreements`: `agreement propose|list|show|…` and one subcommand per action;
 //! - `reviews`: `review add|list|summary`;
 //! - `node`: `status`, `peers`, `profile`, `mesh`;
+//! - `mail_peers`: `profile mail-peer add|remove|list`;
 //! - `money`: amounts as people type them; `resolve`: short ids; `pages`: pages;
 //! - `text`: what is printed for people; `docs`: completions and man pages.
 
@@ -15,6 +16,7 @@ mod agreements;
 mod args;
 mod docs;
 mod listings;
+mod mail_peers;
 pub(crate) mod money;
 mod node;
 mod pages;
@@ -33,8 +35,8 @@ use swapmesh_protocol::listing::Purpose;
 pub use args::{
     ActArgs, AddArgs, AgreementCommand, AgreementListArgs, BlobCommand, BrowseArgs, Cli,
     ClientArgs, Command, ConfirmArgs, CounterArgs, ExtendArgs, KeyCommand, LegArgs, ListingCommand,
-    MeshCommand, OpenArgs, PageArgs, ProfileCommand, ProposeArgs, ResolveArgs, ReviewCommand,
-    RunArgs, TermsArgs, UpdateArgs, WantCommand, WebSessionsCommand,
+    MailPeerCommand, MeshCommand, OpenArgs, PageArgs, ProfileCommand, ProposeArgs, ResolveArgs,
+    ReviewCommand, RunArgs, TermsArgs, UpdateArgs, WantCommand, WebSessionsCommand,
 };
 
 use crate::client::Client;

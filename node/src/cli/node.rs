@@ -62,7 +62,7 @@ pub(super) fn peers(dir: &DataDir, args: PeersArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `profile set` and `profile show`.
+/// `profile set`, `profile show` and `profile mail-peer …`.
 pub(super) fn profile(dir: &DataDir, command: ProfileCommand) -> anyhow::Result<()> {
     match command {
         ProfileCommand::Set {
@@ -102,6 +102,7 @@ pub(super) fn profile(dir: &DataDir, command: ProfileCommand) -> anyhow::Result<
                 print_profile(&out);
             }
         }
+        ProfileCommand::MailPeer(command) => super::mail_peers::run(dir, command)?,
     }
     Ok(())
 }
