@@ -116,6 +116,8 @@ pub struct RawSettings {
     pub store_budget: Option<String>,
     /// Inbound connections from one IP.
     pub max_connections_per_ip: Option<String>,
+    /// Keep mail for admitted neighbours: `allowed` or `off`.
+    pub mailbox: Option<String>,
 }
 
 /// The settings a node runs with.
@@ -160,6 +162,9 @@ pub struct Settings {
     pub store_budget_mib: u64,
     /// Inbound connections from one IP (an IPv6 /64); `None`: 8.
     pub max_connections_per_ip: Option<u32>,
+    /// Keep sealed mail for the neighbours the operator admits (`None`: by
+    /// role — on for `server`, off for `personal`).
+    pub mailbox: Option<bool>,
 }
 
 impl Default for Settings {
@@ -186,6 +191,7 @@ impl Default for Settings {
             blob_budget_mib: DEFAULT_BLOB_BUDGET_MIB,
             store_budget_mib: DEFAULT_STORE_BUDGET_MIB,
             max_connections_per_ip: None,
+            mailbox: None,
         }
     }
 }
@@ -393,6 +399,18 @@ impl Settings {
                 }
             };
         }
+        if let Some(v) = &raw.mailbox {
+            let n = Names {
+                key: "mailbox",
+                env: "SWAPMESH_MAILBOX",
+                flag: "mailbox",
+            };
+            self.mailbox = match v.trim() {
+                "allowed" => Some(true),
+                "off" => Some(false),
+                _ => return Err(invalid(src(&n), v, "allowed or off")),
+            };
+        }
         if let Some(v) = &raw.role {
             let n = Names {
                 key: "role",
@@ -477,6 +495,9 @@ impl Settings {
         config.store_budget = self.store_budget_mib * 1024 * 1024;
         if let Some(count) = self.max_connections_per_ip {
             config.connection_limits.max_per_ip = count;
+        }
+        if let Some(mailbox) = self.mailbox {
+            config.mailbox = mailbox;
         }
         config.external_addresses = self.external_addresses.clone();
         config.currency = self.currency;
@@ -577,6 +598,7 @@ fn raw_from_env(env: impl Fn(&str) -> Option<String>) -> RawSettings {
         blob_budget: env("SWAPMESH_BLOB_BUDGET"),
         store_budget: env("SWAPMESH_STORE_BUDGET"),
         max_connections_per_ip: env("SWAPMESH_MAX_CONNECTIONS_PER_IP"),
+        mailbox: env("SWAPMESH_MAILBOX"),
     }
 }
 
@@ -653,6 +675,12 @@ pub fn default_file(area: Option<&str>, name: Option<&str>) -> String {
 # /64), 1 to 1024: a machine cannot get more by making new keys. Raise it on a
 # home server whose neighbours come from behind one router.
 # max_connections_per_ip = 8
+
+# Keep sealed agreement messages for the neighbours you admit (`swapmesh
+# mailbox allow KEY`) while they are offline: "allowed" or "off"; allowed by
+# default on a server. The node sees who writes to whom, when and how much,
+# never what: 256 envelopes and 4 MiB per recipient, 64 and 1 MiB per sender.
+# mailbox = "allowed"
 "#
     )
 }
@@ -763,6 +791,31 @@ max_relays = 3
             let error = per_ip(&[], &flags).unwrap_err().to_string();
             assert!(error.contains("--max-connections-per-ip"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn the_mailbox_follows_the_role_unless_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let none = RawSettings::default();
+        let mailbox = |env: &[(&str, &str)], flags: &RawSettings| {
+            Settings::load(&data, env_of(env), flags).map(|s| s.node_config(&data).mailbox)
+        };
+        assert!(!mailbox(&[], &none).unwrap(), "off on a personal node");
+        assert!(mailbox(&[("SWAPMESH_ROLE", "server")], &none).unwrap());
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "role = \"server\"\nmailbox = \"off\"\n",
+        )
+        .unwrap();
+        assert!(!mailbox(&[], &none).unwrap(), "a server may turn it off");
+        assert!(mailbox(&[("SWAPMESH_MAILBOX", "allowed")], &none).unwrap());
+        let flags = RawSettings {
+            mailbox: Some("shut".into()),
+            ..RawSettings::default()
+        };
+        let error = mailbox(&[], &flags).unwrap_err().to_string();
+        assert!(error.contains("--mailbox"), "{error}");
     }
 
     #[test]

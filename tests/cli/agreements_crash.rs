@@ -364,6 +364,9 @@ fn receipt_sig_waits_in_the_outbox_for_a_stopped_sequencer() {
         at_ben["sending"], 1,
         "the receipt signature waits: {at_ben}"
     );
+    // Ana names no mail peer: Ben's node keeps trying her directly.
+    assert_eq!(at_ben["delivery"]["state"], "trying", "{at_ben}");
+    assert!(at_ben["delivery"]["host"].is_null());
     assert!(at_ben["receipt"].is_null());
 
     // Ana returns: the signature goes, and one receipt is on both nodes.
@@ -377,6 +380,7 @@ fn receipt_sig_waits_in_the_outbox_for_a_stopped_sequencer() {
     eventually("Ben's outbox empty", || {
         agreement(&ben, &id)["sending"] == 0
     });
+    assert_eq!(agreement(&ben, &id)["delivery"]["state"], "answered");
     let node = call(&ana, "GET", "/api/v1/node", None).json();
     let author = node["author"].as_str().unwrap().to_owned();
     let summary = call(

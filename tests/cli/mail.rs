@@ -184,3 +184,76 @@ fn profile_mail_peer_add_remove_list() {
     assert_eq!(profile()["mail_peers"], json!([]));
     assert_eq!(listed(), ["no mail peers"]);
 }
+
+#[test]
+fn mailbox_allow_deny_list_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server_dir, home_dir) = (tmp.path().join("server"), tmp.path().join("home"));
+    let server = Daemon::start(
+        &server_dir,
+        &[
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--area",
+            "u4pru",
+            "--role",
+            "server",
+        ],
+    );
+    let home = Daemon::neighbour(&home_dir, Some(&server));
+    let (server_key, home_key) = (author(&server), author(&home));
+
+    // The neighbour names the server; its operator admits them by peer id.
+    ok(&home_dir, &["profile", "set", "--name", "Ana"]);
+    ok(&home_dir, &["profile", "mail-peer", "add", &server.peer]);
+    assert_eq!(
+        ok(&home_dir, &["profile", "mail-peer", "list"]).trim(),
+        server_key
+    );
+    let allowed = ok(&server_dir, &["mailbox", "allow", &home.peer]);
+    assert!(allowed.contains(&home_key[..8]), "{allowed}");
+    let listed = ok(&server_dir, &["mailbox", "list"]);
+    assert!(listed.contains(&home_key), "{listed}");
+    let status = ok(&server_dir, &["mailbox", "status"]);
+    assert!(status.contains("allowed"), "{status}");
+    let mailbox = call(&server, "GET", "/api/v1/mailbox", None).json();
+    assert_eq!(mailbox["enabled"], true);
+    assert_eq!(mailbox["admitted"][0]["author"], home_key.as_str());
+    assert_eq!(mailbox["recipients"], json!([]));
+    assert_eq!(mailbox["quotas"]["recipient_envelopes"], 256);
+    assert_eq!(mailbox["quotas"]["sender_bytes"], 1024 * 1024);
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&server_dir, &["mailbox", "status", "--json"])).unwrap();
+    assert_eq!(status, mailbox);
+
+    // Denied: no longer listed (twice is fine); a bad key changes nothing.
+    ok(&server_dir, &["mailbox", "deny", &home_key]);
+    ok(&server_dir, &["mailbox", "deny", &home_key]);
+    assert!(ok(&server_dir, &["mailbox", "list"]).contains("nobody"));
+    let bad = fails(&server_dir, &["mailbox", "allow", "not-a-key"]);
+    assert!(bad.contains("neither an author key"), "{bad}");
+    let bad = call(
+        &server,
+        "POST",
+        "/api/v1/mailbox/admitted",
+        Some(&json!({"author": "nope"})),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.json()["code"], "invalid_author");
+    assert_eq!(
+        call(&server, "GET", "/api/v1/mailbox", None).json()["admitted"],
+        json!([])
+    );
+
+    // A personal node keeps no mail, and says so.
+    let off = crate::kit::swapmesh(&home_dir, &["mailbox", "allow", &server_key]);
+    assert!(off.status.success());
+    assert!(
+        String::from_utf8_lossy(&off.stderr).contains("keeps no mail"),
+        "{off:?}"
+    );
+    assert_eq!(
+        call(&home, "GET", "/api/v1/mailbox", None).json()["enabled"],
+        false
+    );
+}

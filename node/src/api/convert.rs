@@ -24,6 +24,31 @@ use super::json::{
 };
 use crate::NodeEvent;
 
+impl super::json::DeliveryJson {
+    /// The API's form of how an agreement's messages go.
+    pub(crate) fn of(delivery: crate::agree::Delivery) -> Self {
+        use super::json::DeliveryState;
+        use crate::agree::Delivery;
+        match delivery {
+            Delivery::Answered => Self {
+                state: DeliveryState::Answered,
+                host: None,
+                since: None,
+            },
+            Delivery::Trying => Self {
+                state: DeliveryState::Trying,
+                host: None,
+                since: None,
+            },
+            Delivery::InMailbox { host, since } => Self {
+                state: DeliveryState::InMailbox,
+                host: Some(host.to_string()),
+                since: Some(rfc3339(since)),
+            },
+        }
+    }
+}
+
 /// A time as RFC 3339 UTC text.
 pub fn rfc3339(t: Timestamp) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t.secs())).to_string()

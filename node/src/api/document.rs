@@ -9,7 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ErrorCode;
 use super::{
-    ApiState, agreements, blobs, events, listings, meshes, node, reviews, trust, web_sessions,
+    ApiState, agreements, blobs, events, listings, mailbox, meshes, node, reviews, trust,
+    web_sessions,
 };
 
 /// Every route, with the document generated from them.
@@ -21,6 +22,7 @@ pub(super) fn parts() -> (Router<ApiState>, Value) {
         .merge(agreements::routes())
         .merge(reviews::routes())
         .merge(trust::routes())
+        .merge(mailbox::routes())
         .merge(blobs::routes())
         .merge(meshes::routes())
         .merge(node::routes())

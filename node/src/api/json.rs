@@ -1128,10 +1128,39 @@ pub struct AgreementJson {
     /// How many messages of this agreement (events, notes) this node still has to
     /// deliver to the other party's node; 0 when it has everything of ours.
     pub sending: usize,
+    /// How those messages reach the other party's node: directly, or left
+    /// with its mail host while it is offline.
+    pub delivery: DeliveryJson,
     /// The receipt both parties signed, once it ended and the receipt is here.
     pub receipt: Option<ReceiptJson>,
     /// The other party's trust from where you stand.
     pub other_trust: Option<TrustJson>,
+}
+
+/// How an agreement's messages of ours reach the other party's node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct DeliveryJson {
+    /// `answered`: nothing of ours waits for the other node; `trying`: the
+    /// node tries to reach it directly; `in_mailbox`: the message waits with
+    /// the other party's mail host (direct tries go on).
+    pub state: DeliveryState,
+    /// `in_mailbox`: the mail host's author key (64 hex).
+    pub host: Option<String>,
+    /// `in_mailbox`: when the host took it.
+    #[schema(format = DateTime)]
+    pub since: Option<String>,
+}
+
+/// Where an agreement's messages of ours are.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Nothing of ours waits for the other node.
+    Answered,
+    /// Trying to reach the other node directly.
+    Trying,
+    /// Left with the other party's mail host.
+    InMailbox,
 }
 
 /// An agreement after an action of ours.
@@ -1556,4 +1585,57 @@ pub struct BlockList {
     /// In key order, with their names where a profile is held (a blocked
     /// author's profile is hidden elsewhere, not here).
     pub blocks: Vec<PersonJson>,
+}
+
+/// `POST /mailbox/admitted`: keep mail for someone (on a node whose
+/// `mailbox` is `allowed`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"author": "0909090909090909090909090909090909090909090909090909090909090909"}))]
+pub struct MailboxAdmitInput {
+    /// Their author key (64 hex).
+    pub author: String,
+}
+
+/// One recipient's mail kept here.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct MailboxRecipientJson {
+    /// Who it is for.
+    #[serde(flatten)]
+    pub person: PersonJson,
+    /// Envelopes kept.
+    pub envelopes: u32,
+    /// Their bytes.
+    pub bytes: u64,
+    /// When the oldest was stored.
+    #[schema(format = DateTime)]
+    pub oldest: Option<String>,
+}
+
+/// What a mailbox keeps at most.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct MailboxQuotasJson {
+    /// Envelopes per recipient.
+    pub recipient_envelopes: u32,
+    /// Bytes per recipient.
+    pub recipient_bytes: u64,
+    /// Envelopes per sender.
+    pub sender_envelopes: u32,
+    /// Bytes per sender.
+    pub sender_bytes: u64,
+}
+
+/// The mailbox this node keeps for its neighbours, as its operator sees it:
+/// who writes to whom, when and how much; never what.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct MailboxJson {
+    /// Whether this node keeps mail for others (`mailbox = "allowed"`; the
+    /// default on `role = "server"`).
+    pub enabled: bool,
+    /// The people admitted, in key order.
+    pub admitted: Vec<PersonJson>,
+    /// The mail kept, by recipient.
+    pub recipients: Vec<MailboxRecipientJson>,
+    /// The quotas.
+    pub quotas: MailboxQuotasJson,
 }

@@ -33,6 +33,7 @@ mod events;
 pub(crate) mod extract;
 pub mod json;
 mod listings;
+mod mailbox;
 mod meshes;
 mod node;
 pub(crate) mod reviews;

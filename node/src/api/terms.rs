@@ -525,6 +525,7 @@ impl AgreementJson {
                 .collect(),
             refused: view.refused.map(|r| r.code().to_owned()),
             sending: view.sending,
+            delivery: super::json::DeliveryJson::of(view.delivery),
             receipt: view.receipt.as_ref().and_then(super::json::ReceiptJson::of),
             other_trust: None,
         }
@@ -726,6 +727,7 @@ mod tests {
             refused: None,
             me: author_of(chain.key(Side::Receiver)),
             sending: 0,
+            delivery: crate::agree::Delivery::Answered,
             receipt: None,
             derived: derived(false, &["cancel", "dispute", "note"]),
         };
@@ -785,12 +787,22 @@ mod tests {
             refused: None,
             me: author_of(offered.key(Side::Provider)),
             sending: 1,
+            delivery: crate::agree::Delivery::InMailbox {
+                host: swapmesh_protocol::AuthorKey([7; 32]),
+                since: at,
+            },
             receipt: None,
             derived: derived(true, &["decline", "note"]),
         };
         let json = serde_json::to_value(AgreementJson::of(&view)).unwrap();
         assert_eq!(json["role"], "provider");
         assert_eq!(json["expired"], true);
+        assert_eq!(json["delivery"]["state"], "in_mailbox");
+        assert_eq!(json["delivery"]["host"], "07".repeat(32));
+        assert_eq!(
+            json["delivery"]["since"],
+            super::super::convert::rfc3339(at)
+        );
         assert_eq!(json["terms"]["price"]["per"], "day");
         assert_eq!(json["terms"]["deposit"]["amount"], 5000);
         // The answer types read back what they write, so a client can use them.

@@ -122,6 +122,10 @@ pub enum Command {
     /// Your profile: who you are to your neighbours.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// The mailbox a home server keeps for its neighbours: sealed agreement
+    /// messages for the people you admit, while they are offline.
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
     /// Named meshes: create one and invite neighbours, or join with an invite.
     #[command(subcommand)]
     Mesh(MeshCommand),
@@ -263,6 +267,10 @@ pub struct RunArgs {
     /// Inbound connections from one IP (default 8).
     #[arg(long, value_name = "COUNT")]
     pub max_connections_per_ip: Option<String>,
+    /// Keep mail for the neighbours you admit: allowed or off (default:
+    /// allowed on a server).
+    #[arg(long, value_name = "allowed|off")]
+    pub mailbox: Option<String>,
 }
 
 impl RunArgs {
@@ -288,6 +296,7 @@ impl RunArgs {
             blob_budget: self.blob_budget.clone(),
             store_budget: self.store_budget.clone(),
             max_connections_per_ip: self.max_connections_per_ip.clone(),
+            mailbox: self.mailbox.clone(),
         }
     }
 }
@@ -934,6 +943,50 @@ pub enum MailPeerCommand {
     /// you have none yet).
     #[command(after_long_help = "Example:\n  swapmesh profile mail-peer list")]
     List {
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// `mailbox` subcommands, for a home server's operator. The mailbox keeps
+/// mail only for people admitted here whose profile names this node, and only
+/// while `mailbox = "allowed"` (the default with `role = "server"`).
+#[derive(Subcommand, Debug)]
+pub enum MailboxCommand {
+    /// Keep mail for someone (they name this node with `swapmesh profile
+    /// mail-peer add`).
+    #[command(
+        after_long_help = "Example:\n  swapmesh mailbox allow 12D3KooWQfK1…   (their peer id, from their `swapmesh status`)\n  swapmesh mailbox allow <author-hex>"
+    )]
+    Allow {
+        /// Their author key (64 hex) or peer id.
+        #[arg(value_name = "KEY", value_parser = parse_mail_peer)]
+        key: AuthorKey,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Stop keeping mail for someone: the mail kept for them goes.
+    #[command(after_long_help = "Example:\n  swapmesh mailbox deny <author-hex>")]
+    Deny {
+        /// Their author key (64 hex) or peer id.
+        #[arg(value_name = "KEY", value_parser = parse_mail_peer)]
+        key: AuthorKey,
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The people admitted.
+    #[command(after_long_help = "Example:\n  swapmesh mailbox list")]
+    List {
+        /// How to reach the node.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// What the mailbox keeps: recipients, envelopes, bytes, the oldest.
+    #[command(after_long_help = "Example:\n  swapmesh mailbox status")]
+    Status {
         /// How to reach the node.
         #[command(flatten)]
         client: ClientArgs,

@@ -8,7 +8,8 @@
 //! - `agreements`: `agreement propose|list|show|…` and one subcommand per action;
 //! - `reviews`: `review add|list|summary`;
 //! - `node`: `status`, `peers`, `profile`, `mesh`;
-//! - `mail_peers`: `profile mail-peer add|remove|list`;
+//! - `mail_peers`: `profile mail-peer add|remove|list`; `mailbox`: `mailbox
+//!   allow|deny|list|status`, for a home server's operator;
 //! - `money`: amounts as people type them; `resolve`: short ids; `pages`: pages;
 //! - `text`: what is printed for people; `docs`: completions and man pages.
 
@@ -17,6 +18,7 @@ mod args;
 mod docs;
 mod listings;
 mod mail_peers;
+mod mailbox;
 pub(crate) mod money;
 mod node;
 mod pages;
@@ -128,6 +130,7 @@ fn client_command(
         }
         Command::Browse(args) => listings::browse(dir, given_dir, &args),
         Command::Profile(command) => node::profile(dir, command),
+        Command::Mailbox(command) => mailbox::run(dir, command),
         Command::Mesh(command) => node::mesh(dir, command),
         Command::Agreement(command) => agreements::run(dir, given_dir, command),
         Command::Review(command) => reviews::run(dir, given_dir, command),
