@@ -356,6 +356,13 @@ fn every_error_has_a_documented_code() {
             "block_not_found",
         ),
         case(
+            "DELETE",
+            "/api/v1/mailbox/admitted/0909090909090909090909090909090909090909090909090909090909090909",
+            None,
+            404,
+            "not_admitted",
+        ),
+        case(
             "POST",
             "/api/v1/meshes/join",
             Some(json!({"invite": "swapmesh:garbage"})),

@@ -226,9 +226,10 @@ fn mailbox_allow_deny_list_status() {
         serde_json::from_str(&ok(&server_dir, &["mailbox", "status", "--json"])).unwrap();
     assert_eq!(status, mailbox);
 
-    // Denied: no longer listed (twice is fine); a bad key changes nothing.
+    // Denied: no longer listed (twice: not admitted); a bad key changes nothing.
     ok(&server_dir, &["mailbox", "deny", &home_key]);
-    ok(&server_dir, &["mailbox", "deny", &home_key]);
+    let again = fails(&server_dir, &["mailbox", "deny", &home_key]);
+    assert!(again.contains("does not admit"), "{again}");
     assert!(ok(&server_dir, &["mailbox", "list"]).contains("nobody"));
     let bad = fails(&server_dir, &["mailbox", "allow", "not-a-key"]);
     assert!(bad.contains("neither an author key"), "{bad}");

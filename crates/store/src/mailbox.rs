@@ -384,16 +384,19 @@ impl Store {
     }
 
     /// Admits `recipient` (`true`) or stops admitting it; durable on return.
-    /// Stopping drops its mail.
-    pub async fn mailbox_admit(&self, recipient: &AuthorKey, admitted: bool) -> Result<()> {
+    /// Stopping drops its mail. Whether it changed anything.
+    pub async fn mailbox_admit(&self, recipient: &AuthorKey, admitted: bool) -> Result<bool> {
         let tree = self.mailbox()?;
-        if admitted {
-            tree.insert(key(ADMITTED, &[&recipient.0]), &[][..])?;
+        let k = key(ADMITTED, &[&recipient.0]);
+        let changed = if admitted {
+            tree.insert(k, &[][..])?.is_none()
         } else {
-            tree.remove(key(ADMITTED, &[&recipient.0]))?;
+            let was = tree.remove(k)?.is_some();
             self.mail_drop_recipient(recipient)?;
-        }
-        self.flush().await
+            was
+        };
+        self.flush().await?;
+        Ok(changed)
     }
 
     /// Did the operator admit `recipient`?

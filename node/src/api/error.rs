@@ -80,6 +80,8 @@ pub enum ErrorCode {
     VouchNotFound,
     /// 404: we do not block this author.
     BlockNotFound,
+    /// 404: this node's mailbox does not admit this author.
+    NotAdmitted,
     /// 403: the listing is another author's.
     NotYourListing,
     /// 409: a live listing of ours has this name already.
@@ -191,6 +193,7 @@ impl ErrorCode {
         ErrorCode::PeerNotBlocked,
         ErrorCode::VouchNotFound,
         ErrorCode::BlockNotFound,
+        ErrorCode::NotAdmitted,
         ErrorCode::NotYourListing,
         ErrorCode::ListingExists,
         ErrorCode::ListingWithdrawn,
@@ -242,8 +245,8 @@ impl ErrorCode {
                 StatusCode::FORBIDDEN
             }
             NoSuchRoute | ListingNotFound | ProfileNotFound | MeshNotFound | PeerNotBlocked
-            | VouchNotFound | BlockNotFound | UnknownAgreement | UnknownListing | UnknownAction
-            | PhotoNotFound => StatusCode::NOT_FOUND,
+            | VouchNotFound | BlockNotFound | NotAdmitted | UnknownAgreement | UnknownListing
+            | UnknownAction | PhotoNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ListingExists | ListingWithdrawn | Superseded | OverQuota | NotYourTurn
             | OutOfOrder | Stale | Overlaps | ListingChanged | Unavailable | Blocked
@@ -295,6 +298,7 @@ impl ErrorCode {
             PeerNotBlocked => "peer_not_blocked",
             VouchNotFound => "vouch_not_found",
             BlockNotFound => "block_not_found",
+            NotAdmitted => "not_admitted",
             NotYourListing => "not_your_listing",
             ListingExists => "listing_exists",
             ListingWithdrawn => "listing_withdrawn",
@@ -377,6 +381,9 @@ impl ErrorCode {
             }
             VouchNotFound => "we hold no live vouch of ours for this subject",
             BlockNotFound => "you do not block this author (`GET /blocks` lists them)",
+            NotAdmitted => {
+                "this node's mailbox does not admit this author (`GET /mailbox` lists them)"
+            }
             NotYourListing => "the listing is another author's; only its author can change it",
             ListingExists => "a live listing of ours has this name already",
             ListingWithdrawn => "the listing is withdrawn and cannot change",

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::ApiState;
 use super::convert::rfc3339;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Body, author};
 use super::json::{
     ErrorBody, MailboxAdmitInput, MailboxJson, MailboxQuotasJson, MailboxRecipientJson, PersonJson,
@@ -99,8 +99,7 @@ async fn admit(
 
 /// Stop keeping mail for someone
 ///
-/// Drops the mail kept for them and refuses more (also when they were not
-/// admitted).
+/// Drops the mail kept for them and refuses more.
 #[utoipa::path(
     delete,
     path = "/api/v1/mailbox/admitted/{author}",
@@ -109,6 +108,7 @@ async fn admit(
     responses(
         (status = 200, description = "No longer admitted; their mail is gone", body = PersonJson),
         (status = 400, description = "`invalid_author`", body = ErrorBody),
+        (status = 404, description = "`not_admitted`: the mailbox does not admit them", body = ErrorBody),
     )
 )]
 async fn deny(
@@ -117,6 +117,11 @@ async fn deny(
 ) -> ApiResult<Json<PersonJson>> {
     let node = state.node();
     let who = author("author", &who)?;
-    node.mailbox_admit(who, false).await?;
+    if !node.mailbox_admit(who, false).await? {
+        return Err(ApiError::new(
+            ErrorCode::NotAdmitted,
+            format!("the mailbox does not admit {who}"),
+        ));
+    }
     Ok(Json(person(node, &who)))
 }

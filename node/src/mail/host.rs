@@ -233,7 +233,7 @@ impl Mail {
         &self,
         recipient: &AuthorKey,
         admitted: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.inner.store.mailbox_admit(recipient, admitted).await
     }
 }

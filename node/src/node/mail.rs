@@ -54,12 +54,13 @@ impl Node {
     }
 
     /// Admits `recipient` to this node's mailbox (`true`), or stops admitting
-    /// them and drops their mail; durable on return.
+    /// them and drops their mail; durable on return. Whether that changed
+    /// anything.
     pub async fn mailbox_admit(
         &self,
         recipient: AuthorKey,
         admitted: bool,
-    ) -> Result<(), NodeError> {
+    ) -> Result<bool, NodeError> {
         Ok(self.inner.mail.admit(&recipient, admitted).await?)
     }
 }
