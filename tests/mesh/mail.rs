@@ -834,3 +834,49 @@ async fn forged_envelope_is_refused_and_charged() {
     assert!(held_for(&host, &lender.author()).is_empty());
     assert!(lender.agreements(&Default::default()).unwrap().0.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_agreement_with_an_offline_party_goes_by_mail() {
+    let clock = ManualClock::starting_now();
+    let host = mail_host(&clock).await;
+    let mut lender = person(&clock).await;
+    let borrower = person(&clock).await;
+    kit::connect(&lender, &host).await;
+    kit::connect(&borrower, &host).await;
+    use_host(&lender, &host).await;
+    use_host(&borrower, &host).await;
+    let listing = drill(&lender, &[&borrower]).await;
+    wait_until("the lender's profile at the borrower", || async {
+        borrower.profile(lender.author()).ok().flatten().is_some()
+    })
+    .await;
+    let lender_author = lender.author();
+    lender.stop().await;
+    // Two proposals to the same offline lender: neither waits behind the other.
+    let mut ids = Vec::new();
+    for week in 1..=2 {
+        let start = clock.now().plus(week * 7 * DAY);
+        let proposed = borrower
+            .propose(proposal(&listing, rent(start, 1, 500)))
+            .await
+            .expect("proposal");
+        ids.push(view(&proposed).state.id);
+    }
+    clock.advance(MINUTE + 1);
+    wait_until("both left with the host", || async {
+        borrower.check_mail().await;
+        ids.iter().all(|id| {
+            matches!(
+                borrower.agreement(id).unwrap().delivery,
+                Delivery::InMailbox { .. }
+            )
+        })
+    })
+    .await;
+    assert_eq!(held_for(&host, &lender_author).len(), 2);
+    lender.resume(|_| {}).await;
+    read_mail(&lender, "both proposals by mail", |n| {
+        ids.iter().all(|id| phase(n, id) == Some(Phase::Offered))
+    })
+    .await;
+}

@@ -55,10 +55,10 @@ impl Agree {
     /// since: the answer still says where the other party is), if one came.
     pub(super) fn mailed_answer(&self, key: &OutboxKey, hash: &[u8; 32]) -> Option<Response> {
         let mail = &self.inner.mail;
-        let response = mail.take_answer(hash).or_else(|| {
+        let response = mail.take_answer(&key.peer, hash).or_else(|| {
             let mailed = self.inner.store.mailed(&key.agreement).ok()??;
             (mailed.entry == key.seq)
-                .then(|| mail.take_answer(&mailed.request))
+                .then(|| mail.take_answer(&key.peer, &mailed.request))
                 .flatten()
         })?;
         debug!(agreement = %key.agreement, "an answer came by mail");
@@ -241,7 +241,7 @@ impl Agree {
                 mail.queue(sender, hosts, &answer).await?;
             }
             MailItem::Answer { request, response } => {
-                mail.keep_answer(request, response);
+                mail.keep_answer(sender, request, response);
                 self.inner.outbox.poke(&sender);
             }
         }

@@ -65,6 +65,9 @@ pub(super) struct Outbox {
     attempts: Mutex<HashMap<AuthorKey, Attempts>>,
     /// Since when direct tries to a peer have failed, by the node's clock.
     failing: Mutex<HashMap<AuthorKey, Timestamp>>,
+    /// Peers found unreachable in their worker's current round: the rest of
+    /// the round skips the direct tries and only mails.
+    down: Mutex<std::collections::HashSet<AuthorKey>>,
 }
 
 /// How a worker's deliveries to its peer go, at the node's time.
@@ -105,6 +108,19 @@ impl Outbox {
             .expect("outbox lock")
             .entry(peer)
             .or_insert(now)
+    }
+
+    fn set_down(&self, peer: AuthorKey, down: bool) {
+        let mut set = self.down.lock().expect("outbox lock");
+        if down {
+            set.insert(peer);
+        } else {
+            set.remove(&peer);
+        }
+    }
+
+    fn is_down(&self, peer: &AuthorKey) -> bool {
+        self.down.lock().expect("outbox lock").contains(peer)
     }
 
     fn reached(&self, peer: &AuthorKey) {
@@ -176,13 +192,16 @@ impl Agree {
             let mut unreachable = false;
             let outbox = &self.inner.outbox;
             outbox.note_attempt(peer, Some(self.inner.clock.now()), None);
+            outbox.set_down(peer, false);
             for (_, (key, item)) in firsts {
                 match self.send_entry(&key, &item).await {
                     Ok(Sent::Done) => progress = true,
                     Ok(Sent::Later) => {}
+                    // The other agreements go on without dialling again: each
+                    // may still go by mail, or take an answer that came by mail.
                     Ok(Sent::Unreachable) => {
                         unreachable = true;
-                        break;
+                        outbox.set_down(peer, true);
                     }
                     Err(e) => warn!(error = %e, "an outbox entry failed"),
                 }
@@ -308,7 +327,11 @@ impl Agree {
         if let Some(response) = self.mailed_answer(key, &hash) {
             return Ok(response);
         }
-        let sent = self.request_directly(&key.peer, &request).await;
+        let sent = if self.inner.outbox.is_down(&key.peer) {
+            Err(Sent::Unreachable)
+        } else {
+            self.request_directly(&key.peer, &request).await
+        };
         match &sent {
             Ok(_) => {
                 self.inner.outbox.reached(&key.peer);

@@ -51,8 +51,9 @@ struct Parts {
     /// Keep mail for others (`mailbox = "allowed"`).
     host: bool,
     quotas: MailQuotas,
-    /// Answers that came by mail, by the blake3 of the request they answer.
-    answers: Mutex<HashMap<[u8; 32], Response>>,
+    /// Answers that came by mail, by their sender and the blake3 of the
+    /// request they answer.
+    answers: Mutex<HashMap<(AuthorKey, [u8; 32]), Response>>,
     /// The mail peers a sender last named to reply to.
     reply_to: Mutex<HashMap<AuthorKey, Vec<AuthorKey>>>,
     counters: Counters,
@@ -176,22 +177,23 @@ impl Mail {
         reply_to.insert(sender, hosts);
     }
 
-    /// Keeps an answer that came by mail to our request `request`.
-    pub(crate) fn keep_answer(&self, request: [u8; 32], response: Response) {
+    /// Keeps an answer `from` sent by mail to our request `request`.
+    pub(crate) fn keep_answer(&self, from: AuthorKey, request: [u8; 32], response: Response) {
         let mut answers = self.inner.answers.lock().expect("mail lock");
         if answers.len() >= MAX_ANSWERS {
             answers.clear();
         }
-        answers.insert(request, response);
+        answers.insert((from, request), response);
     }
 
-    /// The answer that came by mail to our request `request`, taken.
-    pub(crate) fn take_answer(&self, request: &[u8; 32]) -> Option<Response> {
+    /// The answer `from` sent by mail to our request `request`, taken: only
+    /// the party a request went to answers it.
+    pub(crate) fn take_answer(&self, from: &AuthorKey, request: &[u8; 32]) -> Option<Response> {
         self.inner
             .answers
             .lock()
             .expect("mail lock")
-            .remove(request)
+            .remove(&(*from, *request))
     }
 
     /// Counts a letter fetched that we dropped.
