@@ -57,6 +57,37 @@ pub(crate) async fn use_host(who: &Node, host: &Node) {
     .await;
 }
 
+/// A mail host, and a lender and a borrower who both name it, hold each
+/// other's profiles and the lender's drill, and are connected only to it.
+pub(crate) struct Street {
+    host: TestNode,
+    lender: TestNode,
+    borrower: TestNode,
+    listing: swapmesh_protocol::ListingId,
+}
+
+pub(crate) async fn street(clock: &ManualClock) -> Street {
+    let host = mail_host(clock).await;
+    let lender = person(clock).await;
+    let borrower = person(clock).await;
+    kit::connect(&lender, &host).await;
+    kit::connect(&borrower, &host).await;
+    use_host(&lender, &host).await;
+    use_host(&borrower, &host).await;
+    let listing = drill(&lender, &[&borrower]).await;
+    wait_until("each to hold the other's profile", || async {
+        lender.profile(borrower.author()).ok().flatten().is_some()
+            && borrower.profile(lender.author()).ok().flatten().is_some()
+    })
+    .await;
+    Street {
+        host,
+        lender,
+        borrower,
+        listing,
+    }
+}
+
 /// Ends `who`'s turn: a minute passes (direct tries fail for `mail_after`),
 /// so what `who` owes on `id` goes to the host; waits until it is there.
 async fn leave_mail(who: &Node, clock: &ManualClock, id: &AgreementId) {
@@ -100,19 +131,12 @@ fn kept(host: &Node) -> u32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_people_never_online_together_complete_a_rental() {
     let clock = ManualClock::starting_now();
-    let host = mail_host(&clock).await;
-    let mut lender = person(&clock).await;
-    let mut borrower = person(&clock).await;
-    kit::connect(&lender, &host).await;
-    kit::connect(&borrower, &host).await;
-    use_host(&lender, &host).await;
-    use_host(&borrower, &host).await;
-    let listing = drill(&lender, &[&borrower]).await;
-    wait_until("each to hold the other's profile", || async {
-        lender.profile(borrower.author()).ok().flatten().is_some()
-            && borrower.profile(lender.author()).ok().flatten().is_some()
-    })
-    .await;
+    let Street {
+        host,
+        mut lender,
+        mut borrower,
+        listing,
+    } = street(&clock).await;
     let (lender_peer, borrower_peer) = (lender.peer_id(), borrower.peer_id());
 
     // From here on, one of them is online at a time; 8 hours pass a turn.
@@ -332,18 +356,12 @@ async fn host_holds(host: &Node, who: &Node, hosts: &[AuthorKey]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_host_sees_no_contents() {
     let clock = ManualClock::starting_now();
-    let host = mail_host(&clock).await;
-    let lender = person(&clock).await;
-    let borrower = person(&clock).await;
-    kit::connect(&lender, &host).await;
-    kit::connect(&borrower, &host).await;
-    use_host(&lender, &host).await;
-    use_host(&borrower, &host).await;
-    let listing = drill(&lender, &[&borrower]).await;
-    wait_until("the lender's profile at the borrower", || async {
-        borrower.profile(lender.author()).ok().flatten().is_some()
-    })
-    .await;
+    let Street {
+        host,
+        lender,
+        borrower,
+        listing,
+    } = street(&clock).await;
 
     let pickup = "by the blue gate at seven";
     let note = "ring twice, the bell is broken";
@@ -629,18 +647,12 @@ async fn joined(node: &Node, action: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_and_direct_delivery_of_the_same_event_apply_once() {
     let clock = ManualClock::starting_now();
-    let host = mail_host(&clock).await;
-    let lender = person(&clock).await;
-    let borrower = person(&clock).await;
-    kit::connect(&lender, &host).await;
-    kit::connect(&borrower, &host).await;
-    use_host(&lender, &host).await;
-    use_host(&borrower, &host).await;
-    let listing = drill(&lender, &[&borrower]).await;
-    wait_until("the lender's profile at the borrower", || async {
-        borrower.profile(lender.author()).ok().flatten().is_some()
-    })
-    .await;
+    let Street {
+        host,
+        lender,
+        borrower,
+        listing,
+    } = street(&clock).await;
     let proposed = borrower
         .propose(proposal(&listing, rent(clock.now().plus(DAY), 1, 500)))
         .await
@@ -679,18 +691,12 @@ async fn mail_and_direct_delivery_of_the_same_event_apply_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_restored_from_its_mnemonic_opens_waiting_mail() {
     let clock = ManualClock::starting_now();
-    let host = mail_host(&clock).await;
-    let mut lender = person(&clock).await;
-    let borrower = person(&clock).await;
-    kit::connect(&lender, &host).await;
-    kit::connect(&borrower, &host).await;
-    use_host(&lender, &host).await;
-    use_host(&borrower, &host).await;
-    let listing = drill(&lender, &[&borrower]).await;
-    wait_until("the lender's profile at the borrower", || async {
-        borrower.profile(lender.author()).ok().flatten().is_some()
-    })
-    .await;
+    let Street {
+        host,
+        mut lender,
+        borrower,
+        listing,
+    } = street(&clock).await;
     let words = {
         let key = swapmesh_node::identity::load_key(&swapmesh_node::DataDir::new(lender.dir()))
             .unwrap()
@@ -838,18 +844,12 @@ async fn forged_envelope_is_refused_and_charged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_agreement_with_an_offline_party_goes_by_mail() {
     let clock = ManualClock::starting_now();
-    let host = mail_host(&clock).await;
-    let mut lender = person(&clock).await;
-    let borrower = person(&clock).await;
-    kit::connect(&lender, &host).await;
-    kit::connect(&borrower, &host).await;
-    use_host(&lender, &host).await;
-    use_host(&borrower, &host).await;
-    let listing = drill(&lender, &[&borrower]).await;
-    wait_until("the lender's profile at the borrower", || async {
-        borrower.profile(lender.author()).ok().flatten().is_some()
-    })
-    .await;
+    let Street {
+        host,
+        mut lender,
+        borrower,
+        listing,
+    } = street(&clock).await;
     let lender_author = lender.author();
     lender.stop().await;
     // Two proposals to the same offline lender: neither waits behind the other.

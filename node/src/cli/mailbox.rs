@@ -4,17 +4,9 @@
 use super::args::MailboxCommand;
 use super::client;
 use super::text::{Block, print_as};
+use super::trust::person_words;
 use crate::api::json::{MailboxAdmitInput, MailboxJson, PersonJson};
 use crate::data_dir::DataDir;
-
-/// `Ana (5d0c7e21…)`, or the short key alone.
-fn person_words(p: &PersonJson) -> String {
-    let short = p.author.get(..8).unwrap_or(&p.author);
-    match &p.name {
-        Some(name) => format!("{name} ({short}…)"),
-        None => format!("{short}…"),
-    }
-}
 
 /// Tells the operator of a node whose mailbox is off that nothing is kept.
 fn warn_if_off(mailbox: &MailboxJson) {

@@ -111,7 +111,7 @@ fn vouch_words(v: &VouchJson) -> String {
 }
 
 /// `Ana (5d0c7e21…)` or the short key.
-fn person_words(p: &PersonJson) -> String {
+pub(super) fn person_words(p: &PersonJson) -> String {
     match &p.name {
         Some(name) => format!("{name} ({})", short_id(&p.author)),
         None => short_id(&p.author).to_owned(),
