@@ -243,6 +243,7 @@ impl NodeConfig {
 pub struct Faults {
     verify_panics: Arc<AtomicU32>,
     agree: Option<AgreeFault>,
+    no_area_filter: bool,
 }
 
 /// Where an agreement exchange is cut by `std::process::abort` (no flush on
@@ -264,9 +265,12 @@ impl Faults {
     }
 
     /// The faults `SWAPMESH_FAULT` names (`agree-after-send`, `agree-before-ack`,
-    /// `receipt-before-send`);
+    /// `receipt-before-send`, `no-area-filter`);
     /// only in debug builds, a release build ignores the variable.
     pub fn from_env() -> Self {
+        let named = |name: &str| {
+            cfg!(debug_assertions) && std::env::var("SWAPMESH_FAULT").as_deref() == Ok(name)
+        };
         let agree = if cfg!(debug_assertions) {
             match std::env::var("SWAPMESH_FAULT").as_deref() {
                 Ok("agree-after-send") => Some(AgreeFault::AfterSend),
@@ -279,8 +283,16 @@ impl Faults {
         };
         Self {
             agree,
+            no_area_filter: named("no-area-filter"),
             ..Self::default()
         }
+    }
+
+    /// Area filtering switched off, for the city test to show it can fail:
+    /// our records go to every area topic we listen to, not only their own
+    /// cell's, and a valid record is taken on any topic.
+    pub(crate) fn no_area_filter(&self) -> bool {
+        self.no_area_filter
     }
 
     /// Abort when an agree response arrives, before recording it?

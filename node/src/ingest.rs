@@ -192,7 +192,15 @@ impl Ingestor {
             }
             _ => {}
         }
-        judged_of(checked, topic)
+        match judged_of(checked, topic) {
+            Judged::Rejected("wrong_topic") if self.faults.no_area_filter() => {
+                match check(copy, now) {
+                    Ok(Checked::Valid(v)) => Judged::Valid(v),
+                    _ => Judged::Rejected("wrong_topic"),
+                }
+            }
+            judged => judged,
+        }
     }
 
     /// A pushed batch without the records we hold, and how many those were.

@@ -174,6 +174,17 @@ impl MeshBook {
         (cells, meshes)
     }
 
+    /// Whether this node announces itself in Kademlia as a provider of `topic`
+    /// (one it listens to): for a mesh, and for its own area cell. A
+    /// neighbouring cell's publishers are the nodes in it, which announce it;
+    /// announcing all nine would cost nine times the DHT traffic (issue 27).
+    pub(crate) fn announces(&self, topic: &Topic) -> bool {
+        match (topic.mesh_id(), &self.area) {
+            (Some(_), _) | (None, None) => true,
+            (None, Some(area)) => *topic == Topic::area(&area.cell()),
+        }
+    }
+
     /// Whether this node listens to `topic`.
     pub(crate) fn listens_to(&self, topic: &Topic) -> bool {
         self.topics().contains(topic)

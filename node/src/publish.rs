@@ -47,6 +47,9 @@ pub(crate) struct Publisher {
     own_writes: tokio::sync::Mutex<()>,
     /// Own records held back per topic because no peer had joined it.
     held: Mutex<BTreeMap<Topic, BTreeSet<RecordId>>>,
+    /// Every area topic we listen to, where our records also go when area
+    /// filtering is off ([`Faults::no_area_filter`](crate::Faults)); else empty.
+    spill: Vec<Topic>,
 }
 
 impl Publisher {
@@ -73,6 +76,12 @@ impl Publisher {
             pending_per_second: config.pending_per_second.max(1),
             own_writes: tokio::sync::Mutex::new(()),
             held: Mutex::new(BTreeMap::new()),
+            spill: match &config.area {
+                Some(area) if config.faults.no_area_filter() => {
+                    swapmesh_protocol::topic::area_topics(area)
+                }
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -224,7 +233,13 @@ impl Publisher {
         }
         NodeEvent::announce_insert(&self.events, &self.metrics, outcome, &verified);
         let data = GossipMessage::record(verified.signed().clone()).encode();
-        for topic in topics(verified.body()) {
+        let mut topics = topics(verified.body());
+        for topic in &self.spill {
+            if !topics.contains(topic) {
+                topics.push(topic.clone());
+            }
+        }
+        for topic in topics {
             self.publish_on(&topic, verified.id(), data.clone()).await;
         }
         Ok(verified)

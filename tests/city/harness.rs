@@ -128,18 +128,26 @@ fn config(dir: &std::path::Path, cell: &Geohash, plan: &Plan) -> NodeConfig {
         .and_then(|v| v.parse().ok())
         .map_or(plan.heartbeat, Duration::from_millis);
     config.store.cache_capacity = 1024 * 1024;
-    // Discovery at a test's pace: a node looks its topics' providers up every
-    // few seconds, not every minute.
-    let secs = |name: &str, default: u64| {
-        Duration::from_secs(
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(default),
-        )
+    // `SWAPMESH_FAULT=no-area-filter` shows the test can fail.
+    config.faults = swapmesh_node::Faults::from_env();
+    // The memory transport has no NAT, and AutoNAT on it would confirm the
+    // port a node dialled from, which nobody listens on: peers would dial it,
+    // fail, drop the node from Kademlia and re-bootstrap when it comes back.
+    config.nat.autonat_client = false;
+    // Discovery as a real node runs it (a lookup a minute, an announcement
+    // every ten), unless `CITY_LOOKUP` / `CITY_ANNOUNCE` (seconds) say otherwise.
+    let secs = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_secs)
     };
-    config.discovery.provider_lookup_interval = secs("CITY_LOOKUP", 3);
-    config.discovery.provider_announce_interval = secs("CITY_ANNOUNCE", 10);
+    if let Some(every) = secs("CITY_LOOKUP") {
+        config.discovery.provider_lookup_interval = every;
+    }
+    if let Some(every) = secs("CITY_ANNOUNCE") {
+        config.discovery.provider_announce_interval = every;
+    }
     if std::env::var("CITY_NO_SYNC").is_ok() {
         config.sync_on_connect = false;
     }
@@ -221,37 +229,42 @@ impl City {
 
     /// Waits until every node has a gossip mesh peer on each of its topics
     /// that another node of the city listens to, within `timeout`; the nodes
-    /// that have not, if any.
+    /// that have not, if any. A (node, topic) found settled is not asked again.
     pub(crate) async fn settle(&self, timeout: Duration) -> Result<(), Vec<usize>> {
         let members: Vec<BTreeSet<Topic>> =
             (0..self.nodes.len()).map(|i| self.topics_of(i)).collect();
-        let deadline = Instant::now() + timeout;
-        loop {
-            let mut unsettled = Vec::new();
-            for (i, node) in self.nodes.iter().enumerate() {
-                for topic in &members[i] {
-                    let shared = members
-                        .iter()
-                        .enumerate()
-                        .any(|(j, t)| j != i && t.contains(topic));
-                    if !shared {
-                        continue;
-                    }
-                    let peers = node
-                        .network()
-                        .mesh_peers(topic.as_str())
-                        .await
-                        .unwrap_or_default();
-                    if peers.is_empty() {
-                        unsettled.push(i);
-                        break;
-                    }
+        let mut waiting: Vec<(usize, Topic)> = Vec::new();
+        for (i, topics) in members.iter().enumerate() {
+            for topic in topics {
+                let shared = members
+                    .iter()
+                    .enumerate()
+                    .any(|(j, t)| j != i && t.contains(topic));
+                if shared {
+                    waiting.push((i, topic.clone()));
                 }
             }
-            if unsettled.is_empty() {
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut still = Vec::new();
+            for (i, topic) in waiting {
+                let peers = self.nodes[i]
+                    .network()
+                    .mesh_peers(topic.as_str())
+                    .await
+                    .unwrap_or_default();
+                if peers.is_empty() {
+                    still.push((i, topic));
+                }
+            }
+            waiting = still;
+            if waiting.is_empty() {
                 return Ok(());
             }
             if Instant::now() > deadline {
+                let mut unsettled: Vec<usize> = waiting.iter().map(|(i, _)| *i).collect();
+                unsettled.dedup();
                 return Err(unsettled);
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -282,10 +295,9 @@ impl City {
             .collect()
     }
 
-    /// Stops every node.
+    /// Stops every node, all at once (one by one, each departure would set
+    /// the rest redialling and resyncing).
     pub(crate) async fn stop(self) {
-        for node in &self.nodes {
-            let _ = node.shutdown().await;
-        }
+        futures::future::join_all(self.nodes.iter().map(|node| node.shutdown())).await;
     }
 }

@@ -116,3 +116,50 @@ async fn five_nodes_of_a_cell_find_and_connect_to_each_other_through_kademlia_bu
         node.shutdown().await.unwrap();
     }
 }
+
+/// A node announces only its own cell: a neighbour finds it through that cell
+/// (which the neighbour listens to), and nobody finds it through a cell it only
+/// listens to. Announcing all nine topics cost a city nine times the DHT
+/// traffic for peers it finds anyway (issue 27).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_provides_its_own_cell_not_the_neighbours_it_listens_to() {
+    let bootstrap = kit::node(Net::Tcp, None, |_| {}).await;
+    let bootstrap_addr = kit::address(&bootstrap).await;
+    let pace = |c: &mut NodeConfig| {
+        c.discovery.provider_lookup_interval = Duration::from_secs(2);
+        c.discovery.provider_announce_interval = Duration::from_secs(4);
+    };
+    let home = Geohash::parse_cell(CELL).unwrap();
+    // East of `CELL`, and the cell north of both's shared edge: a neighbour of
+    // each, the home of neither.
+    let east = home.neighbours()[4].clone();
+    let shared = home.neighbours()[7].clone();
+    assert!(east.neighbours().contains(&shared));
+    let mut nodes = Vec::new();
+    for area in [CELL, east.as_str()] {
+        let node = kit::node(Net::Tcp, Some(area), pace).await;
+        let recorder = Recorder::new(&node);
+        node.network()
+            .bootstrap(vec![bootstrap_addr.clone()])
+            .await
+            .unwrap();
+        nodes.push((node, recorder));
+    }
+    let (a, b) = (nodes[0].0.peer_id(), nodes[1].0.peer_id());
+    let topic = |cell: &Geohash| Topic::area(cell).as_str().to_owned();
+    wait_until("each to find the other through the other's cell", || {
+        let a_found = providers_of(&mut nodes[0].1, &topic(&east));
+        let b_found = providers_of(&mut nodes[1].1, &topic(&home));
+        async move { a_found.contains(&b) && b_found.contains(&a) }
+    })
+    .await;
+    // Two lookup rounds later, still nobody through the cell both only listen to.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for (_, recorder) in &mut nodes {
+        assert_eq!(providers_of(recorder, &topic(&shared)), BTreeSet::new());
+    }
+    for (node, _) in nodes {
+        node.shutdown().await.unwrap();
+    }
+    bootstrap.shutdown().await.unwrap();
+}

@@ -60,11 +60,32 @@ impl NetworkHandle {
             .map_err(|_| PublishError::Stopped)?
     }
 
-    /// Joins `topic` (with its score parameters); `Ok(false)` if already joined.
+    /// Joins `topic` (with its score parameters) and announces us in Kademlia
+    /// as one of its providers; `Ok(false)` if already joined.
     pub async fn subscribe(&self, topic: impl Into<String>) -> Result<bool, NetworkError> {
         let topic = topic.into();
-        self.call(|reply| Command::Subscribe { topic, reply })
-            .await?
+        self.call(|reply| Command::Subscribe {
+            topic,
+            announce: true,
+            reply,
+        })
+        .await?
+    }
+
+    /// Joins `topic` as [`subscribe`](Self::subscribe) does, and looks up its
+    /// providers, without announcing us as one: for a neighbouring area cell,
+    /// whose publishers are the nodes in it, which announce it themselves.
+    pub async fn subscribe_unannounced(
+        &self,
+        topic: impl Into<String>,
+    ) -> Result<bool, NetworkError> {
+        let topic = topic.into();
+        self.call(|reply| Command::Subscribe {
+            topic,
+            announce: false,
+            reply,
+        })
+        .await?
     }
 
     /// Leaves `topic`; `Ok(false)` if it was not joined.

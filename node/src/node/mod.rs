@@ -205,7 +205,11 @@ impl Node {
         });
         tasks.spawn(blobs.clone().watch(photo_news));
         for topic in meshes.topics() {
-            net.subscribe(topic.as_str()).await?;
+            if meshes.announces(&topic) {
+                net.subscribe(topic.as_str()).await?;
+            } else {
+                net.subscribe_unannounced(topic.as_str()).await?;
+            }
         }
         let dispatch = Dispatch {
             agree: agree.clone(),

@@ -33,6 +33,7 @@ pub(crate) enum Command {
     },
     Subscribe {
         topic: String,
+        announce: bool,
         reply: Reply<Result<bool, NetworkError>>,
     },
     Unsubscribe {
@@ -150,8 +151,12 @@ impl EventLoop {
             Command::Publish { topic, data, reply } => {
                 let _ = reply.send(self.publish(topic, data));
             }
-            Command::Subscribe { topic, reply } => {
-                let _ = reply.send(self.subscribe(topic));
+            Command::Subscribe {
+                topic,
+                announce,
+                reply,
+            } => {
+                let _ = reply.send(self.subscribe(topic, announce));
             }
             Command::Unsubscribe { topic, reply } => {
                 let _ = reply.send(self.unsubscribe(topic));

@@ -31,6 +31,28 @@ const MAX_REPORTED_PROVIDERS: usize = 10_000;
 /// than this long ago (automatic bootstraps can come in bursts).
 const MIN_ROUND_GAP: Duration = Duration::from_secs(5);
 
+/// A provider lookup stops once it has found this many providers of its topic
+/// (or heard from [`ENOUGH_ANSWERS`] peers that hold some), instead of walking
+/// on to the K peers closest to the key: each of those holds the same records,
+/// and gossipsub needs a few peers per topic, not all.
+const ENOUGH_PROVIDERS: usize = 8;
+/// See [`ENOUGH_PROVIDERS`].
+const ENOUGH_ANSWERS: usize = 3;
+
+/// ... and only while the routing table is filling: the last round saw fewer
+/// peers than this, and the table has at least doubled since. Kademlia
+/// bootstraps again after every new peer while it knows fewer than K; a
+/// round after each (announce and look up every topic, tens of requests per
+/// topic) made a city of freshly started nodes spend its CPU on discovery.
+const ROUND_TABLE_FULL: usize = kad::K_VALUE.get();
+
+/// What a provider lookup has found so far ([`EventLoop::enough_providers`]).
+#[derive(Debug, Default)]
+pub(super) struct ProviderLookup {
+    providers: usize,
+    answers: usize,
+}
+
 /// A Kademlia lookup of one peer's addresses
 /// ([`NetworkHandle::find_peer`](crate::NetworkHandle::find_peer)) and everyone
 /// waiting for its answer. Dropped with the loop, which the callers read as
@@ -73,12 +95,59 @@ impl EventLoop {
             return;
         };
         self.last_round = Some(Instant::now());
+        self.last_round_table = kad.kbuckets().map(|b| b.num_entries()).sum();
+        debug!(
+            topics = self.provider_keys.len(),
+            announce,
+            table = self.last_round_table,
+            "discovery round"
+        );
         for key in self.provider_keys.keys() {
-            if announce && let Err(e) = kad.start_providing(key.clone()) {
+            if announce
+                && self.announced.contains(key)
+                && let Err(e) = kad.start_providing(key.clone())
+            {
                 warn!(error = %e, "could not store our own provider record");
             }
-            kad.get_providers(key.clone());
+            let id = kad.get_providers(key.clone());
+            self.provider_lookups.insert(id, ProviderLookup::default());
         }
+    }
+
+    /// A provider lookup's `id` heard from one more peer that holds `found`
+    /// providers: finishes it once it has enough ([`ENOUGH_PROVIDERS`]).
+    fn enough_providers(&mut self, id: kad::QueryId, found: usize) {
+        let Some(lookup) = self.provider_lookups.get_mut(&id) else {
+            return;
+        };
+        lookup.providers += found;
+        lookup.answers += 1;
+        if lookup.providers >= ENOUGH_PROVIDERS || lookup.answers >= ENOUGH_ANSWERS {
+            self.provider_lookups.remove(&id);
+            let kad = self.swarm.behaviour_mut().kad.as_mut();
+            if let Some(mut query) = kad.and_then(|kad| kad.query_mut(&id)) {
+                query.finish();
+            }
+        }
+    }
+
+    /// Whether a finished bootstrap should start a discovery round: the
+    /// routing table has grown since the last one, which reached too few
+    /// peers ([`ROUND_TABLE_FULL`], [`MIN_ROUND_GAP`]).
+    fn table_filling(&mut self) -> bool {
+        if self
+            .last_round
+            .is_some_and(|at| at.elapsed() < MIN_ROUND_GAP)
+        {
+            return false;
+        }
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return false;
+        };
+        let table: usize = kad.kbuckets().map(|b| b.num_entries()).sum();
+        self.last_round.is_none()
+            || (self.last_round_table < ROUND_TABLE_FULL
+                && table >= (2 * self.last_round_table).max(1))
     }
 
     /// Runs the discovery round a reservation asked for, once Kademlia's
@@ -280,35 +349,47 @@ impl EventLoop {
     pub(super) fn on_kad(&mut self, event: kad::Event) {
         self.metrics.record(&event);
         match event {
-            kad::Event::OutboundQueryProgressed { id, result, .. } => match result {
-                kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
-                    key,
-                    providers,
-                })) => self.on_providers(&key, providers),
-                kad::QueryResult::Bootstrap(Ok(kad::BootstrapOk { num_remaining, .. })) => {
-                    let recent = self
-                        .last_round
-                        .is_some_and(|at| at.elapsed() < MIN_ROUND_GAP);
-                    if num_remaining == 0 && !recent {
-                        // A fresh routing table: announce and look up now.
-                        self.discovery_round(true);
-                    }
+            kad::Event::OutboundQueryProgressed {
+                id, result, step, ..
+            } => {
+                if step.last {
+                    self.provider_lookups.remove(&id);
                 }
-                // One event per query, when it ends.
-                kad::QueryResult::GetClosestPeers(Ok(kad::GetClosestPeersOk { peers, .. })) => {
-                    self.on_peer_lookup(id, peers);
-                }
-                kad::QueryResult::GetClosestPeers(Err(kad::GetClosestPeersError::Timeout {
-                    peers,
-                    ..
-                })) => {
-                    debug!(?id, "Kademlia lookup timed out");
-                    self.on_peer_lookup(id, peers);
-                }
-                other => trace!(result = ?other, "kademlia query"),
-            },
+                self.on_query_progress(id, result);
+            }
             kad::Event::InboundRequest { request } => self.on_kad_insert(request),
             other => trace!(event = ?other, "kademlia"),
+        }
+    }
+
+    /// A step of our query `id`.
+    fn on_query_progress(&mut self, id: kad::QueryId, result: kad::QueryResult) {
+        match result {
+            kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
+                key,
+                providers,
+            })) => {
+                self.enough_providers(id, providers.len());
+                self.on_providers(&key, providers);
+            }
+            kad::QueryResult::Bootstrap(Ok(kad::BootstrapOk { num_remaining, .. })) => {
+                if num_remaining == 0 && self.table_filling() {
+                    // A fresh routing table: announce and look up now.
+                    self.discovery_round(true);
+                }
+            }
+            // One event per query, when it ends.
+            kad::QueryResult::GetClosestPeers(Ok(kad::GetClosestPeersOk { peers, .. })) => {
+                self.on_peer_lookup(id, peers);
+            }
+            kad::QueryResult::GetClosestPeers(Err(kad::GetClosestPeersError::Timeout {
+                peers,
+                ..
+            })) => {
+                debug!(?id, "Kademlia lookup timed out");
+                self.on_peer_lookup(id, peers);
+            }
+            other => trace!(result = ?other, "kademlia query"),
         }
     }
 }

@@ -54,9 +54,13 @@ impl EventLoop {
             .ok_or_else(|| PublishError::Other(format!("unexpected message id {id}")))
     }
 
-    /// Joins `topic` with its score parameters, and announces ourselves as one
-    /// of its providers; `Ok(false)` if already joined.
-    pub(super) fn subscribe(&mut self, topic: String) -> Result<bool, NetworkError> {
+    /// Joins `topic` with its score parameters, and (with `announce`) announces
+    /// ourselves as one of its providers; `Ok(false)` if already joined.
+    pub(super) fn subscribe(
+        &mut self,
+        topic: String,
+        announce: bool,
+    ) -> Result<bool, NetworkError> {
         let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
         let ident = IdentTopic::new(topic.clone());
         let error = |reason: String| NetworkError::Subscribe {
@@ -76,11 +80,16 @@ impl EventLoop {
             // rather than at the next round.
             let key = provider_key(&topic);
             self.provider_keys.insert(key.clone(), topic);
+            if announce {
+                self.announced.insert(key.clone());
+            }
             if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
-                if let Err(e) = kad.start_providing(key.clone()) {
+                if announce && let Err(e) = kad.start_providing(key.clone()) {
                     warn!(error = %e, "could not store our own provider record");
                 }
-                kad.get_providers(key);
+                let id = kad.get_providers(key);
+                self.provider_lookups
+                    .insert(id, super::discovery::ProviderLookup::default());
             }
         }
         Ok(joined)
@@ -95,6 +104,7 @@ impl EventLoop {
             .unsubscribe(&IdentTopic::new(topic.clone()));
         let key = provider_key(&topic);
         self.provider_keys.remove(&key);
+        self.announced.remove(&key);
         if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
             kad.stop_providing(&key);
         }

@@ -103,11 +103,17 @@ pub struct EventLoop {
     discovery: DiscoveryConfig,
     /// The Kademlia provider key, sha256(topic), of each joined topic.
     provider_keys: HashMap<kad::RecordKey, String>,
+    /// The keys among them we announce ourselves for.
+    announced: HashSet<kad::RecordKey>,
+    /// Provider lookups in flight, with the providers each found so far.
+    provider_lookups: HashMap<kad::QueryId, discovery::ProviderLookup>,
     /// Providers already reported (see
     /// [`Discovery::TopicProvider`](crate::Discovery::TopicProvider)).
     reported_providers: HashSet<(PeerId, String)>,
     /// When the last discovery round (announce + look up) ran.
     last_round: Option<Instant>,
+    /// How many peers Kademlia's routing table held at the last round.
+    last_round_table: usize,
     /// A reservation came (back): announce our topics and look for their
     /// providers at the next housekeeping tick that finds the DHT reachable.
     announce_due: bool,
@@ -169,8 +175,11 @@ impl EventLoop {
             verifying: HashSet::new(),
             discovery: config.discovery.clone(),
             provider_keys: HashMap::new(),
+            announced: HashSet::new(),
+            provider_lookups: HashMap::new(),
             reported_providers: HashSet::new(),
             last_round: None,
+            last_round_table: 0,
             announce_due: false,
             peer_lookups: HashMap::new(),
             relay_listens: HashMap::new(),
