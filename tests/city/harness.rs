@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -119,9 +120,20 @@ pub(crate) struct City {
     _dirs: Vec<tempfile::TempDir>,
 }
 
+/// Memory ports for city nodes: one fixed port each, so it can be announced.
+static NEXT_PORT: AtomicU64 = AtomicU64::new(1 << 48);
+
 fn config(dir: &std::path::Path, cell: &Geohash, plan: &Plan) -> NodeConfig {
     let mut config = NodeConfig::new(dir);
     config.area = Some(cell.clone());
+    // Its listen address is its confirmed external address, as AutoNAT would
+    // confirm a reachable node's on a real network: Kademlia puts it in the
+    // node's provider records, so a neighbour that finds the record can dial
+    // the node without knowing it from elsewhere.
+    let port = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
+    let address: swapmesh_net::Multiaddr = format!("/memory/{port}").parse().expect("an address");
+    config.listen = vec![address.clone()];
+    config.external_addresses = vec![address];
     config.mdns = false;
     config.gossip.heartbeat_interval = std::env::var("CITY_HEARTBEAT_MS")
         .ok()
@@ -228,14 +240,20 @@ impl City {
     }
 
     /// Waits until every node has a gossip mesh peer on each of its topics
-    /// that another node of the city listens to, within `timeout`; the nodes
-    /// that have not, if any. A (node, topic) found settled is not asked again.
-    pub(crate) async fn settle(&self, timeout: Duration) -> Result<(), Vec<usize>> {
+    /// that carries listings (a node of the city lives in its cell) and that
+    /// another node listens to, within `timeout`; the nodes and topics that
+    /// have not, if any. A (node, topic) found settled is not asked again.
+    ///
+    /// The cells around the block have listeners (the nodes on its edge) but
+    /// nobody publishes there, and nobody provides them in Kademlia: a mesh
+    /// on them would carry nothing, so none is awaited.
+    pub(crate) async fn settle(&self, timeout: Duration) -> Result<(), Vec<(usize, Topic)>> {
         let members: Vec<BTreeSet<Topic>> =
             (0..self.nodes.len()).map(|i| self.topics_of(i)).collect();
+        let lived_in: BTreeSet<Topic> = self.cell_of.iter().map(Topic::area).collect();
         let mut waiting: Vec<(usize, Topic)> = Vec::new();
         for (i, topics) in members.iter().enumerate() {
-            for topic in topics {
+            for topic in topics.iter().filter(|t| lived_in.contains(*t)) {
                 let shared = members
                     .iter()
                     .enumerate()
@@ -263,9 +281,7 @@ impl City {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                let mut unsettled: Vec<usize> = waiting.iter().map(|(i, _)| *i).collect();
-                unsettled.dedup();
-                return Err(unsettled);
+                return Err(waiting);
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -278,6 +294,35 @@ impl City {
         (0..self.nodes.len())
             .filter(|&i| self.topics_of(i).contains(&topic))
             .collect()
+    }
+
+    /// Why node `i` has no mesh peer on `topic`, in words: who else listens
+    /// to it, and whether `i` is connected to any of them.
+    pub(crate) async fn why_unsettled(&self, i: usize, topic: &Topic) -> String {
+        let listeners: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| j != i && self.topics_of(j).contains(topic))
+            .collect();
+        let providers: Vec<usize> = listeners
+            .iter()
+            .copied()
+            .filter(|&j| Topic::area(&self.cell_of[j]) == *topic)
+            .collect();
+        let connected = self.nodes[i]
+            .network()
+            .connected_peers()
+            .await
+            .unwrap_or_default();
+        let linked: Vec<usize> = listeners
+            .iter()
+            .copied()
+            .filter(|&j| connected.contains(&self.nodes[j].peer_id()))
+            .collect();
+        format!(
+            "node {i} (cell {}) on {topic}: {} other listeners, providers {providers:?}, connected to {linked:?} of them ({} peers in all)",
+            self.cell_of[i].as_str(),
+            listeners.len(),
+            connected.len(),
+        )
     }
 
     /// Who holds `listing` at version `id`.

@@ -7,7 +7,8 @@ use std::{
 };
 
 use libp2p::{
-    Multiaddr, PeerId, identify, kad, mdns, metrics::Recorder, multiaddr::Protocol as AddrProtocol,
+    Multiaddr, PeerId, gossipsub::TopicHash, identify, kad, mdns, metrics::Recorder,
+    multiaddr::Protocol as AddrProtocol,
 };
 use sha2::{Digest, Sha256};
 use tracing::{debug, trace, warn};
@@ -49,7 +50,12 @@ const ROUND_TABLE_FULL: usize = kad::K_VALUE.get();
 /// What a provider lookup has found so far ([`EventLoop::enough_providers`]).
 #[derive(Debug, Default)]
 pub(super) struct ProviderLookup {
-    providers: usize,
+    /// The distinct providers found (every peer near the key holds the same
+    /// records, so the same providers come back again and again).
+    providers: HashSet<PeerId>,
+    /// Answers that held at least one provider. Kademlia reports every
+    /// answer, most of them empty while the walk is still far from the key:
+    /// those must not end it.
     answers: usize,
 }
 
@@ -90,7 +96,30 @@ impl EventLoop {
     /// Looks up the providers of every joined topic (and, with `announce`,
     /// announces ourselves as one first). The providers found are dialled as the
     /// answers come in ([`Self::on_providers`]).
+    ///
+    /// Between announcements (`announce` false: the minute's lookups) a topic
+    /// whose gossip mesh already has `mesh_n_low` peers is skipped: a lookup
+    /// walks tens of peers, and the connections it opens idle out again, so
+    /// looking up every topic every minute kept a settled city of 200 nodes
+    /// busy with handshakes (160 connections opened or closed per node per
+    /// minute, 1.8 cores; issue 27's `city` bench). The announcement round
+    /// still looks up every topic, which joins meshes that formed apart.
     pub(super) fn discovery_round(&mut self, announce: bool) {
+        let full: HashSet<kad::RecordKey> = if announce {
+            HashSet::new()
+        } else {
+            let gossipsub = &self.swarm.behaviour().gossipsub;
+            self.provider_keys
+                .iter()
+                .filter(|(_, topic)| {
+                    gossipsub
+                        .mesh_peers(&TopicHash::from_raw(topic.as_str()))
+                        .count()
+                        >= self.gossip.mesh_n_low
+                })
+                .map(|(key, _)| key.clone())
+                .collect()
+        };
         let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
             return;
         };
@@ -109,20 +138,31 @@ impl EventLoop {
             {
                 warn!(error = %e, "could not store our own provider record");
             }
+            if full.contains(key) {
+                continue;
+            }
             let id = kad.get_providers(key.clone());
             self.provider_lookups.insert(id, ProviderLookup::default());
         }
     }
 
-    /// A provider lookup's `id` heard from one more peer that holds `found`
-    /// providers: finishes it once it has enough ([`ENOUGH_PROVIDERS`]).
-    fn enough_providers(&mut self, id: kad::QueryId, found: usize) {
+    /// A provider lookup's `id` heard from one more peer, which holds `found`
+    /// providers (often none): finishes it once it has enough
+    /// ([`ENOUGH_PROVIDERS`], [`ENOUGH_ANSWERS`]).
+    fn enough_providers(&mut self, id: kad::QueryId, found: &HashSet<PeerId>) {
         let Some(lookup) = self.provider_lookups.get_mut(&id) else {
             return;
         };
-        lookup.providers += found;
+        // Ourselves, found near the key of a topic we announce, is no answer.
+        let me = self.local_peer_id;
+        lookup
+            .providers
+            .extend(found.iter().copied().filter(|peer| *peer != me));
+        if found.iter().all(|peer| *peer == me) {
+            return;
+        }
         lookup.answers += 1;
-        if lookup.providers >= ENOUGH_PROVIDERS || lookup.answers >= ENOUGH_ANSWERS {
+        if lookup.providers.len() >= ENOUGH_PROVIDERS || lookup.answers >= ENOUGH_ANSWERS {
             self.provider_lookups.remove(&id);
             let kad = self.swarm.behaviour_mut().kad.as_mut();
             if let Some(mut query) = kad.and_then(|kad| kad.query_mut(&id)) {
@@ -369,7 +409,7 @@ impl EventLoop {
                 key,
                 providers,
             })) => {
-                self.enough_providers(id, providers.len());
+                self.enough_providers(id, &providers);
                 self.on_providers(&key, providers);
             }
             kad::QueryResult::Bootstrap(Ok(kad::BootstrapOk { num_remaining, .. })) => {

@@ -9,19 +9,28 @@ use libp2p::{
     StreamProtocol, Swarm,
     kad::{
         self,
-        store::{MemoryStore, MemoryStoreConfig},
+        store::{MemoryStore, MemoryStoreConfig, RecordStore},
     },
     swarm::SwarmEvent,
 };
-use swapmesh_net::KadStoreStats;
+use swapmesh_net::{KadStoreStats, Multiaddr, PeerId, multiaddr::Protocol};
 
-use crate::support::{Node, TOPIC, WAIT_TIMEOUT, bare_swarm, bounded, stop_all};
+use crate::support::{Node, Seen, TOPIC, WAIT_TIMEOUT, bare_swarm, bounded, stop_all};
 
 type KadSwarm = Swarm<kad::Behaviour<MemoryStore>>;
 
 /// A bare Kademlia peer on the memory transport that knows only `target`.
 fn kad_peer(target: &Node) -> KadSwarm {
-    let mut swarm = bare_swarm(|key| {
+    let mut swarm = kad_swarm();
+    let mut address = target.addr.clone();
+    address.pop();
+    swarm.behaviour_mut().add_address(&target.peer, address);
+    swarm
+}
+
+/// A bare Kademlia server on the memory transport that knows nobody yet.
+fn kad_swarm() -> KadSwarm {
+    bare_swarm(|key| {
         let peer = key.public().to_peer_id();
         // Its own store takes everything: the limits under test are the target's.
         let store = MemoryStore::with_config(
@@ -35,11 +44,17 @@ fn kad_peer(target: &Node) -> KadSwarm {
         let mut kad = kad::Behaviour::with_config(peer, store, config);
         kad.set_mode(Some(kad::Mode::Server));
         kad
-    });
-    let mut address = target.addr.clone();
-    address.pop();
-    swarm.behaviour_mut().add_address(&target.peer, address);
-    swarm
+    })
+}
+
+/// `swarm` listening on a fresh memory address: the address.
+async fn listening(swarm: &mut KadSwarm) -> Multiaddr {
+    swarm.listen_on("/memory/0".parse().unwrap()).unwrap();
+    loop {
+        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+            return address;
+        }
+    }
 }
 
 /// Runs `swarm` until `count` queries whose results `ours` recognises ended
@@ -170,6 +185,96 @@ async fn kademlia_refuses_value_records() {
 
         drop((spammer, reader));
         stop_all(vec![target]).await;
+    })
+    .await;
+}
+
+/// A provider lookup walks on past the peers that know no provider (most
+/// answers, while the walk is still far from the key) until one that does.
+/// Eight bare Kademlia peers know nobody's provider record, only the peer that
+/// holds it; the node knows the eight, and the topic is one whose key they are
+/// all closer to than the holder, so they are asked first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_lookup_walks_past_answers_without_providers() {
+    bounded(async {
+        let mut holder = kad_swarm();
+        let holder_address = listening(&mut holder).await;
+        let holder_peer = *holder.local_peer_id();
+        let mut empties = Vec::new();
+        let mut bootstrap = Vec::new();
+        for _ in 0..8 {
+            let mut empty = kad_swarm();
+            let address = listening(&mut empty).await;
+            empty
+                .behaviour_mut()
+                .add_address(&holder_peer, holder_address.clone());
+            bootstrap.push(address.with(Protocol::P2p(*empty.local_peer_id())));
+            empties.push(empty);
+        }
+        let distance = |peer: &PeerId, key: &kad::RecordKey| {
+            kad::KBucketKey::from(*peer).distance(&kad::KBucketKey::new(key.clone()))
+        };
+        let (topic, key) = (0..10_000)
+            .map(|n| {
+                let topic = format!("probe-{n}");
+                let key = kad::RecordKey::new(&swapmesh_net::provider_key(&topic));
+                (topic, key)
+            })
+            .find(|(_, key)| {
+                let far = distance(&holder_peer, key);
+                empties
+                    .iter()
+                    .all(|e| distance(e.local_peer_id(), key) < far)
+            })
+            .expect("a topic whose key the holder is farthest from");
+        // The provider: a peer nobody runs (its dial fails; being found is
+        // what counts).
+        let provider = PeerId::random();
+        holder
+            .behaviour_mut()
+            .store_mut()
+            .add_provider(kad::ProviderRecord::new(
+                key,
+                provider,
+                vec!["/memory/4242424242".parse().unwrap()],
+            ))
+            .unwrap();
+        let running: Vec<_> = std::iter::once(holder)
+            .chain(empties)
+            .map(|mut swarm| {
+                tokio::spawn(async move {
+                    loop {
+                        swarm.select_next_some().await;
+                    }
+                })
+            })
+            .collect();
+
+        let mut node = Node::start_with(|c| {
+            c.discovery.bootstrap = bootstrap.clone();
+            c.discovery.provider_lookup_interval = Duration::from_millis(300);
+        })
+        .await;
+        node.handle
+            .subscribe_unannounced(topic.clone())
+            .await
+            .unwrap();
+        let provider_id = provider.to_string();
+        let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
+        while !node.seen().iter().any(|s| {
+            matches!(s, Seen::Other(text)
+                if text.contains("TopicProvider") && text.contains(&provider_id))
+        }) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the lookup of {topic} never found the provider the holder knows"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for task in running {
+            task.abort();
+        }
+        stop_all(vec![node]).await;
     })
     .await;
 }

@@ -1,0 +1,493 @@
+//! A city in one process (issue 27): N whole nodes (the real ingest, store and
+//! network code) on the memory transport, each with its own sled store and a
+//! 1 MiB cache, placed in the cells of a square block of five-character
+//! geohash cells and found by the real discovery (bootstrap through a few
+//! server-role nodes, then Kademlia topic providers) — the `city` test's
+//! harness, `tests/city/harness.rs`. Then a seeded workload: listings
+//! published from random nodes at a steady rate, some updated, some withdrawn.
+//!
+//! Printed as one table: delivery of each listing's last version to every node
+//! that listens to its cell (goal 100 %), copies held by nodes that do not
+//! (goal 0), arrival after publish in heartbeats, wire bytes each node received
+//! against what the city published (the sharding ratio), resident memory and
+//! CPU. CPU is set against the cost of checking the same records' bytes in
+//! this process (decode, verify, validate), measured in the same run.
+//!
+//! Run with `cargo bench -p swapmesh-node --bench city`. The size:
+//! `SWAPMESH_CITY_NODES` (default 1000), `SWAPMESH_CITY_CELLS` (100),
+//! `SWAPMESH_CITY_SEED` (27); the workload: `SWAPMESH_CITY_LISTINGS` (400
+//! operations), `SWAPMESH_CITY_RATE` (operations a second, 10);
+//! `SWAPMESH_CITY_HEARTBEAT_MS` (1000, the node default); the quiet city's
+//! background is measured over `SWAPMESH_CITY_IDLE` heartbeats (20). A city that does not
+//! settle within `SWAPMESH_CITY_SETTLE` seconds (300) names its unsettled
+//! nodes and exits 1 without a table.
+
+#[path = "../../tests/city/harness.rs"]
+mod harness;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use swapmesh_node::{Node, NodeEvent};
+use swapmesh_protocol::gossip::GossipMessage;
+use swapmesh_protocol::{ListingId, RecordId, SignedRecord, Timestamp, check_bytes, fixtures};
+
+use harness::{City, Plan};
+
+/// When each node (by index) stored each record version.
+type Arrivals = HashMap<RecordId, Vec<(usize, Instant)>>;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// A field of `/proc/self/status`, in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU seconds this process has used, user and system (`/proc/self/stat`).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after ')'.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / 100.0
+}
+
+/// The sum of a metric's samples whose labels contain `filter`.
+fn metric_sum(text: &str, name: &str, filter: &str) -> u64 {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix('{'))
+        .filter(|l| l.contains(filter))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Bytes received by each node: on the wire (every protocol), and in gossip
+/// messages on any topic, duplicates included.
+async fn received(nodes: &[Node]) -> (Vec<u64>, Vec<u64>) {
+    let mut wire = Vec::with_capacity(nodes.len());
+    let mut gossip = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let text = node.metrics_text().await.expect("metrics");
+        wire.push(metric_sum(
+            &text,
+            "libp2p_bandwidth_bytes_total",
+            "direction=\"Inbound\"",
+        ));
+        gossip.push(metric_sum(
+            &text,
+            "gossipsub_topic_msg_recv_bytes_unfiltered_total",
+            "",
+        ));
+    }
+    (wire, gossip)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len().max(1) as f64
+}
+
+/// One published version: which listing, by whom, when, how large.
+struct Published {
+    listing: ListingId,
+    id: RecordId,
+    at: Instant,
+    from: usize,
+    signed: SignedRecord,
+}
+
+/// Nanoseconds this process takes to check one of `records` from its bytes
+/// (decode, verify, validate): the least work a node does per listing.
+fn check_cost(records: &[SignedRecord]) -> f64 {
+    let bytes: Vec<Vec<u8>> = records.iter().map(SignedRecord::encode).collect();
+    let now = Timestamp::now();
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        for b in &bytes {
+            std::hint::black_box(check_bytes(b, now).expect("a valid record"));
+        }
+        best = best.min(start.elapsed().as_nanos() as f64 / bytes.len().max(1) as f64);
+    }
+    best
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let nodes = env("SWAPMESH_CITY_NODES", 1000) as usize;
+    let default = Plan {
+        nodes,
+        cells: 100,
+        servers: nodes.div_ceil(100).max(3),
+        seed: 27,
+        heartbeat: Duration::from_millis(env("SWAPMESH_CITY_HEARTBEAT_MS", 1000)),
+    };
+    let plan = match Plan::from_env(default) {
+        Ok(plan) => plan,
+        Err(why) => {
+            eprintln!("city: {why}");
+            std::process::exit(2);
+        }
+    };
+    let operations = env("SWAPMESH_CITY_LISTINGS", 400) as usize;
+    let rate = env("SWAPMESH_CITY_RATE", 10).max(1) as f64;
+    let settle_for = Duration::from_secs(env("SWAPMESH_CITY_SETTLE", 300));
+    let heartbeat = plan.heartbeat;
+    let heartbeats = |d: Duration| d.as_secs_f64() / heartbeat.as_secs_f64();
+    eprintln!("city: {plan:?}, {operations} operations at {rate}/s");
+
+    let rss_before = status_kib("VmRSS");
+    let began = Instant::now();
+    let city = City::start(plan).await;
+    let started_in = began.elapsed();
+    eprintln!("city: {} nodes started in {started_in:.1?}", plan.nodes);
+    let settling = Instant::now();
+    if let Err(unsettled) = city.settle(settle_for).await {
+        for (i, topic) in &unsettled {
+            eprintln!("city: {}", city.why_unsettled(*i, topic).await);
+        }
+        let nodes: BTreeSet<usize> = unsettled.iter().map(|(i, _)| *i).collect();
+        let mut refused: BTreeMap<String, u64> = BTreeMap::new();
+        for node in &city.nodes {
+            let text = node.metrics_text().await.unwrap_or_default();
+            for line in text
+                .lines()
+                .filter(|l| l.starts_with("swapmesh_connections_refused_total{"))
+            {
+                if let Some((labels, count)) = line.rsplit_once(' ') {
+                    *refused.entry(labels.to_owned()).or_default() += count.parse().unwrap_or(0);
+                }
+            }
+        }
+        eprintln!("city: connections refused, all nodes: {refused:?}");
+        eprintln!(
+            "city: {} nodes found no mesh peer on a shared topic within {settle_for:?}: {nodes:?}; no table",
+            nodes.len()
+        );
+        std::process::exit(1);
+    }
+    let settled_in = settling.elapsed();
+    eprintln!("city: settled in {settled_in:.1?}");
+    let rss_settled = status_kib("VmRSS");
+
+    // Arrival of each version at each node.
+    // and connections made or lost.
+    let arrivals: Arc<Mutex<Arrivals>> = Arc::default();
+    let churn: Arc<AtomicU64> = Arc::default();
+    for (index, node) in city.nodes.iter().enumerate() {
+        let mut events = node.subscribe_events();
+        let arrivals = arrivals.clone();
+        let churn = churn.clone();
+        tokio::spawn(async move {
+            loop {
+                let id = match events.recv().await {
+                    Ok(
+                        NodeEvent::RecordAdded { id, .. }
+                        | NodeEvent::RecordChanged { id, .. }
+                        | NodeEvent::RecordWithdrawn { id, .. },
+                    ) => id,
+                    Ok(NodeEvent::PeerUp { .. } | NodeEvent::PeerDown { .. }) => {
+                        churn.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
+                        eprintln!("city: node {index}'s events lagged by {k}");
+                        continue;
+                    }
+                    Err(_) => return,
+                };
+                arrivals
+                    .lock()
+                    .expect("arrivals")
+                    .entry(id)
+                    .or_default()
+                    .push((index, Instant::now()));
+            }
+        });
+    }
+
+    // The background: what a quiet city costs (Kademlia, identify, ping,
+    // gossipsub heartbeats, sync rounds), over `SWAPMESH_CITY_IDLE` heartbeats.
+    let idle_for = heartbeat * env("SWAPMESH_CITY_IDLE", 20) as u32;
+    let (wire0, gossip0) = received(&city.nodes).await;
+    let mut peers = 0usize;
+    for node in &city.nodes {
+        peers += node
+            .network()
+            .connected_peers()
+            .await
+            .map_or(0, |p| p.len());
+    }
+    let churn0 = churn.load(Ordering::Relaxed);
+    let cpu0 = cpu_seconds();
+    tokio::time::sleep(idle_for).await;
+    let idle_churn = churn.load(Ordering::Relaxed) - churn0;
+    let cpu1 = cpu_seconds();
+    let (wire1, _) = received(&city.nodes).await;
+    let idle_wire: Vec<f64> = (0..nodes)
+        .map(|i| (wire1[i] - wire0[i]) as f64 / idle_for.as_secs_f64())
+        .collect();
+    let idle_cpu = (cpu1 - cpu0) / idle_for.as_secs_f64();
+
+    // The workload: new listings from random nodes; now and then an update or
+    // a withdrawal of a live one, by its author.
+    let mut rng = StdRng::seed_from_u64(plan.seed ^ 0x5eed);
+    let mut published: Vec<Published> = Vec::with_capacity(operations);
+    let mut live: Vec<(usize, String)> = Vec::new();
+    let (mut updates, mut withdrawals) = (0usize, 0usize);
+    let cpu_start = cpu_seconds();
+    let work_began = Instant::now();
+    for op in 0..operations {
+        let at = work_began + Duration::from_secs_f64(op as f64 / rate);
+        tokio::time::sleep_until(at.into()).await;
+        let roll: f64 = rng.r#gen();
+        let (from, d, record) = if roll < 0.12 && !live.is_empty() {
+            let (from, d) = live[rng.gen_range(0..live.len())].clone();
+            updates += 1;
+            let record = city.nodes[from]
+                .update_listing(&d, |l| l.title = format!("{} (again)", l.title))
+                .await
+                .expect("update");
+            (from, d, record)
+        } else if roll < 0.20 && !live.is_empty() {
+            let (from, d) = live.swap_remove(rng.gen_range(0..live.len()));
+            withdrawals += 1;
+            let record = city.nodes[from]
+                .withdraw_listing(&d)
+                .await
+                .expect("withdraw");
+            (from, d, record)
+        } else {
+            let from = rng.gen_range(0..nodes);
+            let d = format!("item-{op}");
+            let record = city.nodes[from]
+                .publish_listing(fixtures::listing(&d))
+                .await
+                .expect("publish");
+            live.push((from, d.clone()));
+            (from, d, record)
+        };
+        published.push(Published {
+            listing: ListingId {
+                author: city.nodes[from].author(),
+                d,
+            },
+            id: record.id(),
+            at: Instant::now(),
+            from,
+            signed: record.signed().clone(),
+        });
+    }
+    let publishing = work_began.elapsed();
+
+    // The last version of each listing, and who should hold it.
+    let mut last: HashMap<ListingId, (RecordId, usize)> = HashMap::new();
+    for p in &published {
+        last.insert(p.listing.clone(), (p.id, p.from));
+    }
+    let audiences: HashMap<ListingId, BTreeSet<usize>> = last
+        .iter()
+        .map(|(l, (_, from))| {
+            (
+                l.clone(),
+                city.audience(&city.cell_of[*from]).into_iter().collect(),
+            )
+        })
+        .collect();
+    let expected: usize = audiences.values().map(BTreeSet::len).sum();
+    let delivered_now = || -> usize {
+        last.iter()
+            .map(|(l, (id, _))| {
+                audiences[l]
+                    .iter()
+                    .filter(|&&i| {
+                        city.nodes[i]
+                            .listing(l)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|r| r.id == *id)
+                    })
+                    .count()
+            })
+            .sum()
+    };
+    // Delivery: until complete, or 60 heartbeats after the last publish.
+    let deadline = Instant::now() + heartbeat * 60;
+    let mut delivered = delivered_now();
+    while delivered < expected && Instant::now() < deadline {
+        tokio::time::sleep(heartbeat).await;
+        delivered = delivered_now();
+    }
+    let work = work_began.elapsed();
+    let cpu_work = cpu_seconds() - cpu_start;
+    let (wire2, gossip2) = received(&city.nodes).await;
+    let rss_end = status_kib("VmRSS");
+
+    // Copies outside: any version of a listing held by a node not listening to
+    // its cell.
+    let mut outside = 0usize;
+    for l in last.keys() {
+        for (i, node) in city.nodes.iter().enumerate() {
+            if !audiences[l].contains(&i) && node.listing(l).ok().flatten().is_some() {
+                outside += 1;
+            }
+        }
+    }
+
+    let mut latency: Vec<f64> = Vec::new();
+    {
+        let arrivals = arrivals.lock().expect("arrivals");
+        for p in &published {
+            let audience = &audiences[&p.listing];
+            for (node, t) in arrivals.get(&p.id).into_iter().flatten() {
+                if *node != p.from && audience.contains(node) {
+                    latency.push(heartbeats(t.saturating_duration_since(p.at)));
+                }
+            }
+        }
+    }
+    latency.sort_by(f64::total_cmp);
+
+    // Bytes: what the city published (each version's gossip message once),
+    // and what each node received while the workload ran.
+    let city_bytes: usize = published
+        .iter()
+        .map(|p| GossipMessage::record(p.signed.clone()).encode().len())
+        .sum();
+    let work_secs = work.as_secs_f64();
+    let wire_work: Vec<f64> = (0..nodes).map(|i| (wire2[i] - wire1[i]) as f64).collect();
+    let gossip_work: Vec<f64> = (0..nodes)
+        .map(|i| (gossip2[i] - gossip0[i]) as f64)
+        .collect();
+    let gossip_ratio = mean(&gossip_work) / city_bytes as f64;
+    let listeners = mean(
+        &audiences
+            .values()
+            .map(|a| a.len() as f64 / nodes as f64)
+            .collect::<Vec<_>>(),
+    );
+    let check_ns = check_cost(
+        &published
+            .iter()
+            .map(|p| p.signed.clone())
+            .collect::<Vec<_>>(),
+    );
+    let cpu_per_delivered = cpu_work / delivered.max(1) as f64;
+    let hour = |per_sec: f64| per_sec * 3600.0;
+    let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
+
+    println!(
+        "city: {} nodes ({} servers) over {} cells ({}×{}), seed {}, heartbeat {:?}, on {} cores",
+        plan.nodes,
+        plan.servers,
+        plan.cells,
+        plan.side(),
+        plan.side(),
+        plan.seed,
+        heartbeat,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    println!(
+        "  started in {:.1} s, settled {:.1} s later; workload: {} operations ({} new, {} updates, {} withdrawals) at {rate}/s in {:.1} s",
+        started_in.as_secs_f64(),
+        settled_in.as_secs_f64(),
+        published.len(),
+        published.len() - updates - withdrawals,
+        updates,
+        withdrawals,
+        publishing.as_secs_f64(),
+    );
+    println!("  | measure | value |");
+    println!("  |---|---|");
+    println!(
+        "  | delivery of each listing's last version to its cells' listeners | {delivered}/{expected} = {:.2} % |",
+        100.0 * delivered as f64 / expected.max(1) as f64
+    );
+    println!("  | copies held outside the listeners | {outside} |");
+    println!(
+        "  | listeners per listing | {:.1} % of the nodes |",
+        100.0 * listeners
+    );
+    println!(
+        "  | arrival after publish, heartbeats p50 / p90 / p99 / max | {:.2} / {:.2} / {:.2} / {:.2} ({} arrivals) |",
+        percentile(&latency, 0.5),
+        percentile(&latency, 0.9),
+        percentile(&latency, 0.99),
+        latency.last().copied().unwrap_or(f64::NAN),
+        latency.len(),
+    );
+    println!(
+        "  | the city published | {} versions, {:.0} B each, {:.2} MiB/h at this rate |",
+        published.len(),
+        city_bytes as f64 / published.len() as f64,
+        mib(hour(city_bytes as f64 / work_secs)),
+    );
+    println!(
+        "  | gossip bytes a node received per city listing (duplicates included) | {:.0} B = {:.1} copies of each listing it listens to |",
+        mean(&gossip_work) / published.len() as f64,
+        gossip_ratio / listeners,
+    );
+    println!(
+        "  | **sharding ratio**: gossip bytes a node received ÷ bytes the city published | **{gossip_ratio:.3}** |"
+    );
+    println!(
+        "  | wire bytes a node received, all protocols: quiet city / during the workload | {:.2} / {:.2} MiB/h |",
+        mib(hour(mean(&idle_wire))),
+        mib(hour(mean(&wire_work) / work_secs)),
+    );
+    println!(
+        "  | resident memory per node: settled / after the workload | {:.2} MiB / {:.2} MiB (process {:.0} MiB) |",
+        (rss_settled.saturating_sub(rss_before)) as f64 / 1024.0 / nodes as f64,
+        (rss_end.saturating_sub(rss_before)) as f64 / 1024.0 / nodes as f64,
+        rss_end as f64 / 1024.0,
+    );
+    println!(
+        "  | peers connected per node / connections made or lost per node per minute, idle | {:.1} / {:.2} |",
+        peers as f64 / nodes as f64,
+        idle_churn as f64 / nodes as f64 / (idle_for.as_secs_f64() / 60.0),
+    );
+    println!(
+        "  | CPU: idle city / during the workload | {:.2} / {:.2} cores |",
+        idle_cpu,
+        cpu_work / work_secs,
+    );
+    println!(
+        "  | CPU during the workload per delivered listing, background included | {:.0} µs = {:.0} × checking its bytes ({:.0} µs) |",
+        cpu_per_delivered * 1e6,
+        cpu_per_delivered * 1e9 / check_ns,
+        check_ns / 1e3,
+    );
+    let incomplete = delivered < expected || outside > 0;
+    city.stop().await;
+    if incomplete {
+        eprintln!("city: delivery incomplete or copies outside: see the table");
+        std::process::exit(1);
+    }
+}
