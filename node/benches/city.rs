@@ -196,8 +196,8 @@ async fn main() {
     eprintln!("city: settled in {settled_in:.1?}");
     let rss_settled = status_kib("VmRSS");
 
-    // Arrival of each version at each node.
-    // and connections made or lost.
+    // Arrival of each version at each node, and peers connected or
+    // disconnected (a node's first connection to a peer, its last one closed).
     let arrivals: Arc<Mutex<Arrivals>> = Arc::default();
     let churn: Arc<AtomicU64> = Arc::default();
     for (index, node) in city.nodes.iter().enumerate() {
@@ -469,7 +469,7 @@ async fn main() {
         rss_end as f64 / 1024.0,
     );
     println!(
-        "  | peers connected per node / connections made or lost per node per minute, idle | {:.1} / {:.2} |",
+        "  | peers connected per node / peers connected or disconnected per node-minute, quiet | {:.1} / {:.2} |",
         peers as f64 / nodes as f64,
         idle_churn as f64 / nodes as f64 / (idle_for.as_secs_f64() / 60.0),
     );
