@@ -236,6 +236,9 @@ async fn main() {
     // The background: what a quiet city costs (Kademlia, identify, ping,
     // gossipsub heartbeats, sync rounds), over `SWAPMESH_CITY_IDLE` heartbeats.
     let idle_for = heartbeat * env("SWAPMESH_CITY_IDLE", 20) as u32;
+    // Each node's counters are read in turn; in a busy city a pass takes
+    // seconds, so rates are over the time from one pass's start to the next.
+    let pass0 = Instant::now();
     let (wire0, gossip0) = received(&city.nodes).await;
     let mut peers = 0usize;
     for node in &city.nodes {
@@ -250,9 +253,11 @@ async fn main() {
     tokio::time::sleep(idle_for).await;
     let idle_churn = churn.load(Ordering::Relaxed) - churn0;
     let cpu1 = cpu_seconds();
+    let pass1 = Instant::now();
     let (wire1, _) = received(&city.nodes).await;
+    let quiet_secs = (pass1 - pass0).as_secs_f64();
     let idle_wire: Vec<f64> = (0..nodes)
-        .map(|i| (wire1[i] - wire0[i]) as f64 / idle_for.as_secs_f64())
+        .map(|i| (wire1[i] - wire0[i]) as f64 / quiet_secs)
         .collect();
     let idle_cpu = (cpu1 - cpu0) / idle_for.as_secs_f64();
 
@@ -347,7 +352,9 @@ async fn main() {
     }
     let work = work_began.elapsed();
     let cpu_work = cpu_seconds() - cpu_start;
+    let pass2 = Instant::now();
     let (wire2, gossip2) = received(&city.nodes).await;
+    let wire_secs = (pass2 - pass1).as_secs_f64();
     let rss_end = status_kib("VmRSS");
 
     // Copies outside: any version of a listing held by a node not listening to
@@ -460,7 +467,7 @@ async fn main() {
     println!(
         "  | wire bytes a node received, all protocols: quiet city / during the workload | {:.2} / {:.2} MiB/h |",
         mib(hour(mean(&idle_wire))),
-        mib(hour(mean(&wire_work) / work_secs)),
+        mib(hour(mean(&wire_work) / wire_secs)),
     );
     println!(
         "  | resident memory per node: settled / after the workload | {:.2} MiB / {:.2} MiB (process {:.0} MiB) |",
