@@ -24,6 +24,7 @@
 
 #[path = "../../tests/city/harness.rs"]
 mod harness;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +38,7 @@ use swapmesh_protocol::gossip::GossipMessage;
 use swapmesh_protocol::{ListingId, RecordId, SignedRecord, Timestamp, check_bytes, fixtures};
 
 use harness::{City, Plan};
+use support::{percentile, status_kib};
 
 /// When each node (by index) stored each record version.
 type Arrivals = HashMap<RecordId, Vec<(usize, Instant)>>;
@@ -46,16 +48,6 @@ fn env(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(default)
-}
-
-/// A field of `/proc/self/status`, in KiB (`VmRSS`, `VmHWM`).
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// CPU seconds this process has used, user and system (`/proc/self/stat`).
@@ -100,13 +92,6 @@ async fn received(nodes: &[Node]) -> (Vec<u64>, Vec<u64>) {
         ));
     }
     (wire, gossip)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn mean(values: &[f64]) -> f64 {
@@ -169,10 +154,7 @@ async fn main() {
     eprintln!("city: {} nodes started in {started_in:.1?}", plan.nodes);
     let settling = Instant::now();
     if let Err(unsettled) = city.settle(settle_for).await {
-        for (i, topic) in &unsettled {
-            eprintln!("city: {}", city.why_unsettled(*i, topic).await);
-        }
-        let nodes: BTreeSet<usize> = unsettled.iter().map(|(i, _)| *i).collect();
+        eprintln!("{}", city.unsettled_report(&unsettled).await);
         let mut refused: BTreeMap<String, u64> = BTreeMap::new();
         for node in &city.nodes {
             let text = node.metrics_text().await.unwrap_or_default();
@@ -186,10 +168,7 @@ async fn main() {
             }
         }
         eprintln!("city: connections refused, all nodes: {refused:?}");
-        eprintln!(
-            "city: {} nodes found no mesh peer on a shared topic within {settle_for:?}: {nodes:?}; no table",
-            nodes.len()
-        );
+        eprintln!("city: not settled within {settle_for:?}; no table");
         std::process::exit(1);
     }
     let settled_in = settling.elapsed();

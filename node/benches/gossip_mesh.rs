@@ -19,6 +19,9 @@ use rand::{Rng, SeedableRng};
 use swapmesh_node::{Node, NodeConfig, NodeEvent};
 use swapmesh_protocol::{Geohash, RecordId, Topic, fixtures};
 
+mod support;
+use support::percentile;
+
 const CELL: &str = "u4pru";
 
 /// When each node (by index) stored each record.
@@ -55,13 +58,6 @@ fn unfiltered_received(metrics: &str, topic: &str) -> u64 {
         .filter(|l| l.contains(topic))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

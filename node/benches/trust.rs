@@ -17,15 +17,8 @@ use swapmesh_node::trust::graph::Edges;
 use swapmesh_node::trust::rank::{Teleport, distances, rank};
 use swapmesh_protocol::AuthorKey;
 
-/// A field of `/proc/self/status`, in KiB (`VmRSS`, `VmHWM`).
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
+mod support;
+use support::status_kib;
 
 /// Resets the peak resident size (`VmHWM`) to the current one.
 fn reset_peak() {

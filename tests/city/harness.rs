@@ -296,6 +296,22 @@ impl City {
             .collect()
     }
 
+    /// What [`City::settle`] left unsettled, in words: a line for each node
+    /// and topic ([`City::why_unsettled`]), then which nodes they are.
+    pub(crate) async fn unsettled_report(&self, unsettled: &[(usize, Topic)]) -> String {
+        let mut report = String::new();
+        for (i, topic) in unsettled {
+            report.push_str(&self.why_unsettled(*i, topic).await);
+            report.push('\n');
+        }
+        let nodes: BTreeSet<usize> = unsettled.iter().map(|(i, _)| *i).collect();
+        report.push_str(&format!(
+            "{} nodes {nodes:?} found no mesh peer on a shared topic",
+            nodes.len()
+        ));
+        report
+    }
+
     /// Why node `i` has no mesh peer on `topic`, in words: who else listens
     /// to it, and whether `i` is connected to any of them.
     pub(crate) async fn why_unsettled(&self, i: usize, topic: &Topic) -> String {

@@ -34,11 +34,7 @@ async fn delivery_inside_the_cells_is_complete_and_outside_is_zero() {
     let settled = city.settle(Duration::from_secs(40)).await;
     eprintln!("settled in {:?}", settling.elapsed());
     if let Err(unsettled) = settled {
-        for (i, topic) in &unsettled {
-            eprintln!("{}", city.why_unsettled(*i, topic).await);
-        }
-        let nodes: BTreeSet<usize> = unsettled.iter().map(|(i, _)| *i).collect();
-        panic!("nodes {nodes:?} found no mesh peer on a shared topic");
+        panic!("{}", city.unsettled_report(&unsettled).await);
     }
 
     // Twenty listings from seeded nodes, each in its publisher's cell.
