@@ -1181,10 +1181,26 @@ impl Store {
         }
     }
 
-    /// Makes every write so far durable (sled's `flush_async`).
+    /// Makes every write so far durable: sled's blocking flush on a thread of
+    /// its own, awaited.
+    ///
+    /// Not sled 0.34's `flush_async`: that runs the flush on sled's IO
+    /// threadpool, where it waits for buffer writes queued behind it on the
+    /// same pool, and a few dozen flushes at once (many stores in a process,
+    /// or many writers of one) can leave every pool thread waiting and no
+    /// flush ever returning (spacejam/sled#1241, #1308).
     pub async fn flush(&self) -> Result<()> {
-        self.o()?.db.flush_async().await?;
-        Ok(())
+        let db = self.o()?.db.clone();
+        let (done, flushed) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("swapmesh-flush".into())
+            .spawn(move || {
+                let _ = done.send(db.flush());
+            })?;
+        match flushed.await {
+            Ok(result) => result.map(drop).map_err(Into::into),
+            Err(_) => Err(StoreError::Database("the flush thread panicked".into())),
+        }
     }
 
     /// [`Store::flush`] for callers without an async runtime; blocks the thread.

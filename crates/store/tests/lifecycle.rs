@@ -458,3 +458,38 @@ fn record_bytes_follow_every_write_and_survive_a_reopen() {
     assert_eq!(store.record_bytes(), before);
     assert!(before > 0);
 }
+
+/// sled 0.34's `flush_async` runs the flush on sled's own IO threadpool,
+/// where it waits for buffer writes queued on that same pool: a few dozen
+/// stores flushing at once (a city of nodes in one process stopping
+/// together) can leave every pool thread waiting and the flushes never
+/// returning (spacejam/sled#1241). `Store::flush` must not.
+#[test]
+fn many_stores_flushing_at_once_all_return() {
+    const STORES: usize = 48;
+    const ROUNDS: u64 = 10;
+    let stores: Vec<Store> = (0..STORES).map(|_| Store::temporary().unwrap()).collect();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for round in 0..ROUNDS {
+            for (i, store) in stores.iter().enumerate() {
+                let rec = Rec {
+                    seq: round + 1,
+                    created_at: NOW.0 + round,
+                    ..Rec::new(&format!("item-{i}"), "u4pru")
+                };
+                store.insert(&rec.sign(), NOW).unwrap();
+            }
+            let flushes = stores.iter().map(|s| s.flush());
+            for flushed in block_on(futures::future::join_all(flushes)) {
+                flushed.unwrap();
+            }
+        }
+        done.send(()).unwrap();
+    });
+    // Not a timing assertion: the flushes take milliseconds; two minutes
+    // without them is a hang, failed here instead of hanging the run.
+    finished
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("some flushes never returned");
+}
