@@ -244,6 +244,7 @@ pub struct Faults {
     verify_panics: Arc<AtomicU32>,
     agree: Option<AgreeFault>,
     no_area_filter: bool,
+    no_validation: bool,
 }
 
 /// Where an agreement exchange is cut by `std::process::abort` (no flush on
@@ -265,7 +266,7 @@ impl Faults {
     }
 
     /// The faults `SWAPMESH_FAULT` names (`agree-after-send`, `agree-before-ack`,
-    /// `receipt-before-send`, `no-area-filter`);
+    /// `receipt-before-send`, `no-area-filter`, `no-validation`);
     /// only in debug builds, a release build ignores the variable.
     pub fn from_env() -> Self {
         let named = |name: &str| {
@@ -284,6 +285,7 @@ impl Faults {
         Self {
             agree,
             no_area_filter: named("no-area-filter"),
+            no_validation: named("no-validation"),
             ..Self::default()
         }
     }
@@ -293,6 +295,13 @@ impl Faults {
     /// cell's, and a valid record is taken on any topic.
     pub(crate) fn no_area_filter(&self) -> bool {
         self.no_area_filter
+    }
+
+    /// Signatures of records from others not verified, for the city's Sybil
+    /// test to show it can fail: a forged version of someone's listing
+    /// replaces theirs.
+    pub(crate) fn no_validation(&self) -> bool {
+        self.no_validation
     }
 
     /// Abort when an agree response arrives, before recording it?

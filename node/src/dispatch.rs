@@ -113,6 +113,13 @@ impl Dispatch {
                 self.sync.forget(&peer);
                 let _ = self.events.send(NodeEvent::PeerDown { peer });
             }
+            NetworkEvent::PeerMisbehaved {
+                peer, misbehaviour, ..
+            } => {
+                let _ = self
+                    .events
+                    .send(NodeEvent::PeerCharged { peer, misbehaviour });
+            }
             NetworkEvent::PeerBlocked { peer, reason } => {
                 info!(%peer, ?reason, "peer blocked");
                 self.address_book.forget(peer);

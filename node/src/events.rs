@@ -1,6 +1,6 @@
 //! What a node tells its users (the API's event stream, tests).
 
-use swapmesh_net::{Discovery, PeerId};
+use swapmesh_net::{Discovery, Misbehaviour, PeerId};
 use swapmesh_protocol::agreement::wire::Refusal;
 use swapmesh_protocol::agreement::{EventId, Phase};
 use swapmesh_protocol::{
@@ -52,6 +52,13 @@ pub enum NodeEvent {
         peer: PeerId,
         /// How: mDNS, or as a Kademlia provider of one of our topics.
         via: Discovery,
+    },
+    /// A peer was charged for misbehaving (at enough points it is blocked).
+    PeerCharged {
+        /// The peer.
+        peer: PeerId,
+        /// What it did.
+        misbehaviour: Misbehaviour,
     },
     /// A peer was blocked for misbehaving.
     PeerBlocked {

@@ -8,11 +8,15 @@
 //! up to a few hundred records) is judged on both cores in a blocking task and
 //! stored in one transaction.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use swapmesh_net::{PeerId, Validation};
 use swapmesh_protocol::validate::{Checked, Ignored, Invalid};
-use swapmesh_protocol::{GossipMessage, SignedRecord, Timestamp, Topic, Verified, check, topics};
+use swapmesh_protocol::{
+    GossipMessage, RecordId, SignedRecord, Timestamp, Topic, Verified, check, topics,
+};
 use swapmesh_store::{InsertOutcome, Quota, Store, StoreError};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, error, warn};
@@ -28,6 +32,57 @@ use crate::skew::SkewWatch;
 /// Below this many records a batch is judged on one core.
 const PARALLEL_BATCH: usize = 32;
 
+/// How long a record that arrived counts as just arrived: a sync session
+/// lives this long after its last message, so an honest push may name a
+/// record that gossip (or another session) brought us meanwhile.
+const RACE_WINDOW: Duration = swapmesh_sync::SESSION_IDLE;
+
+/// At most this many arrivals are remembered (at 16 bytes of id prefix and
+/// an instant each, ~0.5 MiB); beyond it, in a flood of more than ~270 new
+/// records a second, an honest push racing gossip may be charged.
+const ARRIVALS_CAP: usize = 16_384;
+
+/// The records stored from others lately, and when: what a held push may
+/// have raced. Keyed by the first 16 bytes of the id.
+#[derive(Default)]
+struct Arrivals(Mutex<HashMap<[u8; 16], Instant>>);
+
+impl Arrivals {
+    fn key(id: &RecordId) -> [u8; 16] {
+        let mut key = [0; 16];
+        key.copy_from_slice(&id.0[..16]);
+        key
+    }
+
+    fn note(&self, id: &RecordId, now: Instant) {
+        let mut arrivals = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if arrivals.len() >= ARRIVALS_CAP {
+            arrivals.retain(|_, at| now.duration_since(*at) < RACE_WINDOW);
+            if arrivals.len() >= ARRIVALS_CAP {
+                return;
+            }
+        }
+        arrivals.insert(Self::key(id), now);
+    }
+
+    fn lately(&self, id: &RecordId, now: Instant) -> bool {
+        let arrivals = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        arrivals
+            .get(&Self::key(id))
+            .is_some_and(|at| now.duration_since(*at) < RACE_WINDOW)
+    }
+}
+
+/// What [`Ingestor::without_held`] found in a pushed batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Held {
+    /// Records of the batch we held.
+    pub(crate) held: usize,
+    /// Of those, the ones that reached us within [`RACE_WINDOW`]: the push
+    /// raced them, no fault of the pusher.
+    pub(crate) lately: usize,
+}
+
 /// The verdict on one signed record that arrived for a topic (by gossip or
 /// sync), before the store has its say.
 // Moved once into the store, as `Checked` is; boxing would add an allocation per
@@ -42,8 +97,12 @@ pub(crate) enum Judged {
     Rejected(&'static str),
 }
 
+/// How a record is checked: [`check`], or under `SWAPMESH_FAULT=no-validation`
+/// [`check_unverified`](swapmesh_protocol::validate::check_unverified).
+type CheckFn = fn(SignedRecord, Timestamp) -> Result<Checked, Invalid>;
+
 /// Verifies and validates a record that arrived for `topic` at `now`.
-pub(crate) fn judge(record: SignedRecord, topic: &Topic, now: Timestamp) -> Judged {
+pub(crate) fn judge(record: SignedRecord, topic: &Topic, now: Timestamp, check: CheckFn) -> Judged {
     judged_of(check(record, now), topic)
 }
 
@@ -129,6 +188,8 @@ pub(crate) struct Ingestor {
     health: Arc<Health>,
     /// Fresh gossip's creation times against our clock.
     skew: Arc<SkewWatch>,
+    /// What we stored from others lately.
+    arrivals: Arrivals,
 }
 
 impl Ingestor {
@@ -150,6 +211,7 @@ impl Ingestor {
             photos,
             health,
             skew: Arc::default(),
+            arrivals: Arrivals::default(),
         }
     }
 
@@ -181,6 +243,7 @@ impl Ingestor {
     /// [`SkewWatch`] (when its signature verified).
     fn judge_fresh(&self, record: SignedRecord, topic: &Topic, now: Timestamp) -> Judged {
         let copy = record.clone();
+        let check = self.check_fn();
         let checked = check(record, now);
         match &checked {
             Ok(Checked::Valid(v)) => self.skew.observe(v.body().author, v.body().created_at, now),
@@ -203,22 +266,41 @@ impl Ingestor {
         }
     }
 
-    /// A pushed batch without the records we hold, and how many those were.
-    /// A record's id is the hash of its body: decoding and one lookup each,
-    /// no signature checked (an undecodable one stays, for the judge to
-    /// reject).
-    pub(crate) fn without_held(&self, records: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, usize) {
+    /// How records of others are checked: [`check`], unless a test switched
+    /// verification off ([`Faults`]).
+    fn check_fn(&self) -> CheckFn {
+        if self.faults.no_validation() {
+            swapmesh_protocol::validate::check_unverified
+        } else {
+            check
+        }
+    }
+
+    /// A pushed batch without the records we hold, and how many those were
+    /// (and how many of them arrived lately). A record's id is the hash of
+    /// its body: decoding and one lookup each, no signature checked (an
+    /// undecodable one stays, for the judge to reject).
+    pub(crate) fn without_held(&self, records: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, Held) {
+        let now = Instant::now();
         let total = records.len();
+        let mut lately = 0;
         let fresh: Vec<Vec<u8>> = records
             .into_iter()
             .filter(|bytes| match SignedRecord::decode(bytes) {
-                Ok(record) => !matches!(self.store.get(&record.id()), Ok(Some(_))),
+                Ok(record) => {
+                    let id = record.id();
+                    let held = matches!(self.store.get(&id), Ok(Some(_)));
+                    if held && self.arrivals.lately(&id, now) {
+                        lately += 1;
+                    }
+                    !held
+                }
                 Err(_) => true,
             })
             .collect();
         let held = total - fresh.len();
         self.metrics.pushed_held(held);
-        (fresh, held)
+        (fresh, Held { held, lately })
     }
 
     /// Judges a batch of encoded records that arrived by sync for `topic` (on
@@ -233,12 +315,13 @@ impl Ingestor {
     ) -> Result<BatchOutcome, IngestError> {
         let now = self.clock.now();
         let panic_now = self.faults.take_verify_panic();
+        let check = self.check_fn();
         let for_task = topic.clone();
         let judged = tokio::task::spawn_blocking(move || {
             if panic_now {
                 panic!("fault hook: verify panics");
             }
-            judge_all(records, &for_task, now)
+            judge_all(records, &for_task, now, check)
         })
         .await;
         let judged = match judged {
@@ -295,6 +378,7 @@ impl Ingestor {
             valid.clear();
         }
         if !valid.is_empty() {
+            let arrived = Instant::now();
             let (positions, records): (Vec<usize>, Vec<Verified>) = valid.into_iter().unzip();
             self.metrics.batch_stored(path);
             let inserted = match gossip {
@@ -310,6 +394,7 @@ impl Ingestor {
                         verdicts[*at] = verdict_of(o);
                         if o.is_new() {
                             outcome.stored += 1;
+                            self.arrivals.note(&v.id(), arrived);
                         }
                         NodeEvent::announce_insert(&self.events, &self.metrics, o, v);
                         self.tell_photos(o, v, from);
@@ -373,9 +458,9 @@ impl Ingestor {
 /// Judges every record of a batch, on two threads when the batch is large. A
 /// panic on either thread propagates (the caller's task fails, it is never an
 /// empty batch).
-fn judge_all(records: Vec<Vec<u8>>, topic: &Topic, now: Timestamp) -> Vec<Judged> {
+fn judge_all(records: Vec<Vec<u8>>, topic: &Topic, now: Timestamp, check: CheckFn) -> Vec<Judged> {
     let one = |bytes: Vec<u8>| match SignedRecord::decode(&bytes) {
-        Ok(record) => judge(record, topic, now),
+        Ok(record) => judge(record, topic, now, check),
         Err(_) => Judged::Rejected("malformed"),
     };
     if records.len() < PARALLEL_BATCH {

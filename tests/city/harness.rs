@@ -167,7 +167,7 @@ fn config(dir: &std::path::Path, cell: &Geohash, plan: &Plan) -> NodeConfig {
 }
 
 /// `node`'s first listen address with its peer id, once it listens.
-async fn address_of(node: &Node) -> swapmesh_net::Multiaddr {
+pub(crate) async fn address_of(node: &Node) -> swapmesh_net::Multiaddr {
     for _ in 0..200 {
         if let Some(address) = node
             .network()
@@ -357,8 +357,21 @@ impl City {
     }
 
     /// Stops every node, all at once (one by one, each departure would set
-    /// the rest redialling and resyncing).
+    /// the rest redialling and resyncing); panics naming each node whose
+    /// shutdown failed or did not return within a minute, rather than hang.
     pub(crate) async fn stop(self) {
-        futures::future::join_all(self.nodes.iter().map(|node| node.shutdown())).await;
+        let shutdowns = self.nodes.iter().enumerate().map(|(i, node)| async move {
+            match tokio::time::timeout(Duration::from_secs(60), node.shutdown()).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(format!("node {i} failed to stop: {e}")),
+                Err(_) => Some(format!("node {i} did not stop within a minute")),
+            }
+        });
+        let failed: Vec<String> = futures::future::join_all(shutdowns)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        assert!(failed.is_empty(), "{}", failed.join("\n"));
     }
 }

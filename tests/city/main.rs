@@ -4,31 +4,34 @@
 //! tests share one lock and never run at once.
 
 mod harness;
+mod sybils;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use swapmesh_protocol::{ListingId, fixtures};
+use swapmesh_protocol::{ListingId, RecordId, fixtures};
 
 use harness::{City, Plan};
+use sybils::{Attack, Sybils, Watch, honest_of};
 
 /// One city at a time: they take both cores.
 static ONE_CITY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delivery_inside_the_cells_is_complete_and_outside_is_zero() {
-    let _one = ONE_CITY.lock().await;
-    let plan = Plan {
-        nodes: 60,
-        cells: 9,
-        servers: 3,
-        seed: 27,
-        heartbeat: Duration::from_millis(200),
-    };
+/// The city of both tests: 60 nodes over 9 cells, 3 of them servers.
+const PLAN: Plan = Plan {
+    nodes: 60,
+    cells: 9,
+    servers: 3,
+    seed: 27,
+    heartbeat: Duration::from_millis(200),
+};
+
+/// Starts the city and waits until it settled, or panics saying who did not.
+async fn settled_city() -> (City, Instant) {
     let started = Instant::now();
-    let city = City::start(plan).await;
+    let city = City::start(PLAN).await;
     eprintln!("started in {:?}", started.elapsed());
     let settling = Instant::now();
     let settled = city.settle(Duration::from_secs(40)).await;
@@ -36,9 +39,13 @@ async fn delivery_inside_the_cells_is_complete_and_outside_is_zero() {
     if let Err(unsettled) = settled {
         panic!("{}", city.unsettled_report(&unsettled).await);
     }
+    (city, started)
+}
 
-    // Twenty listings from seeded nodes, each in its publisher's cell.
-    let mut rng = StdRng::seed_from_u64(plan.seed);
+/// Twenty listings from seeded nodes, each in its publisher's cell: who
+/// published it, its address and its id.
+async fn publish_twenty(city: &City) -> Vec<(usize, ListingId, RecordId)> {
+    let mut rng = StdRng::seed_from_u64(PLAN.seed);
     let mut published = Vec::new();
     for n in 0..20 {
         let i = rng.gen_range(0..city.nodes.len());
@@ -53,10 +60,15 @@ async fn delivery_inside_the_cells_is_complete_and_outside_is_zero() {
         };
         published.push((i, listing, record.id()));
     }
+    published
+}
 
-    // Every node that listens to the cell holds it...
+/// Every node that listens to a listing's cell comes to hold it at the
+/// version published, within 30 s, and no other node ever does; then, after
+/// the gossip and a sync round have had their time, still nobody else.
+async fn assert_delivered_inside_only(city: &City, published: &[(usize, ListingId, RecordId)]) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    for (i, listing, id) in &published {
+    for (i, listing, id) in published {
         let audience: BTreeSet<usize> = city.audience(&city.cell_of[*i]).into_iter().collect();
         assert!(audience.len() > 1);
         loop {
@@ -73,24 +85,94 @@ async fn delivery_inside_the_cells_is_complete_and_outside_is_zero() {
             }
             assert!(
                 Instant::now() < deadline,
-                "{listing} of cell {} never reached {missing:?}",
+                "{listing} of cell {} never reached {missing:?} at the version published",
                 city.cell_of[*i].as_str()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    eprintln!(
-        "delivered {} s after the start",
-        started.elapsed().as_secs()
-    );
-    // ... and after the gossip and a sync round have had their time, still
-    // nobody else.
-    tokio::time::sleep(plan.heartbeat * 10).await;
-    for (i, listing, id) in &published {
+    tokio::time::sleep(PLAN.heartbeat * 10).await;
+    for (i, listing, id) in published {
         let audience: BTreeSet<usize> = city.audience(&city.cell_of[*i]).into_iter().collect();
         let holders: BTreeSet<usize> = city.holders(listing, id).into_iter().collect();
         assert_eq!(holders, audience, "{listing}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_inside_the_cells_is_complete_and_outside_is_zero() {
+    let _one = ONE_CITY.lock().await;
+    let (city, started) = settled_city().await;
+    let published = publish_twenty(&city).await;
+    assert_delivered_inside_only(&city, &published).await;
+    eprintln!("checked {} s after the start", started.elapsed().as_secs());
+    city.stop().await;
+}
+
+/// Issue 28: four Sybils for every honest node (not the servers) attack
+/// while the honest nodes publish; `SWAPMESH_FAULT=no-validation` (honest
+/// nodes verify no signature) makes it fail: a forged newer version
+/// replaces an honest listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sybils_publishing_invalid_records_do_not_stop_honest_delivery() {
+    let _one = ONE_CITY.lock().await;
+    let (city, started) = settled_city().await;
+    let watch = Watch::start(&city, PLAN.heartbeat * 5);
+    let attack = Attack {
+        per_node: 4,
+        seed: PLAN.seed,
+        every: PLAN.heartbeat,
+        acts: 300,
+        lasting: Duration::from_secs(60),
+    };
+    let sybils = Sybils::start(&city, attack).await;
+    eprintln!(
+        "{} Sybils started {} s after the start",
+        sybils.peers.len(),
+        started.elapsed().as_secs()
+    );
+    // The attack in full swing before anyone honest publishes.
+    tokio::time::sleep(PLAN.heartbeat * 10).await;
+    let published = publish_twenty(&city).await;
+    assert_delivered_inside_only(&city, &published).await;
+    let sent = sybils.sent();
+    eprintln!("the Sybils did {sent:?}");
+
+    let verdicts = watch.verdicts();
+    let charged_honest = honest_of(&city, verdicts.iter().map(|v| v.peer));
+    let graylisted = watch.graylisted();
+    let graylisted_honest = honest_of(&city, graylisted.keys().map(|(_, p)| *p));
+    let charged_sybils: BTreeSet<_> = verdicts
+        .iter()
+        .filter(|v| sybils.peers.contains(&v.peer))
+        .map(|v| v.peer)
+        .collect();
+    eprintln!(
+        "{} charges and blocks, of {} Sybils; {} (node, peer) pairs graylisted",
+        verdicts.len(),
+        charged_sybils.len(),
+        graylisted.len()
+    );
+    assert_eq!(watch.lagged(), 0, "node events were missed");
+    assert!(
+        charged_honest.is_empty(),
+        "honest nodes {charged_honest:?} were charged or blocked, the first ten: {:?}",
+        verdicts
+            .iter()
+            .filter(|v| !sybils.peers.contains(&v.peer))
+            .take(10)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        graylisted_honest.is_empty(),
+        "honest nodes {graylisted_honest:?} were graylisted"
+    );
+    // The defences were under test: the Sybils' acts reached honest nodes
+    // and cost them.
+    assert!(sent.forged_of_seen > 0, "no Sybil forged an honest listing");
+    assert!(!charged_sybils.is_empty(), "no Sybil was charged");
+    watch.stop();
+    sybils.stop().await;
     city.stop().await;
 }
 

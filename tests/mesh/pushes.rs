@@ -7,7 +7,7 @@ use swapmesh_node::Node;
 use swapmesh_protocol::{Geohash, SignedRecord, Timestamp, Topic, Verified, fixtures};
 use swapmesh_sync::wire::{Refusal, SyncRequest, SyncResponse};
 
-use crate::kit::{self, metric, misbehaviour_of};
+use crate::kit::{self, metric, misbehaviour_of, wait_until};
 
 const CELL: &str = "u4pru";
 
@@ -164,6 +164,43 @@ async fn an_honest_push_racing_gossip_is_not_charged() {
         misbehaviour_of(&node, raw.local_peer_id()).await,
         Some(0.0),
         "an honest pusher is not charged"
+    );
+}
+
+/// A push all of records gossip brought the node a moment ago is the race of
+/// a busy cell (a flood of new listings arriving by gossip while an honest
+/// session pushes them), not work asked for nothing: the city's Sybil test
+/// found honest nodes charging each other for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_of_records_gossip_just_brought_is_not_charged() {
+    let node = node_holding(&[]).await;
+    let raw = kit::raw_peer().await;
+    kit::connect_raw(&raw, &node).await;
+    raw.subscribe(cell_topic().as_str()).await.unwrap();
+    let raced = listings("raced", 4);
+    for v in &raced {
+        let message = swapmesh_protocol::GossipMessage::record(v.signed().clone()).encode();
+        wait_until("the raw peer's publish to find the node", || async {
+            raw.publish(cell_topic().as_str(), message.clone())
+                .await
+                .is_ok()
+        })
+        .await;
+    }
+    for v in &raced {
+        wait_until("the node to store the gossip", || async {
+            node.record(&v.id()).unwrap().is_some()
+        })
+        .await;
+    }
+    kit::open_session(&raw, &node, &cell_topic(), 1).await;
+    let answer = push(&raw, &node, 1, bytes(&raced)).await;
+    assert_eq!(answer, SyncResponse::pushed(0));
+    assert_eq!(metric(&node, "swapmesh_sync_pushed_held_total").await, 4);
+    assert_eq!(
+        misbehaviour_of(&node, raw.local_peer_id()).await,
+        Some(0.0),
+        "a push racing gossip is charged"
     );
 }
 

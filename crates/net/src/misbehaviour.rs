@@ -48,6 +48,18 @@ pub enum Misbehaviour {
 }
 
 impl Misbehaviour {
+    /// Its name in a word (`invalid_record`, `oversize_frame`, …), as logs,
+    /// events and the API give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Misbehaviour::InvalidRecord => "invalid_record",
+            Misbehaviour::OversizeFrame => "oversize_frame",
+            Misbehaviour::MalformedFrame => "malformed_frame",
+            Misbehaviour::Flooding => "flooding",
+            Misbehaviour::HeldPush => "held_push",
+        }
+    }
+
     /// The points this misbehaviour costs (against a default threshold of 100).
     pub fn penalty(self) -> f64 {
         match self {

@@ -456,6 +456,10 @@ impl From<&NodeEvent> for EventJson {
                     _ => DiscoveryJson::Other,
                 },
             },
+            NodeEvent::PeerCharged { peer, misbehaviour } => EventJson::PeerCharged {
+                peer: peer.to_string(),
+                misbehaviour: misbehaviour.name().to_owned(),
+            },
             NodeEvent::PeerBlocked { peer } => EventJson::PeerBlocked {
                 peer: peer.to_string(),
             },

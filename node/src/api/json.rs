@@ -500,6 +500,14 @@ pub enum EventJson {
         /// How.
         via: DiscoveryJson,
     },
+    /// A peer was charged for misbehaving.
+    PeerCharged {
+        /// Its peer id.
+        peer: String,
+        /// What it did: `invalid_record`, `oversize_frame`, `malformed_frame`,
+        /// `flooding` or `held_push`.
+        misbehaviour: String,
+    },
     /// A peer was blocked for misbehaving.
     PeerBlocked {
         /// Its peer id.

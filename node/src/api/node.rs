@@ -127,15 +127,7 @@ async fn blocked_peers(State(state): State<ApiState>) -> ApiResult<Json<BlockedP
 fn block_reason(reason: swapmesh_net::BlockReason) -> String {
     match reason {
         swapmesh_net::BlockReason::Misbehaviour(what) => {
-            let what = match what {
-                swapmesh_net::Misbehaviour::InvalidRecord => "invalid_record",
-                swapmesh_net::Misbehaviour::OversizeFrame => "oversize_frame",
-                swapmesh_net::Misbehaviour::MalformedFrame => "malformed_frame",
-                swapmesh_net::Misbehaviour::Flooding => "flooding",
-                swapmesh_net::Misbehaviour::HeldPush => "held_push",
-                _ => "other",
-            };
-            format!("misbehaviour: {what}")
+            format!("misbehaviour: {}", what.name())
         }
         _ => "requested".to_owned(),
     }

@@ -187,11 +187,12 @@ impl SyncService {
     /// signature check; the new ones count against the pusher's record rate
     /// and are judged and stored like gossip.
     async fn take_push(&self, peer: PeerId, topic: &Topic, records: Vec<Vec<u8>>) -> SyncResponse {
-        // Gossip races honest pushes, so a few held are no fault; more than a
-        // quarter of the batch is work asked for nothing.
+        // Gossip races honest pushes: records that reached us lately (within
+        // a session's life) are no fault, nor are a few held long; more than
+        // a quarter of the batch held long is work asked for nothing.
         let total = records.len();
         let (records, held) = self.inner.ingestor.without_held(records);
-        if held * 4 > total {
+        if (held.held - held.lately) * 4 > total {
             self.charge(peer, Misbehaviour::HeldPush).await;
         }
         // Over the rate: "busy, retry later", uncharged, as gossip over it is
