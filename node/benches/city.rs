@@ -21,10 +21,22 @@
 //! background is measured over `SWAPMESH_CITY_IDLE` heartbeats (20). A city that does not
 //! settle within `SWAPMESH_CITY_SETTLE` seconds (300) names its unsettled
 //! nodes and exits 1 without a table.
+//!
+//! `SWAPMESH_CITY_SYBILS=K` (issue 28) adds K Sybils for every honest node
+//! that is not a server (`tests/city/sybils.rs`: raw peers with fresh keys
+//! forging honest listings, publishing garbage, replays and valid listings
+//! of throwaway authors, sending and answering garbage sync, churning
+//! subscriptions, one act a heartbeat each) once the quiet city was
+//! measured; they attack through a second quiet window and the workload.
+//! The table then adds what the honest nodes did about them (charges,
+//! blocks and when, graylisting) and what the attack cost them; a run in
+//! which an honest node charged or blocked another exits 1.
 
 #[path = "../../tests/city/harness.rs"]
 mod harness;
 mod support;
+#[path = "../../tests/city/sybils.rs"]
+mod sybils;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +51,7 @@ use swapmesh_protocol::{ListingId, RecordId, SignedRecord, Timestamp, check_byte
 
 use harness::{City, Plan};
 use support::{percentile, status_kib};
+use sybils::{Attack, Sybils, Watch, honest_of};
 
 /// When each node (by index) stored each record version.
 type Arrivals = HashMap<RecordId, Vec<(usize, Instant)>>;
@@ -218,7 +231,7 @@ async fn main() {
     // Each node's counters are read in turn; in a busy city a pass takes
     // seconds, so rates are over the time from one pass's start to the next.
     let pass0 = Instant::now();
-    let (wire0, gossip0) = received(&city.nodes).await;
+    let (wire0, _) = received(&city.nodes).await;
     let mut peers = 0usize;
     for node in &city.nodes {
         peers += node
@@ -240,13 +253,66 @@ async fn main() {
         .collect();
     let idle_cpu = (cpu1 - cpu0) / idle_for.as_secs_f64();
 
+    // The Sybils, if any: they start now and attack until the end. A second
+    // quiet window, with or without them (so that an honest run has the same
+    // phases), measures what they cost a city where nobody honest publishes.
+    let per_node = env("SWAPMESH_CITY_SYBILS", 0) as usize;
+    let mut attack = None;
+    if per_node > 0 {
+        let watch = Watch::start(&city, heartbeat * 5);
+        let starting = Instant::now();
+        let sybils = Sybils::start(
+            &city,
+            Attack {
+                per_node,
+                seed: plan.seed,
+                holding_fire: Duration::ZERO,
+                every: heartbeat,
+                acts: u64::MAX,
+                lasting: Duration::from_secs(24 * 3600),
+            },
+        )
+        .await;
+        let started = starting.elapsed();
+        eprintln!(
+            "city: {} Sybils started in {started:.1?}",
+            sybils.peers.len()
+        );
+        attack = Some((watch, sybils, started));
+    }
+    let pass_a = Instant::now();
+    let (wire_a, _) = received(&city.nodes).await;
+    // The honest nodes' CPU: the process's, less the Sybils' threads'.
+    let sybil_cpu =
+        |a: &Option<(Watch, Sybils, Duration)>| a.as_ref().map_or(0.0, |(_, s, _)| s.cpu_seconds());
+    let cpu_a = cpu_seconds() - sybil_cpu(&attack);
+    let sybil_cpu_a = sybil_cpu(&attack);
+    tokio::time::sleep(idle_for).await;
+    let cpu_b = cpu_seconds() - sybil_cpu(&attack);
+    let sybil_cores = (sybil_cpu(&attack) - sybil_cpu_a) / idle_for.as_secs_f64();
+    let pass_b = Instant::now();
+    let (wire_b, gossip_b) = received(&city.nodes).await;
+    let second_secs = (pass_b - pass_a).as_secs_f64();
+    let second_wire = mean(
+        &(0..nodes)
+            .map(|i| (wire_b[i] - wire_a[i]) as f64 / second_secs)
+            .collect::<Vec<_>>(),
+    );
+    let second_cpu = (cpu_b - cpu_a) / idle_for.as_secs_f64();
+    let attacked = attack.map(|(watch, sybils, started)| Attacked {
+        watch,
+        sybils,
+        started,
+    });
+
     // The workload: new listings from random nodes; now and then an update or
     // a withdrawal of a live one, by its author.
     let mut rng = StdRng::seed_from_u64(plan.seed ^ 0x5eed);
     let mut published: Vec<Published> = Vec::with_capacity(operations);
     let mut live: Vec<(usize, String)> = Vec::new();
     let (mut updates, mut withdrawals) = (0usize, 0usize);
-    let cpu_start = cpu_seconds();
+    let sybils_cpu = |a: &Option<Attacked>| a.as_ref().map_or(0.0, |a| a.sybils.cpu_seconds());
+    let cpu_start = cpu_seconds() - sybils_cpu(&attacked);
     let work_began = Instant::now();
     for op in 0..operations {
         let at = work_began + Duration::from_secs_f64(op as f64 / rate);
@@ -330,10 +396,10 @@ async fn main() {
         delivered = delivered_now();
     }
     let work = work_began.elapsed();
-    let cpu_work = cpu_seconds() - cpu_start;
+    let cpu_work = cpu_seconds() - sybils_cpu(&attacked) - cpu_start;
     let pass2 = Instant::now();
     let (wire2, gossip2) = received(&city.nodes).await;
-    let wire_secs = (pass2 - pass1).as_secs_f64();
+    let wire_secs = (pass2 - pass_b).as_secs_f64();
     let rss_end = status_kib("VmRSS");
 
     // Copies outside: any version of a listing held by a node not listening to
@@ -368,9 +434,9 @@ async fn main() {
         .map(|p| GossipMessage::record(p.signed.clone()).encode().len())
         .sum();
     let work_secs = work.as_secs_f64();
-    let wire_work: Vec<f64> = (0..nodes).map(|i| (wire2[i] - wire1[i]) as f64).collect();
+    let wire_work: Vec<f64> = (0..nodes).map(|i| (wire2[i] - wire_b[i]) as f64).collect();
     let gossip_work: Vec<f64> = (0..nodes)
-        .map(|i| (gossip2[i] - gossip0[i]) as f64)
+        .map(|i| (gossip2[i] - gossip_b[i]) as f64)
         .collect();
     let gossip_ratio = mean(&gossip_work) / city_bytes as f64;
     let listeners = mean(
@@ -441,12 +507,23 @@ async fn main() {
         gossip_ratio / listeners,
     );
     println!(
-        "  | **sharding ratio**: gossip bytes a node received ÷ bytes the city published | **{gossip_ratio:.3}** |"
+        "  | **sharding ratio**: gossip bytes a node received ÷ bytes the city published (under attack the first counts the Sybils' valid listings) | **{gossip_ratio:.3}** |"
     );
     println!(
         "  | wire bytes a node received, all protocols: quiet city / during the workload | {:.2} / {:.2} MiB/h |",
         mib(hour(mean(&idle_wire))),
         mib(hour(mean(&wire_work) / wire_secs)),
+    );
+    println!(
+        "  | second quiet window ({}): wire a node received / the honest nodes' CPU / the Sybils' CPU | {:.2} MiB/h / {:.2} cores / {:.2} cores |",
+        if attacked.is_some() {
+            "Sybils attacking"
+        } else {
+            "no Sybils"
+        },
+        mib(hour(second_wire)),
+        second_cpu,
+        sybil_cores,
     );
     println!(
         "  | resident memory per node: settled / after the workload | {:.2} MiB / {:.2} MiB (process {:.0} MiB) |",
@@ -460,7 +537,7 @@ async fn main() {
         idle_churn as f64 / nodes as f64 / (idle_for.as_secs_f64() / 60.0),
     );
     println!(
-        "  | CPU: idle city / during the workload | {:.2} / {:.2} cores |",
+        "  | CPU of the honest nodes: quiet city / during the workload | {:.2} / {:.2} cores |",
         idle_cpu,
         cpu_work / work_secs,
     );
@@ -470,10 +547,155 @@ async fn main() {
         cpu_per_delivered * 1e9 / check_ns,
         check_ns / 1e3,
     );
+    let mut honest_charged = false;
+    if let Some(a) = attacked {
+        honest_charged = a.report(&city, heartbeat);
+        a.watch.stop();
+        a.sybils.stop().await;
+    }
     let incomplete = delivered < expected || outside > 0;
+    if delivered < expected {
+        // Who lacks what, and what they hold instead (at most 20 lines).
+        let mut lines = 0;
+        for (l, (id, from)) in &last {
+            for &i in &audiences[l] {
+                let held = city.nodes[i].listing(l).ok().flatten();
+                if held.as_ref().is_some_and(|r| r.id == *id) || lines >= 20 {
+                    continue;
+                }
+                lines += 1;
+                let connected = city.nodes[i]
+                    .network()
+                    .connected_peers()
+                    .await
+                    .unwrap_or_default()
+                    .contains(&city.nodes[*from].peer_id());
+                eprintln!(
+                    "city: node {i} (cell {}) lacks {l} of node {from} (cell {}): holds {}; connected to its publisher: {connected}",
+                    city.cell_of[i].as_str(),
+                    city.cell_of[*from].as_str(),
+                    held.map_or("nothing".to_owned(), |r| format!(
+                        "another version {}",
+                        r.id
+                    )),
+                );
+            }
+        }
+    }
     city.stop().await;
+    if honest_charged {
+        eprintln!("city: an honest node was charged, blocked or graylisted: see the table");
+        std::process::exit(1);
+    }
     if incomplete {
         eprintln!("city: delivery incomplete or copies outside: see the table");
         std::process::exit(1);
+    }
+}
+
+/// A city under Sybils: who attacked, and what the honest nodes did.
+struct Attacked {
+    watch: Watch,
+    sybils: Sybils,
+    started: Duration,
+}
+
+impl Attacked {
+    /// Prints the attack's rows; whether an honest node was charged, blocked
+    /// or graylisted.
+    fn report(&self, city: &City, heartbeat: Duration) -> bool {
+        let sybils = &self.sybils;
+        let count = sybils.peers.len();
+        let sent = sybils.sent();
+        let verdicts = self.watch.verdicts();
+        let graylisted = self.watch.graylisted();
+        let hb = |d: Duration| d.as_secs_f64() / heartbeat.as_secs_f64();
+        let honest_charged = honest_of(city, verdicts.iter().map(|v| v.peer));
+        let honest_graylisted = honest_of(city, graylisted.keys().map(|(_, p)| *p));
+        let mut charges: BTreeMap<&'static str, u64> = BTreeMap::new();
+        let mut charged: BTreeSet<swapmesh_net::PeerId> = BTreeSet::new();
+        let mut first_block: HashMap<swapmesh_net::PeerId, Instant> = HashMap::new();
+        let mut blocks = 0usize;
+        for v in verdicts.iter().filter(|v| sybils.peers.contains(&v.peer)) {
+            match v.charge {
+                Some(what) => {
+                    *charges.entry(what.name()).or_default() += 1;
+                    charged.insert(v.peer);
+                }
+                None => {
+                    blocks += 1;
+                    let first = first_block.entry(v.peer).or_insert(v.at);
+                    *first = (*first).min(v.at);
+                }
+            }
+        }
+        let mut blocked_after: Vec<f64> = first_block
+            .values()
+            .map(|at| hb(at.saturating_duration_since(sybils.began)))
+            .collect();
+        blocked_after.sort_by(f64::total_cmp);
+        let graylisted_sybils = graylisted
+            .keys()
+            .filter(|(_, p)| sybils.peers.contains(p))
+            .count();
+        println!(
+            "  | Sybils: per honest node / in all / started in | {} / {count} / {:.1} s |",
+            count / (city.nodes.len() - city.plan.servers).max(1),
+            self.started.as_secs_f64()
+        );
+        println!(
+            "  | their acts: {} | {} acts, {:.1} MiB sent; {} found no peer left |",
+            sent.acts
+                .iter()
+                .map(|(a, n)| format!("{a:?} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            sent.acts.values().sum::<u64>(),
+            sent.bytes as f64 / (1024.0 * 1024.0),
+            sent.unheard,
+        );
+        println!(
+            "  | Sybils connected to some honest node / to their victim / heard by some peer (an act in a gossip mesh or a request answered) | {} / {} / {} |",
+            sent.connected, sent.reached_victim, sent.heard,
+        );
+        println!(
+            "  | honest listings forged (a higher version under the author's key) | {} of {} seen |",
+            sent.forged_of_seen, sent.seen
+        );
+        println!(
+            "  | Sybils charged / blocked by some honest node | {} ({:.1} %) / {} ({:.1} %) |",
+            charged.len(),
+            100.0 * charged.len() as f64 / count.max(1) as f64,
+            first_block.len(),
+            100.0 * first_block.len() as f64 / count.max(1) as f64,
+        );
+        println!(
+            "  | charges by misbehaviour; blocks | {} ; {blocks} |",
+            charges
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "  | first block of a Sybil after the attack began, heartbeats p50 / p90 / max | {:.1} / {:.1} / {:.1} |",
+            percentile(&blocked_after, 0.5),
+            percentile(&blocked_after, 0.9),
+            blocked_after.last().copied().unwrap_or(f64::NAN),
+        );
+        println!(
+            "  | (node, peer) pairs graylisted by gossipsub's score: Sybils / honest | {graylisted_sybils} / {} |",
+            graylisted.len() - graylisted_sybils
+        );
+        println!(
+            "  | **honest nodes charged, blocked or graylisted by an honest node** | **{}** {:?} |",
+            honest_charged.len() + honest_graylisted.len(),
+            honest_charged.union(&honest_graylisted).collect::<Vec<_>>()
+        );
+        println!(
+            "  | node events missed (a node's channel overflowed) | {} |",
+            self.watch.lagged()
+        );
+        !honest_charged.is_empty() || !honest_graylisted.is_empty()
     }
 }

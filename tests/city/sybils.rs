@@ -40,6 +40,10 @@ pub(crate) struct Attack {
     pub(crate) per_node: usize,
     /// The seed of their keys' placement and their choices.
     pub(crate) seed: u64,
+    /// How long each Sybil only listens, in the mesh and uncharged, before
+    /// its first act: it sees what honest nodes publish meanwhile, and
+    /// forges it.
+    pub(crate) holding_fire: Duration,
     /// Each Sybil's pause between two acts.
     pub(crate) every: Duration,
     /// Each Sybil stops after this many acts...
@@ -86,9 +90,19 @@ pub(crate) struct Sent {
     pub(crate) bytes: u64,
     /// Sync requests of honest nodes answered with garbage.
     pub(crate) garbage_answers: u64,
+    /// Sybils that ever had a connection (an honest node may refuse them:
+    /// its connection limits).
+    pub(crate) connected: u64,
+    /// Sybils whose victim took their connection (it may be full).
+    pub(crate) reached_victim: u64,
+    /// Sybils that got at least one act to a peer (into a gossip mesh, or a
+    /// request answered).
+    pub(crate) heard: u64,
     /// Honest records seen, forged versions made of them.
     pub(crate) seen: u64,
     pub(crate) forged_of_seen: u64,
+    /// The records forged (the originals' ids).
+    pub(crate) forged: HashSet<swapmesh_protocol::RecordId>,
 }
 
 /// The Sybils of a city.
@@ -102,6 +116,7 @@ pub(crate) struct Sybils {
     sent: Arc<Mutex<Sent>>,
     /// When the attack began.
     pub(crate) began: Instant,
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Sybils {
@@ -130,6 +145,15 @@ impl Sybils {
                 plans.push((victim, targets, rng.r#gen::<u64>()));
             }
         }
+        // Their own runtime, on threads of their own name, so that their CPU
+        // can be told from the honest nodes' (`Sybils::cpu_seconds`).
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("sybil")
+            .enable_all()
+            .build()
+            .expect("the Sybils' runtime");
+        let on = runtime.handle().clone();
         let started =
             futures::future::join_all(plans.into_iter().map(|(victim, targets, seed)| {
                 let cell = city.cell_of[victim].clone();
@@ -137,7 +161,7 @@ impl Sybils {
                 let dial: Vec<_> = targets.iter().map(|&t| addresses[t].clone()).collect();
                 let sent = sent.clone();
                 let heartbeat = city.plan.heartbeat;
-                async move {
+                let started = on.spawn(async move {
                     let mut config = NetworkConfig::new(Keypair::generate_ed25519());
                     let port = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
                     config.listen_addresses =
@@ -154,6 +178,7 @@ impl Sybils {
                         events,
                         seen.clone(),
                         sent.clone(),
+                        victim_peer,
                         seed,
                     )));
                     for address in dial {
@@ -173,7 +198,8 @@ impl Sybils {
                         seed,
                     )));
                     (victim, handle, tasks)
-                }
+                });
+                async move { started.await.expect("a Sybil started") }
             }))
             .await;
         let mut sybils = Sybils {
@@ -183,6 +209,7 @@ impl Sybils {
             tasks: Vec::new(),
             sent,
             began: Instant::now(),
+            runtime: Some(runtime),
         };
         for (victim, handle, tasks) in started {
             sybils.peers.insert(handle.local_peer_id());
@@ -201,17 +228,59 @@ impl Sybils {
             unheard: sent.unheard,
             bytes: sent.bytes,
             garbage_answers: sent.garbage_answers,
+            connected: sent.connected,
+            reached_victim: sent.reached_victim,
+            heard: sent.heard,
             seen: sent.seen,
             forged_of_seen: sent.forged_of_seen,
+            forged: sent.forged.clone(),
         }
     }
 
+    /// CPU seconds the Sybils' threads have used, user and system (from
+    /// `/proc/self/task`; a thread that has ended no longer counts).
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return 0.0;
+        };
+        let ticks: u64 = tasks
+            .flatten()
+            .filter(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|name| name.trim_end() == "sybil")
+            })
+            .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+            .map(|stat| {
+                // Fields after the name (which ends with ')'): utime and
+                // stime are the 12th and 13th.
+                let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+                field(11).unwrap_or(0) + field(12).unwrap_or(0)
+            })
+            .sum();
+        ticks as f64 / 100.0
+    }
+
     /// Stops every Sybil.
-    pub(crate) async fn stop(self) {
+    pub(crate) async fn stop(mut self) {
         for task in &self.tasks {
             task.abort();
         }
         futures::future::join_all(self.handles.iter().map(|h| h.shutdown())).await;
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Sybils {
+    /// A runtime may not be dropped where blocking is not allowed (a test
+    /// that panicked before [`Sybils::stop`]).
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -221,11 +290,24 @@ async fn listen(
     mut events: tokio::sync::mpsc::Receiver<NetworkEvent>,
     seen: Arc<Mutex<Vec<SignedRecord>>>,
     sent: Arc<Mutex<Sent>>,
+    victim: PeerId,
     seed: u64,
 ) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let (mut connected, mut reached) = (false, false);
     while let Some(event) = events.recv().await {
         match event {
+            NetworkEvent::PeerConnected { peer, .. } if !connected || !reached => {
+                let mut sent = sent.lock().expect("sent");
+                if !connected {
+                    connected = true;
+                    sent.connected += 1;
+                }
+                if peer == victim && !reached {
+                    reached = true;
+                    sent.reached_victim += 1;
+                }
+            }
             NetworkEvent::Gossip { data, .. } => {
                 if let Ok(message) = GossipMessage::decode(&data) {
                     let mut seen = seen.lock().expect("seen");
@@ -263,6 +345,8 @@ async fn attack_loop(
     let began = Instant::now();
     let mut forged: HashSet<swapmesh_protocol::RecordId> = HashSet::new();
     let mut churned: Option<Topic> = None;
+    let mut heard = false;
+    tokio::time::sleep(attack.holding_fire).await;
     for n in 0..attack.acts {
         if began.elapsed() > attack.lasting {
             break;
@@ -283,7 +367,10 @@ async fn attack_loop(
                 let record = match original.and_then(|r| r.decode_trusted().ok().map(|b| (r, b))) {
                     Some((original, mut body)) => {
                         forged.insert(original.id());
-                        sent.lock().expect("sent").forged_of_seen += 1;
+                        let mut sent = sent.lock().expect("sent");
+                        sent.forged_of_seen += 1;
+                        sent.forged.insert(original.id());
+                        drop(sent);
                         body.seq += 1_000;
                         let sybil = fixtures::key(rng.r#gen());
                         SignedRecord::sign(&body, &sybil)
@@ -332,6 +419,9 @@ async fn attack_loop(
                 sent.bytes += bytes;
                 if answered.is_err() {
                     sent.unheard += 1;
+                } else if !heard {
+                    heard = true;
+                    sent.heard += 1;
                 }
                 continue;
             }
@@ -358,6 +448,9 @@ async fn attack_loop(
         sent.bytes += bytes;
         if published.is_err() {
             sent.unheard += 1;
+        } else if !heard {
+            heard = true;
+            sent.heard += 1;
         }
     }
 }
@@ -371,8 +464,8 @@ pub(crate) struct Verdict {
     pub(crate) peer: PeerId,
     /// Charged for what, or `None` when blocked.
     pub(crate) charge: Option<swapmesh_net::Misbehaviour>,
-    /// When, since the watch began.
-    pub(crate) after: Duration,
+    /// When.
+    pub(crate) at: Instant,
 }
 
 /// What the honest nodes did to their peers: every charge and block (from
@@ -416,7 +509,7 @@ impl Watch {
                         node: i,
                         peer,
                         charge,
-                        after: began.elapsed(),
+                        at: Instant::now(),
                     });
                 }
             }));

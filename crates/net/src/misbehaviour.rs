@@ -12,7 +12,7 @@
 //! | [`Misbehaviour::InvalidRecord`] | 34 | 3 |
 //! | [`Misbehaviour::MalformedFrame`] | 25 | 4 |
 //! | [`Misbehaviour::Flooding`] | 10 | 10 requests over the rate (gossip over the rate is ignored, uncharged) |
-//! | [`Misbehaviour::HeldPush`] | 10 | 10 pushes mostly of records held |
+//! | [`Misbehaviour::HeldPush`] | 10 | 10 pushes mostly of records held since before the last minute |
 
 use std::{
     collections::HashMap,
@@ -42,8 +42,9 @@ pub enum Misbehaviour {
     /// request: only a sustained flood gets it blocked. (Gossip over the rate
     /// is ignored, not charged: its deliverer may be an honest forwarder.)
     Flooding,
-    /// It pushed records we held already, more than a quarter of a batch:
-    /// work asked for nothing. High tolerance: gossip races honest pushes.
+    /// It pushed records we held already (and not only since lately: gossip
+    /// races honest pushes), more than a quarter of a batch: work asked for
+    /// nothing. High tolerance.
     HeldPush,
 }
 
