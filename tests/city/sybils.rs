@@ -105,6 +105,21 @@ pub(crate) struct Sent {
     pub(crate) forged: HashSet<swapmesh_protocol::RecordId>,
 }
 
+impl Sent {
+    /// Counts one act of `bytes`, which reached a peer or not; `heard`: its
+    /// Sybil's flag of having reached one before.
+    fn count(&mut self, act: Act, bytes: u64, reached: bool, heard: &mut bool) {
+        *self.acts.entry(act).or_default() += 1;
+        self.bytes += bytes;
+        if !reached {
+            self.unheard += 1;
+        } else if !*heard {
+            *heard = true;
+            self.heard += 1;
+        }
+    }
+}
+
 /// The Sybils of a city.
 pub(crate) struct Sybils {
     /// Their peer ids.
@@ -414,15 +429,9 @@ async fn attack_loop(
                 let garbage: Vec<u8> = (0..rng.gen_range(1..512)).map(|_| rng.r#gen()).collect();
                 let bytes = garbage.len() as u64;
                 let answered = net.send_request(Protocol::Sync, victim, garbage).await;
-                let mut sent = sent.lock().expect("sent");
-                *sent.acts.entry(act).or_default() += 1;
-                sent.bytes += bytes;
-                if answered.is_err() {
-                    sent.unheard += 1;
-                } else if !heard {
-                    heard = true;
-                    sent.heard += 1;
-                }
+                sent.lock()
+                    .expect("sent")
+                    .count(act, bytes, answered.is_ok(), &mut heard);
                 continue;
             }
             Act::Churn => {
@@ -443,15 +452,9 @@ async fn attack_loop(
         let Some(payload) = payload else { continue };
         let bytes = payload.len() as u64;
         let published = net.publish(topic.as_str(), payload).await;
-        let mut sent = sent.lock().expect("sent");
-        *sent.acts.entry(act).or_default() += 1;
-        sent.bytes += bytes;
-        if published.is_err() {
-            sent.unheard += 1;
-        } else if !heard {
-            heard = true;
-            sent.heard += 1;
-        }
+        sent.lock()
+            .expect("sent")
+            .count(act, bytes, published.is_ok(), &mut heard);
     }
 }
 
