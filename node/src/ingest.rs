@@ -8,7 +8,7 @@
 //! up to a few hundred records) is judged on both cores in a blocking task and
 //! stored in one transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,15 +37,22 @@ const PARALLEL_BATCH: usize = 32;
 /// record that gossip (or another session) brought us meanwhile.
 const RACE_WINDOW: Duration = swapmesh_sync::SESSION_IDLE;
 
-/// At most this many arrivals are remembered (at 16 bytes of id prefix and
-/// an instant each, ~0.5 MiB); beyond it, in a flood of more than ~270 new
-/// records a second, an honest push racing gossip may be charged.
+/// At most this many arrivals are remembered (~0.8 MiB); in a flood of more
+/// than ~270 new records a second the oldest are forgotten before
+/// [`RACE_WINDOW`] ends, and an honest push racing them may be charged.
 const ARRIVALS_CAP: usize = 16_384;
 
 /// The records stored from others lately, and when: what a held push may
-/// have raced. Keyed by the first 16 bytes of the id.
+/// have raced. Keyed by the first 16 bytes of the id; kept in the order they
+/// came, so forgetting the old ones costs nothing per record.
 #[derive(Default)]
-struct Arrivals(Mutex<HashMap<[u8; 16], Instant>>);
+struct Arrivals(Mutex<ArrivalsInner>);
+
+#[derive(Default)]
+struct ArrivalsInner {
+    order: VecDeque<([u8; 16], Instant)>,
+    at: HashMap<[u8; 16], Instant>,
+}
 
 impl Arrivals {
     fn key(id: &RecordId) -> [u8; 16] {
@@ -55,21 +62,29 @@ impl Arrivals {
     }
 
     fn note(&self, id: &RecordId, now: Instant) {
-        let mut arrivals = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if arrivals.len() >= ARRIVALS_CAP {
-            arrivals.retain(|_, at| now.duration_since(*at) < RACE_WINDOW);
-            if arrivals.len() >= ARRIVALS_CAP {
-                return;
+        let mut inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let ArrivalsInner { order, at } = &mut *inner;
+        while let Some(&(key, when)) = order.front() {
+            if order.len() < ARRIVALS_CAP && now.duration_since(when) < RACE_WINDOW {
+                break;
+            }
+            order.pop_front();
+            // A record stored again since keeps its later entry.
+            if at.get(&key) == Some(&when) {
+                at.remove(&key);
             }
         }
-        arrivals.insert(Self::key(id), now);
+        let key = Self::key(id);
+        order.push_back((key, now));
+        at.insert(key, now);
     }
 
     fn lately(&self, id: &RecordId, now: Instant) -> bool {
-        let arrivals = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        arrivals
+        let inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        inner
+            .at
             .get(&Self::key(id))
-            .is_some_and(|at| now.duration_since(*at) < RACE_WINDOW)
+            .is_some_and(|when| now.duration_since(*when) < RACE_WINDOW)
     }
 }
 
@@ -482,6 +497,38 @@ fn judge_all(records: Vec<Vec<u8>>, topic: &Topic, now: Timestamp, check: CheckF
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn id(n: u32) -> RecordId {
+        let mut bytes = [0; 32];
+        bytes[..4].copy_from_slice(&n.to_le_bytes());
+        RecordId(bytes)
+    }
+
+    #[test]
+    fn arrivals_are_lately_for_a_race_window_and_at_most_the_cap() {
+        let arrivals = Arrivals::default();
+        let t0 = Instant::now();
+        arrivals.note(&id(1), t0);
+        assert!(arrivals.lately(&id(1), t0 + RACE_WINDOW / 2));
+        assert!(!arrivals.lately(&id(1), t0 + RACE_WINDOW));
+        assert!(!arrivals.lately(&id(2), t0));
+        // Stored again later: lately from then on, though its first entry
+        // leaves the window.
+        arrivals.note(&id(1), t0 + RACE_WINDOW / 2);
+        arrivals.note(&id(3), t0 + RACE_WINDOW + Duration::from_secs(1));
+        assert!(arrivals.lately(&id(1), t0 + RACE_WINDOW + Duration::from_secs(1)));
+        // A flood: the oldest are forgotten at the cap, the newest kept.
+        let t1 = t0 + RACE_WINDOW * 3;
+        for n in 10..(10 + ARRIVALS_CAP as u32 + 5) {
+            arrivals.note(&id(n), t1);
+        }
+        let inner = arrivals.0.lock().unwrap();
+        assert_eq!(inner.order.len(), ARRIVALS_CAP);
+        assert_eq!(inner.at.len(), ARRIVALS_CAP);
+        drop(inner);
+        assert!(!arrivals.lately(&id(10), t1));
+        assert!(arrivals.lately(&id(10 + ARRIVALS_CAP as u32 + 4), t1));
+    }
 
     #[test]
     fn an_expired_outcome_is_counted_as_expired() {
