@@ -1250,6 +1250,28 @@ async fn counterparty_outside_the_address_book_is_found_through_kademlia() {
         .valid()
         .unwrap();
     ben.store().insert(&verified, clock.now()).unwrap();
+    // A Kademlia walk of their starts may have connected them (by way of
+    // cas, which knows both), putting ana in ben's address book: undo that
+    // meeting, until a moment passes without one. A block closes the
+    // connection and forgets her address; the network-level unblock dials
+    // nobody.
+    let met = || async {
+        kit::connected(&ben, ana.peer_id()).await
+            || ben
+                .store()
+                .peer(&ana.peer_id().to_bytes())
+                .unwrap()
+                .is_some()
+    };
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if !met().await {
+            break;
+        }
+        ben.network().block_peer(ana.peer_id()).await.unwrap();
+        kit::wait_until("ben to forget ana", || async { !met().await }).await;
+        ben.network().unblock_peer(ana.peer_id()).await.unwrap();
+    }
     assert!(!kit::connected(&ben, ana.peer_id()).await);
     assert!(
         ben.store()
