@@ -257,7 +257,7 @@ async fn main() {
     // quiet window, with or without them (so that an honest run has the same
     // phases), measures what they cost a city where nobody honest publishes.
     let per_node = env("SWAPMESH_CITY_SYBILS", 0) as usize;
-    let mut attack = None;
+    let mut attacked = None;
     if per_node > 0 {
         let watch = Watch::start(&city, heartbeat * 5);
         let starting = Instant::now();
@@ -278,18 +278,22 @@ async fn main() {
             "city: {} Sybils started in {started:.1?}",
             sybils.peers.len()
         );
-        attack = Some((watch, sybils, started));
+        attacked = Some(Attacked {
+            watch,
+            sybils,
+            started,
+        });
     }
     let pass_a = Instant::now();
     let (wire_a, _) = received(&city.nodes).await;
     // The honest nodes' CPU: the process's, less the Sybils' threads'.
-    let sybil_cpu =
-        |a: &Option<(Watch, Sybils, Duration)>| a.as_ref().map_or(0.0, |(_, s, _)| s.cpu_seconds());
-    let cpu_a = cpu_seconds() - sybil_cpu(&attack);
-    let sybil_cpu_a = sybil_cpu(&attack);
+    let sybil_cpu = |a: &Option<Attacked>| a.as_ref().map_or(0.0, |a| a.sybils.cpu_seconds());
+    let sybil_cpu_a = sybil_cpu(&attacked);
+    let cpu_a = cpu_seconds() - sybil_cpu_a;
     tokio::time::sleep(idle_for).await;
-    let cpu_b = cpu_seconds() - sybil_cpu(&attack);
-    let sybil_cores = (sybil_cpu(&attack) - sybil_cpu_a) / idle_for.as_secs_f64();
+    let sybil_cpu_b = sybil_cpu(&attacked);
+    let cpu_b = cpu_seconds() - sybil_cpu_b;
+    let sybil_cores = (sybil_cpu_b - sybil_cpu_a) / idle_for.as_secs_f64();
     let pass_b = Instant::now();
     let (wire_b, gossip_b) = received(&city.nodes).await;
     let second_secs = (pass_b - pass_a).as_secs_f64();
@@ -299,11 +303,6 @@ async fn main() {
             .collect::<Vec<_>>(),
     );
     let second_cpu = (cpu_b - cpu_a) / idle_for.as_secs_f64();
-    let attacked = attack.map(|(watch, sybils, started)| Attacked {
-        watch,
-        sybils,
-        started,
-    });
 
     // The workload: new listings from random nodes; now and then an update or
     // a withdrawal of a live one, by its author.
@@ -311,8 +310,7 @@ async fn main() {
     let mut published: Vec<Published> = Vec::with_capacity(operations);
     let mut live: Vec<(usize, String)> = Vec::new();
     let (mut updates, mut withdrawals) = (0usize, 0usize);
-    let sybils_cpu = |a: &Option<Attacked>| a.as_ref().map_or(0.0, |a| a.sybils.cpu_seconds());
-    let cpu_start = cpu_seconds() - sybils_cpu(&attacked);
+    let cpu_start = cpu_seconds() - sybil_cpu(&attacked);
     let work_began = Instant::now();
     for op in 0..operations {
         let at = work_began + Duration::from_secs_f64(op as f64 / rate);
@@ -396,7 +394,7 @@ async fn main() {
         delivered = delivered_now();
     }
     let work = work_began.elapsed();
-    let cpu_work = cpu_seconds() - sybils_cpu(&attacked) - cpu_start;
+    let cpu_work = cpu_seconds() - sybil_cpu(&attacked) - cpu_start;
     let pass2 = Instant::now();
     let (wire2, gossip2) = received(&city.nodes).await;
     let wire_secs = (pass2 - pass_b).as_secs_f64();
@@ -644,7 +642,7 @@ impl Attacked {
             self.started.as_secs_f64()
         );
         println!(
-            "  | their acts: {} | {} acts, {:.1} MiB sent; {} found no peer left |",
+            "  | their acts: {} | {} acts, {:.1} MiB sent; {} found no peer left; {} honest sync requests answered with garbage |",
             sent.acts
                 .iter()
                 .map(|(a, n)| format!("{a:?} {n}"))
@@ -653,13 +651,14 @@ impl Attacked {
             sent.acts.values().sum::<u64>(),
             sent.bytes as f64 / (1024.0 * 1024.0),
             sent.unheard,
+            sent.garbage_answers,
         );
         println!(
             "  | Sybils connected to some honest node / to their victim / heard by some peer (an act in a gossip mesh or a request answered) | {} / {} / {} |",
             sent.connected, sent.reached_victim, sent.heard,
         );
         println!(
-            "  | honest listings forged (a higher version under the author's key) | {} of {} seen |",
+            "  | records forged (a higher version under the author's key) of the valid ones heard (honest listings and forwarded throwaway ones) | {} of {} |",
             sent.forged_of_seen, sent.seen
         );
         println!(

@@ -80,7 +80,7 @@ const ACTS: [Act; 6] = [
 ];
 
 /// What the Sybils did.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Sent {
     /// Acts done, by kind.
     pub(crate) acts: BTreeMap<Act, u64>,
@@ -98,8 +98,10 @@ pub(crate) struct Sent {
     /// Sybils that got at least one act to a peer (into a gossip mesh, or a
     /// request answered).
     pub(crate) heard: u64,
-    /// Honest records seen, forged versions made of them.
+    /// Valid records heard by gossip (honest listings, and throwaway ones
+    /// of other Sybils that honest nodes forwarded), at most 64 a Sybil.
     pub(crate) seen: u64,
+    /// Forged newer versions made of them.
     pub(crate) forged_of_seen: u64,
     /// The records forged (the originals' ids).
     pub(crate) forged: HashSet<swapmesh_protocol::RecordId>,
@@ -124,8 +126,6 @@ impl Sent {
 pub(crate) struct Sybils {
     /// Their peer ids.
     pub(crate) peers: HashSet<PeerId>,
-    /// Each Sybil's victim (an index into the city's nodes).
-    pub(crate) victim_of: HashMap<PeerId, usize>,
     handles: Vec<NetworkHandle>,
     tasks: Vec<JoinHandle<()>>,
     sent: Arc<Mutex<Sent>>,
@@ -212,23 +212,21 @@ impl Sybils {
                         attack,
                         seed,
                     )));
-                    (victim, handle, tasks)
+                    (handle, tasks)
                 });
                 async move { started.await.expect("a Sybil started") }
             }))
             .await;
         let mut sybils = Sybils {
             peers: HashSet::new(),
-            victim_of: HashMap::new(),
             handles: Vec::new(),
             tasks: Vec::new(),
             sent,
             began: Instant::now(),
             runtime: Some(runtime),
         };
-        for (victim, handle, tasks) in started {
+        for (handle, tasks) in started {
             sybils.peers.insert(handle.local_peer_id());
-            sybils.victim_of.insert(handle.local_peer_id(), victim);
             sybils.handles.push(handle);
             sybils.tasks.extend(tasks);
         }
@@ -237,19 +235,7 @@ impl Sybils {
 
     /// A copy of what they did so far.
     pub(crate) fn sent(&self) -> Sent {
-        let sent = self.sent.lock().expect("sent");
-        Sent {
-            acts: sent.acts.clone(),
-            unheard: sent.unheard,
-            bytes: sent.bytes,
-            garbage_answers: sent.garbage_answers,
-            connected: sent.connected,
-            reached_victim: sent.reached_victim,
-            heard: sent.heard,
-            seen: sent.seen,
-            forged_of_seen: sent.forged_of_seen,
-            forged: sent.forged.clone(),
-        }
+        self.sent.lock().expect("sent").clone()
     }
 
     /// CPU seconds the Sybils' threads have used, user and system (from
@@ -476,16 +462,14 @@ pub(crate) struct Verdict {
 /// graylist threshold (sampled).
 pub(crate) struct Watch {
     verdicts: Arc<Mutex<Vec<Verdict>>>,
-    graylisted: Arc<Mutex<BTreeMap<(usize, PeerId), Duration>>>,
+    graylisted: Arc<Mutex<BTreeMap<(usize, PeerId), Instant>>>,
     lagged: Arc<AtomicU64>,
     tasks: Vec<JoinHandle<()>>,
-    began: Instant,
 }
 
 impl Watch {
     /// Starts watching every node of `city`; samples gossip scores every `every`.
     pub(crate) fn start(city: &City, every: Duration) -> Watch {
-        let began = Instant::now();
         let verdicts = Arc::new(Mutex::new(Vec::new()));
         let graylisted = Arc::new(Mutex::new(BTreeMap::new()));
         let lagged = Arc::new(AtomicU64::new(0));
@@ -527,7 +511,7 @@ impl Watch {
                     let mut graylisted = graylisted.lock().expect("graylisted");
                     for s in scores {
                         if s.gossip < swapmesh_net::scoring::GRAYLIST_THRESHOLD {
-                            graylisted.entry((i, s.peer)).or_insert(began.elapsed());
+                            graylisted.entry((i, s.peer)).or_insert_with(Instant::now);
                         }
                     }
                 }
@@ -538,7 +522,6 @@ impl Watch {
             graylisted,
             lagged,
             tasks,
-            began,
         }
     }
 
@@ -548,7 +531,7 @@ impl Watch {
     }
 
     /// Every (node, peer) found graylisted, and when first.
-    pub(crate) fn graylisted(&self) -> BTreeMap<(usize, PeerId), Duration> {
+    pub(crate) fn graylisted(&self) -> BTreeMap<(usize, PeerId), Instant> {
         self.graylisted.lock().expect("graylisted").clone()
     }
 
@@ -556,11 +539,6 @@ impl Watch {
     /// non-zero, "nobody honest was charged" is not known.
     pub(crate) fn lagged(&self) -> u64 {
         self.lagged.load(Ordering::Relaxed)
-    }
-
-    /// How long it has watched.
-    pub(crate) fn elapsed(&self) -> Duration {
-        self.began.elapsed()
     }
 
     /// Stops watching.
