@@ -162,6 +162,7 @@ fn round(rng: &mut StdRng, session: u64) -> Vec<u8> {
         topic: Topic::area(&Geohash::parse_cell(CELL).unwrap()),
         session,
         message: Message::list(items).encode(),
+        proof: None,
     }
     .encode()
 }

@@ -125,6 +125,10 @@ pub enum NodeError {
     /// The node is not in this mesh.
     #[error("this node is not in mesh {0}; join it first")]
     NotInMesh(String),
+    /// A private mesh is joined with its invite, which carries its key: its id
+    /// alone lets nobody in.
+    #[error("mesh {0} is private: join it with its invite")]
+    PrivateMeshNeedsInvite(String),
     /// A photo could not be stored or read.
     #[error("photo: {0}")]
     Photo(#[from] crate::blobs::BlobError),

@@ -26,6 +26,7 @@ use crate::clock::Clock;
 use crate::config::Faults;
 use crate::events::NodeEvent;
 use crate::health::Health;
+use crate::meshes::MeshBook;
 use crate::metrics::{AppMetrics, Path};
 use crate::skew::SkewWatch;
 
@@ -205,6 +206,8 @@ pub(crate) struct Ingestor {
     skew: Arc<SkewWatch>,
     /// What we stored from others lately.
     arrivals: Arrivals,
+    /// The keys that open private meshes' gossip.
+    meshes: Arc<MeshBook>,
 }
 
 impl Ingestor {
@@ -216,6 +219,7 @@ impl Ingestor {
         faults: Faults,
         photos: mpsc::Sender<PhotosNamed>,
         health: Arc<Health>,
+        meshes: Arc<MeshBook>,
     ) -> Self {
         Self {
             store,
@@ -227,6 +231,7 @@ impl Ingestor {
             health,
             skew: Arc::default(),
             arrivals: Arrivals::default(),
+            meshes,
         }
     }
 
@@ -237,20 +242,47 @@ impl Ingestor {
 
     /// Decides on one gossip message that arrived on `topic` (a batch of one),
     /// stores it if it is valid, and returns gossipsub's verdict: `Reject` for a
-    /// malformed or invalid record or one on a topic it does not name (the
+    /// malformed or invalid record, one on a topic it does not name, or one
+    /// that is not sealed for the private mesh whose topic it came on (the
     /// sender is penalised by the network), `Ignore` for what the protocol
     /// ignores or the store finds stale, `Accept` otherwise.
     pub(crate) fn gossip(&self, topic: &Topic, data: &[u8], from: PeerId) -> Validation {
         let now = self.clock.now();
-        let judged = match GossipMessage::decode(data) {
-            Ok(message) => self.judge_fresh(message.into_record(), topic, now),
-            Err(e) => {
-                debug!(%topic, error = %e, "malformed gossip message");
-                Judged::Rejected("malformed")
-            }
+        let judged = match self.open(topic, data) {
+            Ok(record) => self.judge_fresh(record, topic, now),
+            Err(judged) => judged,
         };
         let stored = self.store_judged(Path::Gossip, vec![judged], now, from, Some(topic));
         stored.verdicts.first().map_or(Validation::Ignore, |v| v.0)
+    }
+
+    /// The record a gossip message on `topic` carries: in the clear on an area
+    /// or open mesh topic, sealed under the mesh's key on a private one (one
+    /// AEAD open; a size no sealed record has is refused before it).
+    fn open(&self, topic: &Topic, data: &[u8]) -> Result<SignedRecord, Judged> {
+        let message = GossipMessage::decode(data).map_err(|e| {
+            debug!(%topic, error = %e, "malformed gossip message");
+            Judged::Rejected("malformed")
+        })?;
+        match (message, topic.is_private()) {
+            (GossipMessage::V1(record), false) => Ok(record),
+            (GossipMessage::V1(_), true) => Err(Judged::Rejected("not_sealed")),
+            (GossipMessage::Sealed(sealed), true) => {
+                // Gossipsub hands us only topics we joined; a mesh left a
+                // moment ago may still deliver one.
+                let secrets = self
+                    .meshes
+                    .secrets(topic)
+                    .ok_or(Judged::Ignored("not_member"))?;
+                let plaintext = secrets.open(&sealed).map_err(|e| {
+                    debug!(%topic, error = %e, "a sealed message did not open");
+                    Judged::Rejected("unsealable")
+                })?;
+                SignedRecord::decode(&plaintext).map_err(|_| Judged::Rejected("malformed"))
+            }
+            (GossipMessage::Sealed(_), false) => Err(Judged::Rejected("sealed_in_the_open")),
+            (_, _) => Err(Judged::Rejected("malformed")),
+        }
     }
 
     /// [`judge`], for a record that came by gossip: fresh from its author, so

@@ -1,5 +1,7 @@
 //! Invites to a named mesh: a text a person can paste into a chat or read out,
-//! carrying the mesh id, its name and the addresses of peers to start from.
+//! carrying the mesh id (format 1, an open mesh) or the mesh's key (format 2, a
+//! private mesh: its id follows from the key, and the invite is the only way
+//! in), its name and the addresses of peers to start from.
 //!
 //! ```text
 //! swapmesh:<base32 of (canonical encoding of the invite ‖ 4-byte checksum)>
@@ -23,6 +25,7 @@ use swapmesh_net::multiaddr::Protocol;
 use swapmesh_net::{Multiaddr, PeerId};
 use swapmesh_protocol::MeshId;
 use swapmesh_protocol::encoding::{DecodeError, decode_canonical, encode};
+use swapmesh_protocol::private::{MESH_KEY_LEN, MeshKey};
 use thiserror::Error;
 
 /// Addresses of its own a node puts in an invite.
@@ -37,8 +40,10 @@ pub const MAX_ADDRESSES: usize = 16;
 /// The longest mesh name, in characters.
 pub const MAX_NAME: usize = 64;
 
-/// The invite format version this code writes and reads.
+/// The invite format of an open mesh (its id).
 const VERSION: u8 = 1;
+/// The invite format of a private mesh (its key).
+const PRIVATE_VERSION: u8 = 2;
 /// Bytes of checksum after the body.
 const CHECKSUM_LEN: usize = 4;
 /// The base32 alphabet (RFC 4648).
@@ -52,6 +57,10 @@ pub struct MeshInfo {
     /// Its name, if it was created here or joined with an invite (a mesh joined
     /// by id alone has none).
     pub name: Option<String>,
+    /// Whether it is private: only its invite lets anyone in.
+    pub private: bool,
+    /// Whether this node announces the mesh's topic in Kademlia.
+    pub discoverable: bool,
 }
 
 /// An invite to a named mesh.
@@ -63,6 +72,11 @@ pub struct Invite {
     pub name: String,
     /// Addresses of peers in the mesh, each ending in `/p2p/<peer id>` (1–16).
     pub bootstrap: Vec<Multiaddr>,
+    /// A private mesh's key (format 2); `None` for an open mesh.
+    pub key: Option<MeshKey>,
+    /// Whether members announce the mesh's topic in Kademlia (always for an
+    /// open mesh).
+    pub discoverable: bool,
 }
 
 /// Why an invite text was refused. Each message says what to do.
@@ -103,7 +117,9 @@ pub enum InviteError {
     #[error("the invite is malformed: {0}")]
     Malformed(DecodeError),
     /// An invite of a newer format.
-    #[error("the invite has format version {0}; this swapmesh reads version 1: upgrade swapmesh")]
+    #[error(
+        "the invite has format version {0}; this swapmesh reads versions 1 and 2: upgrade swapmesh"
+    )]
     UnsupportedVersion(u8),
     /// The mesh id is not `[a-z0-9]{1,32}`.
     #[error("the invite names an invalid mesh id {0:?}")]
@@ -131,6 +147,17 @@ struct Wire {
     bootstrap: Vec<Vec<u8>>,
 }
 
+/// The encoded form of a private mesh's invite (format 2).
+#[derive(Serialize, Deserialize)]
+struct PrivateWire {
+    version: u8,
+    key: [u8; MESH_KEY_LEN],
+    name: String,
+    bootstrap: Vec<Vec<u8>>,
+    /// Whether members announce the mesh's topic in Kademlia.
+    discoverable: bool,
+}
+
 impl Invite {
     /// An invite; checks the same rules as [`Invite::parse`].
     pub fn new(
@@ -142,20 +169,42 @@ impl Invite {
             mesh,
             name: name.into(),
             bootstrap,
+            key: None,
+            discoverable: true,
         };
         invite.check()?;
         Ok(invite)
     }
 
+    /// This invite turned into one to the private mesh of `key` (its id
+    /// follows from the key).
+    pub fn into_private(self, key: MeshKey, discoverable: bool) -> Self {
+        Self {
+            mesh: key.id(),
+            key: Some(key),
+            discoverable,
+            ..self
+        }
+    }
+
     /// The invite text: `swapmesh:` followed by base32.
     pub fn encode(&self) -> String {
-        let wire = Wire {
-            version: VERSION,
-            mesh: self.mesh.as_str().to_owned(),
-            name: self.name.clone(),
-            bootstrap: self.bootstrap.iter().map(|a| a.to_vec()).collect(),
+        let bootstrap = self.bootstrap.iter().map(|a| a.to_vec()).collect();
+        let mut bytes = match &self.key {
+            None => encode(&Wire {
+                version: VERSION,
+                mesh: self.mesh.as_str().to_owned(),
+                name: self.name.clone(),
+                bootstrap,
+            }),
+            Some(key) => encode(&PrivateWire {
+                version: PRIVATE_VERSION,
+                key: *key.as_bytes(),
+                name: self.name.clone(),
+                bootstrap,
+                discoverable: self.discoverable,
+            }),
         };
-        let mut bytes = encode(&wire);
         let checksum = checksum(&bytes);
         bytes.extend_from_slice(&checksum);
         format!("{PREFIX}{}", base32_encode(&bytes))
@@ -183,25 +232,44 @@ impl Invite {
         if checksum(content) != sum {
             return Err(InviteError::Checksum);
         }
-        // Peek at the version before decoding the rest: a newer format may have
-        // other fields.
-        if content[0] != VERSION {
-            return Err(InviteError::UnsupportedVersion(content[0]));
+        // Peek at the version before decoding the rest: each format has its
+        // own fields.
+        let (mesh, name, bootstrap, key, discoverable) = match content[0] {
+            VERSION => {
+                let wire: Wire =
+                    decode_canonical(content, MAX_TEXT).map_err(InviteError::Malformed)?;
+                let mesh = MeshId::parse(&wire.mesh)
+                    .filter(|m| !m.is_private())
+                    .ok_or(InviteError::BadMeshId(wire.mesh))?;
+                (mesh, wire.name, wire.bootstrap, None, true)
+            }
+            PRIVATE_VERSION => {
+                let wire: PrivateWire =
+                    decode_canonical(content, MAX_TEXT).map_err(InviteError::Malformed)?;
+                let key = MeshKey::from_bytes(wire.key);
+                (
+                    key.id(),
+                    wire.name,
+                    wire.bootstrap,
+                    Some(key),
+                    wire.discoverable,
+                )
+            }
+            version => return Err(InviteError::UnsupportedVersion(version)),
+        };
+        if bootstrap.len() > MAX_ADDRESSES {
+            return Err(InviteError::AddressCount(bootstrap.len()));
         }
-        let wire: Wire = decode_canonical(content, MAX_TEXT).map_err(InviteError::Malformed)?;
-        let mesh = MeshId::parse(&wire.mesh).ok_or(InviteError::BadMeshId(wire.mesh))?;
-        if wire.bootstrap.len() > MAX_ADDRESSES {
-            return Err(InviteError::AddressCount(wire.bootstrap.len()));
-        }
-        let bootstrap = wire
-            .bootstrap
+        let bootstrap = bootstrap
             .into_iter()
             .map(|b| Multiaddr::try_from(b).map_err(|e| InviteError::BadAddress(format!("({e})"))))
             .collect::<Result<Vec<_>, _>>()?;
         let invite = Self {
             mesh,
-            name: wire.name,
+            name,
             bootstrap,
+            key,
+            discoverable,
         };
         invite.check()?;
         Ok(invite)
@@ -486,7 +554,7 @@ mod tests {
     fn a_newer_version_is_named_as_such() {
         let invite = sample();
         let wire = Wire {
-            version: 2,
+            version: 3,
             mesh: invite.mesh.as_str().to_owned(),
             name: invite.name.clone(),
             bootstrap: vec![],
@@ -497,8 +565,47 @@ mod tests {
         let text = format!("{PREFIX}{}", base32_encode(&bytes));
         assert_eq!(
             Invite::parse(&text),
-            Err(InviteError::UnsupportedVersion(2))
+            Err(InviteError::UnsupportedVersion(3))
         );
+    }
+
+    #[test]
+    fn a_private_invite_carries_the_key_and_round_trips() {
+        let key = MeshKey::random();
+        let invite = sample().into_private(key.clone(), false);
+        assert_eq!(invite.mesh, key.id());
+        let text = invite.encode();
+        let back = Invite::parse(&text).unwrap();
+        assert_eq!(back, invite);
+        assert_eq!(back.key, Some(key));
+        assert!(!back.discoverable);
+        // A typo anywhere is still refused.
+        let mut typo = text.into_bytes();
+        let at = typo.len() / 2;
+        typo[at] = if typo[at] == b'a' { b'b' } else { b'a' };
+        assert_eq!(
+            Invite::parse(&String::from_utf8(typo).unwrap()),
+            Err(InviteError::Checksum)
+        );
+    }
+
+    #[test]
+    fn an_open_invite_naming_a_private_id_is_refused() {
+        let invite = sample();
+        let wire = Wire {
+            version: VERSION,
+            mesh: MeshKey::random().id().as_str().to_owned(),
+            name: invite.name.clone(),
+            bootstrap: invite.bootstrap.iter().map(|a| a.to_vec()).collect(),
+        };
+        let mut bytes = encode(&wire);
+        let sum = checksum(&bytes);
+        bytes.extend_from_slice(&sum);
+        let text = format!("{PREFIX}{}", base32_encode(&bytes));
+        assert!(matches!(
+            Invite::parse(&text),
+            Err(InviteError::BadMeshId(_))
+        ));
     }
 
     #[test]

@@ -1,17 +1,20 @@
-//! [`MeshBook`]: the named meshes this node is in, with their names, and so the
-//! topics it listens to (its area's cell and neighbours, or the built-in `local`
-//! mesh, plus every named mesh).
+//! [`MeshBook`]: the named meshes this node is in, with their names (and, for a
+//! private mesh, its key and what follows from it), and so the topics it
+//! listens to (its area's cell and neighbours, or the built-in `local` mesh,
+//! plus every named mesh).
 //!
 //! The book is saved as one value in one format (`mesh_book` in the store's state,
 //! canonical bincode), written before a join or leave is acknowledged. Books saved
-//! by older versions as two values (`meshes`, whitespace-separated ids, and
-//! `mesh_names`, bincode pairs) are read once and rewritten.
+//! by older versions (`SavedBook::V1`, without keys; or two values, `meshes`,
+//! whitespace-separated ids, and `mesh_names`, bincode pairs) are read once and
+//! rewritten.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use swapmesh_protocol::encoding::{decode_canonical, encode};
+use swapmesh_protocol::private::{MESH_KEY_LEN, MeshKey, MeshSecrets};
 use swapmesh_protocol::topic::area_topics;
 use swapmesh_protocol::validate::MAX_MESHES;
 use swapmesh_protocol::{Geohash, MeshId, Topic};
@@ -39,6 +42,48 @@ enum SavedBook {
     Empty,
     /// (mesh id, name if known), ascending by id.
     V1(Vec<(String, Option<String>)>),
+    /// Every mesh, ascending by id.
+    V2(Vec<SavedMesh>),
+}
+
+/// One mesh as stored.
+#[derive(Serialize, Deserialize)]
+struct SavedMesh {
+    id: String,
+    name: Option<String>,
+    /// A private mesh's key (its id follows from it).
+    key: Option<[u8; MESH_KEY_LEN]>,
+    discoverable: bool,
+}
+
+/// One mesh of the book.
+#[derive(Debug, Clone)]
+struct Entry {
+    name: Option<String>,
+    /// A private mesh's key and what follows from it.
+    private: Option<(MeshKey, Arc<MeshSecrets>)>,
+    /// Whether we announce the mesh's topic in Kademlia (a private mesh may
+    /// keep even its opaque id to itself).
+    discoverable: bool,
+}
+
+impl Entry {
+    fn open(name: Option<String>) -> Self {
+        Self {
+            name,
+            private: None,
+            discoverable: true,
+        }
+    }
+
+    fn private(key: MeshKey, name: Option<String>, discoverable: bool) -> Self {
+        let secrets = Arc::new(MeshSecrets::new(&key));
+        Self {
+            name,
+            private: Some((key, secrets)),
+            discoverable,
+        }
+    }
 }
 
 /// The named meshes of a node and the topics it listens to.
@@ -49,7 +94,7 @@ pub(crate) struct MeshBook {
     area: Option<Geohash>,
     /// Named meshes joined (not `local`, which follows from having no area), with
     /// their names where known.
-    meshes: Mutex<BTreeMap<MeshId, Option<String>>>,
+    meshes: Mutex<BTreeMap<MeshId, Entry>>,
     /// Neighbour cells of the area no longer listened to, to keep the store
     /// within its budget, farthest first (see `Node::keep_store_budget`).
     dropped: Mutex<Vec<Geohash>>,
@@ -68,7 +113,14 @@ impl MeshBook {
     ) -> Result<Self, NodeError> {
         let mut meshes = load(&store)?;
         for mesh in extra {
-            meshes.entry(mesh.clone()).or_insert(None);
+            if mesh.is_private() && !meshes.contains_key(mesh) {
+                // Only its invite can bring its key.
+                warn!(%mesh, "a private mesh is joined by its invite, not its id: not joined");
+                continue;
+            }
+            meshes
+                .entry(mesh.clone())
+                .or_insert_with(|| Entry::open(None));
         }
         let dropped = match store.get_state(DROPPED_STATE)? {
             None => Vec::new(),
@@ -105,9 +157,11 @@ impl MeshBook {
     pub(crate) fn list(&self) -> Vec<MeshInfo> {
         self.lock()
             .iter()
-            .map(|(id, name)| MeshInfo {
+            .map(|(id, entry)| MeshInfo {
                 id: id.clone(),
-                name: name.clone(),
+                name: entry.name.clone(),
+                private: entry.private.is_some(),
+                discoverable: entry.discoverable,
             })
             .collect()
     }
@@ -117,18 +171,54 @@ impl MeshBook {
     pub(crate) fn name_of(&self, mesh: &MeshId) -> Option<String> {
         self.lock()
             .get(mesh)
-            .map(|name| name.clone().unwrap_or_else(|| mesh.to_string()))
+            .map(|entry| entry.name.clone().unwrap_or_else(|| mesh.to_string()))
     }
 
-    /// Joins a mesh (a given name replaces the one known), durably.
+    /// The key of a private mesh we are in.
+    pub(crate) fn key_of(&self, mesh: &MeshId) -> Option<MeshKey> {
+        self.lock()
+            .get(mesh)
+            .and_then(|entry| entry.private.as_ref())
+            .map(|(key, _)| key.clone())
+    }
+
+    /// What we hold of the private mesh whose topic is `topic`: `None` for
+    /// any other topic, or a private mesh we are not in.
+    pub(crate) fn secrets(&self, topic: &Topic) -> Option<Arc<MeshSecrets>> {
+        if !topic.is_private() {
+            return None;
+        }
+        let mesh = topic.mesh_id()?;
+        self.lock()
+            .get(&mesh)
+            .and_then(|entry| entry.private.as_ref())
+            .map(|(_, secrets)| secrets.clone())
+    }
+
+    /// Joins an open mesh (a given name replaces the one known), durably.
     pub(crate) async fn join(&self, mesh: MeshId, name: Option<String>) -> Result<(), NodeError> {
         self.save(|meshes| {
-            let entry = meshes.entry(mesh).or_insert(None);
+            let entry = meshes.entry(mesh).or_insert_with(|| Entry::open(None));
             if name.is_some() {
-                *entry = name;
+                entry.name = name;
             }
         })
         .await
+    }
+
+    /// Joins a private mesh by its key, durably; its id.
+    pub(crate) async fn join_private(
+        &self,
+        key: MeshKey,
+        name: Option<String>,
+        discoverable: bool,
+    ) -> Result<MeshId, NodeError> {
+        let id = key.id();
+        self.save(|meshes| {
+            meshes.insert(id.clone(), Entry::private(key, name, discoverable));
+        })
+        .await?;
+        Ok(id)
     }
 
     /// Leaves a mesh and forgets its name, durably.
@@ -178,9 +268,11 @@ impl MeshBook {
     /// (one it listens to): for a mesh, and for its own area cell. A
     /// neighbouring cell's publishers are the nodes in it, which announce it;
     /// announcing all nine would cost nine times the DHT traffic (issue 27).
+    /// A private mesh is announced only when it is discoverable.
     pub(crate) fn announces(&self, topic: &Topic) -> bool {
         match (topic.mesh_id(), &self.area) {
-            (Some(_), _) | (None, None) => true,
+            (Some(mesh), _) => self.lock().get(&mesh).is_none_or(|e| e.discoverable),
+            (None, None) => true,
             (None, Some(area)) => *topic == Topic::area(&area.cell()),
         }
     }
@@ -228,13 +320,19 @@ impl MeshBook {
     }
 
     /// The meshes our records go to by default: `local` when we have no area,
-    /// then the named meshes (at most 4 in all).
+    /// then the open named meshes (at most 4 in all). A private mesh gets only
+    /// what is meant for it, by name.
     pub(crate) fn default_meshes(&self) -> Vec<MeshId> {
         let mut meshes = Vec::new();
         if self.area.is_none() {
             meshes.push(MeshId::local());
         }
-        meshes.extend(self.lock().keys().cloned());
+        meshes.extend(
+            self.lock()
+                .iter()
+                .filter(|(_, e)| e.private.is_none())
+                .map(|(id, _)| id.clone()),
+        );
         meshes.truncate(MAX_MESHES);
         meshes
     }
@@ -243,15 +341,20 @@ impl MeshBook {
     /// of order), then flushes before returning.
     async fn save(
         &self,
-        change: impl FnOnce(&mut BTreeMap<MeshId, Option<String>>),
+        change: impl FnOnce(&mut BTreeMap<MeshId, Entry>),
     ) -> Result<(), NodeError> {
         {
             let mut meshes = self.lock();
             change(&mut meshes);
-            let saved = SavedBook::V1(
+            let saved = SavedBook::V2(
                 meshes
                     .iter()
-                    .map(|(id, name)| (id.as_str().to_owned(), name.clone()))
+                    .map(|(id, entry)| SavedMesh {
+                        id: id.as_str().to_owned(),
+                        name: entry.name.clone(),
+                        key: entry.private.as_ref().map(|(key, _)| *key.as_bytes()),
+                        discoverable: entry.discoverable,
+                    })
                     .collect(),
             );
             self.store.put_state(BOOK_STATE, &encode(&saved))?;
@@ -260,19 +363,38 @@ impl MeshBook {
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<MeshId, Option<String>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<MeshId, Entry>> {
         self.meshes.lock().expect("mesh book lock")
     }
 }
 
 /// Reads the book, or the two values older versions saved.
-fn load(store: &Store) -> Result<BTreeMap<MeshId, Option<String>>, NodeError> {
+fn load(store: &Store) -> Result<BTreeMap<MeshId, Entry>, NodeError> {
     if let Some(bytes) = store.get_state(BOOK_STATE)? {
         return Ok(
             match decode_canonical::<SavedBook>(&bytes, MAX_BOOK_BYTES) {
                 Ok(SavedBook::V1(pairs)) => pairs
                     .into_iter()
-                    .filter_map(|(id, name)| MeshId::parse(&id).map(|id| (id, name)))
+                    .filter_map(|(id, name)| MeshId::parse(&id).map(|id| (id, Entry::open(name))))
+                    .collect(),
+                Ok(SavedBook::V2(saved)) => saved
+                    .into_iter()
+                    .filter_map(|m| {
+                        let entry = match m.key {
+                            Some(key) => {
+                                Entry::private(MeshKey::from_bytes(key), m.name, m.discoverable)
+                            }
+                            None => Entry {
+                                discoverable: m.discoverable,
+                                ..Entry::open(m.name)
+                            },
+                        };
+                        let id = match &entry.private {
+                            Some((_, secrets)) => secrets.id().clone(),
+                            None => MeshId::parse(&m.id)?,
+                        };
+                        Some((id, entry))
+                    })
                     .collect(),
                 Ok(SavedBook::Empty) => BTreeMap::new(),
                 Err(e) => {
@@ -282,11 +404,11 @@ fn load(store: &Store) -> Result<BTreeMap<MeshId, Option<String>>, NodeError> {
             },
         );
     }
-    let mut meshes: BTreeMap<MeshId, Option<String>> = match store.get_state(OLD_MESHES_STATE)? {
+    let mut meshes: BTreeMap<MeshId, Entry> = match store.get_state(OLD_MESHES_STATE)? {
         Some(bytes) => String::from_utf8_lossy(&bytes)
             .split_whitespace()
             .filter_map(MeshId::parse)
-            .map(|id| (id, None))
+            .map(|id| (id, Entry::open(None)))
             .collect(),
         None => BTreeMap::new(),
     };
@@ -295,7 +417,7 @@ fn load(store: &Store) -> Result<BTreeMap<MeshId, Option<String>>, NodeError> {
             Ok(pairs) => {
                 for (id, name) in pairs {
                     if let Some(slot) = MeshId::parse(&id).and_then(|id| meshes.get_mut(&id)) {
-                        *slot = Some(name);
+                        slot.name = Some(name);
                     }
                 }
             }

@@ -1,7 +1,8 @@
 //! [`Publisher`]: the node's own records. It versions them (the next `seq` at
 //! their address), signs, validates, stores and flushes them before anything is
-//! acknowledged, and publishes them on their topics; a topic nobody has joined yet
-//! holds the record back until a first peer joins it.
+//! acknowledged, and publishes them on their topics (sealed on a private mesh's,
+//! see [`swapmesh_protocol::private`]); a topic nobody has joined yet holds the
+//! record back until a first peer joins it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -14,8 +15,8 @@ use swapmesh_protocol::social::Profile;
 use swapmesh_protocol::time::YEAR;
 use swapmesh_protocol::validate::MAX_LIFETIME;
 use swapmesh_protocol::{
-    Address, AuthorKey, Content, GossipMessage, RecordBody, RecordId, RecordKind, SigningKey,
-    Timestamp, Topic, Verified, sign_own, topics,
+    Address, AuthorKey, Content, GossipMessage, RecordBody, RecordId, RecordKind, SignedRecord,
+    SigningKey, Timestamp, Topic, Verified, sign_own, topics,
 };
 use swapmesh_store::{BlobStore, Store};
 use tokio::sync::broadcast;
@@ -25,6 +26,7 @@ use crate::clock::Clock;
 use crate::config::NodeConfig;
 use crate::error::NodeError;
 use crate::events::NodeEvent;
+use crate::meshes::MeshBook;
 use crate::metrics::AppMetrics;
 use crate::node::Placement;
 
@@ -50,6 +52,8 @@ pub(crate) struct Publisher {
     /// Every area topic we listen to, where our records also go when area
     /// filtering is off ([`Faults::no_area_filter`](crate::Faults)); else empty.
     spill: Vec<Topic>,
+    /// The keys of the private meshes we are in.
+    meshes: Arc<MeshBook>,
 }
 
 impl Publisher {
@@ -61,6 +65,7 @@ impl Publisher {
         metrics: Arc<AppMetrics>,
         config: &NodeConfig,
         photos: BlobStore,
+        meshes: Arc<MeshBook>,
     ) -> Self {
         Self {
             photos,
@@ -82,6 +87,7 @@ impl Publisher {
                 }
                 _ => Vec::new(),
             },
+            meshes,
         }
     }
 
@@ -232,7 +238,6 @@ impl Publisher {
             return Err(NodeError::Superseded);
         }
         NodeEvent::announce_insert(&self.events, &self.metrics, outcome, &verified);
-        let data = GossipMessage::record(verified.signed().clone()).encode();
         let mut topics = topics(verified.body());
         for topic in &self.spill {
             if !topics.contains(topic) {
@@ -240,9 +245,24 @@ impl Publisher {
             }
         }
         for topic in topics {
-            self.publish_on(&topic, verified.id(), data.clone()).await;
+            if let Some(message) = self.message_for(&topic, verified.signed()) {
+                self.publish_on(&topic, verified.id(), message).await;
+            }
         }
         Ok(verified)
+    }
+
+    /// The gossip message of `record` on `topic`: sealed on a private mesh's
+    /// topic (`None` when we no longer hold its key), in the clear elsewhere.
+    fn message_for(&self, topic: &Topic, record: &SignedRecord) -> Option<Vec<u8>> {
+        if !topic.is_private() {
+            return Some(GossipMessage::record(record.clone()).encode());
+        }
+        let Some(secrets) = self.meshes.secrets(topic) else {
+            debug!(%topic, "not in this private mesh any more: not published there");
+            return None;
+        };
+        Some(GossipMessage::sealed(secrets.seal(&record.encode())).encode())
     }
 
     /// A live listing of ours names only photos held here (uploaded, or
@@ -295,7 +315,9 @@ impl Publisher {
                     continue;
                 }
             };
-            let data = GossipMessage::record(record.signed).encode();
+            let Some(data) = self.message_for(&topic, &record.signed) else {
+                return;
+            };
             if !self.publish_on(&topic, id, data).await {
                 return;
             }

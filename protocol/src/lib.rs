@@ -25,6 +25,7 @@ pub mod ids;
 pub mod keys;
 pub mod listing;
 pub mod mail;
+pub mod private;
 pub mod record;
 pub mod signed;
 pub mod social;

@@ -11,7 +11,9 @@ use crate::record::RecordBody;
 /// The built-in mesh of LAN neighbours found with zero configuration.
 pub const LOCAL_MESH: &str = "local";
 
-/// A mesh id: `[a-z0-9]{1,32}` (32 hex characters for a created mesh, or `local`).
+/// A mesh id: `[a-z0-9]{1,32}`: 32 hex characters for a created open mesh, `p`
+/// and 31 hex characters for a private one (derived from its key, see
+/// [`MeshKey::id`](crate::private::MeshKey::id)), or `local`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct MeshId(String);
@@ -42,10 +44,24 @@ impl MeshId {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     }
 
+    /// Whether this is a private mesh's id: `p` and 31 lower-case hex
+    /// characters.
+    pub fn is_private(&self) -> bool {
+        is_private_id(&self.0)
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+fn is_private_id(id: &str) -> bool {
+    id.len() == 32
+        && id.starts_with('p')
+        && id[1..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl fmt::Display for MeshId {
@@ -60,14 +76,15 @@ impl fmt::Debug for MeshId {
     }
 }
 
-/// A gossip topic name: `swapmesh/1/area/<geohash5>` or `swapmesh/1/mesh/<mesh-id>`.
+/// A gossip topic name: `swapmesh/1/area/<geohash5>`, `swapmesh/1/mesh/<mesh-id>`
+/// for an open mesh or `swapmesh/1/pmesh/<private-mesh-id>`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Topic(String);
 
 const AREA_PREFIX: &str = "swapmesh/1/area/";
 const MESH_PREFIX: &str = "swapmesh/1/mesh/";
 /// Private meshes' topics: `p` and 31 lower-case hex characters.
-const PRIVATE_MESH_PREFIX: &str = "swapmesh/1/pmesh/p";
+const PRIVATE_MESH_PREFIX: &str = "swapmesh/1/pmesh/";
 
 impl Topic {
     /// The topic of an area's 5-character cell.
@@ -75,33 +92,43 @@ impl Topic {
         Self(format!("{AREA_PREFIX}{}", area.cell()))
     }
 
-    /// The topic of a mesh.
+    /// The topic of a mesh: `pmesh` for a private one.
     pub fn mesh(mesh: &MeshId) -> Self {
-        Self(format!("{MESH_PREFIX}{mesh}"))
+        if mesh.is_private() {
+            Self(format!("{PRIVATE_MESH_PREFIX}{mesh}"))
+        } else {
+            Self(format!("{MESH_PREFIX}{mesh}"))
+        }
     }
 
-    /// Parses a topic name, accepting only the two well-formed kinds.
+    /// Parses a topic name, accepting only the well-formed kinds: an open
+    /// mesh's topic never carries a private-form id, nor a private one another.
     pub fn parse(s: &str) -> Option<Self> {
         if let Some(cell) = s.strip_prefix(AREA_PREFIX) {
             Geohash::parse_cell(cell).map(|g| Self::area(&g))
         } else if let Some(mesh) = s.strip_prefix(MESH_PREFIX) {
-            MeshId::parse(mesh).map(|m| Self::mesh(&m))
+            MeshId::parse(mesh)
+                .filter(|m| !m.is_private())
+                .map(|m| Self::mesh(&m))
+        } else if let Some(mesh) = s.strip_prefix(PRIVATE_MESH_PREFIX) {
+            MeshId::parse(mesh)
+                .filter(MeshId::is_private)
+                .map(|m| Self::mesh(&m))
         } else {
             None
         }
     }
 
-    /// Whether a peer may announce `name` (a gossipsub subscription): an area
-    /// or mesh topic, or the form private meshes' topics take
-    /// (`swapmesh/1/pmesh/p<31 hex>`), which nodes relay without joining.
+    /// Whether a peer may announce `name` (a gossipsub subscription): an area,
+    /// mesh or private mesh topic (nodes relay private meshes' topics without
+    /// joining them).
     pub fn admitted(name: &str) -> bool {
         Self::parse(name).is_some()
-            || name.strip_prefix(PRIVATE_MESH_PREFIX).is_some_and(|id| {
-                id.len() == 31
-                    && id
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            })
+    }
+
+    /// Whether this is a private mesh's topic.
+    pub fn is_private(&self) -> bool {
+        self.0.starts_with(PRIVATE_MESH_PREFIX)
     }
 
     /// The topic name.
@@ -109,9 +136,12 @@ impl Topic {
         &self.0
     }
 
-    /// The mesh of a mesh topic (`None` for an area topic).
+    /// The mesh of a mesh topic, open or private (`None` for an area topic).
     pub fn mesh_id(&self) -> Option<MeshId> {
-        self.0.strip_prefix(MESH_PREFIX).and_then(MeshId::parse)
+        self.0
+            .strip_prefix(MESH_PREFIX)
+            .or_else(|| self.0.strip_prefix(PRIVATE_MESH_PREFIX))
+            .and_then(MeshId::parse)
     }
 }
 
@@ -192,8 +222,24 @@ mod tests {
             "swapmesh/1/pmesh/p0123456789ABCDEF0123456789ABCDE",
             "swapmesh/1/pmesh/q0123456789abcdef0123456789abcde",
             "swapmesh/2/area/u4pru",
+            "swapmesh/1/mesh/p0123456789abcdef0123456789abcde",
+            "swapmesh/1/pmesh/local",
         ] {
             assert!(!Topic::admitted(name), "{name}");
         }
+    }
+
+    #[test]
+    fn private_ids_map_to_their_own_topics() {
+        let id = MeshId::parse("p0123456789abcdef0123456789abcde").unwrap();
+        assert!(id.is_private());
+        let topic = Topic::mesh(&id);
+        assert_eq!(topic.as_str(), format!("swapmesh/1/pmesh/{id}"));
+        assert!(topic.is_private());
+        assert_eq!(topic.mesh_id(), Some(id));
+        assert_eq!(Topic::parse(topic.as_str()), Some(topic));
+        assert!(!MeshId::random().is_private());
+        assert!(!MeshId::parse("park").unwrap().is_private());
+        assert!(!Topic::mesh(&MeshId::local()).is_private());
     }
 }

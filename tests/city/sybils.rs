@@ -310,10 +310,10 @@ async fn listen(
                 }
             }
             NetworkEvent::Gossip { data, .. } => {
-                if let Ok(message) = GossipMessage::decode(&data) {
+                if let Ok(GossipMessage::V1(record)) = GossipMessage::decode(&data) {
                     let mut seen = seen.lock().expect("seen");
                     if seen.len() < 64 {
-                        seen.push(message.into_record());
+                        seen.push(record);
                         sent.lock().expect("sent").seen += 1;
                     }
                 }

@@ -279,6 +279,7 @@ async fn hostile_sync_peers_are_cut_off_without_harming_the_node() {
         topic: cell_topic(),
         session: 7,
         message: first,
+        proof: None,
     }
     .encode();
     let mut refused = false;

@@ -137,6 +137,7 @@ pub(crate) async fn open_session(
         topic: topic.clone(),
         session,
         message: first,
+        proof: None,
     };
     let answer = raw
         .send_request(

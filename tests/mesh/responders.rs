@@ -35,6 +35,7 @@ fn fresh_list(rng: &mut StdRng, session: u64, n: usize) -> Vec<u8> {
         topic: cell_topic(),
         session,
         message: Message::list(items).encode(),
+        proof: None,
     }
     .encode()
 }

@@ -32,6 +32,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use swapmesh_protocol::RecordId;
 use swapmesh_protocol::Topic;
 use swapmesh_protocol::encoding::{self, DecodeError, MAX_DECODE};
+use swapmesh_protocol::private::Proof;
 use swapmesh_protocol::signed::MAX_SIGNED_RECORD;
 
 use crate::error::WireError;
@@ -66,6 +67,10 @@ pub enum SyncRequest {
         session: u64,
         /// The reconciliation message ([`Message`](crate::Message) bytes).
         message: Vec<u8>,
+        /// On a private mesh's topic, the first message's proof that the
+        /// initiator is a member ([`swapmesh_protocol::private`]); sent as its
+        /// own message kind, so open topics' frames are as they were.
+        proof: Option<Proof>,
     },
     /// Records of `topic` by id (at most [`FETCH_IDS`], distinct).
     Fetch {
@@ -95,6 +100,9 @@ pub enum SyncResponse {
     Reconcile {
         /// The reconciliation message ([`Message`](crate::Message) bytes).
         message: Vec<u8>,
+        /// On a private mesh's topic, the answer to a proven first message:
+        /// the responder's proof of membership.
+        proof: Option<Proof>,
     },
     /// Records found, in the order asked: possibly fewer than asked, to fit the
     /// frame; none when the responder holds none of them any more.
@@ -181,10 +189,22 @@ impl SyncRequest {
                 topic,
                 session,
                 message,
+                proof: None,
             } => RequestV1::Reconcile {
                 topic: topic.as_str(),
                 session: *session,
                 message: RawRef(message),
+            },
+            Self::Reconcile {
+                topic,
+                session,
+                message,
+                proof: Some(proof),
+            } => RequestV1::ProvenReconcile {
+                topic: topic.as_str(),
+                session: *session,
+                message: RawRef(message),
+                proof: *proof,
             },
             Self::Fetch { topic, ids } => RequestV1::Fetch {
                 topic: topic.as_str(),
@@ -216,6 +236,18 @@ impl SyncRequest {
                 topic: parse_topic(&topic)?,
                 session,
                 message: message.0,
+                proof: None,
+            },
+            RequestV1::ProvenReconcile {
+                topic,
+                session,
+                message,
+                proof,
+            } => Self::Reconcile {
+                topic: parse_topic(&topic)?,
+                session,
+                message: message.0,
+                proof: Some(proof),
             },
             RequestV1::Fetch { topic, ids } => Self::Fetch {
                 topic: parse_topic(&topic)?,
@@ -273,8 +305,18 @@ impl SyncResponse {
     /// The frame: the version byte and the canonical message.
     pub fn encode(&self) -> Vec<u8> {
         let wire: ResponseV1<RawRef<'_>, RawList<'_>, &Refusal> = match self {
-            Self::Reconcile { message } => ResponseV1::Reconcile {
+            Self::Reconcile {
+                message,
+                proof: None,
+            } => ResponseV1::Reconcile {
                 message: RawRef(message),
+            },
+            Self::Reconcile {
+                message,
+                proof: Some(proof),
+            } => ResponseV1::ProvenReconcile {
+                message: RawRef(message),
+                proof: *proof,
             },
             Self::Records { records } => ResponseV1::Records {
                 records: RawList(records),
@@ -289,7 +331,14 @@ impl SyncResponse {
     pub fn decode(bytes: &[u8], frame_limit: usize) -> Result<Self, WireError> {
         let wire: ResponseV1<Raw, Vec<Raw>, Refusal> = open(bytes, frame_limit, RESPONSE_KINDS)?;
         let response = match wire {
-            ResponseV1::Reconcile { message } => Self::Reconcile { message: message.0 },
+            ResponseV1::Reconcile { message } => Self::Reconcile {
+                message: message.0,
+                proof: None,
+            },
+            ResponseV1::ProvenReconcile { message, proof } => Self::Reconcile {
+                message: message.0,
+                proof: Some(proof),
+            },
             ResponseV1::Records { records } => Self::Records {
                 records: records.into_iter().map(|r| r.0).collect(),
             },
@@ -321,21 +370,53 @@ impl SyncResponse {
 /// (encoding) and the owned form (decoding) are one declaration, hence one layout.
 #[derive(Serialize, Deserialize)]
 enum RequestV1<T, M, I, R> {
-    Reconcile { topic: T, session: u64, message: M },
-    Fetch { topic: T, ids: I },
-    Push { topic: T, session: u64, records: R },
+    Reconcile {
+        topic: T,
+        session: u64,
+        message: M,
+    },
+    Fetch {
+        topic: T,
+        ids: I,
+    },
+    Push {
+        topic: T,
+        session: u64,
+        records: R,
+    },
+    /// A reconciliation message with a private mesh's membership proof (added
+    /// after the first three: older nodes refuse it as an unknown kind).
+    ProvenReconcile {
+        topic: T,
+        session: u64,
+        message: M,
+        proof: Proof,
+    },
 }
-const REQUEST_KINDS: u32 = 3;
+const REQUEST_KINDS: u32 = 4;
 
 /// Version 1 responses; generic for the same reason as [`RequestV1`].
 #[derive(Serialize, Deserialize)]
 enum ResponseV1<M, R, F> {
-    Reconcile { message: M },
-    Records { records: R },
-    Pushed { stored: u32 },
-    Refused { reason: F },
+    Reconcile {
+        message: M,
+    },
+    Records {
+        records: R,
+    },
+    Pushed {
+        stored: u32,
+    },
+    Refused {
+        reason: F,
+    },
+    /// A reconciliation answer with the responder's membership proof.
+    ProvenReconcile {
+        message: M,
+        proof: Proof,
+    },
 }
-const RESPONSE_KINDS: u32 = 4;
+const RESPONSE_KINDS: u32 = 5;
 
 /// Checks the limit, the version byte and the message tag, then decodes the rest
 /// canonically.
@@ -451,6 +532,7 @@ mod tests {
                 topic: topic(),
                 session: u64::MAX,
                 message: vec![0, 0, 0],
+                proof: None,
             },
             SyncRequest::Fetch {
                 topic: topic(),
@@ -461,6 +543,12 @@ mod tests {
                 session: 7,
                 records: vec![record(1), record(2)],
             },
+            SyncRequest::Reconcile {
+                topic: topic(),
+                session: 3,
+                message: vec![0, 0, 0],
+                proof: Some([9; 32]),
+            },
         ];
         for (kind, request) in requests.into_iter().enumerate() {
             let bytes = request.encode();
@@ -470,6 +558,7 @@ mod tests {
         let responses = [
             SyncResponse::Reconcile {
                 message: vec![0, 0, 0],
+                proof: None,
             },
             SyncResponse::Records {
                 records: vec![record(3)],
@@ -477,6 +566,10 @@ mod tests {
             SyncResponse::pushed(7),
             SyncResponse::Refused {
                 reason: Refusal::bad_request("no"),
+            },
+            SyncResponse::Reconcile {
+                message: vec![0, 0, 0],
+                proof: Some([8; 32]),
             },
         ];
         for (kind, response) in responses.into_iter().enumerate() {

@@ -567,6 +567,7 @@ impl From<NodeError> for ApiError {
             NodeError::NoSuchVouch(_) => ErrorCode::VouchNotFound,
             NodeError::NotOurListing(_) => ErrorCode::NotYourListing,
             NodeError::NotInMesh(_) => ErrorCode::MeshNotFound,
+            NodeError::PrivateMeshNeedsInvite(_) => ErrorCode::InvalidMeshId,
             NodeError::Invite(_) => ErrorCode::InvalidInvite,
             NodeError::ListingExists(_) => ErrorCode::ListingExists,
             NodeError::Withdrawn(_) => ErrorCode::ListingWithdrawn,

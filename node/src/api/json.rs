@@ -374,11 +374,29 @@ pub struct UnblockedJson {
 /// A named mesh.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct MeshJson {
-    /// Its id.
+    /// Its id (`p` and 31 hex characters for a private mesh).
     pub id: String,
-    /// Its name, if it was created here or joined with an invite.
+    /// Its name, if it was created here or joined with an invite (a private
+    /// mesh's name travels only inside its invites).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Open (anyone with the id may read and post) or private (only holders
+    /// of an invite: its gossip is sealed, its sync and photos go only to
+    /// proven members).
+    pub kind: MeshKindJson,
+    /// Whether this node announces the mesh's (opaque) topic in Kademlia, so
+    /// members can find each other beyond the invite's addresses.
+    pub discoverable: bool,
+}
+
+/// Whether a mesh is open or private.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MeshKindJson {
+    /// Anyone who knows the id may read and post.
+    Open,
+    /// Only holders of an invite may read and post.
+    Private,
 }
 
 /// The named meshes this node is in.
@@ -396,6 +414,9 @@ pub struct MeshInvite {
     /// Its name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Open or private: a private mesh's invite carries its key, so whoever
+    /// holds the invite can read and post.
+    pub kind: MeshKindJson,
     /// The invite text (`swapmesh:…`), to pass to `POST /meshes/join`.
     pub invite: String,
 }
@@ -407,6 +428,10 @@ pub struct MeshInvite {
 pub struct CreateMesh {
     /// A name for people.
     pub name: String,
+    /// An open mesh (anyone who knows its id may join, read and post) instead
+    /// of a private one (the default: only holders of an invite).
+    #[serde(default)]
+    pub open: bool,
 }
 
 /// An invite to join with.

@@ -10,7 +10,9 @@ use utoipa_axum::routes;
 use super::ApiState;
 use super::error::ApiResult;
 use super::extract::{Body, mesh_id};
-use super::json::{CreateMesh, ErrorBody, JoinMesh, MeshInvite, MeshJson, MeshList};
+use super::json::{CreateMesh, ErrorBody, JoinMesh, MeshInvite, MeshJson, MeshKindJson, MeshList};
+use crate::Node;
+use crate::invite::MeshInfo;
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -22,7 +24,8 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
 
 /// List meshes
 ///
-/// The named meshes this node is in.
+/// The named meshes this node is in, open and private, with their kind and
+/// (for a private mesh, as its members know it) name.
 #[utoipa::path(
     get,
     path = "/api/v1/meshes",
@@ -34,18 +37,38 @@ async fn list_meshes(State(state): State<ApiState>) -> Json<MeshList> {
         .node()
         .named_meshes()
         .into_iter()
-        .map(|m| MeshJson {
-            id: m.id.to_string(),
-            name: m.name,
-        })
+        .map(mesh_json)
         .collect();
     Json(MeshList { meshes })
 }
 
+fn kind(info: &MeshInfo) -> MeshKindJson {
+    if info.private {
+        MeshKindJson::Private
+    } else {
+        MeshKindJson::Open
+    }
+}
+
+fn mesh_json(info: MeshInfo) -> MeshJson {
+    MeshJson {
+        id: info.id.to_string(),
+        kind: kind(&info),
+        discoverable: info.discoverable,
+        name: info.name,
+    }
+}
+
+/// The mesh `id` as this node knows it.
+fn info_of(node: &Node, id: &swapmesh_protocol::MeshId) -> Option<MeshInfo> {
+    node.named_meshes().into_iter().find(|m| m.id == *id)
+}
+
 /// Create a mesh
 ///
-/// Creates a named mesh with a fresh id, joins it, and answers with an invite
-/// to give to neighbours.
+/// Creates a named mesh, joins it, and answers with an invite to give to
+/// neighbours: a private mesh (a fresh key, carried only by its invites)
+/// unless `open` is true (a fresh id anyone may join).
 #[utoipa::path(
     post,
     path = "/api/v1/meshes",
@@ -61,12 +84,17 @@ async fn create_mesh(
     State(state): State<ApiState>,
     Body(input): Body<CreateMesh>,
 ) -> ApiResult<(StatusCode, Json<MeshInvite>)> {
-    let (id, invite) = state.node().create_mesh(&input.name).await?;
+    let (id, invite) = state.node().create_mesh(&input.name, input.open).await?;
     Ok((
         StatusCode::CREATED,
         Json(MeshInvite {
             id: id.to_string(),
             name: Some(input.name),
+            kind: if input.open {
+                MeshKindJson::Open
+            } else {
+                MeshKindJson::Private
+            },
             invite,
         }),
     ))
@@ -92,16 +120,11 @@ async fn join_mesh(
     Body(input): Body<JoinMesh>,
 ) -> ApiResult<Json<MeshJson>> {
     let id = state.node().join_invite(input.invite.trim()).await?;
-    let name = state
-        .node()
-        .named_meshes()
-        .into_iter()
-        .find(|m| m.id == id)
-        .and_then(|m| m.name);
-    Ok(Json(MeshJson {
-        id: id.to_string(),
-        name,
-    }))
+    let info = info_of(state.node(), &id).ok_or_else(|| {
+        // Left again by another call meanwhile.
+        crate::error::NodeError::NotInMesh(id.to_string())
+    })?;
+    Ok(Json(mesh_json(info)))
 }
 
 /// Leave a mesh
@@ -122,8 +145,14 @@ async fn leave_mesh(
     Path(id): Path<String>,
 ) -> ApiResult<Json<MeshJson>> {
     let mesh = mesh_id("id", &id)?;
+    let info = info_of(state.node(), &mesh);
     state.node().leave_mesh(&mesh).await?;
-    Ok(Json(MeshJson { id, name: None }))
+    // Left: its name (and a private mesh's key) is forgotten.
+    let info = info.ok_or_else(|| crate::error::NodeError::NotInMesh(id.clone()))?;
+    Ok(Json(MeshJson {
+        name: None,
+        ..mesh_json(info)
+    }))
 }
 
 /// A mesh's invite
@@ -147,11 +176,12 @@ async fn mesh_invite(
 ) -> ApiResult<Json<MeshInvite>> {
     let mesh = mesh_id("id", &id)?;
     let invite = state.node().invite(&mesh).await?;
-    let name = state
-        .node()
-        .named_meshes()
-        .into_iter()
-        .find(|m| m.id == mesh)
-        .and_then(|m| m.name);
-    Ok(Json(MeshInvite { id, name, invite }))
+    let info = info_of(state.node(), &mesh)
+        .ok_or_else(|| crate::error::NodeError::NotInMesh(id.clone()))?;
+    Ok(Json(MeshInvite {
+        id,
+        kind: kind(&info),
+        name: info.name,
+        invite,
+    }))
 }

@@ -172,11 +172,18 @@ pub enum BlobCommand {
 /// its id.
 #[derive(Subcommand, Debug)]
 pub enum MeshCommand {
-    /// Create a named mesh and print its invite.
-    #[command(after_long_help = "Example:\n  swapmesh mesh create \"Elm Street\"")]
+    /// Create a named mesh and print its invite: a private mesh (only people
+    /// with the invite can read and post), or with --open one anyone who knows
+    /// its id may join.
+    #[command(
+        after_long_help = "Examples:\n  swapmesh mesh create \"Elm Street\"\n  swapmesh mesh create \"Repair café\" --open"
+    )]
     Create {
         /// A name for people, e.g. "Elm Street".
         name: String,
+        /// An open mesh: anyone who knows its id may join, read and post.
+        #[arg(long)]
+        open: bool,
         /// How to reach the node.
         #[command(flatten)]
         client: ClientArgs,

@@ -5,8 +5,8 @@ use super::args::{ClientArgs, MeshCommand, PeersArgs, PeersCommand, ProfileComma
 use super::text::{Block, print_json, print_node, print_profile};
 use super::{client, resolve};
 use crate::api::json::{
-    BlockedPeersJson, CreateMesh, JoinMesh, MeshInvite, MeshJson, MeshList, NodeJson, PeersJson,
-    ProfileInput, ProfileJson, UnblockedJson,
+    BlockedPeersJson, CreateMesh, JoinMesh, MeshInvite, MeshJson, MeshKindJson, MeshList, NodeJson,
+    PeersJson, ProfileInput, ProfileJson, UnblockedJson,
 };
 use crate::data_dir::DataDir;
 
@@ -107,16 +107,30 @@ pub(super) fn profile(dir: &DataDir, command: ProfileCommand) -> anyhow::Result<
     Ok(())
 }
 
+/// How a mesh's kind reads.
+fn kind_word(kind: MeshKindJson) -> &'static str {
+    match kind {
+        MeshKindJson::Open => "open",
+        MeshKindJson::Private => "private",
+    }
+}
+
 /// `mesh …`.
 pub(super) fn mesh(dir: &DataDir, command: MeshCommand) -> anyhow::Result<()> {
     match command {
-        MeshCommand::Create { name, client: args } => {
-            let out: MeshInvite = client(dir, &args)?.post("/meshes", &CreateMesh { name })?;
+        MeshCommand::Create {
+            name,
+            open,
+            client: args,
+        } => {
+            let out: MeshInvite =
+                client(dir, &args)?.post("/meshes", &CreateMesh { name, open })?;
             if args.json {
                 print_json(&out);
             } else {
                 println!(
-                    "created mesh {} ({})",
+                    "created {} mesh {} ({})",
+                    kind_word(out.kind),
                     out.id,
                     out.name.as_deref().unwrap_or_default()
                 );
@@ -142,7 +156,7 @@ pub(super) fn mesh(dir: &DataDir, command: MeshCommand) -> anyhow::Result<()> {
                 print_json(&out);
             } else {
                 let name = out.name.map(|n| format!(" ({n})")).unwrap_or_default();
-                println!("joined mesh {}{name}", out.id);
+                println!("joined {} mesh {}{name}", kind_word(out.kind), out.id);
             }
         }
         MeshCommand::List(args) => {
@@ -154,7 +168,12 @@ pub(super) fn mesh(dir: &DataDir, command: MeshCommand) -> anyhow::Result<()> {
             } else {
                 let width = out.meshes.iter().map(|m| m.id.len()).max().unwrap_or(0);
                 for m in &out.meshes {
-                    println!("{:<width$}  {}", m.id, m.name.as_deref().unwrap_or(""));
+                    println!(
+                        "{:<width$}  {:<7}  {}",
+                        m.id,
+                        kind_word(m.kind),
+                        m.name.as_deref().unwrap_or("")
+                    );
                 }
             }
         }

@@ -1,5 +1,6 @@
 //! The façade's meshes: join, leave, create, invite, join by invite.
 
+use swapmesh_protocol::private::MeshKey;
 use swapmesh_protocol::{Geohash, MeshId, Topic};
 use tracing::{info, warn};
 
@@ -20,9 +21,14 @@ fn concerns(body: &swapmesh_protocol::RecordBody, me: swapmesh_protocol::AuthorK
 }
 
 impl Node {
-    /// Joins a named mesh: listens to it, remembers it across restarts, and places
-    /// our new records in it.
+    /// Joins an open mesh by its id: listens to it, remembers it across
+    /// restarts, and places our new records in it. A private mesh's id is
+    /// refused ([`NodeError::PrivateMeshNeedsInvite`]): only its invite
+    /// carries its key.
     pub async fn join_mesh(&self, mesh: MeshId) -> Result<(), NodeError> {
+        if mesh.is_private() {
+            return Err(NodeError::PrivateMeshNeedsInvite(mesh.to_string()));
+        }
         self.join_named_mesh(mesh, None).await
     }
 
@@ -31,6 +37,29 @@ impl Node {
         self.inner.meshes.join(mesh, name).await?;
         self.inner.net.subscribe(topic.as_str()).await?;
         Ok(())
+    }
+
+    /// Joins the private mesh of `key`: keeps the key (durably, before
+    /// anything else), then listens to the mesh's topic, announcing it in
+    /// Kademlia only when the mesh is discoverable.
+    async fn join_private_mesh(
+        &self,
+        key: MeshKey,
+        name: Option<String>,
+        discoverable: bool,
+    ) -> Result<MeshId, NodeError> {
+        let mesh = self
+            .inner
+            .meshes
+            .join_private(key, name, discoverable)
+            .await?;
+        let topic = Topic::mesh(&mesh);
+        if discoverable {
+            self.inner.net.subscribe(topic.as_str()).await?;
+        } else {
+            self.inner.net.subscribe_unannounced(topic.as_str()).await?;
+        }
+        Ok(mesh)
     }
 
     /// Leaves a named mesh (and forgets its name); [`NodeError::NotInMesh`] if
@@ -131,15 +160,27 @@ impl Node {
         self.inner.meshes.list()
     }
 
-    /// Creates a named mesh with a fresh random id, joins it, and returns its id
-    /// and an invite to it (see [`Node::invite`]).
-    pub async fn create_mesh(&self, name: &str) -> Result<(MeshId, String), NodeError> {
-        let mesh = MeshId::random();
-        // Check the name (and that we have an address) before joining anything.
-        let text = self.invite_text(&mesh, name).await?;
-        self.join_named_mesh(mesh.clone(), Some(name.to_owned()))
+    /// Creates a named mesh, joins it, and returns its id and an invite to it
+    /// (see [`Node::invite`]): a private mesh (a fresh random key, which only
+    /// its invites carry) unless `open` (a fresh random id anyone may join).
+    pub async fn create_mesh(&self, name: &str, open: bool) -> Result<(MeshId, String), NodeError> {
+        if open {
+            let mesh = MeshId::random();
+            // Check the name (and that we have an address) before joining anything.
+            let text = self.invite_text(&mesh, name, None).await?;
+            self.join_named_mesh(mesh.clone(), Some(name.to_owned()))
+                .await?;
+            info!(%mesh, name, "created open mesh");
+            return Ok((mesh, text));
+        }
+        let key = MeshKey::random();
+        let mesh = key.id();
+        let text = self
+            .invite_text(&mesh, name, Some((key.clone(), true)))
             .await?;
-        info!(%mesh, name, "created mesh");
+        self.join_private_mesh(key, Some(name.to_owned()), true)
+            .await?;
+        info!(%mesh, name, "created private mesh");
         Ok((mesh, text))
     }
 
@@ -152,17 +193,36 @@ impl Node {
             .meshes
             .name_of(mesh)
             .ok_or_else(|| NodeError::NotInMesh(mesh.to_string()))?;
-        self.invite_text(mesh, &name).await
+        let private = self.inner.meshes.key_of(mesh).map(|key| {
+            let discoverable = self
+                .inner
+                .meshes
+                .list()
+                .iter()
+                .any(|m| m.id == *mesh && m.discoverable);
+            (key, discoverable)
+        });
+        self.invite_text(mesh, &name, private).await
     }
 
-    async fn invite_text(&self, mesh: &MeshId, name: &str) -> Result<String, NodeError> {
+    /// The invite text to `mesh`, a private one when its key is given (with
+    /// whether it is discoverable).
+    async fn invite_text(
+        &self,
+        mesh: &MeshId,
+        name: &str,
+        private: Option<(MeshKey, bool)>,
+    ) -> Result<String, NodeError> {
         let external = self.inner.net.external_addresses().await?;
         let listening = self.inner.net.listen_addresses().await?;
         if external.is_empty() && listening.is_empty() {
             return Err(NodeError::NoAddressToShare);
         }
-        let invite =
+        let mut invite =
             Invite::of_own_addresses(mesh.clone(), name, self.peer_id(), external, listening)?;
+        if let Some((key, discoverable)) = private {
+            invite = invite.into_private(key, discoverable);
+        }
         Ok(invite.encode())
     }
 
@@ -172,8 +232,16 @@ impl Node {
     /// (they also seed Kademlia). Returns the mesh id.
     pub async fn join_invite(&self, text: &str) -> Result<MeshId, NodeError> {
         let invite = Invite::parse(text)?;
-        self.join_named_mesh(invite.mesh.clone(), Some(invite.name.clone()))
-            .await?;
+        match &invite.key {
+            Some(key) => {
+                self.join_private_mesh(key.clone(), Some(invite.name.clone()), invite.discoverable)
+                    .await?;
+            }
+            None => {
+                self.join_named_mesh(invite.mesh.clone(), Some(invite.name.clone()))
+                    .await?;
+            }
+        }
         for (peer, address) in invite.peers() {
             self.inner.address_book.remember(peer, &[address]);
         }

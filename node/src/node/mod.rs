@@ -128,6 +128,7 @@ impl Node {
             config.faults.clone(),
             photos_named,
             health.clone(),
+            meshes.clone(),
         ));
         let skew = ingestor.skew();
         let blocks = Arc::new(Blocks::open(store.clone())?);
@@ -164,6 +165,7 @@ impl Node {
             metrics.clone(),
             &config,
             photo_files.clone(),
+            meshes.clone(),
         ));
         let mail = Mail::new(MailParts {
             key: key.clone(),

@@ -23,6 +23,8 @@ struct MeshView {
     id: String,
     label: String,
     invite: Option<String>,
+    /// Whether only holders of its invite may read and post.
+    private: bool,
     /// Where the invite's QR code is served (an SVG from this node: the
     /// page's CSP allows no `data:` images).
     qr: Option<String>,
@@ -58,6 +60,7 @@ async fn render(
         meshes.push(MeshView {
             id: m.id.to_string(),
             label: m.name.clone().unwrap_or_else(|| m.id.to_string()),
+            private: m.private,
             qr: invite.as_ref().map(|_| format!("/meshes/qr?mesh={}", m.id)),
             invite,
         });
@@ -120,6 +123,9 @@ pub(super) struct QrQuery {
 #[derive(Debug, Deserialize)]
 pub(super) struct CreateForm {
     name: String,
+    /// The "open" checkbox: present when ticked.
+    #[serde(default)]
+    open: Option<String>,
 }
 
 /// `POST /meshes/create`.
@@ -138,7 +144,7 @@ pub(super) async fn create(
         )
         .await;
     }
-    match state.node().create_mesh(name).await {
+    match state.node().create_mesh(name, form.open.is_some()).await {
         Ok(_) => Redirect::to("/meshes").into_response(),
         Err(e) => render(&state, session.csrf, String::new(), Some(e.to_string())).await,
     }

@@ -2,6 +2,7 @@
 
 mod agreement;
 mod decode;
+mod private;
 mod roundtrip;
 mod rules;
 mod strategies;

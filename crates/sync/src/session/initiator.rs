@@ -269,6 +269,7 @@ impl Initiator {
             topic: self.topic.clone(),
             session: self.session,
             message,
+            proof: None,
         }
     }
 
@@ -294,7 +295,7 @@ impl Initiator {
                 Ok(Handled::RetryLater { after })
             }
             (_, SyncResponse::Refused { reason }) => Err(SessionError::Refused(reason)),
-            (Waiting::Reconcile, SyncResponse::Reconcile { message }) => {
+            (Waiting::Reconcile, SyncResponse::Reconcile { message, .. }) => {
                 self.reconciled(source, &message)?;
                 Ok(Handled::Continue)
             }

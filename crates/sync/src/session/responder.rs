@@ -375,6 +375,7 @@ impl<P: Ord + Clone> Responders<P> {
                 topic,
                 session,
                 message,
+                ..
             } => return self.check_out(peer, topic, session, message, now),
             SyncRequest::Fetch { topic, ids } => {
                 return Admission::Work(Work {
@@ -428,7 +429,10 @@ impl<P: Ord + Clone> Responders<P> {
                             state.last_used = now;
                             self.sessions.insert(key, Slot::Idle(state));
                         }
-                        Served::Answer(SyncResponse::Reconcile { message: reply })
+                        Served::Answer(SyncResponse::Reconcile {
+                            message: reply,
+                            proof: None,
+                        })
                     }
                     Ok(None) => Served::refused(
                         SyncError::Unexpected("responder has nothing to say").into(),
@@ -716,7 +720,7 @@ fn oldest<'a, K: Clone + 'a>(
 /// The bytes an answer carries (its framing is in [`REQUEST_COST`]).
 fn payload_len(answer: &SyncResponse) -> usize {
     match answer {
-        SyncResponse::Reconcile { message } => message.len(),
+        SyncResponse::Reconcile { message, .. } => message.len(),
         SyncResponse::Records { records } => records.iter().map(Vec::len).sum(),
         _ => 0,
     }

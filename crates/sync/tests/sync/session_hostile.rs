@@ -86,6 +86,7 @@ fn a_responder_that_never_settles_ends_in_too_many_rounds() {
         };
         let answer = SyncResponse::Reconcile {
             message: message.encode(),
+            proof: None,
         };
         if let Err(e) = session.handle_response(&a, answer) {
             break e;
@@ -473,6 +474,7 @@ fn a_session_that_changes_topic_is_a_protocol_fault() {
         topic: other,
         session: 5,
         message,
+        proof: None,
     };
     let (_, error) = refused(responders.handle(&PEER, moved, now, &b));
     assert!(
@@ -643,6 +645,7 @@ fn listing(session: u64, items: Vec<swapmesh_sync::Item>) -> SyncRequest {
         topic: topic(),
         session,
         message: Message::list(items).encode(),
+        proof: None,
     }
 }
 
