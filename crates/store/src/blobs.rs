@@ -31,7 +31,7 @@
 //! race a [`BlobStore::remove`] or an eviction of it (the node keeps at most one
 //! fetch in flight per hash); two puts of the same bytes are harmless.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use swapmesh_protocol::encoding::{decode_canonical, encode};
 use swapmesh_protocol::listing::ListingStatus;
-use swapmesh_protocol::{AuthorKey, BlobHash, Content, RecordBody, RecordId};
+use swapmesh_protocol::{AuthorKey, BlobHash, Content, RecordBody, RecordId, Topic, topics};
 
 use crate::body::{decode_body, decode_stored};
 use crate::error::{Result, StoreError};
@@ -159,6 +159,46 @@ impl Store {
             }
         }
         Ok(names)
+    }
+
+    /// The topics of the live listings that name each blob (one scan of the
+    /// records; agreements' listing copies count with their own topics): who
+    /// may be given a photo follows from where the listings naming it travel.
+    pub fn blob_topics(&self) -> Result<HashMap<BlobHash, Vec<Topic>>> {
+        let mut out: HashMap<BlobHash, Vec<Topic>> = HashMap::new();
+        let mut add = |body: &RecordBody| {
+            if let Content::Listing(listing) = &body.content
+                && listing.status != ListingStatus::Withdrawn
+            {
+                for hash in &listing.photos {
+                    let known = out.entry(*hash).or_default();
+                    for topic in topics(body) {
+                        if !known.contains(&topic) {
+                            known.push(topic);
+                        }
+                    }
+                }
+            }
+        };
+        for kv in self.o()?.trees.records.iter() {
+            let (k, v) = kv?;
+            let id = RecordId(
+                k.as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::corrupt("record key is not 32 bytes"))?,
+            );
+            add(&decode_stored(id, &v)?.body);
+        }
+        for agreement in self.agreements()? {
+            let copies = [
+                Some(&agreement.state.listing),
+                agreement.state.theirs.as_ref(),
+            ];
+            for copy in copies.into_iter().flatten() {
+                add(&decode_body(&copy.body)?);
+            }
+        }
+        Ok(out)
     }
 
     /// The blob store over the files in `dir` (the node's `DATA_DIR/blobs/`),

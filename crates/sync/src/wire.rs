@@ -164,6 +164,21 @@ impl fmt::Display for Refusal {
 }
 
 impl SyncRequest {
+    /// The topic a request frame names, read without decoding the rest: every
+    /// request starts with the version byte, a one-byte kind and its topic (a
+    /// length byte and at most 250 bytes). `None` for any frame that does not
+    /// start so ([`SyncRequest::decode`] says why).
+    pub fn peek_topic(bytes: &[u8]) -> Option<Topic> {
+        let (&version, rest) = bytes.split_first()?;
+        let (&kind, rest) = rest.split_first()?;
+        let (&len, rest) = rest.split_first()?;
+        if version != VERSION || u32::from(kind) >= REQUEST_KINDS || len > 250 {
+            return None;
+        }
+        let name = std::str::from_utf8(rest.get(..usize::from(len))?).ok()?;
+        parse_topic(name).ok()
+    }
+
     /// The topic the request is about.
     pub fn topic(&self) -> &Topic {
         match self {
@@ -577,6 +592,47 @@ mod tests {
             assert_eq!(bytes[..2], [VERSION, kind as u8]);
             assert_eq!(SyncResponse::decode(&bytes, 1 << 20).unwrap(), response);
         }
+    }
+
+    #[test]
+    fn every_request_kind_names_its_topic_up_front() {
+        let private = Topic::parse("swapmesh/1/pmesh/p0123456789abcdef0123456789abcde").unwrap();
+        for topic in [topic(), private] {
+            let requests = [
+                SyncRequest::Reconcile {
+                    topic: topic.clone(),
+                    session: 1,
+                    message: vec![1],
+                    proof: None,
+                },
+                SyncRequest::Fetch {
+                    topic: topic.clone(),
+                    ids: vec![RecordId([1; 32])],
+                },
+                SyncRequest::Push {
+                    topic: topic.clone(),
+                    session: 2,
+                    records: vec![record(1)],
+                },
+                SyncRequest::Reconcile {
+                    topic: topic.clone(),
+                    session: 3,
+                    message: vec![1],
+                    proof: Some([1; 32]),
+                },
+            ];
+            for request in requests {
+                assert_eq!(
+                    SyncRequest::peek_topic(&request.encode()),
+                    Some(topic.clone())
+                );
+            }
+        }
+        assert_eq!(SyncRequest::peek_topic(&[]), None);
+        assert_eq!(
+            SyncRequest::peek_topic(&[VERSION, 9, 3, b'a', b'b', b'c']),
+            None
+        );
     }
 
     #[test]

@@ -162,6 +162,17 @@ pub struct ListingInput {
     #[serde(default)]
     #[schema(max_items = 8)]
     pub photos: Vec<String>,
+    /// The meshes to publish in (ids of meshes this node is in, at most 4),
+    /// instead of the default: the area plus the node's open meshes. A
+    /// private mesh gets a listing only when named here. Kept by updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 4)]
+    pub meshes: Option<Vec<String>>,
+    /// Whether the listing also goes to the node's area. Default: true,
+    /// unless `meshes` names a private mesh (nothing meant for the street
+    /// leaks to the area).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<bool>,
 }
 
 /// A change to a listing: only the fields given change.

@@ -225,7 +225,9 @@ fn published(node: &crate::Node, verified: &Verified) -> ApiResult<Json<ListingJ
 ///
 /// Signs and stores a new listing of ours, durably, then gossips it. Amounts
 /// are integer minor units of an ISO 4217 currency; `photos` are hashes of
-/// photos held here (`POST /blobs`).
+/// photos held here (`POST /blobs`). It goes to the area and the node's open
+/// meshes, or where `meshes` and `area` say: a private mesh only when named,
+/// and then not to the area unless `area` is true.
 #[utoipa::path(
     post,
     path = "/api/v1/listings",
@@ -233,16 +235,27 @@ fn published(node: &crate::Node, verified: &Verified) -> ApiResult<Json<ListingJ
     request_body = ListingInput,
     responses(
         (status = 201, description = "The listing as stored", body = ListingJson),
+        (status = 400, description = "`invalid_mesh_id`: an entry of `meshes` is not a mesh id", body = ErrorBody),
+        (status = 404, description = "`mesh_not_found`: `meshes` names a mesh this node is not in", body = ErrorBody),
         (status = 409, description = "`listing_exists`: a live listing of ours has this name", body = ErrorBody),
         (status = 422, description = "`invalid_record`: the listing breaks a protocol rule (`rule`, e.g. `too_many_photos`); `unknown_currency`: a currency not in the ISO 4217 table; `invalid_field`: e.g. an availability time that is not RFC 3339, or a photo hash that is not 64 hex; `missing_photo`: a photo not held here, named (upload it with `POST /blobs`)", body = ErrorBody),
     )
 )]
 async fn create_listing(
     State(state): State<ApiState>,
-    Body(input): Body<ListingInput>,
+    Body(mut input): Body<ListingInput>,
 ) -> ApiResult<(StatusCode, Json<ListingJson>)> {
+    let meshes = match input.meshes.take() {
+        None => None,
+        Some(ids) => Some(
+            ids.iter()
+                .map(|id| mesh_id("meshes", id))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    let placement = state.node().placement(meshes, input.area)?;
     let listing = input.into_listing()?;
-    let verified = state.node().publish_listing(listing).await?;
+    let verified = state.node().publish_listing_at(listing, placement).await?;
     Ok((StatusCode::CREATED, published(state.node(), &verified)?))
 }
 

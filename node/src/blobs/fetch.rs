@@ -6,7 +6,8 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 use swapmesh_net::{Misbehaviour, PeerId, Protocol};
-use swapmesh_protocol::blob::{BlobRequest, BlobResponse};
+use swapmesh_protocol::blob::{BlobRequest, BlobResponse, MAX_BLOB_PROOFS};
+use swapmesh_protocol::private::Role;
 use swapmesh_protocol::{AuthorKey, BlobHash, Topic};
 use tokio::sync::watch;
 use tracing::debug;
@@ -224,12 +225,13 @@ impl Blobs {
         if self.holds(&hash)? {
             return Ok(());
         }
-        let request = BlobRequest::V1 { hash }.encode();
+        let private = self.private_topics_of(&hash);
         for peer in self.holders_of(&hash).await {
+            let request = self.request_to(peer, hash, &private);
             let answer = self
                 .inner
                 .net
-                .send_request(Protocol::Blob, peer, request.clone())
+                .send_request(Protocol::Blob, peer, request.encode())
                 .await;
             let frame = match answer {
                 Ok(frame) => frame,
@@ -240,7 +242,13 @@ impl Blobs {
                 }
             };
             match BlobResponse::decode(frame) {
-                Ok(BlobResponse::Blob(bytes)) => {
+                Ok(BlobResponse::ProvenBlob { proof, .. })
+                    if !self.holder_proved(peer, &request, &proof) =>
+                {
+                    debug!(%peer, %hash, "a private photo from a peer that did not prove membership: dropped");
+                    self.inner.metrics.fetch("unproven");
+                }
+                Ok(BlobResponse::Blob(bytes) | BlobResponse::ProvenBlob { bytes, .. }) => {
                     if *blake3::hash(&bytes).as_bytes() != hash.0 {
                         debug!(%peer, %hash, "a blob that does not match its hash: dropped");
                         self.inner.metrics.fetch("tampered");
@@ -271,6 +279,49 @@ impl Blobs {
             }
         }
         Err(BlobError::NotFound(hash))
+    }
+
+    /// The private meshes' topics we are in where a photo may be shared: those
+    /// of the listing that named it, else (nothing remembered) all of ours.
+    fn private_topics_of(&self, hash: &BlobHash) -> Vec<Topic> {
+        let mut topics: Vec<Topic> = match self.lock_holders().hint(hash) {
+            Some(hint) => hint.topics,
+            None => self.inner.meshes.topics(),
+        };
+        topics.retain(|t| t.is_private() && self.inner.meshes.secrets(t).is_some());
+        topics.truncate(MAX_BLOB_PROOFS);
+        topics
+    }
+
+    /// The request for `hash` to `peer`: with our proofs of membership of
+    /// `private` topics, bound to that peer.
+    fn request_to(&self, peer: PeerId, hash: BlobHash, private: &[Topic]) -> BlobRequest {
+        if private.is_empty() {
+            return BlobRequest::V1 { hash };
+        }
+        let (me, them) = (self.inner.net.local_peer_id().to_bytes(), peer.to_bytes());
+        let proofs = private
+            .iter()
+            .filter_map(|topic| {
+                let secrets = self.inner.meshes.secrets(topic)?;
+                Some((
+                    topic.as_str().to_owned(),
+                    secrets.proof(Role::Initiator, &me, &them),
+                ))
+            })
+            .collect();
+        BlobRequest::V2 { hash, proofs }
+    }
+
+    /// Whether `proof`, in a holder's answer to `request`, is its proof of
+    /// membership of one of the meshes we proved ourselves in.
+    fn holder_proved(&self, peer: PeerId, request: &BlobRequest, proof: &[u8; 32]) -> bool {
+        let (me, them) = (self.inner.net.local_peer_id().to_bytes(), peer.to_bytes());
+        request.proofs().iter().any(|(name, _)| {
+            Topic::parse(name)
+                .and_then(|t| self.inner.meshes.secrets(&t))
+                .is_some_and(|s| s.check_proof(proof, Role::Responder, &me, &them))
+        })
     }
 
     /// Stores checked bytes of another node's photo and keeps within budget.

@@ -199,6 +199,8 @@ struct Inner {
     inflight: Mutex<HashMap<BlobHash, FetchResult>>,
     eager: Arc<Semaphore>,
     metrics: fetch::FetchMetrics,
+    /// Where the listings naming each photo travel: who may be given it.
+    circles: Mutex<serve::Circles>,
 }
 
 impl Blobs {
@@ -221,6 +223,7 @@ impl Blobs {
                 inflight: Mutex::new(HashMap::new()),
                 eager: Arc::new(Semaphore::new(EAGER_FETCHES)),
                 metrics: fetch::FetchMetrics::default(),
+                circles: Mutex::new(serve::Circles::default()),
             }),
         }
     }

@@ -466,6 +466,18 @@ pub struct AddArgs {
     /// file; your node strips its metadata (GPS included) before anyone sees it.
     #[arg(long = "photo", value_name = "PATH")]
     pub photos: Vec<PathBuf>,
+    /// Publish in this mesh (repeatable, at most 4: its id, its name, or the
+    /// start of its id) instead of your area and open meshes. A private mesh
+    /// gets a listing only when named, and then not your area (unless --area).
+    #[arg(long = "mesh", value_name = "MESH")]
+    pub meshes: Vec<String>,
+    /// Keep the listing off your area: only in the meshes (named, or your
+    /// open ones).
+    #[arg(long, conflicts_with = "area")]
+    pub no_area: bool,
+    /// Publish in your area too, beside a private mesh named with --mesh.
+    #[arg(long)]
+    pub area: bool,
     /// How to reach the node.
     #[command(flatten)]
     pub client: ClientArgs,

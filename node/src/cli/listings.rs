@@ -34,6 +34,21 @@ pub(super) fn add(dir: &DataDir, args: AddArgs, purpose: Purpose) -> anyhow::Res
         deposit,
         availability: Vec::new(),
         photos: Vec::new(),
+        meshes: if args.meshes.is_empty() {
+            None
+        } else {
+            Some(
+                args.meshes
+                    .iter()
+                    .map(|m| resolve::mesh(&c, m))
+                    .collect::<anyhow::Result<_>>()?,
+            )
+        },
+        area: match (args.no_area, args.area) {
+            (true, _) => Some(false),
+            (_, true) => Some(true),
+            _ => None,
+        },
     };
     for path in &args.photos {
         input

@@ -461,12 +461,42 @@ impl Node {
     }
 
     /// Where our records go by default: our area, or the `local` mesh, plus the
-    /// named meshes we are in (at most 4 meshes).
+    /// open named meshes we are in (at most 4 meshes).
     pub fn default_placement(&self) -> Placement {
         Placement {
             area: self.inner.config.area.clone(),
             meshes: self.inner.meshes.default_meshes(),
         }
+    }
+
+    /// Where a listing goes when its author says: `meshes` (each one we are
+    /// in; `None` for the default ones) and whether our area too (`None`: yes,
+    /// unless a private mesh is named). A private mesh gets a record only when
+    /// named.
+    pub fn placement(
+        &self,
+        meshes: Option<Vec<MeshId>>,
+        area: Option<bool>,
+    ) -> Result<Placement, NodeError> {
+        let Some(mut named) = meshes else {
+            let mut placement = self.default_placement();
+            if area == Some(false) {
+                placement.area = None;
+            }
+            return Ok(placement);
+        };
+        let (_, ours) = self.inner.meshes.places();
+        if let Some(mesh) = named.iter().find(|m| !ours.contains(m)) {
+            return Err(NodeError::NotInMesh(mesh.to_string()));
+        }
+        named.sort();
+        named.dedup();
+        let private = named.iter().any(MeshId::is_private);
+        let area = area.unwrap_or(!private);
+        Ok(Placement {
+            area: self.inner.config.area.clone().filter(|_| area),
+            meshes: named,
+        })
     }
 }
 

@@ -4,19 +4,29 @@
 //! they are old news to everyone else). The wire format, the bounds, the fetch
 //! budgeting and the responder session caps all live in `swapmesh_sync`; a peer
 //! that breaks them is charged here, by the fault the machine names.
+//!
+//! On a private mesh's topic both sides prove membership first
+//! ([`swapmesh_protocol::private`]): the initiator's first reconciliation
+//! message carries its proof, the responder answers only a valid one (a wrong
+//! one is refused as "not served", uncharged: an outsider learns nothing, not
+//! even that we are in the mesh) and puts its own proof in its first answer,
+//! and the initiator sends nothing more, no fetch nor push, before that proof
+//! checks. A peer proven on a topic may go on fetching and pushing there for
+//! [`SESSION_IDLE`] after its last request.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use swapmesh_net::{Misbehaviour, NetworkHandle, PeerId, Protocol, RequestError, ResponseHandle};
+use swapmesh_protocol::private::{MeshSecrets, Proof, Role};
 use swapmesh_protocol::{RecordId, Topic, topics};
 use swapmesh_store::{Store, StoreError, TopicSync};
-use swapmesh_sync::wire::{Refusal, SyncResponse};
+use swapmesh_sync::wire::{Refusal, SyncRequest, SyncResponse};
 use swapmesh_sync::{
-    Admission, Handled, Initiator, PeerFault, ResponderLimits, Responders, Served, SessionConfig,
-    SessionReport, SyncSource,
+    Admission, Handled, Initiator, PeerFault, ResponderLimits, Responders, SESSION_IDLE, Served,
+    SessionConfig, SessionReport, SyncSource,
 };
 use tokio::sync::{Semaphore, broadcast};
 use tracing::debug;
@@ -43,7 +53,18 @@ pub enum SessionError {
     /// The node is shutting down (its blocking pool is gone).
     #[error("the node is shutting down")]
     Stopped,
+    /// A private mesh's topic that this node holds no key of.
+    #[error("not a member of the private mesh of {0}")]
+    NotMember(Topic),
+    /// The peer did not prove it is a member of the private mesh: nothing
+    /// was fetched from it or pushed to it.
+    #[error("the peer did not prove membership of {0}")]
+    Unproven(Topic),
 }
+
+/// Most (peer, private topic) pairs remembered as proven at once; more are
+/// dropped oldest first (their peers prove themselves again).
+const MAX_PROVEN: usize = 4096;
 
 /// The node's records as the session machines read them: the live records of the
 /// topics it listens to.
@@ -96,6 +117,11 @@ struct ServiceInner {
     progress: Mutex<Progress>,
     /// Requests refused, by reason.
     refused: Mutex<BTreeMap<&'static str, u64>>,
+    /// This node's peer id, which membership proofs bind.
+    me: PeerId,
+    /// Peers that proved membership of a private topic, and when they last
+    /// used it.
+    proven: Mutex<HashMap<(PeerId, Topic), Instant>>,
 }
 
 impl SyncService {
@@ -111,6 +137,7 @@ impl SyncService {
     ) -> Result<Self, swapmesh_sync::SessionError> {
         let config = SessionConfig::new(frame_limit)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let me = net.local_peer_id();
         Ok(Self {
             inner: Arc::new(ServiceInner {
                 store,
@@ -123,6 +150,8 @@ impl SyncService {
                 readers: Semaphore::new(cores.saturating_sub(1).max(1)),
                 progress: Mutex::new(Progress::default()),
                 refused: Mutex::new(BTreeMap::new()),
+                me,
+                proven: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -146,11 +175,31 @@ impl SyncService {
             .lock()
             .expect("responders lock")
             .forget(peer);
+        self.inner
+            .proven
+            .lock()
+            .expect("proven lock")
+            .retain(|(p, _), _| p != peer);
     }
 
     /// Answers one inbound sync request: admitted under the responders' lock,
-    /// its store reads on the blocking pool without it.
+    /// its store reads on the blocking pool without it. On a private mesh's
+    /// topic, only a proven member is served.
     pub(crate) async fn serve(&self, peer: PeerId, data: Vec<u8>, reply: ResponseHandle) {
+        let our_proof = match self.check_membership(peer, &data) {
+            Ok(proof) => proof,
+            Err(()) => {
+                debug!(%peer, "refused an unproven request on a private topic");
+                self.count_refusal("unproven");
+                let refused = SyncResponse::Refused {
+                    reason: Refusal::NotServing,
+                };
+                if let Err(e) = reply.respond(refused.encode()).await {
+                    debug!(%peer, error = %e, "could not answer a sync request");
+                }
+                return;
+            }
+        };
         let admission = self
             .responders()
             .admit(&peer, &data, Instant::now(), &self.source());
@@ -178,9 +227,71 @@ impl SyncService {
                 response
             }
         };
+        let response = match (response, our_proof) {
+            (SyncResponse::Reconcile { message, .. }, Some(proof)) => SyncResponse::Reconcile {
+                message,
+                proof: Some(proof),
+            },
+            (response, _) => response,
+        };
         if let Err(e) = reply.respond(response.encode()).await {
             debug!(%peer, error = %e, "could not answer a sync request");
         }
+    }
+
+    /// Whether `peer` may be served the request `data` (`Err` when not): any
+    /// request on an area or open mesh topic (or one that does not decode,
+    /// for the responders to refuse); on a private mesh's topic we are in, a
+    /// first message carrying a valid proof (then `Ok(Some)` of our proof,
+    /// for our answer), or any request of a peer proven there lately.
+    fn check_membership(&self, peer: PeerId, data: &[u8]) -> Result<Option<Proof>, ()> {
+        let Some(topic) = SyncRequest::peek_topic(data).filter(Topic::is_private) else {
+            return Ok(None);
+        };
+        // Not a member: the responders refuse it as a topic not served.
+        let Some(secrets) = self.inner.meshes.secrets(&topic) else {
+            return Ok(None);
+        };
+        let Ok(request) = SyncRequest::decode(data, self.inner.config.frame_limit()) else {
+            return Ok(None);
+        };
+        let (peer_bytes, me) = (peer.to_bytes(), self.inner.me.to_bytes());
+        let now = Instant::now();
+        if let SyncRequest::Reconcile {
+            proof: Some(proof), ..
+        } = &request
+        {
+            if !secrets.check_proof(proof, Role::Initiator, &peer_bytes, &me) {
+                return Err(());
+            }
+            self.prove(peer, topic, now);
+            return Ok(Some(secrets.proof(Role::Responder, &peer_bytes, &me)));
+        }
+        let mut proven = self.inner.proven.lock().expect("proven lock");
+        match proven.get_mut(&(peer, topic)) {
+            Some(last) if now.duration_since(*last) < SESSION_IDLE => {
+                *last = now;
+                Ok(None)
+            }
+            _ => Err(()),
+        }
+    }
+
+    /// Remembers that `peer` proved membership of `topic` now.
+    fn prove(&self, peer: PeerId, topic: Topic, now: Instant) {
+        let mut proven = self.inner.proven.lock().expect("proven lock");
+        if proven.len() >= MAX_PROVEN {
+            proven.retain(|_, last| now.duration_since(*last) < SESSION_IDLE);
+            if proven.len() >= MAX_PROVEN
+                && let Some(oldest) = proven
+                    .iter()
+                    .min_by_key(|(_, t)| **t)
+                    .map(|(k, _)| k.clone())
+            {
+                proven.remove(&oldest);
+            }
+        }
+        proven.insert((peer, topic), now);
     }
 
     /// A push within a session: records we hold cost a lookup, not a
@@ -327,6 +438,17 @@ impl SyncService {
         begun: &mut bool,
     ) -> Result<(), SessionError> {
         let topic = lock(session).topic().clone();
+        // On a private mesh's topic: proving, until the peer's proof checks.
+        let mut proving = match topic.is_private() {
+            false => None,
+            true => Some(
+                self.inner
+                    .meshes
+                    .secrets(&topic)
+                    .ok_or_else(|| SessionError::NotMember(topic.clone()))?,
+            ),
+        };
+        let (me, them) = (self.inner.me.to_bytes(), peer.to_bytes());
         loop {
             let next = self
                 .step(session, |s, source| s.poll_request(source))
@@ -339,14 +461,34 @@ impl SyncService {
                 *begun = true;
                 self.begin(needed);
             }
-            let Some(request) = next else {
+            let Some(mut request) = next else {
                 return Ok(());
             };
+            if let Some(secrets) = &proving {
+                prove_request(&mut request, secrets, &me, &them)
+                    .ok_or_else(|| SessionError::Unproven(topic.clone()))?;
+            }
             let bytes = self
                 .inner
                 .net
                 .send_request(Protocol::Sync, peer, request.encode())
                 .await?;
+            if let Some(secrets) = &proving {
+                match SyncResponse::decode(&bytes, self.inner.config.frame_limit()) {
+                    Ok(SyncResponse::Reconcile {
+                        proof: Some(proof), ..
+                    }) if secrets.check_proof(&proof, Role::Responder, &me, &them) => {
+                        self.prove(peer, topic.clone(), Instant::now());
+                        proving = None;
+                    }
+                    // Busy or unavailable: asked again later, with the proof.
+                    Ok(SyncResponse::Refused { reason }) if reason.is_retry_later() => {}
+                    _ => {
+                        debug!(%peer, %topic, "the peer did not prove membership: session ended");
+                        return Err(SessionError::Unproven(topic));
+                    }
+                }
+            }
             let handled = self
                 .step(session, move |s, source| {
                     s.handle_response_bytes(source, &bytes)
@@ -424,6 +566,24 @@ impl SyncService {
         } else {
             p.fetched = p.fetched.saturating_sub(fetched);
         }
+    }
+}
+
+/// Puts our proof in the request of a session still proving membership: only
+/// a reconciliation message may go before the peer's proof checks (`None` for
+/// anything else).
+fn prove_request(
+    request: &mut SyncRequest,
+    secrets: &MeshSecrets,
+    me: &[u8],
+    them: &[u8],
+) -> Option<()> {
+    match request {
+        SyncRequest::Reconcile { proof, .. } => {
+            *proof = Some(secrets.proof(Role::Initiator, me, them));
+            Some(())
+        }
+        _ => None,
     }
 }
 
