@@ -313,6 +313,21 @@ fn every_error_has_a_documented_code() {
             404,
             "profile_not_found",
         ),
+        // A listing for a mesh that is no mesh id, or one this node is not in.
+        case(
+            "POST",
+            "/api/v1/listings",
+            Some(json!({"kinds": ["give"], "title": "Drill", "meshes": ["Not-A-Mesh"]})),
+            400,
+            "invalid_mesh_id",
+        ),
+        case(
+            "POST",
+            "/api/v1/listings",
+            Some(json!({"kinds": ["give"], "title": "Drill", "meshes": ["nosuchmesh"]})),
+            404,
+            "mesh_not_found",
+        ),
         case(
             "DELETE",
             "/api/v1/meshes/Not-A-Mesh",

@@ -24,6 +24,7 @@ mod network;
 mod openapi;
 mod paging;
 mod photos;
+mod private_meshes;
 mod reviews;
 mod tokens;
 mod trust;

@@ -38,12 +38,16 @@ fn browse(dir: &Path) -> BTreeSet<(String, String, u64)> {
 }
 
 fn add(dir: &Path, title: &str) -> String {
-    let out = ok(
-        dir,
-        &[
-            "listing", "add", "--title", title, "--kind", "give", "--json",
-        ],
-    );
+    add_with(dir, title, &[])
+}
+
+/// [`add`] with more arguments (`--mesh ID`, `--area`, …).
+fn add_with(dir: &Path, title: &str, more: &[&str]) -> String {
+    let mut args = vec![
+        "listing", "add", "--title", title, "--kind", "give", "--json",
+    ];
+    args.extend_from_slice(more);
+    let out = ok(dir, &args);
     let listing: Value = serde_json::from_str(&out).unwrap();
     listing["id"].as_str().unwrap().to_owned()
 }
@@ -166,6 +170,7 @@ fn mesh_invite_brings_a_distant_neighbour_in_and_leaves_outsiders_out() {
     let mesh = created["id"].as_str().unwrap().to_owned();
     let invite = created["invite"].as_str().unwrap().to_owned();
     assert!(invite.starts_with("swapmesh:"), "{invite}");
+    assert_eq!(created["kind"], "private", "{created}");
 
     // A mistyped invite is refused with a clear error, and nothing is joined.
     let mut typo = invite.clone();
@@ -177,9 +182,21 @@ fn mesh_invite_brings_a_distant_neighbour_in_and_leaves_outsiders_out() {
 
     let joined = ok(&dirs[1], &["mesh", "join", &invite]);
     assert!(joined.contains(&mesh), "{joined}");
-    assert!(ok(&dirs[1], &["mesh", "list"]).contains("Elm Street"));
+    // `mesh list`: id, kind, name.
+    let listed = ok(&dirs[1], &["mesh", "list"]);
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(&mesh))
+        .unwrap_or_else(|| panic!("the joined mesh is not listed: {listed}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        words,
+        [mesh.as_str(), "private", "Elm", "Street"],
+        "{listed}"
+    );
 
-    let id = add(&dirs[0], "Lawn mower");
+    // A private mesh gets a listing only when it is named.
+    let id = add_with(&dirs[0], "Lawn mower", &["--mesh", &mesh]);
     eventually("the joiner to see the mesh's listing", || {
         let out = ok(&dirs[1], &["browse", "--mesh", &mesh, "--json"]);
         out.contains(&id)

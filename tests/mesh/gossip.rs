@@ -131,14 +131,14 @@ fn wide(i: u32) -> char {
 
 /// A mesh id of 32 characters, the most an id may have: its topic
 /// `swapmesh/1/mesh/<id>` is the longest topic there is.
-fn longest_mesh(fill: char) -> MeshId {
+pub(crate) fn longest_mesh(fill: char) -> MeshId {
     kit::mesh(&fill.to_string().repeat(32))
 }
 
 /// The largest listing the protocol's rules let a node publish: every field at
 /// its limit, in four-byte characters where the limit counts characters, and
 /// every number at its widest encoding.
-fn largest_listing() -> Listing {
+pub(crate) fn largest_listing() -> Listing {
     let most = Money {
         amount: i64::MAX,
         currency: *b"EUR",

@@ -15,6 +15,7 @@ mod ingest;
 mod lifecycle;
 mod mail;
 mod photos;
+mod private;
 mod pushes;
 mod quotas;
 mod receipts;

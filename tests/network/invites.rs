@@ -23,7 +23,8 @@ async fn mesh_joined_from_an_invite_alone_gets_its_listings_and_outsiders_do_not
     let outsider = kit::node(Net::Tcp, None, |c| c.bootstrap = vec![creator_addr]).await;
     kit::wait_connected(&outsider, &creator).await;
 
-    let (mesh, invite) = creator.create_mesh("Rue des Lilas").await.unwrap();
+    let (mesh, invite) = creator.create_mesh("Rue des Lilas", false).await.unwrap();
+    assert!(mesh.is_private(), "a mesh is private by default");
     assert!(invite.starts_with("swapmesh:"));
 
     // The joiner knows nothing but the invite.
@@ -44,6 +45,7 @@ async fn mesh_joined_from_an_invite_alone_gets_its_listings_and_outsiders_do_not
     assert_eq!(named.len(), 1);
     assert_eq!(named[0].id, mesh);
     assert_eq!(named[0].name.as_deref(), Some("Rue des Lilas"));
+    assert!(named[0].private, "joined as a private mesh");
     kit::wait_connected(&joiner, &creator).await;
 
     let placement = Placement {

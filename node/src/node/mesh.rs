@@ -155,6 +155,12 @@ impl Node {
         self.inner.meshes.ids()
     }
 
+    /// The key of a private mesh this node is in (what its invites carry:
+    /// whoever holds it can read and post).
+    pub fn mesh_key(&self, mesh: &MeshId) -> Option<MeshKey> {
+        self.inner.meshes.key_of(mesh)
+    }
+
     /// The named meshes this node is in, with their names.
     pub fn named_meshes(&self) -> Vec<MeshInfo> {
         self.inner.meshes.list()
