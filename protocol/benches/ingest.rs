@@ -2,8 +2,10 @@
 //! the whole ingest path (decode + canonical re-encode check + verify_strict +
 //! validate) of a typical listing on one core, and the same over a batch spread
 //! across both cores; and a review (three signatures: the record's and its
-//! receipt's two) against three raw verifications. The ratios, measured in the
-//! same run, are printed at the end.
+//! receipt's two) against three raw verifications; and the gossip path of a
+//! private mesh (decode, open the sealed record, decode and check it) against
+//! the open one (decode and check) over the same listings. The ratios, measured
+//! in the same run, are printed at the end.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -11,9 +13,13 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use ed25519_dalek::Signer;
 use swapmesh_protocol::listing::DealKind;
+use swapmesh_protocol::private::{MeshKey, MeshSecrets};
 use swapmesh_protocol::signed::author_of;
 use swapmesh_protocol::social::{Outcome, Receipt, ReceiptStatement, Review};
-use swapmesh_protocol::{AgreementId, Content, Timestamp, check_bytes, fixtures, sign_own};
+use swapmesh_protocol::{
+    AgreementId, Content, GossipMessage, SignedRecord, Timestamp, check, check_bytes, fixtures,
+    sign_own,
+};
 
 const NOW: Timestamp = Timestamp(1_800_000_000);
 const BATCH: usize = 1024;
@@ -26,6 +32,12 @@ struct Inputs {
     records: Vec<Vec<u8>>,
     /// Wire bytes of reviews by many authors, each embedding its receipt.
     reviews: Vec<Vec<u8>>,
+    /// Gossip messages of listings in a private mesh, in the clear.
+    plain: Vec<Vec<u8>>,
+    /// The same listings, sealed for the mesh.
+    sealed: Vec<Vec<u8>>,
+    /// The mesh's keys.
+    mesh: MeshSecrets,
 }
 
 /// A review by `author` of `other`, after an agreement `other` provided.
@@ -77,12 +89,56 @@ fn inputs() -> Inputs {
     let reviews = (0..BATCH as u64)
         .map(|i| review_bytes(&fixtures::key(i), &fixtures::key(i + 100_000), i))
         .collect();
+    let mesh = MeshSecrets::new(&MeshKey::from_bytes([29; 32]));
+    let private: Vec<SignedRecord> = (0..BATCH as u64)
+        .map(|i| {
+            let key = fixtures::key(i);
+            let mut body =
+                fixtures::listing_body(author_of(&key), "u4pru", fixtures::listing("x"), NOW);
+            body.area = None;
+            body.meshes = vec![mesh.id().clone()];
+            sign_own(&body, &key, NOW).expect("valid").signed().clone()
+        })
+        .collect();
+    let plain = private
+        .iter()
+        .map(|r| GossipMessage::record(r.clone()).encode())
+        .collect();
+    let sealed = private
+        .iter()
+        .map(|r| GossipMessage::sealed(mesh.seal(&r.encode())).encode())
+        .collect();
     Inputs {
         key: signer.verifying_key(),
         msg,
         sig,
         records,
         reviews,
+        plain,
+        sealed,
+        mesh,
+    }
+}
+
+/// The open gossip path: decode the message, check its record.
+fn ingest_plain(i: &Inputs) {
+    for m in &i.plain {
+        let GossipMessage::V1(record) = GossipMessage::decode(black_box(m)).unwrap() else {
+            unreachable!()
+        };
+        black_box(check(record, NOW).unwrap());
+    }
+}
+
+/// A private mesh's gossip path: decode the message, open it, decode and
+/// check its record.
+fn ingest_sealed(i: &Inputs) {
+    for m in &i.sealed {
+        let GossipMessage::Sealed(sealed) = GossipMessage::decode(black_box(m)).unwrap() else {
+            unreachable!()
+        };
+        let plaintext = i.mesh.open(&sealed).unwrap();
+        black_box(check(SignedRecord::decode(&plaintext).unwrap(), NOW).unwrap());
     }
 }
 
@@ -128,6 +184,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| ingest_two_cores(&i))
     });
     g.bench_function("ingest_review_one_core", |b| b.iter(|| ingest_reviews(&i)));
+    g.bench_function("ingest_gossip_plain", |b| b.iter(|| ingest_plain(&i)));
+    g.bench_function("ingest_gossip_sealed", |b| b.iter(|| ingest_sealed(&i)));
     g.finish();
 }
 
@@ -156,6 +214,8 @@ fn ratios() {
     let one = rate(BATCH, || ingest_one_core(&i));
     let two = rate(BATCH, || ingest_two_cores(&i));
     let reviews = rate(BATCH, || ingest_reviews(&i));
+    let plain = rate(BATCH, || ingest_plain(&i));
+    let sealed = rate(BATCH, || ingest_sealed(&i));
     println!("\nratios (same run, best of 5 x 0.4 s):");
     println!("  raw verify_strict      {raw:>10.0} /s");
     println!(
@@ -169,6 +229,11 @@ fn ratios() {
     println!(
         "  reviews, one core      {reviews:>10.0} /s  x 3 signatures = {:.2}x raw",
         reviews * 3.0 / raw
+    );
+    println!("  gossip, open mesh      {plain:>10.0} /s  = {:.2}x raw", plain / raw);
+    println!(
+        "  gossip, private mesh   {sealed:>10.0} /s  = {:.2}x open mesh (sealed: + decrypt, nonce check)",
+        sealed / plain
     );
 }
 
