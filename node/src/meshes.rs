@@ -461,6 +461,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_private_mesh_keeps_its_key_and_stays_out_of_defaults() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path(), Default::default()).unwrap();
+        let book = MeshBook::open(store.clone(), None, &[mesh("club")], u64::MAX)
+            .await
+            .unwrap();
+        let (open_key, hidden_key) = (MeshKey::random(), MeshKey::random());
+        let seen = book
+            .join_private(open_key.clone(), Some("Elm".into()), true)
+            .await
+            .unwrap();
+        let hidden = book
+            .join_private(hidden_key.clone(), None, false)
+            .await
+            .unwrap();
+        drop(book);
+        let book = MeshBook::open(store, None, &[], u64::MAX).await.unwrap();
+        assert_eq!(book.key_of(&seen), Some(open_key));
+        assert_eq!(book.key_of(&hidden), Some(hidden_key));
+        assert_eq!(book.key_of(&mesh("club")), None);
+        assert!(book.secrets(&Topic::mesh(&seen)).is_some());
+        // Only the open mesh gets records by default.
+        assert_eq!(book.default_meshes(), vec![MeshId::local(), mesh("club")]);
+        // A hidden mesh's topic is listened to but not announced.
+        assert!(book.listens_to(&Topic::mesh(&hidden)));
+        assert!(!book.announces(&Topic::mesh(&hidden)));
+        assert!(book.announces(&Topic::mesh(&seen)));
+        let kinds: Vec<(bool, bool)> = book
+            .list()
+            .iter()
+            .map(|m| (m.private, m.discoverable))
+            .collect();
+        assert_eq!(kinds.len(), 3);
+        assert!(kinds.contains(&(true, false)) && kinds.contains(&(false, true)));
+        // A private id named in the config, without its key, is not joined.
+        let bogus = MeshKey::random().id();
+        drop(book);
+        let tmp2 = tempfile::tempdir().unwrap();
+        let store2 = Store::open(tmp2.path(), Default::default()).unwrap();
+        let book = MeshBook::open(store2, None, &[bogus.clone()], u64::MAX)
+            .await
+            .unwrap();
+        assert!(!book.ids().contains(&bogus));
+    }
+
+    #[tokio::test]
     async fn a_book_of_an_older_version_is_read_and_rewritten() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(tmp.path(), Default::default()).unwrap();

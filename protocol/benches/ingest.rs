@@ -230,7 +230,10 @@ fn ratios() {
         "  reviews, one core      {reviews:>10.0} /s  x 3 signatures = {:.2}x raw",
         reviews * 3.0 / raw
     );
-    println!("  gossip, open mesh      {plain:>10.0} /s  = {:.2}x raw", plain / raw);
+    println!(
+        "  gossip, open mesh      {plain:>10.0} /s  = {:.2}x raw",
+        plain / raw
+    );
     println!(
         "  gossip, private mesh   {sealed:>10.0} /s  = {:.2}x open mesh (sealed: + decrypt, nonce check)",
         sealed / plain

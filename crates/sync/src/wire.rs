@@ -595,6 +595,30 @@ mod tests {
     }
 
     #[test]
+    fn a_proof_of_the_wrong_length_is_refused() {
+        let request = SyncRequest::Reconcile {
+            topic: topic(),
+            session: 1,
+            message: vec![1],
+            proof: Some([7; 32]),
+        };
+        let bytes = request.encode();
+        // One byte of the proof cut, or one added: not a frame.
+        let mut short = bytes.clone();
+        short.pop();
+        assert!(SyncRequest::decode(&short, 1 << 20).is_err());
+        let mut long = bytes.clone();
+        long.push(7);
+        assert!(SyncRequest::decode(&long, 1 << 20).is_err());
+        let answer = SyncResponse::Reconcile {
+            message: vec![1],
+            proof: Some([7; 32]),
+        }
+        .encode();
+        assert!(SyncResponse::decode(&answer[..answer.len() - 1], 1 << 20).is_err());
+    }
+
+    #[test]
     fn every_request_kind_names_its_topic_up_front() {
         let private = Topic::parse("swapmesh/1/pmesh/p0123456789abcdef0123456789abcde").unwrap();
         for topic in [topic(), private] {

@@ -443,6 +443,11 @@ pub struct CreateMesh {
     /// of a private one (the default: only holders of an invite).
     #[serde(default)]
     pub open: bool,
+    /// Whether members announce a private mesh's (opaque) topic in Kademlia,
+    /// so they can find each other beyond the invite's addresses (default
+    /// true; an open mesh always is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discoverable: Option<bool>,
 }
 
 /// An invite to join with.

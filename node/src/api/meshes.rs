@@ -76,7 +76,7 @@ fn info_of(node: &Node, id: &swapmesh_protocol::MeshId) -> Option<MeshInfo> {
     request_body = CreateMesh,
     responses(
         (status = 201, description = "The mesh and its invite", body = MeshInvite),
-        (status = 422, description = "`invalid_invite`: the name cannot go into an invite (e.g. too long)", body = ErrorBody),
+        (status = 422, description = "`invalid_invite`: the name cannot go into an invite (e.g. too long); `invalid_field`: `discoverable` false for an open mesh", body = ErrorBody),
         (status = 503, description = "`no_address_to_share`: the node listens nowhere yet; `network_unavailable`", body = ErrorBody),
     )
 )]
@@ -84,7 +84,22 @@ async fn create_mesh(
     State(state): State<ApiState>,
     Body(input): Body<CreateMesh>,
 ) -> ApiResult<(StatusCode, Json<MeshInvite>)> {
-    let (id, invite) = state.node().create_mesh(&input.name, input.open).await?;
+    let discoverable = input.discoverable.unwrap_or(true);
+    if input.open && !discoverable {
+        return Err(crate::api::error::ApiError::field(
+            crate::api::error::ErrorCode::InvalidField,
+            "discoverable",
+            "an open mesh is always discoverable",
+        ));
+    }
+    let (id, invite) = if input.open {
+        state.node().create_mesh(&input.name, true).await?
+    } else {
+        state
+            .node()
+            .create_private_mesh(&input.name, discoverable)
+            .await?
+    };
     Ok((
         StatusCode::CREATED,
         Json(MeshInvite {

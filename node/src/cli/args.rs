@@ -184,6 +184,11 @@ pub enum MeshCommand {
         /// An open mesh: anyone who knows its id may join, read and post.
         #[arg(long)]
         open: bool,
+        /// Members do not announce the private mesh's (opaque) id in
+        /// Kademlia: they find each other only through the invite's addresses
+        /// and the peers they meet.
+        #[arg(long, conflicts_with = "open")]
+        undiscoverable: bool,
         /// How to reach the node.
         #[command(flatten)]
         client: ClientArgs,

@@ -121,10 +121,15 @@ pub(super) fn mesh(dir: &DataDir, command: MeshCommand) -> anyhow::Result<()> {
         MeshCommand::Create {
             name,
             open,
+            undiscoverable,
             client: args,
         } => {
-            let out: MeshInvite =
-                client(dir, &args)?.post("/meshes", &CreateMesh { name, open })?;
+            let create = CreateMesh {
+                name,
+                open,
+                discoverable: undiscoverable.then_some(false),
+            };
+            let out: MeshInvite = client(dir, &args)?.post("/meshes", &create)?;
             if args.json {
                 print_json(&out);
             } else {

@@ -170,23 +170,36 @@ impl Node {
     /// (see [`Node::invite`]): a private mesh (a fresh random key, which only
     /// its invites carry) unless `open` (a fresh random id anyone may join).
     pub async fn create_mesh(&self, name: &str, open: bool) -> Result<(MeshId, String), NodeError> {
-        if open {
+        if !open {
+            return self.create_private_mesh(name, true).await;
+        }
+        {
             let mesh = MeshId::random();
             // Check the name (and that we have an address) before joining anything.
             let text = self.invite_text(&mesh, name, None).await?;
             self.join_named_mesh(mesh.clone(), Some(name.to_owned()))
                 .await?;
             info!(%mesh, name, "created open mesh");
-            return Ok((mesh, text));
+            Ok((mesh, text))
         }
+    }
+
+    /// Creates a private mesh (a fresh random key, which only its invites
+    /// carry), joins it, and returns its id and an invite. Members announce
+    /// its topic in Kademlia only when it is `discoverable`.
+    pub async fn create_private_mesh(
+        &self,
+        name: &str,
+        discoverable: bool,
+    ) -> Result<(MeshId, String), NodeError> {
         let key = MeshKey::random();
         let mesh = key.id();
         let text = self
-            .invite_text(&mesh, name, Some((key.clone(), true)))
+            .invite_text(&mesh, name, Some((key.clone(), discoverable)))
             .await?;
-        self.join_private_mesh(key, Some(name.to_owned()), true)
+        self.join_private_mesh(key, Some(name.to_owned()), discoverable)
             .await?;
-        info!(%mesh, name, "created private mesh");
+        info!(%mesh, name, discoverable, "created private mesh");
         Ok((mesh, text))
     }
 
