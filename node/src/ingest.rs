@@ -210,28 +210,48 @@ pub(crate) struct Ingestor {
     meshes: Arc<MeshBook>,
 }
 
+/// What [`Ingestor::new`] takes.
+pub(crate) struct IngestorParts {
+    pub(crate) store: Store,
+    pub(crate) events: broadcast::Sender<NodeEvent>,
+    pub(crate) metrics: Arc<AppMetrics>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) faults: Faults,
+    pub(crate) photos: mpsc::Sender<PhotosNamed>,
+    pub(crate) health: Arc<Health>,
+    pub(crate) meshes: Arc<MeshBook>,
+}
+
+/// Why a gossip message yields no record to judge.
+enum Unopened {
+    /// The sender broke a rule (the reason in a word).
+    Rejected(&'static str),
+    /// Nobody to blame.
+    Ignored(&'static str),
+}
+
+impl From<Unopened> for Judged {
+    fn from(u: Unopened) -> Self {
+        match u {
+            Unopened::Rejected(why) => Judged::Rejected(why),
+            Unopened::Ignored(why) => Judged::Ignored(why),
+        }
+    }
+}
+
 impl Ingestor {
-    pub(crate) fn new(
-        store: Store,
-        events: broadcast::Sender<NodeEvent>,
-        metrics: Arc<AppMetrics>,
-        clock: Arc<dyn Clock>,
-        faults: Faults,
-        photos: mpsc::Sender<PhotosNamed>,
-        health: Arc<Health>,
-        meshes: Arc<MeshBook>,
-    ) -> Self {
+    pub(crate) fn new(parts: IngestorParts) -> Self {
         Self {
-            store,
-            events,
-            metrics,
-            clock,
-            faults,
-            photos,
-            health,
+            store: parts.store,
+            events: parts.events,
+            metrics: parts.metrics,
+            clock: parts.clock,
+            faults: parts.faults,
+            photos: parts.photos,
+            health: parts.health,
             skew: Arc::default(),
             arrivals: Arrivals::default(),
-            meshes,
+            meshes: parts.meshes,
         }
     }
 
@@ -250,7 +270,7 @@ impl Ingestor {
         let now = self.clock.now();
         let judged = match self.open(topic, data) {
             Ok(record) => self.judge_fresh(record, topic, now),
-            Err(judged) => judged,
+            Err(unopened) => unopened.into(),
         };
         let stored = self.store_judged(Path::Gossip, vec![judged], now, from, Some(topic));
         stored.verdicts.first().map_or(Validation::Ignore, |v| v.0)
@@ -259,29 +279,29 @@ impl Ingestor {
     /// The record a gossip message on `topic` carries: in the clear on an area
     /// or open mesh topic, sealed under the mesh's key on a private one (one
     /// AEAD open; a size no sealed record has is refused before it).
-    fn open(&self, topic: &Topic, data: &[u8]) -> Result<SignedRecord, Judged> {
+    fn open(&self, topic: &Topic, data: &[u8]) -> Result<SignedRecord, Unopened> {
         let message = GossipMessage::decode(data).map_err(|e| {
             debug!(%topic, error = %e, "malformed gossip message");
-            Judged::Rejected("malformed")
+            Unopened::Rejected("malformed")
         })?;
         match (message, topic.is_private()) {
             (GossipMessage::V1(record), false) => Ok(record),
-            (GossipMessage::V1(_), true) => Err(Judged::Rejected("not_sealed")),
+            (GossipMessage::V1(_), true) => Err(Unopened::Rejected("not_sealed")),
             (GossipMessage::Sealed(sealed), true) => {
                 // Gossipsub hands us only topics we joined; a mesh left a
                 // moment ago may still deliver one.
                 let secrets = self
                     .meshes
                     .secrets(topic)
-                    .ok_or(Judged::Ignored("not_member"))?;
+                    .ok_or(Unopened::Ignored("not_member"))?;
                 let plaintext = secrets.open(&sealed).map_err(|e| {
                     debug!(%topic, error = %e, "a sealed message did not open");
-                    Judged::Rejected("unsealable")
+                    Unopened::Rejected("unsealable")
                 })?;
-                SignedRecord::decode(&plaintext).map_err(|_| Judged::Rejected("malformed"))
+                SignedRecord::decode(&plaintext).map_err(|_| Unopened::Rejected("malformed"))
             }
-            (GossipMessage::Sealed(_), false) => Err(Judged::Rejected("sealed_in_the_open")),
-            (_, _) => Err(Judged::Rejected("malformed")),
+            (GossipMessage::Sealed(_), false) => Err(Unopened::Rejected("sealed_in_the_open")),
+            (_, _) => Err(Unopened::Rejected("malformed")),
         }
     }
 

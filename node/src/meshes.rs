@@ -500,7 +500,7 @@ mod tests {
         drop(book);
         let tmp2 = tempfile::tempdir().unwrap();
         let store2 = Store::open(tmp2.path(), Default::default()).unwrap();
-        let book = MeshBook::open(store2, None, &[bogus.clone()], u64::MAX)
+        let book = MeshBook::open(store2, None, std::slice::from_ref(&bogus), u64::MAX)
             .await
             .unwrap();
         assert!(!book.ids().contains(&bogus));

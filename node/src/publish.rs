@@ -56,17 +56,28 @@ pub(crate) struct Publisher {
     meshes: Arc<MeshBook>,
 }
 
+/// What [`Publisher::new`] takes beside the config.
+pub(crate) struct PublisherParts {
+    pub(crate) key: SigningKey,
+    pub(crate) store: Store,
+    pub(crate) net: NetworkHandle,
+    pub(crate) events: broadcast::Sender<NodeEvent>,
+    pub(crate) metrics: Arc<AppMetrics>,
+    pub(crate) photos: BlobStore,
+    pub(crate) meshes: Arc<MeshBook>,
+}
+
 impl Publisher {
-    pub(crate) fn new(
-        key: SigningKey,
-        store: Store,
-        net: NetworkHandle,
-        events: broadcast::Sender<NodeEvent>,
-        metrics: Arc<AppMetrics>,
-        config: &NodeConfig,
-        photos: BlobStore,
-        meshes: Arc<MeshBook>,
-    ) -> Self {
+    pub(crate) fn new(parts: PublisherParts, config: &NodeConfig) -> Self {
+        let PublisherParts {
+            key,
+            store,
+            net,
+            events,
+            metrics,
+            photos,
+            meshes,
+        } = parts;
         Self {
             photos,
             author: swapmesh_protocol::signed::author_of(&key),

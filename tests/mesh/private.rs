@@ -43,11 +43,14 @@ async fn publish_in(node: &Node, mesh: &MeshId, d: &str) -> RecordId {
         .id()
 }
 
+/// Gossip heard: (topic, payload).
+type Heard = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// A bare network peer that records the gossip it hears and answers sync
 /// requests with `answer` (counting them by kind).
 struct Outsider {
     net: NetworkHandle,
-    heard: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    heard: Heard,
     asked: Arc<Mutex<Vec<SyncRequest>>>,
 }
 
@@ -59,7 +62,7 @@ impl Outsider {
         config.gossip.heartbeat_interval = Duration::from_millis(100);
         let (net, mut events, event_loop) = swapmesh_net::new(config).expect("network");
         tokio::spawn(event_loop.run());
-        let heard = Arc::new(Mutex::new(Vec::new()));
+        let heard: Heard = Arc::default();
         let asked = Arc::new(Mutex::new(Vec::new()));
         let (h, a) = (heard.clone(), asked.clone());
         tokio::spawn(async move {

@@ -38,11 +38,11 @@ use crate::error::NodeError;
 use crate::events::NodeEvent;
 use crate::health::Health;
 use crate::identity;
-use crate::ingest::Ingestor;
+use crate::ingest::{Ingestor, IngestorParts};
 use crate::mail::{Mail, MailParts};
 use crate::meshes::MeshBook;
 use crate::metrics::AppMetrics;
-use crate::publish::Publisher;
+use crate::publish::{Publisher, PublisherParts};
 use crate::skew::SkewWatch;
 use crate::sync::schedule::Schedule;
 use crate::sync::{Progress, SessionError, SessionReport, SyncService};
@@ -120,16 +120,16 @@ impl Node {
         let metrics = Arc::new(AppMetrics::default());
         let health = Arc::new(Health::default());
         let clock = config.clock.clone();
-        let ingestor = Arc::new(Ingestor::new(
-            store.clone(),
-            events.clone(),
-            metrics.clone(),
-            clock.clone(),
-            config.faults.clone(),
-            photos_named,
-            health.clone(),
-            meshes.clone(),
-        ));
+        let ingestor = Arc::new(Ingestor::new(IngestorParts {
+            store: store.clone(),
+            events: events.clone(),
+            metrics: metrics.clone(),
+            clock: clock.clone(),
+            faults: config.faults.clone(),
+            photos: photos_named,
+            health: health.clone(),
+            meshes: meshes.clone(),
+        }));
         let skew = ingestor.skew();
         let blocks = Arc::new(Blocks::open(store.clone())?);
         let trust = Arc::new(Trust::new(
@@ -158,14 +158,16 @@ impl Node {
             config.sync_on_connect,
         ));
         let publisher = Arc::new(Publisher::new(
-            key.clone(),
-            store.clone(),
-            net.clone(),
-            events.clone(),
-            metrics.clone(),
+            PublisherParts {
+                key: key.clone(),
+                store: store.clone(),
+                net: net.clone(),
+                events: events.clone(),
+                metrics: metrics.clone(),
+                photos: photo_files.clone(),
+                meshes: meshes.clone(),
+            },
             &config,
-            photo_files.clone(),
-            meshes.clone(),
         ));
         let mail = Mail::new(MailParts {
             key: key.clone(),
