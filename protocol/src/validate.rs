@@ -20,6 +20,7 @@ use crate::record::{Content, Decoded, FORMAT_VERSION, RecordBody, RecordKind};
 use crate::signed::{MAX_BODY, SignedRecord, author_of, signing_bytes};
 use crate::social::{Profile, Receipt, Review, Vouch};
 use crate::time::{MINUTE, Timestamp, YEAR};
+use crate::topic::MeshId;
 
 /// How far ahead of `now` a creation time may be before the record is ignored.
 pub const MAX_CLOCK_SKEW: u64 = 10 * MINUTE;
@@ -97,6 +98,11 @@ pub enum Invalid {
         /// How many were given.
         count: usize,
     },
+    /// A record in a private mesh names an area or an open mesh too: it would
+    /// travel in the clear, where anyone could sign one and so post into the
+    /// private mesh through an open topic.
+    #[error("a record in a private mesh may name no area and no open mesh")]
+    PrivateInTheOpen,
     /// `expires_at` is not after `created_at`.
     #[error("expires at or before it was created")]
     ExpiresBeforeCreated,
@@ -196,6 +202,7 @@ impl Invalid {
             Invalid::BadGeohash(_) => "bad_geohash",
             Invalid::BadMeshId(_) => "bad_mesh_id",
             Invalid::BadMeshes { .. } => "bad_meshes",
+            Invalid::PrivateInTheOpen => "private_in_the_open",
             Invalid::ExpiresBeforeCreated => "expires_before_created",
             Invalid::ExpiryTooFar { .. } => "expiry_too_far",
             Invalid::BadName(_) => "bad_name",
@@ -444,6 +451,11 @@ pub fn validate_body(body: &RecordBody) -> Result<(), Invalid> {
         .all(|(i, m)| !body.meshes[..i].contains(m));
     if count > MAX_MESHES || !distinct {
         return Err(Invalid::BadMeshes { count });
+    }
+    if body.meshes.iter().any(MeshId::is_private)
+        && (body.area.is_some() || body.meshes.iter().any(|m| !m.is_private()))
+    {
+        return Err(Invalid::PrivateInTheOpen);
     }
     if body.expires_at <= body.created_at {
         return Err(Invalid::ExpiresBeforeCreated);

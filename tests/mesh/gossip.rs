@@ -131,7 +131,7 @@ fn wide(i: u32) -> char {
 
 /// A mesh id of 32 characters, the most an id may have: its topic
 /// `swapmesh/1/mesh/<id>` is the longest topic there is.
-pub(crate) fn longest_mesh(fill: char) -> MeshId {
+fn longest_mesh(fill: char) -> MeshId {
     kit::mesh(&fill.to_string().repeat(32))
 }
 

@@ -359,6 +359,19 @@ async fn outsider_cannot_post_into_a_private_mesh() {
         publish_while_connected(&outsider, &ana, &topic, data).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Nor through an open topic: a record naming the area and the mesh, in
+    // the clear on the area's topic.
+    let cell = Topic::area(&Geohash::parse_cell(CELL).unwrap());
+    outsider.subscribe(cell.as_str()).await.unwrap();
+    let mut sideways = stranger_record(&mesh, "sideways");
+    {
+        let key = fixtures::key(2900);
+        let mut body = sideways.decode_trusted().unwrap();
+        body.area = Some(Geohash::parse_area(CELL).unwrap());
+        sideways = SignedRecord::sign(&body, &key);
+    }
+    let data = GossipMessage::record(sideways.clone()).encode();
+    publish_while_connected(&outsider, &ana, &cell, data).await;
     let peer = outsider.local_peer_id();
     let charged = tokio::time::timeout(kit::TIMEOUT, async {
         loop {
@@ -386,7 +399,7 @@ async fn outsider_cannot_post_into_a_private_mesh() {
             node.record(&good.id()).unwrap().is_some()
         })
         .await;
-        for bad in [&forged, &plain] {
+        for bad in [&forged, &plain, &sideways] {
             assert!(
                 node.record(&bad.id()).unwrap().is_none(),
                 "stored a bad post"
@@ -439,7 +452,7 @@ async fn members_see_each_other_and_catch_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_largest_sealed_record_fits_on_a_pmesh_topic() {
-    use crate::gossip::{largest_listing, longest_mesh};
+    use crate::gossip::largest_listing;
     use swapmesh_protocol::validate::MAX_PHOTOS;
 
     let publisher = kit::node(None).await;
@@ -453,15 +466,16 @@ async fn the_largest_sealed_record_fits_on_a_pmesh_topic() {
             .photos
             .push(publisher.add_photo(photo).await.unwrap().hash);
     }
-    // The largest place: a 6-character area and four meshes, the private one
-    // with members.
+    // The largest place a private record has: four private meshes (32
+    // characters each; the first with members). A private record names no
+    // area and no open mesh.
     let placement = Placement {
-        area: Some(Geohash::parse_area("u4pruy").unwrap()),
+        area: None,
         meshes: vec![
             mesh.clone(),
-            longest_mesh('b'),
-            longest_mesh('c'),
-            longest_mesh('d'),
+            MeshKey::random().id(),
+            MeshKey::random().id(),
+            MeshKey::random().id(),
         ],
     };
     let published = publisher
@@ -577,11 +591,13 @@ async fn leaving_forgets_the_key_and_the_records_only_the_mesh_held() {
     let (mesh, _) = private_mesh(&[&ana, &ben]).await;
 
     let only_mesh = publish_in(&ana, &mesh, "mesh-only").await;
+    // Nothing goes both to a private mesh and in the open.
+    assert!(matches!(
+        ana.placement(Some(vec![mesh.clone()]), Some(true)),
+        Err(swapmesh_node::NodeError::Invalid(_))
+    ));
     let both = ana
-        .publish_listing_at(
-            fixtures::listing("mesh-and-area"),
-            ana.placement(Some(vec![mesh.clone()]), Some(true)).unwrap(),
-        )
+        .publish_listing(fixtures::listing("area"))
         .await
         .unwrap()
         .id();

@@ -164,13 +164,15 @@ pub struct ListingInput {
     pub photos: Vec<String>,
     /// The meshes to publish in (ids of meshes this node is in, at most 4),
     /// instead of the default: the area plus the node's open meshes. A
-    /// private mesh gets a listing only when named here. Kept by updates.
+    /// private mesh gets a listing only when named here, and the listing then
+    /// goes nowhere else (naming the area or an open mesh beside it is 422
+    /// `invalid_record`, rule `private_in_the_open`). Kept by updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_items = 4)]
     pub meshes: Option<Vec<String>>,
     /// Whether the listing also goes to the node's area. Default: true,
     /// unless `meshes` names a private mesh (nothing meant for the street
-    /// leaks to the area).
+    /// leaks to the area; true is then refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area: Option<bool>,
 }

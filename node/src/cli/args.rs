@@ -473,16 +473,14 @@ pub struct AddArgs {
     pub photos: Vec<PathBuf>,
     /// Publish in this mesh (repeatable, at most 4: its id, its name, or the
     /// start of its id) instead of your area and open meshes. A private mesh
-    /// gets a listing only when named, and then not your area (unless --area).
+    /// gets a listing only when named, and it then goes nowhere else (not your
+    /// area, not an open mesh).
     #[arg(long = "mesh", value_name = "MESH")]
     pub meshes: Vec<String>,
     /// Keep the listing off your area: only in the meshes (named, or your
     /// open ones).
-    #[arg(long, conflicts_with = "area")]
-    pub no_area: bool,
-    /// Publish in your area too, beside a private mesh named with --mesh.
     #[arg(long)]
-    pub area: bool,
+    pub no_area: bool,
     /// How to reach the node.
     #[command(flatten)]
     pub client: ClientArgs,

@@ -44,11 +44,7 @@ pub(super) fn add(dir: &DataDir, args: AddArgs, purpose: Purpose) -> anyhow::Res
                     .collect::<anyhow::Result<_>>()?,
             )
         },
-        area: match (args.no_area, args.area) {
-            (true, _) => Some(false),
-            (_, true) => Some(true),
-            _ => None,
-        },
+        area: args.no_area.then_some(false),
     };
     for path in &args.photos {
         input

@@ -474,7 +474,10 @@ impl Node {
     /// Where a listing goes when its author says: `meshes` (each one we are
     /// in; `None` for the default ones) and whether our area too (`None`: yes,
     /// unless a private mesh is named). A private mesh gets a record only when
-    /// named.
+    /// named, and such a record goes nowhere else: naming an open mesh or the
+    /// area beside it is [`Invalid::PrivateInTheOpen`].
+    ///
+    /// [`Invalid::PrivateInTheOpen`]: swapmesh_protocol::Invalid::PrivateInTheOpen
     pub fn placement(
         &self,
         meshes: Option<Vec<MeshId>>,
@@ -494,6 +497,14 @@ impl Node {
         named.sort();
         named.dedup();
         let private = named.iter().any(MeshId::is_private);
+        let in_the_open = area == Some(true) || named.iter().any(|m| !m.is_private());
+        if private && in_the_open {
+            return Err(NodeError::Invalid(
+                swapmesh_protocol::validate::OwnError::Invalid(
+                    swapmesh_protocol::Invalid::PrivateInTheOpen,
+                ),
+            ));
+        }
         let area = area.unwrap_or(!private);
         Ok(Placement {
             area: self.inner.config.area.clone().filter(|_| area),

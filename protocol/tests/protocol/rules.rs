@@ -137,6 +137,38 @@ fn duplicate_mesh_is_rejected() {
 }
 
 #[test]
+fn a_private_mesh_record_names_no_open_place() {
+    let private = swapmesh_protocol::private::MeshKey::random().id();
+    let other = swapmesh_protocol::private::MeshKey::random().id();
+    // Beside an area (the fixture's), or beside an open mesh: travels in the
+    // clear, so anyone could post into the mesh through it.
+    let p = private.clone();
+    assert_eq!(
+        rejected(move |b| b.meshes = vec![p]),
+        Invalid::PrivateInTheOpen
+    );
+    let p = private.clone();
+    assert_eq!(
+        rejected(move |b| {
+            b.area = None;
+            b.meshes = vec![MeshId::local(), p];
+        }),
+        Invalid::PrivateInTheOpen
+    );
+    assert_eq!(Invalid::PrivateInTheOpen.rule(), "private_in_the_open");
+    // Private meshes only: valid.
+    let mut body = fixtures::listing_body(
+        swapmesh_protocol::signed::author_of(&fixtures::key(1)),
+        "u4pru",
+        fixtures::listing("x"),
+        Timestamp(1_700_000_000),
+    );
+    body.area = None;
+    body.meshes = vec![private, other];
+    assert_eq!(swapmesh_protocol::validate::validate_body(&body), Ok(()));
+}
+
+#[test]
 fn expiry_more_than_a_year_after_creation_is_rejected() {
     assert_eq!(
         rejected(|b| b.expires_at = b.created_at.plus(YEAR + 1)),
