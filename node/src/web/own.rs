@@ -47,6 +47,9 @@ pub(super) struct ListingForm {
     pub(super) field_error: String,
     /// A refusal that names no field.
     pub(super) error: Option<String>,
+    /// Where a new listing goes: empty for the area and the open meshes, or a
+    /// private mesh's id (only there).
+    pub(super) place: String,
 }
 
 impl ListingForm {
@@ -64,6 +67,7 @@ impl ListingForm {
                 "description" => form.description = v.clone(),
                 "category" => form.category = v.clone(),
                 "tags" => form.tags = v.clone(),
+                "place" => form.place = v.clone(),
                 "photo_keep" => form.photos.push(v.clone()),
                 "photo_remove" => form.remove.push(v.clone()),
                 other => {
@@ -263,6 +267,8 @@ struct FormPage {
     kinds: [&'static str; 5],
     periods: [&'static str; 4],
     form: ListingForm,
+    /// The private meshes a new listing may go to instead: (id, name).
+    private_meshes: Vec<(String, String)>,
 }
 
 impl FormPage {
@@ -277,6 +283,15 @@ impl FormPage {
             kinds: KINDS,
             periods: PERIODS,
             form,
+            private_meshes: node
+                .named_meshes()
+                .into_iter()
+                .filter(|m| m.private)
+                .map(|m| {
+                    let id = m.id.to_string();
+                    (id.clone(), m.name.unwrap_or(id))
+                })
+                .collect(),
         }
     }
 
@@ -286,6 +301,8 @@ impl FormPage {
             heading: format!("Edit: {}", form.title),
             action: format!("/l/{id}/edit"),
             submit: "Save",
+            // A listing stays where it was published.
+            private_meshes: Vec::new(),
             ..Self::new(node, csrf, form)
         }
     }
@@ -328,11 +345,19 @@ pub(super) async fn create(
         Ok(hashes) => hashes,
         Err(message) => return refuse(form.field_error("photos", message)),
     };
+    let placement = match swapmesh_protocol::MeshId::parse(&form.place) {
+        _ if form.place.is_empty() => node.default_placement(),
+        Some(mesh) => match node.placement(Some(vec![mesh]), None) {
+            Ok(placement) => placement,
+            Err(e) => return refuse(form.refused(ApiError::from(e))),
+        },
+        None => return refuse(form.field_error("place", "Pick a place shown.")),
+    };
     let listing = match input.into_listing() {
         Ok(listing) => listing,
         Err(e) => return refuse(form.refused(e)),
     };
-    match node.publish_listing(listing).await {
+    match node.publish_listing_at(listing, placement).await {
         Ok(verified) => {
             let id = ListingId {
                 author: verified.body().author,
