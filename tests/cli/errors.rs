@@ -328,6 +328,14 @@ fn every_error_has_a_documented_code() {
             404,
             "mesh_not_found",
         ),
+        // An open mesh is always discoverable.
+        case(
+            "POST",
+            "/api/v1/meshes",
+            Some(json!({"name": "Loud", "open": true, "discoverable": false})),
+            422,
+            "invalid_field",
+        ),
         case(
             "DELETE",
             "/api/v1/meshes/Not-A-Mesh",

@@ -1,8 +1,8 @@
 //! Private meshes (issue 29) through the real binary: `mesh create` makes a
 //! private mesh unless `--open`, its invite (format 2) is the only way in, a
 //! listing goes to a private mesh only when named (`--mesh`, the API's
-//! `meshes`) and then not to the area unless asked (`--area`), and outsiders in
-//! the same area never get it, by gossip, by sync or as a photo.
+//! `meshes`) and then nowhere else (not the area, not an open mesh), and
+//! outsiders in the same area never get it, by gossip, by sync or as a photo.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -131,28 +131,56 @@ fn mesh_create_is_private_by_default_and_open_on_request() {
     let invite = open["invite"].as_str().unwrap();
     assert_eq!(invite_format(invite), 1, "an open mesh's invite: {invite}");
 
-    // The text answer says which kind was made.
-    let text = ok(dir, &["mesh", "create", "Book club"]);
-    assert!(text.starts_with("created private mesh p"), "{text}");
-    assert!(text.contains("(Book club)"), "{text}");
+    // The text answer says which kind was made; a private mesh may keep
+    // off Kademlia.
+    let text = ok(dir, &["mesh", "create", "Book club", "--undiscoverable"]);
+    // `created private mesh ID (NAME)`, then the invite.
+    let mut lines = text.lines();
+    let words: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        [words[..3].to_vec(), words[4..].to_vec()],
+        [
+            ["created", "private", "mesh"].to_vec(),
+            ["(Book", "club)"].to_vec()
+        ],
+        "{text}"
+    );
+    let club = words[3].to_owned();
+    assert_eq!(invite_format(lines.next().unwrap_or_default()), 2, "{text}");
+
+    // An open mesh always is discoverable: refused, nothing made.
+    fails(
+        dir,
+        &["mesh", "create", "Loud", "--open", "--undiscoverable"],
+    );
+    let refused = call(
+        &d,
+        "POST",
+        "/api/v1/meshes",
+        Some(&json!({"name": "Loud", "open": true, "discoverable": false})),
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.json()["code"], "invalid_field", "{}", refused.body);
+    assert_eq!(refused.json()["field"], "discoverable", "{}", refused.body);
 
     // Listed with kind and name, by the CLI and the API alike.
+    let all = [
+        (&elm, "private", "Elm Street", true),
+        (&cafe, "open", "Repair cafe", true),
+        (&club, "private", "Book club", false),
+    ];
     let listed = meshes(dir);
     assert_eq!(listed.len(), 3, "{listed:?}");
-    for (id, kind, name) in [
-        (&elm, "private", "Elm Street"),
-        (&cafe, "open", "Repair cafe"),
-    ] {
+    for (id, kind, name, discoverable) in all {
         let m = mesh_in(&listed, id);
         assert_eq!(m["kind"], kind, "{m}");
         assert_eq!(m["name"], name, "{m}");
-        assert!(m["discoverable"].is_boolean(), "{m}");
+        assert_eq!(m["discoverable"], discoverable, "{m}");
         let invite = call(&d, "GET", &format!("/api/v1/meshes/{id}/invite"), None);
         assert_eq!(invite.status, 200, "{}", invite.body);
         assert_eq!(invite.json()["kind"], kind, "{}", invite.body);
         assert_eq!(invite.json()["name"], name, "{}", invite.body);
     }
-    assert_eq!(mesh_in(&listed, &cafe)["discoverable"], true);
     let api = call(&d, "GET", "/api/v1/meshes", None);
     assert_eq!(api.status, 200, "{}", api.body);
     assert_eq!(
@@ -161,10 +189,7 @@ fn mesh_create_is_private_by_default_and_open_on_request() {
         "the API and the CLI disagree"
     );
     let text = ok(dir, &["mesh", "list"]);
-    for (id, kind, name) in [
-        (&elm, "private", "Elm Street"),
-        (&cafe, "open", "Repair cafe"),
-    ] {
+    for (id, kind, name, _) in all {
         let line = text
             .lines()
             .find(|l| l.starts_with(id.as_str()))
@@ -183,6 +208,14 @@ fn mesh_create_is_private_by_default_and_open_on_request() {
     let listed = meshes(dir);
     assert!(listed.iter().all(|m| m["id"] != elm.as_str()), "{listed:?}");
     assert_eq!(listed.len(), 2, "{listed:?}");
+    let late = call(
+        &d,
+        "POST",
+        "/api/v1/listings",
+        Some(&json!({"kinds": ["give"], "title": "Late", "meshes": [elm]})),
+    );
+    assert_eq!(late.status, 404, "{}", late.body);
+    assert_eq!(late.json()["code"], "mesh_not_found", "{}", late.body);
     assert!(d.terminate().success());
 }
 
@@ -213,11 +246,6 @@ fn listing_placement_follows_mesh_and_area_and_updates_keep_it() {
     );
     assert_eq!(private["meshes"], json!([elm]), "{private}");
 
-    // … and with --area, there and in the area.
-    let both = add(dir, "Hedge trimmer", &["--mesh", &elm, "--area"]);
-    assert_eq!(both["area"], AREA, "{both}");
-    assert_eq!(both["meshes"], json!([elm]), "{both}");
-
     // An open mesh named: the area too unless --no-area.
     let open = add(dir, "Soldering iron", &["--mesh", &cafe]);
     assert_eq!(open["area"], AREA, "{open}");
@@ -225,31 +253,21 @@ fn listing_placement_follows_mesh_and_area_and_updates_keep_it() {
     let off = add(dir, "Sewing machine", &["--no-area"]);
     assert!(off.get("area").is_none(), "{off}");
     assert_eq!(off["meshes"], json!([cafe]), "{off}");
-
-    // Both kinds at once.
-    let two = add(dir, "Tent", &["--mesh", &elm, "--mesh", &cafe]);
-    assert!(two.get("area").is_none(), "{two}");
-    let mut expected = vec![elm.clone(), cafe.clone()];
-    expected.sort();
-    assert_eq!(two["meshes"], json!(expected), "{two}");
+    let quiet = add(dir, "Tent", &["--mesh", &elm, "--no-area"]);
+    assert!(quiet.get("area").is_none(), "{quiet}");
+    assert_eq!(quiet["meshes"], json!([elm]), "{quiet}");
 
     // The API alike.
-    let reply = call(
-        &d,
-        "POST",
-        "/api/v1/listings",
-        Some(&json!({"kinds": ["give"], "title": "Wheelbarrow", "meshes": [elm]})),
-    );
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    assert!(reply.json().get("area").is_none(), "{}", reply.body);
-    let reply = call(
-        &d,
-        "POST",
-        "/api/v1/listings",
-        Some(&json!({"kinds": ["give"], "title": "Rake", "meshes": [elm], "area": true})),
-    );
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    assert_eq!(reply.json()["area"], AREA, "{}", reply.body);
+    for (title, area) in [("Wheelbarrow", None), ("Rake", Some(false))] {
+        let mut body = json!({"kinds": ["give"], "title": title, "meshes": [elm]});
+        if let Some(area) = area {
+            body["area"] = json!(area);
+        }
+        let reply = call(&d, "POST", "/api/v1/listings", Some(&body));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        assert!(reply.json().get("area").is_none(), "{}", reply.body);
+        assert_eq!(reply.json()["meshes"], json!([elm]), "{}", reply.body);
+    }
 
     // An update keeps where the listing goes.
     let changed = json(
@@ -270,11 +288,11 @@ fn listing_placement_follows_mesh_and_area_and_updates_keep_it() {
 }
 
 #[test]
-fn a_listing_for_a_mesh_the_node_is_not_in_is_refused_and_nothing_is_published() {
+fn a_listing_with_a_bad_placement_is_refused_and_nothing_is_published() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let d = start(dir, AREA, None);
-    ok(dir, &["mesh", "create", "Elm Street"]);
+    let elm = json(dir, &["mesh", "create", "Elm Street", "--json"])["id"].clone();
 
     // Through the CLI: a clear error naming the mesh.
     let err = fails(
@@ -330,6 +348,72 @@ fn a_listing_for_a_mesh_the_node_is_not_in_is_refused_and_nothing_is_published()
         assert_eq!(reply.status, status, "{meshes}: {}", reply.body);
         assert_eq!(reply.json()["code"], code, "{meshes}: {}", reply.body);
     }
+
+    // Off the area with no open mesh to go to: nowhere, refused.
+    let err = fails(
+        dir,
+        &[
+            "listing",
+            "add",
+            "--title",
+            "Drill",
+            "--kind",
+            "give",
+            "--no-area",
+        ],
+    );
+    assert!(err.contains("no_place"), "{err}");
+
+    // A private mesh's listing goes nowhere else: not beside an open mesh,
+    // not beside the area.
+    let cafe = json(dir, &["mesh", "create", "Repair cafe", "--open", "--json"])["id"].clone();
+    let err = fails(
+        dir,
+        &[
+            "listing",
+            "add",
+            "--title",
+            "Drill",
+            "--kind",
+            "give",
+            "--mesh",
+            "Elm Street",
+            "--mesh",
+            "Repair cafe",
+        ],
+    );
+    assert!(err.contains("private_in_the_open"), "{err}");
+    for body in [
+        json!({"kinds": ["give"], "title": "Drill", "meshes": [elm], "area": true}),
+        json!({"kinds": ["give"], "title": "Drill", "meshes": [elm, cafe]}),
+    ] {
+        let reply = call(&d, "POST", "/api/v1/listings", Some(&body));
+        assert_eq!(reply.status, 422, "{body}: {}", reply.body);
+        assert_eq!(reply.json()["code"], "invalid_record", "{}", reply.body);
+        assert_eq!(
+            reply.json()["rule"],
+            "private_in_the_open",
+            "{}",
+            reply.body
+        );
+    }
+
+    // More than 4 meshes: refused.
+    let mut args = vec!["listing", "add", "--title", "Drill", "--kind", "give"];
+    let more: Vec<String> = (0..4)
+        .map(|i| {
+            json(dir, &["mesh", "create", &format!("Street {i}"), "--json"])["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    args.extend(["--mesh", "Elm Street"]);
+    for m in &more {
+        args.extend(["--mesh", m.as_str()]);
+    }
+    let err = fails(dir, &args);
+    assert!(err.contains("bad_meshes"), "{err}");
 
     // Nothing was published.
     let mine = json(dir, &["listing", "list", "--json"]);
@@ -446,15 +530,14 @@ fn a_listing_for_a_private_mesh_only_stays_off_the_area_topic() {
     let err = fails(&b, &["blob", "get", &hash, "-o", "-"]);
     assert!(err.contains("photo_not_found"), "{err}");
 
-    // Named with --area, it goes to the area as well.
-    let trimmer = add(&a, "Hedge trimmer", &["--mesh", &mesh, "--area"]);
-    assert_eq!(trimmer["area"], AREA, "{trimmer}");
-    let trimmer = id(&trimmer);
-    eventually("the outsider to see the listing sent to the area", || {
-        browse(&b, &[]).contains(&trimmer)
-    });
-    eventually("the member to see it in the mesh", || {
-        browse(&c, &["--mesh", &mesh]).contains(&trimmer)
+    // Its update goes where it went: to the member (and, below, never to
+    // the outsider).
+    ok(
+        &a,
+        &["listing", "update", &mower, "--title", "Lawn mower, petrol"],
+    );
+    eventually("the member to see the update", || {
+        json(&c, &["listing", "show", &mower, "--json"])["version"] == 2
     });
 
     // While the outsider is away, another of each; back, it catches up with
@@ -478,6 +561,31 @@ fn a_listing_for_a_private_mesh_only_stays_off_the_area_topic() {
         fails(&b, &["listing", "show", private]);
     }
     assert!(meshes(&b).is_empty());
+
+    // An undiscoverable mesh's invite says so to whoever joins with it.
+    let quiet = json(
+        &a,
+        &[
+            "mesh",
+            "create",
+            "Quiet court",
+            "--undiscoverable",
+            "--json",
+        ],
+    );
+    let joined = json(
+        &c,
+        &["mesh", "join", quiet["invite"].as_str().unwrap(), "--json"],
+    );
+    assert_eq!(joined["kind"], "private", "{joined}");
+    assert_eq!(joined["discoverable"], false, "{joined}");
+    let listed = meshes(&c);
+    assert_eq!(mesh_in(&listed, &mesh)["discoverable"], true, "{listed:?}");
+    assert_eq!(
+        mesh_in(&listed, quiet["id"].as_str().unwrap())["discoverable"],
+        false,
+        "{listed:?}"
+    );
     for node in [member, outsider, host] {
         assert!(node.terminate().success());
     }

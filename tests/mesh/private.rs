@@ -582,6 +582,45 @@ async fn a_private_blob_goes_only_to_members() {
     };
     assert!(secrets.check_proof(&proof, Role::Responder, &me, &them));
     assert_eq!(BlobHash(*blake3::hash(&bytes).as_bytes()), private);
+
+    // Withdrawn, the listing still keeps its photo to the mesh (asking for
+    // a photo no listing names yet makes the node read the listings again).
+    ana.withdraw_listing("inside").await.unwrap();
+    let unnamed = ana
+        .add_photo(crate::photos::noise_png(31, 32, 32))
+        .await
+        .unwrap()
+        .hash;
+    assert!(matches!(
+        ask_blob(&outsider, &ana, v1(unnamed)).await,
+        BlobResponse::Blob(_)
+    ));
+    assert_eq!(
+        ask_blob(&outsider, &ana, v1(private)).await,
+        BlobResponse::NotFound
+    );
+    // Nor when an update takes it out of the listing (named by none now).
+    let mut again = fixtures::listing("inside-again");
+    again.photos = vec![private];
+    let placement = ana.placement(Some(vec![mesh.clone()]), None).unwrap();
+    ana.publish_listing_at(again, placement).await.unwrap();
+    ana.update_listing("inside-again", |l| l.photos.clear())
+        .await
+        .unwrap();
+    ana.withdraw_listing("outside").await.unwrap();
+    let fresh = ana
+        .add_photo(crate::photos::noise_png(32, 32, 32))
+        .await
+        .unwrap()
+        .hash;
+    assert!(matches!(
+        ask_blob(&outsider, &ana, v1(fresh)).await,
+        BlobResponse::Blob(_)
+    ));
+    assert_eq!(
+        ask_blob(&outsider, &ana, v1(private)).await,
+        BlobResponse::NotFound
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

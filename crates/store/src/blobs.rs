@@ -161,15 +161,15 @@ impl Store {
         Ok(names)
     }
 
-    /// The topics of the live listings that name each blob (one scan of the
-    /// records; agreements' listing copies count with their own topics): who
-    /// may be given a photo follows from where the listings naming it travel.
+    /// The topics of the listings that name each blob, withdrawn ones
+    /// included (a tombstone keeps its photos and its place), in one scan of
+    /// the records; agreements' listing copies count with their own topics:
+    /// who may be given a photo follows from where the listings naming it
+    /// travel.
     pub fn blob_topics(&self) -> Result<HashMap<BlobHash, Vec<Topic>>> {
         let mut out: HashMap<BlobHash, Vec<Topic>> = HashMap::new();
         let mut add = |body: &RecordBody| {
-            if let Content::Listing(listing) = &body.content
-                && listing.status != ListingStatus::Withdrawn
-            {
+            if let Content::Listing(listing) = &body.content {
                 for hash in &listing.photos {
                     let known = out.entry(*hash).or_default();
                     for topic in topics(body) {

@@ -2,7 +2,7 @@
 //! private meshes' listings name goes only to a peer that proves membership of
 //! one of those meshes (and the answer carries our proof).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use swapmesh_net::{Misbehaviour, PeerId, ResponseHandle};
@@ -25,11 +25,17 @@ const REREAD_ALL: Duration = Duration::from_secs(30);
 pub(crate) struct Circles {
     read_at: Option<Instant>,
     topics: HashMap<BlobHash, Vec<Topic>>,
+    /// Photos seen named by private meshes' listings alone: they stay closed
+    /// when no listing names them any more (a photo an update took out), until
+    /// the node restarts.
+    private: HashSet<BlobHash>,
 }
 
 /// Whether a photo may be given to the asker.
 enum Gate {
-    /// To anyone: named on an area or open mesh topic, or by no listing.
+    /// To anyone: named by a listing on an area or open mesh topic, or held
+    /// here and named by none (an upload not yet published, a photo of a
+    /// listing replaced since) and never seen named by a private one.
     Open,
     /// To this proven member, with our proof.
     Member(Proof),
@@ -98,13 +104,15 @@ impl Blobs {
 }
 
 impl Blobs {
-    /// Whether the photo `request` asks for (held here) may go to `peer`.
+    /// Whether the photo `request` asks for (held here) may go to `peer`: to
+    /// anyone when a listing in the open names it (or none does, and no
+    /// private one did), to a proven member of a private mesh whose listing
+    /// names it (withdrawn ones too: a tombstone keeps its photos), else to
+    /// nobody.
     async fn gate(&self, peer: PeerId, request: &BlobRequest) -> Gate {
         let hash = request.hash();
-        let Some(topics) = self.topics_naming(hash).await else {
-            return Gate::Open;
-        };
-        if topics.is_empty() || topics.iter().any(|t| !t.is_private()) {
+        let (topics, was_private) = self.topics_naming(hash).await;
+        if topics.iter().any(|t| !t.is_private()) || (topics.is_empty() && !was_private) {
             return Gate::Open;
         }
         let (them, me) = (peer.to_bytes(), self.inner.net.local_peer_id().to_bytes());
@@ -121,37 +129,57 @@ impl Blobs {
         Gate::Closed
     }
 
-    /// The topics of the listings naming `hash`, read again from the store
-    /// when they are old, or when `hash` is not among them and a moment has
-    /// passed since the last read. `None` when the store could not be read
-    /// (the photo is then given as before private meshes: only its hash,
-    /// which only the listing tells, leads to it).
-    async fn topics_naming(&self, hash: BlobHash) -> Option<Vec<Topic>> {
-        let now = Instant::now();
-        let stale = {
+    /// The topics of the listings naming `hash` (none when no listing names
+    /// it, or the store could not be read) and whether private meshes' alone
+    /// ever named it since the node started, read again from the store when
+    /// they are old, or when `hash` is not among them: at once if the last
+    /// read is [`REREAD_UNKNOWN`] old, else once it is (a listing published a
+    /// moment ago), one read for every request that waited.
+    async fn topics_naming(&self, hash: BlobHash) -> (Vec<Topic>, bool) {
+        let asked = Instant::now();
+        let reread_after = {
             let circles = self.inner.circles.lock().expect("circles lock");
             match circles.read_at {
-                None => true,
-                Some(at) if now.duration_since(at) >= REREAD_ALL => true,
-                Some(at) => {
-                    !circles.topics.contains_key(&hash) && now.duration_since(at) >= REREAD_UNKNOWN
-                }
+                None => Some(asked),
+                Some(at) if asked.duration_since(at) >= REREAD_ALL => Some(asked),
+                Some(_) if circles.topics.contains_key(&hash) => None,
+                Some(at) => Some(at + REREAD_UNKNOWN),
             }
         };
-        if stale {
-            let store = self.inner.store.clone();
-            match tokio::task::spawn_blocking(move || store.blob_topics()).await {
-                Ok(Ok(topics)) => {
-                    let mut circles = self.inner.circles.lock().expect("circles lock");
-                    circles.topics = topics;
-                    circles.read_at = Some(now);
+        if let Some(after) = reread_after {
+            tokio::time::sleep_until(after.into()).await;
+            let fresh = self
+                .inner
+                .circles
+                .lock()
+                .expect("circles lock")
+                .read_at
+                .is_some_and(|at| at >= asked);
+            if !fresh {
+                let read_at = Instant::now();
+                let store = self.inner.store.clone();
+                match tokio::task::spawn_blocking(move || store.blob_topics()).await {
+                    Ok(Ok(topics)) => {
+                        let mut circles = self.inner.circles.lock().expect("circles lock");
+                        for (hash, named) in &topics {
+                            if named.iter().all(Topic::is_private) {
+                                circles.private.insert(*hash);
+                            } else {
+                                circles.private.remove(hash);
+                            }
+                        }
+                        circles.topics = topics;
+                        circles.read_at = Some(read_at);
+                    }
+                    Ok(Err(e)) => debug!(error = %e, "could not read which listings name photos"),
+                    Err(e) => debug!(error = %e, "blob topics task failed"),
                 }
-                Ok(Err(e)) => debug!(error = %e, "could not read which listings name photos"),
-                Err(e) => debug!(error = %e, "blob topics task failed"),
             }
         }
         let circles = self.inner.circles.lock().expect("circles lock");
-        circles.read_at?;
-        Some(circles.topics.get(&hash).cloned().unwrap_or_default())
+        (
+            circles.topics.get(&hash).cloned().unwrap_or_default(),
+            circles.private.contains(&hash),
+        )
     }
 }
