@@ -694,3 +694,83 @@ fn the_profile_saved_on_me_is_what_the_cli_shows_and_a_bad_name_changes_nothing(
     assert_eq!(after["version"], version);
     assert_eq!(after["name"], "Ana");
 }
+
+#[test]
+fn a_new_listing_on_the_page_may_go_only_to_a_private_mesh() {
+    let dir = tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &["--listen", "/memory/0", "--area", "u4pru"]);
+    let cookie = sign_in(&d);
+    let origin = format!("http://{}", d.api);
+    let form_headers = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", origin.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let listings = || -> Vec<serde_json::Value> {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(dir.path(), &["listing", "list", "--json"])).unwrap();
+        v.as_array()
+            .cloned()
+            .or_else(|| v["listings"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    // In no private mesh, the form offers no choice.
+    let new = send(&d, "GET", "/new", &[("Cookie", &cookie)], None, false);
+    assert!(!new.body.contains("name=\"place\""), "{}", new.body);
+
+    let created: serde_json::Value =
+        serde_json::from_str(&ok(dir.path(), &["mesh", "create", "Elm Street", "--json"])).unwrap();
+    let mesh = created["id"].as_str().unwrap().to_owned();
+    let new = send(&d, "GET", "/new", &[("Cookie", &cookie)], None, false);
+    assert!(
+        new.body.contains("Only Elm Street (private)"),
+        "{}",
+        new.body
+    );
+    let csrf = csrf_of(&new);
+
+    // A place that is no mesh of ours: refused beside the field, nothing published.
+    let bad = format!("csrf={csrf}&purpose=offer&title=Ladder&kind=share&place=nosuchmesh0");
+    let r = send(
+        &d,
+        "POST",
+        "/new",
+        &form_headers,
+        Some(bad.as_bytes()),
+        false,
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(listings().is_empty());
+
+    let good = format!("csrf={csrf}&purpose=offer&title=Ladder&kind=share&place={mesh}");
+    let r = send(
+        &d,
+        "POST",
+        "/new",
+        &form_headers,
+        Some(good.as_bytes()),
+        false,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let all = listings();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["meshes"], serde_json::json!([mesh]));
+    assert!(all[0]["area"].is_null(), "{:?}", all[0]);
+    // By default the page publishes in the area.
+    let plain = format!("csrf={csrf}&purpose=offer&title=Drill&kind=share&place=");
+    let r = send(
+        &d,
+        "POST",
+        "/new",
+        &form_headers,
+        Some(plain.as_bytes()),
+        false,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let drill = listings()
+        .into_iter()
+        .find(|l| l["title"] == "Drill")
+        .expect("the drill");
+    assert_eq!(drill["area"], "u4pru");
+    assert_eq!(drill["meshes"], serde_json::json!([]));
+}

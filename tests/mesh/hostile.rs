@@ -27,19 +27,9 @@ async fn publish(raw: &NetworkHandle, data: Vec<u8>) {
     .await;
 }
 
-/// Publishes, retrying while the sender is still connected to `node` (it may not
-/// have learnt the node's subscription yet); false once it has been cut off.
+/// Publishes on the cell's topic while the sender is connected to `node`.
 async fn publish_while_connected(raw: &NetworkHandle, node: &TestNode, data: Vec<u8>) -> bool {
-    for _ in 0..200 {
-        if raw.publish(topic(), data.clone()).await.is_ok() {
-            return true;
-        }
-        if !node.peers().await.unwrap().contains(&raw.local_peer_id()) {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
+    kit::publish_while_connected(raw, node, &topic(), data).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -153,3 +153,24 @@ pub(crate) async fn open_session(
         "{answer:?}"
     );
 }
+
+/// Publishes `data` from the bare peer `raw` on `topic`, retrying while it is
+/// still connected to `node` (it may not have learnt the node's subscription
+/// yet); whether it was sent (false once it has been cut off).
+pub(crate) async fn publish_while_connected(
+    raw: &NetworkHandle,
+    node: &Node,
+    topic: &str,
+    data: Vec<u8>,
+) -> bool {
+    for _ in 0..200 {
+        if raw.publish(topic, data.clone()).await.is_ok() {
+            return true;
+        }
+        if !node.peers().await.unwrap().contains(&raw.local_peer_id()) {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}

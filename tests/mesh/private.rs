@@ -316,26 +316,6 @@ fn stranger_record(mesh: &MeshId, d: &str) -> SignedRecord {
     SignedRecord::sign(&body, &key)
 }
 
-/// Publishes from `raw` on `topic` until it is sent, or `raw` is cut off
-/// from `node`; whether it was sent.
-async fn publish_while_connected(
-    raw: &NetworkHandle,
-    node: &Node,
-    topic: &Topic,
-    data: Vec<u8>,
-) -> bool {
-    for _ in 0..200 {
-        if raw.publish(topic.as_str(), data.clone()).await.is_ok() {
-            return true;
-        }
-        if !node.peers().await.unwrap().contains(&raw.local_peer_id()) {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outsider_cannot_post_into_a_private_mesh() {
     let ana = kit::node(Some(CELL)).await;
@@ -356,7 +336,7 @@ async fn outsider_cannot_post_into_a_private_mesh() {
         GossipMessage::record(plain.clone()).encode(),
     ];
     for data in attempts {
-        publish_while_connected(&outsider, &ana, &topic, data).await;
+        kit::publish_while_connected(&outsider, &ana, topic.as_str(), data).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Nor through an open topic: a record naming the area and the mesh, in
@@ -371,7 +351,7 @@ async fn outsider_cannot_post_into_a_private_mesh() {
         sideways = SignedRecord::sign(&body, &key);
     }
     let data = GossipMessage::record(sideways.clone()).encode();
-    publish_while_connected(&outsider, &ana, &cell, data).await;
+    kit::publish_while_connected(&outsider, &ana, cell.as_str(), data).await;
     let peer = outsider.local_peer_id();
     let charged = tokio::time::timeout(kit::TIMEOUT, async {
         loop {
@@ -393,7 +373,7 @@ async fn outsider_cannot_post_into_a_private_mesh() {
     let secrets = MeshSecrets::new(&ana.mesh_key(&mesh).unwrap());
     let good = stranger_record(&mesh, "sealed-right");
     let data = GossipMessage::sealed(secrets.seal(&good.encode())).encode();
-    assert!(publish_while_connected(&insider, &ana, &topic, data).await);
+    assert!(kit::publish_while_connected(&insider, &ana, topic.as_str(), data).await);
     for node in [&ana, &ben] {
         wait_until("a member to store the rightly sealed record", || async {
             node.record(&good.id()).unwrap().is_some()

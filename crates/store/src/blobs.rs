@@ -106,6 +106,15 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Where a body [`Store::each_listing_body`] hands over comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A stored record.
+    Record,
+    /// The listing copy of one of our agreements.
+    Agreement,
+}
+
 /// Which blobs the stored records name (see [`Store::blob_names`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BlobNames {
@@ -125,39 +134,22 @@ impl Store {
     /// not every request.
     pub fn blob_names(&self, me: &AuthorKey) -> Result<BlobNames> {
         let mut names = BlobNames::default();
-        let mut listing_photos = |body: &RecordBody, kept: bool| {
-            if let Content::Listing(listing) = &body.content
-                && listing.status != ListingStatus::Withdrawn
-            {
+        self.each_listing_body(|body, source| {
+            let Content::Listing(listing) = &body.content else {
+                return;
+            };
+            let kept = match source {
+                Source::Record => body.author == *me,
+                Source::Agreement => true,
+            };
+            // An agreement's copy names its photos whatever its status.
+            if source == Source::Agreement || listing.status != ListingStatus::Withdrawn {
                 names.named.extend(listing.photos.iter().copied());
                 if kept {
                     names.kept.extend(listing.photos.iter().copied());
                 }
             }
-        };
-        for kv in self.o()?.trees.records.iter() {
-            let (k, v) = kv?;
-            let id = RecordId(
-                k.as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::corrupt("record key is not 32 bytes"))?,
-            );
-            let stored = decode_stored(id, &v)?;
-            listing_photos(&stored.body, stored.body.author == *me);
-        }
-        for agreement in self.agreements()? {
-            let copies = [
-                Some(&agreement.state.listing),
-                agreement.state.theirs.as_ref(),
-            ];
-            for copy in copies.into_iter().flatten() {
-                let body = decode_body(&copy.body)?;
-                if let Content::Listing(listing) = &body.content {
-                    names.named.extend(listing.photos.iter().copied());
-                    names.kept.extend(listing.photos.iter().copied());
-                }
-            }
-        }
+        })?;
         Ok(names)
     }
 
@@ -168,18 +160,25 @@ impl Store {
     /// travel.
     pub fn blob_topics(&self) -> Result<HashMap<BlobHash, Vec<Topic>>> {
         let mut out: HashMap<BlobHash, Vec<Topic>> = HashMap::new();
-        let mut add = |body: &RecordBody| {
-            if let Content::Listing(listing) = &body.content {
-                for hash in &listing.photos {
-                    let known = out.entry(*hash).or_default();
-                    for topic in topics(body) {
-                        if !known.contains(&topic) {
-                            known.push(topic);
-                        }
+        self.each_listing_body(|body, _| {
+            let Content::Listing(listing) = &body.content else {
+                return;
+            };
+            for hash in &listing.photos {
+                let known = out.entry(*hash).or_default();
+                for topic in topics(body) {
+                    if !known.contains(&topic) {
+                        known.push(topic);
                     }
                 }
             }
-        };
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with the body of every stored record, then of every listing
+    /// copy in our agreements, saying which it is: one scan.
+    fn each_listing_body(&self, mut f: impl FnMut(&RecordBody, Source)) -> Result<()> {
         for kv in self.o()?.trees.records.iter() {
             let (k, v) = kv?;
             let id = RecordId(
@@ -187,7 +186,7 @@ impl Store {
                     .try_into()
                     .map_err(|_| StoreError::corrupt("record key is not 32 bytes"))?,
             );
-            add(&decode_stored(id, &v)?.body);
+            f(&decode_stored(id, &v)?.body, Source::Record);
         }
         for agreement in self.agreements()? {
             let copies = [
@@ -195,10 +194,10 @@ impl Store {
                 agreement.state.theirs.as_ref(),
             ];
             for copy in copies.into_iter().flatten() {
-                add(&decode_body(&copy.body)?);
+                f(&decode_body(&copy.body)?, Source::Agreement);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The blob store over the files in `dir` (the node's `DATA_DIR/blobs/`),

@@ -430,6 +430,9 @@ pub struct MeshInvite {
     /// Open or private: a private mesh's invite carries its key, so whoever
     /// holds the invite can read and post.
     pub kind: MeshKindJson,
+    /// Whether the mesh's members announce its topic in Kademlia (carried by
+    /// a private mesh's invite to those who join with it).
+    pub discoverable: bool,
     /// The invite text (`swapmesh:…`), to pass to `POST /meshes/join`.
     pub invite: String,
 }

@@ -110,6 +110,7 @@ async fn create_mesh(
             } else {
                 MeshKindJson::Private
             },
+            discoverable,
             invite,
         }),
     ))
@@ -196,6 +197,7 @@ async fn mesh_invite(
     Ok(Json(MeshInvite {
         id,
         kind: kind(&info),
+        discoverable: info.discoverable,
         name: info.name,
         invite,
     }))
