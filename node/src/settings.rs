@@ -306,7 +306,14 @@ impl Settings {
                 .iter()
                 .map(|m| {
                     MeshId::parse(m)
-                        .ok_or_else(|| invalid(src(&n), m, "a mesh id of 1-32 of a-z and 0-9"))
+                        .filter(|id| !id.is_private())
+                        .ok_or_else(|| {
+                            invalid(
+                                src(&n),
+                                m,
+                                "an open mesh's id of 1-32 of a-z and 0-9 (a private mesh, p and 31 hex, is joined with its invite: swapmesh mesh join)",
+                            )
+                        })
                 })
                 .collect::<Result<_, _>>()?;
         }
@@ -864,6 +871,16 @@ max_relays = 3
             text.contains("swapmesh.toml (key `role`)") && text.contains("personal or server"),
             "{text}"
         );
+
+        let dir = tempfile::tempdir().unwrap();
+        let private = format!("p{}", "a".repeat(31));
+        let err = Settings::load(
+            &DataDir::new(dir.path()),
+            env_of(&[("SWAPMESH_MESHES", private.as_str())]),
+            &RawSettings::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("joined with its invite"), "{err}");
 
         let dir = tempfile::tempdir().unwrap();
         let err = Settings::load(
