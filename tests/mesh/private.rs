@@ -236,6 +236,25 @@ async fn outsider_who_knows_the_topic_reads_nothing() {
     else {
         panic!("a proven first message is answered with the responder's proof");
     };
+    // A hello (the proof and an empty message) is answered the same way.
+    let hello = SyncRequest::Reconcile {
+        topic: Topic::mesh(&mesh),
+        session: 4,
+        message: Vec::new(),
+        proof: Some(secrets.proof(
+            Role::Initiator,
+            &outsider.peer().to_bytes(),
+            &ana.peer_id().to_bytes(),
+        )),
+    };
+    let SyncResponse::Reconcile {
+        proof: Some(_),
+        message,
+    } = outsider.ask(&ana, hello).await
+    else {
+        panic!("a valid hello is answered with the responder's proof");
+    };
+    assert!(message.is_empty(), "a hello opens no session");
     assert!(secrets.check_proof(
         &proof,
         Role::Responder,
@@ -284,13 +303,18 @@ async fn outsider_echoing_the_proof_gets_nothing_pushed() {
     let me = Arc::new(Mutex::new(None::<PeerId>));
     let who = me.clone();
     let member = Outsider::new(Box::new(move |request, from| match request {
-        SyncRequest::Reconcile { .. } => SyncResponse::Reconcile {
-            message: holding_nothing(),
+        // The hello: its own proof, bound to both ids.
+        SyncRequest::Reconcile { message, .. } if message.is_empty() => SyncResponse::Reconcile {
+            message: Vec::new(),
             proof: Some(secrets.proof(
                 Role::Responder,
                 &from.to_bytes(),
                 &who.lock().unwrap().expect("its id").to_bytes(),
             )),
+        },
+        SyncRequest::Reconcile { .. } => SyncResponse::Reconcile {
+            message: holding_nothing(),
+            proof: None,
         },
         _ => SyncResponse::pushed(0),
     }))

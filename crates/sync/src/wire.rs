@@ -67,9 +67,10 @@ pub enum SyncRequest {
         session: u64,
         /// The reconciliation message ([`Message`](crate::Message) bytes).
         message: Vec<u8>,
-        /// On a private mesh's topic, the first message's proof that the
-        /// initiator is a member ([`swapmesh_protocol::private`]); sent as its
-        /// own message kind, so open topics' frames are as they were.
+        /// On a private mesh's topic, the initiator's proof that it is a
+        /// member ([`swapmesh_protocol::private`]), in a hello (with an empty
+        /// `message`, before any session) or a first message; sent as its own
+        /// message kind, so open topics' frames are as they were.
         proof: Option<Proof>,
     },
     /// Records of `topic` by id (at most [`FETCH_IDS`], distinct).
@@ -100,8 +101,9 @@ pub enum SyncResponse {
     Reconcile {
         /// The reconciliation message ([`Message`](crate::Message) bytes).
         message: Vec<u8>,
-        /// On a private mesh's topic, the answer to a proven first message:
-        /// the responder's proof of membership.
+        /// On a private mesh's topic, the answer to a proven hello (with an
+        /// empty `message`) or first message: the responder's proof of
+        /// membership.
         proof: Option<Proof>,
     },
     /// Records found, in the order asked: possibly fewer than asked, to fit the

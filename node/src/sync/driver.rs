@@ -66,6 +66,17 @@ pub enum SessionError {
 /// dropped oldest first (their peers prove themselves again).
 const MAX_PROVEN: usize = 4096;
 
+/// What [`SyncService::check_membership`] says of a request.
+enum Membership {
+    /// Served by the responders; with our proof to put in the answer of a
+    /// proven first message.
+    Serve(Option<Proof>),
+    /// A valid hello: answered with our proof at once, no session opened.
+    Hello(Proof),
+    /// On a private mesh's topic without a valid proof: refused as not served.
+    Unproven,
+}
+
 /// The node's records as the session machines read them: the live records of the
 /// topics it listens to.
 struct NodeSource<'a> {
@@ -187,8 +198,18 @@ impl SyncService {
     /// topic, only a proven member is served.
     pub(crate) async fn serve(&self, peer: PeerId, data: Vec<u8>, reply: ResponseHandle) {
         let our_proof = match self.check_membership(peer, &data) {
-            Ok(proof) => proof,
-            Err(()) => {
+            Membership::Serve(proof) => proof,
+            Membership::Hello(proof) => {
+                let answer = SyncResponse::Reconcile {
+                    message: Vec::new(),
+                    proof: Some(proof),
+                };
+                if let Err(e) = reply.respond(answer.encode()).await {
+                    debug!(%peer, error = %e, "could not answer a sync hello");
+                }
+                return;
+            }
+            Membership::Unproven => {
                 debug!(%peer, "refused an unproven request on a private topic");
                 self.count_refusal("unproven");
                 let refused = SyncResponse::Refused {
@@ -239,41 +260,84 @@ impl SyncService {
         }
     }
 
-    /// Whether `peer` may be served the request `data` (`Err` when not): any
-    /// request on an area or open mesh topic (or one that does not decode,
-    /// for the responders to refuse); on a private mesh's topic we are in, a
-    /// first message carrying a valid proof (then `Ok(Some)` of our proof,
-    /// for our answer), or any request of a peer proven there lately.
-    fn check_membership(&self, peer: PeerId, data: &[u8]) -> Result<Option<Proof>, ()> {
+    /// Whether `peer` may be served the request `data`: any request on an
+    /// area or open mesh topic (or one that does not decode, for the
+    /// responders to refuse); on a private mesh's topic we are in, a hello
+    /// with a valid proof (answered with ours), a first message with one
+    /// (served, with ours), or any request of a peer proven there lately.
+    fn check_membership(&self, peer: PeerId, data: &[u8]) -> Membership {
         let Some(topic) = SyncRequest::peek_topic(data).filter(Topic::is_private) else {
-            return Ok(None);
+            return Membership::Serve(None);
         };
         // Not a member: the responders refuse it as a topic not served.
         let Some(secrets) = self.inner.meshes.secrets(&topic) else {
-            return Ok(None);
+            return Membership::Serve(None);
         };
         let Ok(request) = SyncRequest::decode(data, self.inner.config.frame_limit()) else {
-            return Ok(None);
+            return Membership::Serve(None);
         };
         let (peer_bytes, me) = (peer.to_bytes(), self.inner.me.to_bytes());
         let now = Instant::now();
         if let SyncRequest::Reconcile {
-            proof: Some(proof), ..
+            proof: Some(proof),
+            message,
+            ..
         } = &request
         {
             if !secrets.check_proof(proof, Role::Initiator, &peer_bytes, &me) {
-                return Err(());
+                return Membership::Unproven;
             }
             self.prove(peer, topic, now);
-            return Ok(Some(secrets.proof(Role::Responder, &peer_bytes, &me)));
+            let ours = secrets.proof(Role::Responder, &peer_bytes, &me);
+            return match message.is_empty() {
+                true => Membership::Hello(ours),
+                false => Membership::Serve(Some(ours)),
+            };
         }
         let mut proven = self.inner.proven.lock().expect("proven lock");
         match proven.get_mut(&(peer, topic)) {
             Some(last) if now.duration_since(*last) < SESSION_IDLE => {
                 *last = now;
-                Ok(None)
+                Membership::Serve(None)
             }
-            _ => Err(()),
+            _ => Membership::Unproven,
+        }
+    }
+
+    /// The hello of a session on a private mesh's topic: our proof, then the
+    /// peer's, before anything of the mesh is said.
+    async fn hello(
+        &self,
+        peer: PeerId,
+        topic: &Topic,
+        secrets: &MeshSecrets,
+    ) -> Result<(), SessionError> {
+        let (me, them) = (self.inner.me.to_bytes(), peer.to_bytes());
+        let hello = SyncRequest::Reconcile {
+            topic: topic.clone(),
+            session: rand::random(),
+            message: Vec::new(),
+            proof: Some(secrets.proof(Role::Initiator, &me, &them)),
+        };
+        let bytes = self
+            .inner
+            .net
+            .send_request(Protocol::Sync, peer, hello.encode())
+            .await?;
+        match SyncResponse::decode(&bytes, self.inner.config.frame_limit()) {
+            Ok(SyncResponse::Reconcile {
+                proof: Some(proof),
+                message,
+            }) if message.is_empty()
+                && secrets.check_proof(&proof, Role::Responder, &me, &them) =>
+            {
+                self.prove(peer, topic.clone(), Instant::now());
+                Ok(())
+            }
+            _ => {
+                debug!(%peer, %topic, "the peer did not prove membership: no session");
+                Err(SessionError::Unproven(topic.clone()))
+            }
         }
     }
 
@@ -438,17 +502,14 @@ impl SyncService {
         begun: &mut bool,
     ) -> Result<(), SessionError> {
         let topic = lock(session).topic().clone();
-        // On a private mesh's topic: proving, until the peer's proof checks.
-        let mut proving = match topic.is_private() {
-            false => None,
-            true => Some(
-                self.inner
-                    .meshes
-                    .secrets(&topic)
-                    .ok_or_else(|| SessionError::NotMember(topic.clone()))?,
-            ),
-        };
-        let (me, them) = (self.inner.me.to_bytes(), peer.to_bytes());
+        if topic.is_private() {
+            let secrets = self
+                .inner
+                .meshes
+                .secrets(&topic)
+                .ok_or_else(|| SessionError::NotMember(topic.clone()))?;
+            self.hello(peer, &topic, &secrets).await?;
+        }
         loop {
             let next = self
                 .step(session, |s, source| s.poll_request(source))
@@ -461,34 +522,14 @@ impl SyncService {
                 *begun = true;
                 self.begin(needed);
             }
-            let Some(mut request) = next else {
+            let Some(request) = next else {
                 return Ok(());
             };
-            if let Some(secrets) = &proving {
-                prove_request(&mut request, secrets, &me, &them)
-                    .ok_or_else(|| SessionError::Unproven(topic.clone()))?;
-            }
             let bytes = self
                 .inner
                 .net
                 .send_request(Protocol::Sync, peer, request.encode())
                 .await?;
-            if let Some(secrets) = &proving {
-                match SyncResponse::decode(&bytes, self.inner.config.frame_limit()) {
-                    Ok(SyncResponse::Reconcile {
-                        proof: Some(proof), ..
-                    }) if secrets.check_proof(&proof, Role::Responder, &me, &them) => {
-                        self.prove(peer, topic.clone(), Instant::now());
-                        proving = None;
-                    }
-                    // Busy or unavailable: asked again later, with the proof.
-                    Ok(SyncResponse::Refused { reason }) if reason.is_retry_later() => {}
-                    _ => {
-                        debug!(%peer, %topic, "the peer did not prove membership: session ended");
-                        return Err(SessionError::Unproven(topic));
-                    }
-                }
-            }
             let handled = self
                 .step(session, move |s, source| {
                     s.handle_response_bytes(source, &bytes)
@@ -566,24 +607,6 @@ impl SyncService {
         } else {
             p.fetched = p.fetched.saturating_sub(fetched);
         }
-    }
-}
-
-/// Puts our proof in the request of a session still proving membership: only
-/// a reconciliation message may go before the peer's proof checks (`None` for
-/// anything else).
-fn prove_request(
-    request: &mut SyncRequest,
-    secrets: &MeshSecrets,
-    me: &[u8],
-    them: &[u8],
-) -> Option<()> {
-    match request {
-        SyncRequest::Reconcile { proof, .. } => {
-            *proof = Some(secrets.proof(Role::Initiator, me, them));
-            Some(())
-        }
-        _ => None,
     }
 }
 
