@@ -176,10 +176,16 @@ impl MeshBook {
 
     /// The key of a private mesh we are in.
     pub(crate) fn key_of(&self, mesh: &MeshId) -> Option<MeshKey> {
-        self.lock()
-            .get(mesh)
-            .and_then(|entry| entry.private.as_ref())
-            .map(|(key, _)| key.clone())
+        self.private_of(mesh).map(|(key, _)| key)
+    }
+
+    /// The key of a private mesh we are in and whether it is discoverable
+    /// (what its invites carry).
+    pub(crate) fn private_of(&self, mesh: &MeshId) -> Option<(MeshKey, bool)> {
+        let meshes = self.lock();
+        let entry = meshes.get(mesh)?;
+        let (key, _) = entry.private.as_ref()?;
+        Some((key.clone(), entry.discoverable))
     }
 
     /// What we hold of the private mesh whose topic is `topic`: `None` for

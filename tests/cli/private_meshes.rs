@@ -293,38 +293,20 @@ fn a_listing_with_a_bad_placement_is_refused_and_nothing_is_published() {
     let dir = tmp.path();
     let d = start(dir, AREA, None);
     let elm = json(dir, &["mesh", "create", "Elm Street", "--json"])["id"].clone();
+    // `listing add` of a drill to give, with `more`, refused: its error.
+    let add_drill = |more: &[&str]| {
+        let mut args = vec!["listing", "add", "--title", "Drill", "--kind", "give"];
+        args.extend_from_slice(more);
+        fails(dir, &args)
+    };
 
     // Through the CLI: a clear error naming the mesh.
-    let err = fails(
-        dir,
-        &[
-            "listing",
-            "add",
-            "--title",
-            "Drill",
-            "--kind",
-            "give",
-            "--mesh",
-            "nosuchmesh0",
-        ],
-    );
+    let err = add_drill(&["--mesh", "nosuchmesh0"]);
     assert!(
         err.contains("nosuchmesh0") && err.contains("not in mesh"),
         "{err}"
     );
-    let err = fails(
-        dir,
-        &[
-            "listing",
-            "add",
-            "--title",
-            "Drill",
-            "--kind",
-            "give",
-            "--mesh",
-            "Not-A-Mesh",
-        ],
-    );
+    let err = add_drill(&["--mesh", "Not-A-Mesh"]);
     assert!(
         err.contains("Not-A-Mesh") && err.contains("not a mesh id"),
         "{err}"
@@ -350,38 +332,13 @@ fn a_listing_with_a_bad_placement_is_refused_and_nothing_is_published() {
     }
 
     // Off the area with no open mesh to go to: nowhere, refused.
-    let err = fails(
-        dir,
-        &[
-            "listing",
-            "add",
-            "--title",
-            "Drill",
-            "--kind",
-            "give",
-            "--no-area",
-        ],
-    );
+    let err = add_drill(&["--no-area"]);
     assert!(err.contains("no_place"), "{err}");
 
     // A private mesh's listing goes nowhere else: not beside an open mesh,
     // not beside the area.
     let cafe = json(dir, &["mesh", "create", "Repair cafe", "--open", "--json"])["id"].clone();
-    let err = fails(
-        dir,
-        &[
-            "listing",
-            "add",
-            "--title",
-            "Drill",
-            "--kind",
-            "give",
-            "--mesh",
-            "Elm Street",
-            "--mesh",
-            "Repair cafe",
-        ],
-    );
+    let err = add_drill(&["--mesh", "Elm Street", "--mesh", "Repair cafe"]);
     assert!(err.contains("private_in_the_open"), "{err}");
     for body in [
         json!({"kinds": ["give"], "title": "Drill", "meshes": [elm], "area": true}),

@@ -201,6 +201,8 @@ struct Inner {
     metrics: fetch::FetchMetrics,
     /// Where the listings naming each photo travel: who may be given it.
     circles: Mutex<serve::Circles>,
+    /// Held while `circles` is read again from the store.
+    reading_circles: tokio::sync::Mutex<()>,
 }
 
 impl Blobs {
@@ -224,6 +226,7 @@ impl Blobs {
                 eager: Arc::new(Semaphore::new(EAGER_FETCHES)),
                 metrics: fetch::FetchMetrics::default(),
                 circles: Mutex::new(serve::Circles::default()),
+                reading_circles: tokio::sync::Mutex::new(()),
             }),
         }
     }

@@ -101,9 +101,7 @@ impl Blobs {
             debug!(%peer, error = %e, "could not answer a blob request");
         }
     }
-}
 
-impl Blobs {
     /// Whether the photo `request` asks for (held here) may go to `peer`: to
     /// anyone when a listing in the open names it (or none does, and no
     /// private one did), to a proven member of a private mesh whose listing
@@ -148,6 +146,8 @@ impl Blobs {
         };
         if let Some(after) = reread_after {
             tokio::time::sleep_until(after.into()).await;
+            // One read at a time: those who waited with us find it done.
+            let _reading = self.inner.reading_circles.lock().await;
             let fresh = self
                 .inner
                 .circles

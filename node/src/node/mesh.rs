@@ -54,7 +54,7 @@ impl Node {
             .join_private(key, name, discoverable)
             .await?;
         let topic = Topic::mesh(&mesh);
-        if discoverable {
+        if self.inner.meshes.announces(&topic) {
             self.inner.net.subscribe(topic.as_str()).await?;
         } else {
             self.inner.net.subscribe_unannounced(topic.as_str()).await?;
@@ -173,15 +173,13 @@ impl Node {
         if !open {
             return self.create_private_mesh(name, true).await;
         }
-        {
-            let mesh = MeshId::random();
-            // Check the name (and that we have an address) before joining anything.
-            let text = self.invite_text(&mesh, name, None).await?;
-            self.join_named_mesh(mesh.clone(), Some(name.to_owned()))
-                .await?;
-            info!(%mesh, name, "created open mesh");
-            Ok((mesh, text))
-        }
+        let mesh = MeshId::random();
+        // Check the name (and that we have an address) before joining anything.
+        let text = self.invite_text(&mesh, name, None).await?;
+        self.join_named_mesh(mesh.clone(), Some(name.to_owned()))
+            .await?;
+        info!(%mesh, name, "created open mesh");
+        Ok((mesh, text))
     }
 
     /// Creates a private mesh (a fresh random key, which only its invites
@@ -212,15 +210,7 @@ impl Node {
             .meshes
             .name_of(mesh)
             .ok_or_else(|| NodeError::NotInMesh(mesh.to_string()))?;
-        let private = self.inner.meshes.key_of(mesh).map(|key| {
-            let discoverable = self
-                .inner
-                .meshes
-                .list()
-                .iter()
-                .any(|m| m.id == *mesh && m.discoverable);
-            (key, discoverable)
-        });
+        let private = self.inner.meshes.private_of(mesh);
         self.invite_text(mesh, &name, private).await
     }
 

@@ -6,12 +6,14 @@
 //! that breaks them is charged here, by the fault the machine names.
 //!
 //! On a private mesh's topic both sides prove membership first
-//! ([`swapmesh_protocol::private`]): the initiator's first reconciliation
-//! message carries its proof, the responder answers only a valid one (a wrong
-//! one is refused as "not served", uncharged: an outsider learns nothing, not
-//! even that we are in the mesh) and puts its own proof in its first answer,
-//! and the initiator sends nothing more, no fetch nor push, before that proof
-//! checks. A peer proven on a topic may go on fetching and pushing there for
+//! ([`swapmesh_protocol::private`]), before anything of the mesh is said: the
+//! initiator sends a hello, a reconciliation request with its proof and an
+//! empty message; the responder answers only a valid proof (a wrong one is
+//! refused as "not served", uncharged: what a node outside the mesh answers)
+//! with its own proof and an empty message, opening no session; only when
+//! that proof checks does the initiator begin the session. (A first message
+//! that carries a proof is served too, with the responder's proof in the
+//! answer.) A peer proven on a topic may reconcile, fetch and push there for
 //! [`SESSION_IDLE`] after its last request.
 
 use std::collections::{BTreeMap, HashMap};

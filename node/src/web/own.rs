@@ -345,13 +345,16 @@ pub(super) async fn create(
         Ok(hashes) => hashes,
         Err(message) => return refuse(form.field_error("photos", message)),
     };
-    let placement = match swapmesh_protocol::MeshId::parse(&form.place) {
-        _ if form.place.is_empty() => node.default_placement(),
-        Some(mesh) => match node.placement(Some(vec![mesh]), None) {
+    let placement = if form.place.is_empty() {
+        node.default_placement()
+    } else {
+        let Some(mesh) = swapmesh_protocol::MeshId::parse(&form.place) else {
+            return refuse(form.field_error("place", "Pick a place shown."));
+        };
+        match node.placement(Some(vec![mesh]), None) {
             Ok(placement) => placement,
             Err(e) => return refuse(form.refused(ApiError::from(e))),
-        },
-        None => return refuse(form.field_error("place", "Pick a place shown.")),
+        }
     };
     let listing = match input.into_listing() {
         Ok(listing) => listing,
